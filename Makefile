@@ -1,0 +1,67 @@
+# logpipe: `make run` starts everything, `make test` passes every test, on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+SAM_VENV := .venv-sam
+BIN := $(VENV)/bin
+PGVER = $(shell ls /etc/postgresql 2>/dev/null | sort -n | tail -1)
+
+export SAM_CLI_TELEMETRY := 0
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: setup run test test-fast lint format template services bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt layers/requirements.txt pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is needed (Runtime: python3.11)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -r requirements-dev.txt
+	$(BIN)/pip install -q --no-deps -e .
+	touch $@
+
+$(SAM_VENV)/.installed: requirements-sam.txt
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install -q -r requirements-sam.txt
+	touch $@
+
+run: setup
+	$(BIN)/logpipe run $(ARGS)
+
+# PostgreSQL and RabbitMQ must answer on 127.0.0.1 for the tests; start them if they do not.
+services:
+	@pg_isready -q -h 127.0.0.1 -p 5432 || { echo "starting PostgreSQL"; \
+	  pg_ctlcluster --skip-systemctl-redirect $(PGVER) main start; \
+	  for i in $$(seq 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done; }
+	@pg_isready -h 127.0.0.1 -p 5432
+	@(exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null || { echo "starting RabbitMQ"; \
+	  rabbitmq-server -detached; \
+	  for i in $$(seq 60); do (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null && break; sleep 1; done; }
+	@(exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null && echo "127.0.0.1:5672 - RabbitMQ accepting connections"
+
+lint: setup
+	$(BIN)/ruff check layers local functions tests bench
+	$(BIN)/ruff format --check layers local functions tests bench
+	$(BIN)/mypy
+
+format: setup
+	$(BIN)/ruff format layers local functions tests bench
+	$(BIN)/ruff check --fix layers local functions tests bench
+
+# cfn-lint transforms SAM itself; `sam build` needs no container for python3.11.
+template: $(SAM_VENV)/.installed
+	$(SAM_VENV)/bin/cfn-lint template.yaml
+	$(SAM_VENV)/bin/sam build --template template.yaml --build-dir .aws-sam/build
+
+# pytest's exit code 5 (no test collected) is not a failure.
+test: setup services lint template
+	$(BIN)/pytest -q $(PYTEST_ARGS); rc=$$?; [ $$rc -eq 5 ] && rc=0; exit $$rc
+
+test-fast: setup
+	$(BIN)/pytest -q -m "not services" $(PYTEST_ARGS)
+
+bench: setup services
+	$(BIN)/python bench/ingest_bench.py $(ARGS)
+
+clean:
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,17 @@
+"""parse-worker: S3 notifications and chunk tasks from the queue, parsed into Postgres."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from logpipe.config import Settings
+from logpipe.ingest import Context
+from logpipe.ingest.lambda_events import handle_event
+
+_ctx = Context(Settings.from_env())  # connections survive between invocations of a warm container
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000
+    return handle_event(_ctx, event, deadline)

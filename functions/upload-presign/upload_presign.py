@@ -1,0 +1,8 @@
+"""upload-presign: POST /api/uploads (and /complete for multipart) behind API Gateway."""
+
+from apig_wsgi import make_lambda_handler
+from logpipe.config import Settings
+from logpipe.http import create_app
+
+app = create_app(Settings.from_env(), "uploads")
+handler = make_lambda_handler(app)

@@ -1,0 +1,101 @@
+"""Settings, read once from the environment into one frozen object.
+
+Explicit keyword arguments win over the environment (``Settings.from_env(**overrides)``).
+A malformed value fails at start with the variable's name in the message.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+from .errors import ConfigError
+
+MiB = 1024 * 1024
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _str(env: Mapping[str, str], name: str, default: str = "") -> str:
+    value = env.get(name)
+    return default if value is None or value == "" else value
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Postgres. PSQL_ADDR may be a host name or, as with libpq, a socket directory.
+    psql_addr: str = "127.0.0.1"
+    psql_port: int = 5432
+    psql_user: str = "postgres"
+    psql_pass: str = ""
+    psql_db: str = "logpipe"
+
+    # AWS (or moto's server): endpoint empty means the SDK's own resolution.
+    aws_endpoint_url: str = ""
+    aws_region: str = "us-east-1"
+    bucket: str = "logpipe-uploads"
+    ingest_queue: str = "logpipe-ingest"
+    dead_letter_queue: str = "logpipe-ingest-dlq"
+
+    # RabbitMQ: when set, chunk work travels through it instead of SQS.
+    rabbitmq_url: str = ""
+    rabbitmq_queue: str = "logpipe.work"
+
+    api_token: str = ""
+
+    max_attempts: int = 3
+    chunk_bytes: int = 16 * MiB
+    batch_rows: int = 5000
+    max_line_bytes: int = 64 * 1024
+    max_upload_bytes: int = 5 * 1024**4  # S3 objects stop at 5 TiB
+    multipart_threshold: int = 64 * MiB
+    multipart_part_bytes: int = 16 * MiB
+    presign_expiry_s: int = 900
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        e = os.environ if env is None else env
+        base = cls(
+            psql_addr=_str(e, "PSQL_ADDR", cls.psql_addr),
+            psql_port=_int(e, "PSQL_PORT", cls.psql_port, 1),
+            psql_user=_str(e, "PSQL_USER", cls.psql_user),
+            psql_pass=_str(e, "PSQL_PASS", cls.psql_pass),
+            psql_db=_str(e, "PSQL_DB", cls.psql_db),
+            aws_endpoint_url=_str(e, "AWS_ENDPOINT_URL"),
+            aws_region=_str(e, "AWS_REGION", _str(e, "AWS_DEFAULT_REGION", cls.aws_region)),
+            bucket=_str(e, "LOGPIPE_BUCKET", cls.bucket),
+            ingest_queue=_str(e, "LOGPIPE_INGEST_QUEUE", cls.ingest_queue),
+            dead_letter_queue=_str(e, "LOGPIPE_DLQ", cls.dead_letter_queue),
+            rabbitmq_url=_str(e, "RABBITMQ_URL"),
+            rabbitmq_queue=_str(e, "LOGPIPE_RABBITMQ_QUEUE", cls.rabbitmq_queue),
+            api_token=_str(e, "LOGPIPE_API_TOKEN"),
+            max_attempts=_int(e, "LOGPIPE_MAX_ATTEMPTS", cls.max_attempts, 1),
+            chunk_bytes=_int(e, "LOGPIPE_CHUNK_BYTES", cls.chunk_bytes, 1024),
+            batch_rows=_int(e, "LOGPIPE_BATCH_ROWS", cls.batch_rows, 1),
+            max_line_bytes=_int(e, "LOGPIPE_MAX_LINE_BYTES", cls.max_line_bytes, 64),
+            multipart_threshold=_int(e, "LOGPIPE_MULTIPART_THRESHOLD", cls.multipart_threshold, 5 * MiB),
+            multipart_part_bytes=_int(e, "LOGPIPE_MULTIPART_PART_BYTES", cls.multipart_part_bytes, 5 * MiB),
+            presign_expiry_s=_int(e, "LOGPIPE_PRESIGN_EXPIRY", cls.presign_expiry_s, 1),
+        )
+        known = {f.name for f in fields(cls)}
+        unknown = set(overrides) - known
+        if unknown:
+            raise ConfigError(f"unknown settings: {', '.join(sorted(unknown))}")
+        return replace(base, **{k: v for k, v in overrides.items() if v is not None})
+
+    @property
+    def queue_backend(self) -> str:
+        return "rabbitmq" if self.rabbitmq_url else "sqs"

@@ -1,0 +1,81 @@
+"""POST /api/uploads: record a file and hand back a presigned upload straight to the bucket."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, request
+
+from ..db import files as files_db
+from ..errors import BadRequestError, ConflictError, NotFoundError, PermanentError
+from ..storage import Bucket
+from .app import connection, settings
+
+bp = Blueprint("uploads", __name__)
+
+MAX_NAME = 1024
+
+
+def _body() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise BadRequestError('send a JSON object: {"filename": ..., "size": ..., "content_type": ...}')
+    return body
+
+
+@bp.post("/api/uploads")
+def create_upload() -> Any:
+    body = _body()
+    s = settings()
+    name = body.get("filename")
+    if not isinstance(name, str) or not name.strip():
+        raise BadRequestError("'filename' must be a non-empty string")
+    if len(name) > MAX_NAME or "\x00" in name:
+        raise BadRequestError(f"'filename' must be at most {MAX_NAME} characters, without NUL")
+    size = body.get("size")
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        raise BadRequestError("'size' must be the file's size in bytes, a whole number >= 0")
+    if size > s.max_upload_bytes:
+        raise BadRequestError(f"'size' is over the limit of {s.max_upload_bytes} bytes")
+    content_type = body.get("content_type")
+    if content_type is not None and (not isinstance(content_type, str) or len(content_type) > 255):
+        raise BadRequestError("'content_type' must be a string of at most 255 characters")
+
+    multipart = size > s.multipart_threshold
+    bucket = Bucket(s)
+    with connection() as conn:
+        f = files_db.create_upload(
+            conn, name=name, size=size, content_type=content_type, kind="multipart" if multipart else "post"
+        )
+        file_id = str(f["id"])
+        if multipart:
+            upload_id, upload = bucket.start_multipart(f["object_key"], size, content_type)
+            files_db.set_multipart(conn, file_id, upload_id)
+            upload["complete_url"] = f"/api/uploads/{file_id}/complete"
+        else:
+            upload = bucket.presign_post(f["object_key"], size, content_type)
+    return {"file_id": file_id, "upload": upload}, 201
+
+
+@bp.post("/api/uploads/<file_id>/complete")
+def complete_upload(file_id: str) -> Any:
+    body = request.get_json(silent=True) or {}
+    etags: dict[int, str] = {}
+    for part in body.get("parts", []) if isinstance(body, dict) else []:
+        try:
+            etags[int(part["part_number"])] = str(part["etag"])
+        except (KeyError, TypeError, ValueError):
+            raise BadRequestError("each of 'parts' needs 'part_number' and 'etag'") from None
+    with connection() as conn:
+        f = files_db.get(conn, file_id)
+        if f is None:
+            raise NotFoundError(f"no file {file_id}")
+        if f["upload_kind"] != "multipart":
+            raise ConflictError("this upload is a single POST: there is nothing to complete")
+        if f["status"] != "awaiting_upload":
+            return files_db.public_view(f), 200
+        try:
+            Bucket(settings()).complete_multipart(f["object_key"], f["multipart_id"], etags)
+        except PermanentError as exc:
+            raise ConflictError(str(exc)) from exc
+        return files_db.public_view(f), 202

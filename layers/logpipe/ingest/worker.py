@@ -1,0 +1,476 @@
+"""Turning queue messages into committed events.
+
+Two kinds of message reach the parse-worker:
+
+- S3 ``ObjectCreated`` notifications: the object is *planned* into newline-aligned chunks
+  (a gzip object is one chunk), each chunk gets a row and a ``{"kind": "chunk"}`` message.
+- chunk messages: the chunk is streamed from its resume point, parsed, and written in
+  batches. Each batch's events and the chunk's new resume point commit in one
+  transaction, under a lock on the chunk row, so a redelivered, replayed or concurrent
+  duplicate message adds no row, and a worker killed mid-chunk loses nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import unquote_plus
+
+import pg8000.native
+
+from .. import db
+from ..config import Settings
+from ..db import files as files_db
+from ..db.events import CopyBuffer, ensure_partitions
+from ..errors import LogpipeError, PermanentError, RetryableError, ServiceUnavailableError
+from ..parsing import LineReader, looks_binary, parse_line
+from ..queue import Delivery, Outcome, WorkQueue, work_queue
+from ..storage import Bucket
+from .gunzip import GZIP_MAGIC, DamagedInputError, GunzipReader
+
+log = logging.getLogger("logpipe.ingest")
+
+SNIFF_BYTES = 8192
+# Stop taking new batches this long before the function's time runs out.
+BUDGET_MARGIN_S = 20.0
+ERROR_LEVELS = ("error", "fatal")
+
+
+class ChunkTakenError(LogpipeError):
+    """Another delivery of the same chunk got there first: this one stops, nothing written."""
+
+
+@dataclass
+class Context:
+    """What a worker process keeps between messages: settings and reused connections."""
+
+    settings: Settings
+    _conn: pg8000.native.Connection | None = None
+    _bucket: Bucket | None = None
+    _queue: WorkQueue | None = None
+    clock: Callable[[], float] = field(default=time.monotonic)
+
+    @property
+    def conn(self) -> pg8000.native.Connection:
+        if self._conn is None:
+            self._conn = db.connect(self.settings)
+        return self._conn
+
+    def drop_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:  # noqa: BLE001 - it is already broken; we only let go of it
+                pass
+
+    @property
+    def bucket(self) -> Bucket:
+        if self._bucket is None:
+            self._bucket = Bucket(self.settings)
+        return self._bucket
+
+    @property
+    def queue(self) -> WorkQueue:
+        if self._queue is None:
+            self._queue = work_queue(self.settings)
+        return self._queue
+
+    def close(self) -> None:
+        self.drop_connection()
+        if self._queue is not None:
+            self._queue.close()
+
+
+# -- messages --------------------------------------------------------------------------------
+
+
+def chunk_message(file_id: str, seq: int) -> str:
+    return json.dumps({"kind": "chunk", "file_id": str(file_id), "seq": seq})
+
+
+def _decode_message(body: str) -> dict[str, Any]:
+    try:
+        msg = json.loads(body)
+    except ValueError as exc:
+        raise PermanentError(f"message is not JSON: {exc}") from None
+    if not isinstance(msg, dict):
+        raise PermanentError("message is not a JSON object")
+    return msg
+
+
+def handle_message(ctx: Context, body: str, deadline: float) -> None:
+    """Do what one message asks. Idempotent: any message may be delivered again."""
+    msg = _decode_message(body)
+    if msg.get("Event") == "s3:TestEvent":
+        return
+    if "Records" in msg:
+        records = msg["Records"]
+        if not isinstance(records, list):
+            raise PermanentError("'Records' is not a list")
+        for record in records:
+            if not isinstance(record, dict) or record.get("eventSource") != "aws:s3":
+                raise PermanentError(f"not an S3 event record: {str(record)[:200]}")
+            if not str(record.get("eventName", "")).startswith("ObjectCreated"):
+                continue
+            try:
+                key = unquote_plus(record["s3"]["object"]["key"])
+            except (KeyError, TypeError):
+                raise PermanentError("S3 event record without s3.object.key") from None
+            plan_object(ctx, key, deadline)
+        return
+    if msg.get("kind") == "chunk":
+        try:
+            file_id, seq = str(msg["file_id"]), int(msg["seq"])
+        except (KeyError, TypeError, ValueError):
+            raise PermanentError("chunk message needs 'file_id' and a whole-number 'seq'") from None
+        process_chunk(ctx, file_id, seq, deadline)
+        return
+    raise PermanentError(f"unknown message: {body[:200]}")
+
+
+# -- planning --------------------------------------------------------------------------------
+
+
+def split_points(read: Callable[[int], bytes], chunk_bytes: int) -> Iterable[tuple[int, int, int]]:
+    """Yield ``(start, end, first_line)`` of newline-aligned chunks of about ``chunk_bytes``.
+
+    Streams the object once; only newline counting happens per byte.
+    """
+    start, first_line, pos = 0, 1, 0
+    boundary = chunk_bytes
+    lines_before = 0  # newlines between ``start`` and the part of the block already counted
+    while True:
+        block = read(1 << 20)
+        if not block:
+            break
+        counted = 0
+        while boundary < pos + len(block):
+            nl = block.find(b"\n", max(boundary - pos, 0))
+            if nl < 0:
+                break
+            end = pos + nl + 1
+            lines_before += block.count(b"\n", counted, nl + 1)
+            counted = nl + 1
+            yield start, end, first_line
+            start, first_line = end, first_line + lines_before
+            lines_before = 0
+            boundary = end + chunk_bytes
+        lines_before += block.count(b"\n", counted)
+        pos += len(block)
+    if pos > start:
+        yield start, pos, first_line
+
+
+def plan_object(ctx: Context, key: str, deadline: float) -> None:
+    """Record the object's chunks and queue them. Deterministic, so a repeat changes nothing."""
+    info = ctx.bucket.head(key)
+    conn = ctx.conn
+    conn.run("BEGIN")
+    try:
+        files_db.create_external(conn, key, info.size)
+        f = files_db.by_key(conn, key, lock=True)
+        assert f is not None
+        file_id = str(f["id"])
+        if f["status"] in ("done", "failed") and f["etag"] == info.etag:
+            conn.run("COMMIT")
+            return
+        if f["chunks_total"] is not None:
+            pending = [r[0] for r in conn.run("SELECT seq FROM chunks WHERE file_id = :f AND NOT done", f=file_id)]
+            conn.run("COMMIT")
+            ctx.queue.send([chunk_message(file_id, s) for s in pending])
+            return
+        declared = f["size_declared"]
+        reason = None
+        if declared is not None and info.size > declared:
+            reason = f"the uploaded object is {info.size} bytes but {declared} were declared: not parsed"
+        conn.run(
+            "UPDATE files SET size = :size, etag = :etag, status = 'queued', queued_at = coalesce(queued_at, now()) "
+            "WHERE id = :id",
+            size=info.size,
+            etag=info.etag,
+            id=file_id,
+        )
+        if reason:
+            files_db.fail(conn, file_id, reason)
+        elif info.size == 0:
+            conn.run(
+                "UPDATE files SET status = 'done', chunks_total = 0, finished_at = now() WHERE id = :id", id=file_id
+            )
+        conn.run("COMMIT")
+    except BaseException:
+        _rollback(ctx)
+        raise
+    if reason or info.size == 0:
+        return
+
+    head = ctx.bucket.open(key, 0, min(info.size, SNIFF_BYTES))(SNIFF_BYTES)
+    compression = "gzip" if head.startswith(GZIP_MAGIC) else None
+    if compression == "gzip":
+        try:
+            head = GunzipReader(ctx.bucket.open(key)).read(SNIFF_BYTES)
+        except DamagedInputError:
+            head = b""  # the chunk itself will report the damage, after keeping what it can
+    if looks_binary(head):
+        conn.run("BEGIN")
+        files_db.fail(conn, file_id, "this is a binary file (NUL or control bytes in its first 8 KiB), not a text log")
+        conn.run("COMMIT")
+        return
+
+    chunk_bytes = ctx.settings.chunk_bytes
+    if compression or info.size <= chunk_bytes:
+        plan: Iterable[tuple[int, int, int]] = [(0, info.size, 1)]
+    else:
+        plan = split_points(ctx.bucket.open(key), chunk_bytes)
+    seqs = []
+    for seq, (start, end, first_line) in enumerate(plan):
+        conn.run(
+            "INSERT INTO chunks (file_id, seq, start_offset, end_offset, first_line, next_offset, next_line) "
+            "VALUES (:f, :s, :a, :b, :l, :a, :l) ON CONFLICT (file_id, seq) DO NOTHING",
+            f=file_id,
+            s=seq,
+            a=start,
+            b=end,
+            l=first_line,
+        )
+        seqs.append(seq)
+        if len(seqs) > 1 or not (compression or info.size <= chunk_bytes):
+            ctx.queue.send([chunk_message(file_id, seq)])  # workers start while planning goes on
+    conn.run("BEGIN")
+    conn.run(
+        "UPDATE files SET chunks_total = :n, compression = :c, chunk_bytes = :cb, "
+        "status = CASE WHEN chunks_done >= :n AND status <> 'failed' THEN 'done' ELSE status END, "
+        "finished_at = CASE WHEN chunks_done >= :n THEN coalesce(finished_at, now()) ELSE finished_at END "
+        "WHERE id = :id",
+        n=len(seqs),
+        c=compression,
+        cb=chunk_bytes,
+        id=file_id,
+    )
+    conn.run("COMMIT")
+    if len(seqs) == 1 and (compression or info.size <= chunk_bytes):
+        process_chunk(ctx, file_id, 0, deadline)  # one chunk: no need for another queue hop
+
+
+# -- chunks ----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Chunk:
+    file_id: str
+    key: str
+    compression: str | None
+    start_offset: int
+    end_offset: int
+    first_line: int
+    next_offset: int
+    next_line: int
+    done: bool
+    file_status: str
+
+
+def _load_chunk(ctx: Context, file_id: str, seq: int) -> _Chunk:
+    rows = ctx.conn.run(
+        "SELECT f.object_key, f.compression, c.start_offset, c.end_offset, c.first_line, c.next_offset, "
+        "c.next_line, c.done, f.status FROM chunks c JOIN files f ON f.id = c.file_id "
+        "WHERE c.file_id = CAST(:f AS uuid) AND c.seq = :s",
+        f=file_id,
+        s=seq,
+    )
+    if not rows:
+        raise PermanentError(f"no chunk {seq} of file {file_id}")
+    return _Chunk(file_id, *rows[0])
+
+
+def process_chunk(ctx: Context, file_id: str, seq: int, deadline: float) -> None:
+    """Parse and store one chunk from its resume point. Idempotent and resumable."""
+    c = _load_chunk(ctx, file_id, seq)
+    if c.done:
+        return
+    settings = ctx.settings
+    if c.compression == "gzip":
+        reader = GunzipReader(ctx.bucket.open(c.key))
+        lines = LineReader(reader.read, max_line_bytes=settings.max_line_bytes, offset=0)
+        skip = c.next_line - c.first_line  # gzip cannot seek: read past what is committed
+    else:
+        read = ctx.bucket.open(c.key, c.next_offset, c.end_offset)
+        lines = LineReader(read, max_line_bytes=settings.max_line_bytes, offset=c.next_offset)
+        skip = 0
+
+    expect_line = c.next_line
+    line_no = c.next_line - skip
+    ingested = datetime.now(UTC)
+    buf = CopyBuffer(file_id, ingested)
+    errors = truncated = 0
+    offset = c.next_offset
+    damage: DamagedInputError | None = None
+    try:
+        for line in lines:
+            if skip:
+                skip -= 1
+                line_no += 1
+                offset = line.end_offset
+                continue
+            text = line.text
+            p = parse_line(text)
+            raw = text if p.message != text else None
+            buf.add(line_no, p.ts, p.level, p.format, p.message, p.fields, raw, line.truncated)
+            if p.level in ERROR_LEVELS:
+                errors += 1
+            if line.truncated:
+                truncated += 1
+            line_no += 1
+            offset = line.end_offset
+            if buf.rows >= settings.batch_rows:
+                _commit_batch(ctx, c, seq, expect_line, buf, errors, truncated, offset, line_no, done=False)
+                expect_line = line_no
+                buf, errors, truncated = CopyBuffer(file_id, ingested), 0, 0
+                if ctx.clock() > deadline - BUDGET_MARGIN_S:
+                    ctx.queue.send([chunk_message(file_id, seq)])  # continue in a fresh invocation
+                    return
+    except DamagedInputError as exc:
+        damage = exc
+    _commit_batch(ctx, c, seq, expect_line, buf, errors, truncated, offset, line_no, done=True, error=damage)
+
+
+def _commit_batch(
+    ctx: Context,
+    c: _Chunk,
+    seq: int,
+    expect_line: int,
+    buf: CopyBuffer,
+    errors: int,
+    truncated: int,
+    next_offset: int,
+    next_line: int,
+    *,
+    done: bool,
+    error: Exception | None = None,
+) -> None:
+    """Write a batch and move the chunk's resume point, in one transaction."""
+    conn = ctx.conn
+    if buf.months:
+        ensure_partitions(conn, buf.months)
+    conn.run("BEGIN")
+    try:
+        rows = conn.run(
+            "SELECT next_line, done FROM chunks WHERE file_id = CAST(:f AS uuid) AND seq = :s FOR UPDATE",
+            f=c.file_id,
+            s=seq,
+        )
+        if not rows or rows[0][1] or rows[0][0] != expect_line:
+            raise ChunkTakenError(f"chunk {seq} of {c.file_id} moved on under us")
+        buf.copy_into(conn)
+        conn.run(
+            "UPDATE chunks SET next_offset = :o, next_line = :l, done = :d, updated_at = now() "
+            "WHERE file_id = CAST(:f AS uuid) AND seq = :s",
+            o=next_offset,
+            l=next_line,
+            d=done,
+            f=c.file_id,
+            s=seq,
+        )
+        conn.run(
+            "UPDATE files SET lines = lines + :lines, events = events + :events, errors = errors + :errors, "
+            " truncated_lines = truncated_lines + :trunc, chunks_done = chunks_done + :d, "
+            # A file failed only because a message was dead-lettered comes back to life
+            # when that message is replayed; any other failure stands.
+            " status = CASE"
+            "   WHEN :failed THEN 'failed'"
+            "   WHEN status = 'failed' AND error NOT LIKE 'dead-lettered:%' THEN 'failed'"
+            "   WHEN chunks_total IS NOT NULL AND chunks_done + :d >= chunks_total THEN 'done'"
+            "   ELSE 'processing' END,"
+            " error = CASE WHEN :failed THEN :error WHEN error LIKE 'dead-lettered:%' THEN NULL ELSE error END,"
+            " finished_at = CASE WHEN :failed OR (chunks_total IS NOT NULL AND chunks_done + :d >= chunks_total)"
+            "   THEN now() ELSE finished_at END "
+            "WHERE id = CAST(:f AS uuid)",
+            lines=next_line - expect_line,
+            events=buf.rows,
+            errors=errors,
+            trunc=truncated,
+            d=1 if done else 0,
+            failed=error is not None,
+            error=str(error) if error is not None else None,
+            f=c.file_id,
+        )
+        conn.run("COMMIT")
+    except BaseException:
+        _rollback(ctx)
+        raise
+
+
+def _rollback(ctx: Context) -> None:
+    try:
+        ctx.conn.run("ROLLBACK")
+    except Exception:  # noqa: BLE001 - the connection is broken: start afresh next time
+        ctx.drop_connection()
+
+
+# -- batches ---------------------------------------------------------------------------------
+
+
+def _transient(exc: BaseException) -> bool:
+    return isinstance(exc, (RetryableError, ServiceUnavailableError, pg8000.native.InterfaceError, OSError))
+
+
+def _file_of(body: str) -> str | None:
+    try:
+        msg = json.loads(body)
+        return str(msg["file_id"]) if isinstance(msg, dict) and msg.get("kind") == "chunk" else None
+    except (ValueError, KeyError):
+        return None
+
+
+def _mark_failed(ctx: Context, body: str, error: str) -> None:
+    file_id = _file_of(body)
+    if file_id is None:
+        return
+    try:
+        ctx.conn.run("BEGIN")
+        files_db.fail(ctx.conn, file_id, f"dead-lettered: {error}")
+        ctx.conn.run("COMMIT")
+    except Exception:
+        log.exception("could not mark file %s failed", file_id)
+        _rollback(ctx)
+
+
+def handle_deliveries(ctx: Context, deliveries: list[Delivery], deadline: float) -> list[Outcome]:
+    """Handle each delivery and say what should become of it.
+
+    - ok: done (or a duplicate that needed nothing);
+    - retry: a dependency is down (does not count toward the dead-letter limit) or an
+      unexpected error on a try before the last;
+    - dead: a permanent error, or the last allowed try failed. The file, if any, is
+      marked failed with the reason.
+    """
+    outcomes = []
+    for d in deliveries:
+        try:
+            handle_message(ctx, d.body, deadline)
+            outcomes.append(Outcome(d.id, "ok"))
+        except ChunkTakenError:
+            outcomes.append(Outcome(d.id, "ok"))
+        except PermanentError as exc:
+            log.warning("dead-lettering a message: %s", exc)
+            _mark_failed(ctx, d.body, str(exc))
+            outcomes.append(Outcome(d.id, "dead", str(exc)))
+        except Exception as exc:
+            if _transient(exc):
+                ctx.drop_connection()
+                log.warning("will retry (dependency unavailable): %s", exc)
+                outcomes.append(Outcome(d.id, "retry", str(exc), counts_as_attempt=False))
+                continue
+            error = f"{type(exc).__name__}: {exc}"
+            log.exception("message failed on attempt %d", d.attempt)
+            _rollback(ctx)
+            if d.attempt >= ctx.settings.max_attempts:
+                _mark_failed(ctx, d.body, error)
+                outcomes.append(Outcome(d.id, "dead", error))
+            else:
+                outcomes.append(Outcome(d.id, "retry", error))
+    return outcomes

@@ -1,0 +1,117 @@
+"""Splitting a byte stream into lines without ever holding more than one block and one line.
+
+Promises: ``\\n`` ends a line and a ``\\r`` before it is dropped; a UTF-8 byte-order mark at
+the start of the stream is dropped; invalid UTF-8 becomes U+FFFD and the line is kept;
+NUL (which Postgres text cannot hold) becomes U+FFFD too; a line longer than
+``max_line_bytes`` is cut to that size and flagged, and the rest of it is read past
+without being buffered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+BOM = b"\xef\xbb\xbf"
+BLOCK = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    text: str
+    truncated: bool
+    end_offset: int  # offset just past this line's newline: where the next line starts
+
+
+def _decode(raw: bytes) -> str:
+    if raw.endswith(b"\r"):
+        raw = raw[:-1]
+    text = raw.decode("utf-8", "replace")
+    if "\x00" in text:
+        text = text.replace("\x00", "\ufffd")
+    return text
+
+
+def _cut(raw: bytes, limit: int) -> bytes:
+    """The first ``limit`` bytes of ``raw``, without a UTF-8 character split at the end."""
+    cut = raw[:limit]
+    if len(raw) > limit and (raw[limit] & 0xC0) == 0x80:  # the cut fell inside a character
+        i = limit
+        while i > 0 and (cut[i - 1] & 0xC0) == 0x80:
+            i -= 1
+        cut = cut[: max(i - 1, 0)]
+    return cut
+
+
+class LineReader:
+    """Iterates the lines of ``read`` (a ``read(n) -> bytes`` callable) starting at ``offset``.
+
+    ``offset`` is only used to report positions (and to know whether a BOM may appear);
+    the caller positions the stream itself.
+    """
+
+    def __init__(
+        self, read: Callable[[int], bytes], *, max_line_bytes: int, offset: int = 0, block: int = BLOCK
+    ) -> None:
+        self._read = read
+        self._max = max_line_bytes
+        self.offset = offset
+        self._block = block
+
+    def __iter__(self) -> Iterator[Line]:
+        limit = self._max
+        pos = self.offset
+        buf = b""
+        kept: bytes | None = None  # prefix of an oversized line whose end we are still looking for
+        first = pos == 0
+        while True:
+            data = self._read(self._block)
+            if not data:
+                break
+            if first:
+                if len(data) < len(BOM) and BOM.startswith(data):
+                    more = self._read(len(BOM) - len(data))
+                    data += more
+                if data.startswith(BOM):
+                    data = data[len(BOM) :]
+                    pos += len(BOM)
+                first = False
+            if kept is not None:
+                nl = data.find(b"\n")
+                if nl < 0:
+                    pos += len(data)
+                    continue
+                pos += nl + 1
+                yield Line(_decode(kept), True, pos)
+                kept = None
+                data = data[nl + 1 :]
+            if buf:
+                data = buf + data
+            parts = data.split(b"\n")
+            buf = parts.pop()
+            for raw in parts:
+                pos += len(raw) + 1
+                if len(raw) > limit:
+                    yield Line(_decode(_cut(raw, limit)), True, pos)
+                else:
+                    yield Line(_decode(raw), False, pos)
+            if len(buf) > limit:
+                kept = _cut(buf, limit)
+                pos += len(buf)
+                buf = b""
+        if kept is not None:
+            yield Line(_decode(kept), True, pos)
+        elif buf:
+            pos += len(buf)
+            yield Line(_decode(buf), False, pos)
+        self.offset = pos
+
+
+def looks_binary(sample: bytes) -> bool:
+    """True when ``sample`` (the start of a stream) is not text: NUL bytes, or mostly control bytes."""
+    if not sample:
+        return False
+    if b"\x00" in sample:
+        return True
+    control = sum(1 for b in sample if b < 32 and b not in (9, 10, 12, 13, 27))
+    return control / len(sample) > 0.10

@@ -1,0 +1,35 @@
+"""Work queues: SQS (local default and AWS) and RabbitMQ (through pika), with dead-letter queues.
+
+Both carry the same JSON messages. Delivery is at-least-once; handlers are idempotent.
+"""
+
+from __future__ import annotations
+
+from ..config import Settings
+from .base import DeadLetter, Delivery, Outcome, WorkQueue
+
+
+def ingest_queue(settings: Settings) -> WorkQueue:
+    """The queue the bucket notifies (always SQS: S3 cannot notify RabbitMQ)."""
+    from .sqs import SqsQueue
+
+    return SqsQueue(settings, settings.ingest_queue, settings.dead_letter_queue)
+
+
+def work_queue(settings: Settings) -> WorkQueue:
+    """Where chunk tasks and replays go: RabbitMQ when ``RABBITMQ_URL`` is set, else the ingest queue."""
+    if settings.rabbitmq_url:
+        from .rabbitmq import RabbitQueue
+
+        return RabbitQueue(settings)
+    return ingest_queue(settings)
+
+
+def all_queues(settings: Settings) -> list[WorkQueue]:
+    queues = [ingest_queue(settings)]
+    if settings.rabbitmq_url:
+        queues.append(work_queue(settings))
+    return queues
+
+
+__all__ = ["DeadLetter", "Delivery", "Outcome", "WorkQueue", "all_queues", "ingest_queue", "work_queue"]

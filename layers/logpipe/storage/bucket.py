@@ -1,0 +1,126 @@
+"""Presigned uploads and streaming reads of the upload bucket (S3, or moto's server)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ..aws import client
+from ..config import Settings
+from ..errors import PermanentError, RetryableError, ServiceUnavailableError
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    key: str
+    size: int
+    etag: str
+    content_type: str | None
+
+
+def _missing(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound", "NoSuchUpload")
+
+
+class Bucket:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.name = settings.bucket
+        self.s3 = client("s3", settings)
+
+    # -- uploads -------------------------------------------------------------------------
+    def presign_post(self, key: str, size: int, content_type: str | None) -> dict[str, Any]:
+        """A presigned POST that S3 refuses when the body is larger than ``size`` bytes."""
+        fields = {"Content-Type": content_type} if content_type else {}
+        conditions: list[Any] = [["content-length-range", 0, size]]
+        if content_type:
+            conditions.append({"Content-Type": content_type})
+        post = self.s3.generate_presigned_post(
+            self.name, key, Fields=fields, Conditions=conditions, ExpiresIn=self.settings.presign_expiry_s
+        )
+        return {"method": "POST", "url": post["url"], "fields": post["fields"]}
+
+    def start_multipart(self, key: str, size: int, content_type: str | None) -> tuple[str, dict[str, Any]]:
+        """Create a multipart upload and presign a PUT URL for each part."""
+        extra = {"ContentType": content_type} if content_type else {}
+        upload_id = self.s3.create_multipart_upload(Bucket=self.name, Key=key, **extra)["UploadId"]
+        part = self.settings.multipart_part_bytes
+        count = max(1, math.ceil(size / part))
+        if count > 10_000:  # S3's limit on parts: grow the part size instead
+            part = math.ceil(size / 10_000)
+            count = math.ceil(size / part)
+        parts = [
+            {
+                "part_number": n,
+                "url": self.s3.generate_presigned_url(
+                    "upload_part",
+                    Params={"Bucket": self.name, "Key": key, "UploadId": upload_id, "PartNumber": n},
+                    ExpiresIn=self.settings.presign_expiry_s,
+                ),
+            }
+            for n in range(1, count + 1)
+        ]
+        return upload_id, {"method": "PUT", "part_size": part, "parts": parts, "upload_id": upload_id}
+
+    def complete_multipart(self, key: str, upload_id: str, etags: dict[int, str] | None = None) -> None:
+        """Finish a multipart upload; ETags the client sent win, the rest are listed from S3."""
+        try:
+            listed = self.s3.list_parts(Bucket=self.name, Key=key, UploadId=upload_id).get("Parts", [])
+        except ClientError as exc:
+            if _missing(exc):
+                raise PermanentError(f"no multipart upload {upload_id} for {key}") from exc
+            raise
+        parts = {p["PartNumber"]: p["ETag"] for p in listed}
+        parts.update(etags or {})
+        if not parts:
+            raise PermanentError("no part has been uploaded yet")
+        self.s3.complete_multipart_upload(
+            Bucket=self.name,
+            Key=key,
+            UploadId=upload_id,
+            MultipartUpload={"Parts": [{"PartNumber": n, "ETag": e} for n, e in sorted(parts.items())]},
+        )
+
+    # -- reads ---------------------------------------------------------------------------
+    def head(self, key: str) -> ObjectInfo:
+        try:
+            h = self.s3.head_object(Bucket=self.name, Key=key)
+        except ClientError as exc:
+            if _missing(exc):
+                raise PermanentError(f"object {key!r} is not in bucket {self.name}") from exc
+            raise RetryableError(f"bucket: {exc}") from exc
+        except BotoCoreError as exc:
+            raise RetryableError(f"bucket: {exc}") from exc
+        return ObjectInfo(key, h["ContentLength"], h.get("ETag", "").strip('"'), h.get("ContentType"))
+
+    def open(self, key: str, start: int = 0, end: int | None = None) -> Callable[[int], bytes]:
+        """A ``read(n)`` over bytes ``[start, end)`` of the object, streamed, never all in memory."""
+        if end is not None and end <= start:
+            return lambda n: b""
+        rng = f"bytes={start}-" + ("" if end is None else str(end - 1))
+        try:
+            body = self.s3.get_object(Bucket=self.name, Key=key, Range=rng)["Body"]
+        except ClientError as exc:
+            if _missing(exc):
+                raise PermanentError(f"object {key!r} is not in bucket {self.name}") from exc
+            raise RetryableError(f"bucket: {exc}") from exc
+        except BotoCoreError as exc:
+            raise RetryableError(f"bucket: {exc}") from exc
+
+        def read(n: int) -> bytes:
+            try:
+                return body.read(n)  # type: ignore[no-any-return]
+            except BotoCoreError as exc:
+                raise RetryableError(f"bucket read: {exc}") from exc
+
+        return read
+
+    def ping(self) -> None:
+        try:
+            self.s3.head_bucket(Bucket=self.name)
+        except (ClientError, BotoCoreError) as exc:
+            raise ServiceUnavailableError("bucket", f"{self.name}: {exc}") from exc

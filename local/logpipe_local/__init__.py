@@ -1,0 +1,1 @@
+"""The local runner: template.yaml's functions on a laptop. Nothing here is needed in production."""

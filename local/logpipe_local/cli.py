@@ -1,0 +1,196 @@
+"""The ``logpipe`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from logpipe.errors import LogpipeError
+
+DEFAULT_DATA_DIR = Path(os.environ.get("LOGPIPE_DATA_DIR", "data"))
+RUN_FILE = "run.json"
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="logpipe", description="A serverless, real-time log pipeline.")
+    p.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="where local state lives (default: ./data)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="start the whole pipeline locally")
+    run.add_argument("--port", type=int, default=int(os.environ.get("LOGPIPE_PORT", "8080")))
+    run.add_argument("--host", default="127.0.0.1")
+    run.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="parse-worker processes")
+    run.add_argument("--data-dir", type=Path, default=argparse.SUPPRESS)
+
+    inv = sub.add_parser("invoke", help="run one function of template.yaml in-process with an event file")
+    inv.add_argument("name", help="function folder (parse-worker) or logical id")
+    inv.add_argument("--event", "-e", required=True, help="event JSON file, or - for standard input")
+
+    sub.add_parser("migrate", help="apply database migrations")
+
+    parse = sub.add_parser("parse", help="print the parsed events of a local file as JSON lines")
+    parse.add_argument("file", type=Path)
+
+    dlq = sub.add_parser("dlq", help="the dead-letter queue")
+    dlq_sub = dlq.add_subparsers(dest="dlq_command", required=True)
+    ls = dlq_sub.add_parser("list", help="show dead-lettered messages and why they failed")
+    ls.add_argument("--limit", type=int, default=100)
+    ls.add_argument("--json", action="store_true")
+    rp = dlq_sub.add_parser("replay", help="send dead-lettered messages back to their queue")
+    rp.add_argument("--limit", type=int, default=None)
+    return p
+
+
+@contextlib.contextmanager
+def _services(data_dir: Path) -> Iterator[Any]:
+    """Settings pointing at the running stack (``logpipe run``), else at a stack started for this command."""
+    from logpipe.config import Settings
+
+    from .stack import Stack
+
+    run_file = data_dir / RUN_FILE
+    if run_file.exists():
+        info = json.loads(run_file.read_text(encoding="utf-8"))
+        if _alive(int(info["pid"])):
+            for key, value in info["env"].items():
+                os.environ.setdefault(key, value)
+            yield Settings.from_env()
+            return
+    stack = Stack(data_dir)
+    settings = None
+    try:
+        settings = stack.start()
+        yield settings
+    finally:
+        stack.stop(settings)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True
+
+
+def _cmd_parse(path: Path) -> int:
+    from logpipe.ingest.gunzip import GZIP_MAGIC, GunzipReader
+    from logpipe.parsing import LineReader, parse_line
+
+    with open(path, "rb") as fh:
+        read = fh.read
+        if fh.read(2) == GZIP_MAGIC:
+            fh.seek(0)
+            read = GunzipReader(fh.read).read
+        else:
+            fh.seek(0)
+        out = sys.stdout
+        for n, line in enumerate(LineReader(read, max_line_bytes=64 * 1024), start=1):
+            p = parse_line(line.text)
+            event = {
+                "line": n,
+                "ts": p.ts.isoformat() if p.ts else None,
+                "level": p.level,
+                "format": p.format,
+                "message": p.message,
+                "fields": p.fields,
+            }
+            if line.truncated:
+                event["truncated"] = True
+            out.write(json.dumps(event, ensure_ascii=False, default=str) + "\n")
+    return 0
+
+
+def _cmd_invoke(name: str, event_path: str, data_dir: Path) -> int:
+    from . import template
+    from .consumer import LocalContext
+
+    text = sys.stdin.read() if event_path == "-" else Path(event_path).read_text(encoding="utf-8")
+    event = json.loads(text)
+    spec = template.find(name)
+    with _services(data_dir):
+        handler = spec.handler_function()
+        result = handler(event, LocalContext(spec.name, spec.timeout_s))
+    print(json.dumps(result, indent=2, default=str))
+    return 0
+
+
+def _cmd_dlq(args: argparse.Namespace) -> int:
+    from logpipe.queue import all_queues
+
+    with _services(args.data_dir) as settings:
+        queues = all_queues(settings)
+        try:
+            if args.dlq_command == "list":
+                letters = [d for q in queues for d in q.list_dead(args.limit)]
+                if args.json:
+                    for d in letters:
+                        print(json.dumps(d.__dict__))
+                else:
+                    for d in letters:
+                        print(f"{d.queue}  {d.id}  attempts={d.attempts}  failed_at={d.failed_at}")
+                        print(f"  error: {d.error}")
+                        print(f"  body:  {d.body[:300]}")
+                    print(f"{len(letters)} dead-lettered message(s)")
+            else:
+                moved = sum(q.replay_dead(args.limit) for q in queues)
+                print(f"replayed {moved} message(s)")
+        finally:
+            for q in queues:
+                q.close()
+    return 0
+
+
+def _cmd_migrate(data_dir: Path) -> int:
+    from logpipe import db
+    from logpipe.db.migrate import migrate
+
+    with _services(data_dir) as settings:
+        db.ensure_database(settings)
+        conn = db.connect(settings, wait_s=5)
+        try:
+            applied = migrate(conn)
+        finally:
+            conn.close()
+    print("applied: " + ", ".join(applied) if applied else "the database is up to date")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=os.environ.get("LOGPIPE_LOG_LEVEL", "WARNING"), format="%(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        if args.command == "run":
+            from .runner import run
+
+            return run(args.port, args.data_dir.resolve(), max(args.workers, 1), args.host)
+        if args.command == "parse":
+            return _cmd_parse(args.file)
+        if args.command == "invoke":
+            return _cmd_invoke(args.name, args.event, args.data_dir)
+        if args.command == "migrate":
+            return _cmd_migrate(args.data_dir)
+        if args.command == "dlq":
+            return _cmd_dlq(args)
+    except LogpipeError as exc:
+        print(f"logpipe: error: {exc}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as exc:
+        print(f"logpipe: error: {exc.strerror}: {exc.filename}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

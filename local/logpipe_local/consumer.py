@@ -1,0 +1,160 @@
+"""A worker process: pulls messages and calls the function's handler with Lambda's event shape.
+
+SQS messages become ``{"Records": [...aws:sqs...]}`` and the handler's
+``batchItemFailures`` decide what is retried; RabbitMQ messages become
+``{"rmqMessagesByQueue": ...}`` as Amazon MQ would send them. While the handler runs, the
+messages' visibility is extended, so a long chunk is not handed to a second worker; a
+worker killed with -9 stops extending it and its messages come back within a minute.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+import signal
+import threading
+import time
+import uuid
+from typing import Any
+
+from logpipe.config import Settings
+from logpipe.errors import LogpipeError
+from logpipe.queue import Delivery, Outcome, WorkQueue, ingest_queue, work_queue
+from logpipe.queue.rabbitmq import ATTEMPT
+from logpipe.queue.sqs import SqsQueue
+
+from . import template
+from .stack import LOCAL_VISIBILITY_S
+
+log = logging.getLogger("logpipe.worker")
+
+
+class LocalContext:
+    """The parts of Lambda's context object that the handlers use."""
+
+    def __init__(self, function_name: str, timeout_s: int) -> None:
+        self.function_name = function_name
+        self.aws_request_id = str(uuid.uuid4())
+        self._deadline = time.monotonic() + timeout_s
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(int((self._deadline - time.monotonic()) * 1000), 0)
+
+
+def sqs_event(queue: SqsQueue, deliveries: list[Delivery]) -> dict[str, Any]:
+    return {
+        "Records": [
+            {
+                "messageId": d.id,
+                "receiptHandle": d.id,
+                "body": d.body,
+                "attributes": {"ApproximateReceiveCount": str(d.attempt)},
+                "messageAttributes": {},
+                "eventSource": "aws:sqs",
+                "eventSourceARN": f"arn:aws:sqs:{queue.settings.aws_region}:000000000000:{queue.name}",
+            }
+            for d in deliveries
+        ]
+    }
+
+
+def rabbit_event(queue_name: str, deliveries: list[Delivery]) -> dict[str, Any]:
+    return {
+        "eventSource": "aws:rmq",
+        "rmqMessagesByQueue": {
+            f"{queue_name}::/": [
+                {
+                    "basicProperties": {"headers": {ATTEMPT: d.attempt}},
+                    "redelivered": False,
+                    "data": base64.b64encode(d.body.encode("utf-8")).decode("ascii"),
+                }
+                for d in deliveries
+            ]
+        },
+    }
+
+
+class _Heartbeat(threading.Thread):
+    """Keeps SQS messages invisible to other workers while they are being handled."""
+
+    def __init__(self, queue: SqsQueue, deliveries: list[Delivery]) -> None:
+        super().__init__(daemon=True)
+        self.queue, self.deliveries = queue, deliveries
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(LOCAL_VISIBILITY_S / 3):
+            for d in self.deliveries:
+                try:
+                    self.queue.sqs.change_message_visibility(
+                        QueueUrl=self.queue.url(self.queue.name),
+                        ReceiptHandle=d.id,
+                        VisibilityTimeout=LOCAL_VISIBILITY_S,
+                    )
+                except Exception:
+                    log.warning("could not extend a message's visibility", exc_info=True)
+
+
+def _serve_sqs(spec: template.FunctionSpec, handler: Any, queue: SqsQueue) -> bool:
+    deliveries = queue.receive(spec.batch_size, wait_s=1)
+    if not deliveries:
+        return False
+    beat = _Heartbeat(queue, deliveries)
+    beat.start()
+    try:
+        response = handler(sqs_event(queue, deliveries), LocalContext(spec.name, spec.timeout_s))
+    except Exception as exc:
+        log.exception("handler raised: the batch will be retried")
+        response = {"batchItemFailures": [{"itemIdentifier": d.id} for d in deliveries]}
+        del exc
+    finally:
+        beat.done.set()
+    failed = {f["itemIdentifier"] for f in (response or {}).get("batchItemFailures", [])}
+    for d in deliveries:
+        queue.settle(d, Outcome(d.id, "retry" if d.id in failed else "ok"))
+    return True
+
+
+def _serve_rabbit(spec: template.FunctionSpec, handler: Any, queue: WorkQueue) -> bool:
+    deliveries = queue.receive(spec.batch_size, wait_s=0.5)
+    if not deliveries:
+        return False
+    try:
+        handler(rabbit_event(queue.name, deliveries), LocalContext(spec.name, spec.timeout_s))
+    except Exception:
+        log.exception("handler raised: the batch will be retried")
+        for d in deliveries:
+            queue.settle(d, Outcome(d.id, "retry", counts_as_attempt=True))
+        return True
+    for d in deliveries:  # the handler re-published what failed; these are done
+        queue.settle(d, Outcome(d.id, "ok"))
+    return True
+
+
+def run_worker(function_name: str, env: dict[str, str], stop: Any = None) -> None:
+    """Entry point of a worker process: serve the function's queues until told to stop."""
+    os.environ.update(env)
+    logging.basicConfig(level=os.environ.get("LOGPIPE_LOG_LEVEL", "INFO"), format="%(message)s")
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    spec = template.find(function_name)
+    handler = spec.handler_function()
+    settings = Settings.from_env()
+    sqs = ingest_queue(settings)
+    rabbit = work_queue(settings) if settings.rabbitmq_url else None
+    idle_backoff = 0.0
+    while not stopping.is_set() and not (stop is not None and stop.is_set()):
+        try:
+            busy = _serve_sqs(spec, handler, sqs)  # type: ignore[arg-type]
+            if rabbit is not None:
+                busy = _serve_rabbit(spec, handler, rabbit) or busy
+            idle_backoff = 0.0
+        except LogpipeError as exc:
+            # The queue itself is unreachable: wait and try again, do not spin.
+            idle_backoff = min(idle_backoff * 2 or 0.5, 10.0)
+            log.warning("queue unavailable, retrying in %.1fs: %s", idle_backoff, exc)
+            stopping.wait(idle_backoff)
+    if rabbit is not None:
+        rabbit.close()

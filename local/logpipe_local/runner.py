@@ -1,0 +1,126 @@
+"""``logpipe run``: every function of template.yaml on one machine.
+
+HTTP events become routes of one local server; each function's module exposes its
+WSGI ``app`` beside its Lambda ``handler``, and the server calls the app whose route
+matches. Queue events become ``--workers`` processes (see ``consumer``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from logpipe.config import Settings
+from logpipe.ingest import Context
+from logpipe.ingest.sweep import requeue_stalled
+from werkzeug.serving import make_server
+
+from . import template
+from .consumer import run_worker
+from .stack import Stack
+
+log = logging.getLogger("logpipe.local")
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class Dispatcher:
+    """One WSGI app that routes each request to the function whose template route matches."""
+
+    def __init__(self, specs: list[template.FunctionSpec]) -> None:
+        self.table: list[tuple[template.Route, WsgiApp]] = []
+        for spec in specs:
+            if spec.routes:
+                app = spec.load().app
+                self.table += [(route, app) for route in spec.routes]
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path, method = environ.get("PATH_INFO", "/"), environ.get("REQUEST_METHOD", "GET")
+        allowed = []
+        for route, app in self.table:
+            if route.pattern.match(path):
+                if route.method in (method, "ANY"):
+                    return app(environ, start_response)
+                allowed.append(route.method)
+        status = "405 Method Not Allowed" if allowed else "404 Not Found"
+        body = b'{"error": "%s"}' % (b"method not allowed" if allowed else b"no such route")
+        headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+        if allowed:
+            headers.append(("Allow", ", ".join(allowed)))
+        start_response(status, headers)
+        return [body]
+
+
+def run(port: int, data_dir: Path, workers: int, host: str = "127.0.0.1") -> int:
+    stack = Stack(data_dir)
+    settings: Settings | None = None
+    procs: list[multiprocessing.process.BaseProcess] = []
+    server = None
+    try:
+        settings = stack.start()
+        specs = template.load()
+        dispatcher = Dispatcher(specs)
+        server = make_server(host, port, dispatcher, threaded=True)
+        ctx = Context(settings)
+        try:
+            requeued = requeue_stalled(ctx)
+        finally:
+            ctx.close()
+
+        spawn = multiprocessing.get_context("spawn")
+        env = {k: v for k, v in os.environ.items() if k.startswith(("PSQL_", "AWS_", "LOGPIPE_", "RABBITMQ_"))}
+        for spec in specs:
+            if spec.queues:
+                for n in range(workers):
+                    p = spawn.Process(target=run_worker, args=(spec.name, env), name=f"{spec.name}-{n}", daemon=True)
+                    p.start()
+                    procs.append(p)
+
+        run_file = data_dir / "run.json"  # lets `logpipe dlq ...` reach this stack while it runs
+        run_file.write_text(json.dumps({"pid": os.getpid(), "env": env}), encoding="utf-8")
+        run_file.chmod(0o600)
+
+        url = f"http://{host}:{server.server_port}"
+        print(f"logpipe is running at {url}", flush=True)
+        print(f"  API token: {settings.api_token}", flush=True)
+        for line in stack.started:
+            print(f"  {line}", flush=True)
+        for spec in specs:
+            what = [f"{r.method} {r.path}" for r in spec.routes] + [f"queue {q} x{workers}" for q in spec.queues]
+            print(f"  function {spec.name}: {', '.join(what)}", flush=True)
+        if requeued:
+            print(f"  re-queued {requeued} unfinished message(s) from the last run", flush=True)
+        print(f"  data: {data_dir}   (Ctrl-C stops everything)", flush=True)
+
+        stopping = threading.Event()
+
+        def _stop(*_: Any) -> None:
+            stopping.set()
+            threading.Thread(target=server.shutdown, daemon=True).start()
+
+        signal.signal(signal.SIGINT, _stop)
+        signal.signal(signal.SIGTERM, _stop)
+        server.serve_forever()
+        return 0
+    finally:
+        print("stopping...", file=sys.stderr, flush=True)
+        (data_dir / "run.json").unlink(missing_ok=True)
+        for p in procs:
+            if p.is_alive():
+                p.terminate()  # SIGTERM: the worker finishes the batch it is in, then leaves
+        for p in procs:
+            p.join(timeout=30)
+            if p.is_alive():
+                p.kill()
+        if server is not None:
+            server.server_close()
+        stack.stop(settings)
+        print("stopped.", file=sys.stderr, flush=True)

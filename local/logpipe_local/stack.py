@@ -1,0 +1,251 @@
+"""The services the pipeline needs, embedded when none is configured.
+
+- Postgres: ``PSQL_*`` if set, else ``pgserver`` under ``<data-dir>/postgres``.
+- S3 and SQS: ``AWS_ENDPOINT_URL`` if set, else moto's server on 127.0.0.1. Moto keeps
+  nothing on disk, so at stop the bucket's objects and the queues' messages are saved
+  under ``<data-dir>/moto`` and put back at the next start.
+- RabbitMQ: ``RABBITMQ_URL`` if set (never embedded).
+
+``Stack.start()`` provisions what the template would create in AWS (bucket, CORS,
+notification, queues with their redrive policy) and migrates the database.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from logpipe import db
+from logpipe.aws import client
+from logpipe.config import Settings
+from logpipe.db.migrate import migrate
+from logpipe.errors import ServiceUnavailableError
+from logpipe.queue import all_queues
+
+log = logging.getLogger("logpipe.local")
+
+LOCAL_VISIBILITY_S = 60  # the local consumer extends it while a message is being handled
+REDRIVE_MAX_RECEIVES = 10  # as in template.yaml: a backstop behind the worker's own dead-lettering
+
+
+@dataclass
+class Stack:
+    data_dir: Path
+    started: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    _pg: Any = None
+    _moto: Any = None
+
+    # -- start ---------------------------------------------------------------------------
+    def start(self) -> Settings:
+        """Start or reach every service and return the settings that point at them."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.env["LOGPIPE_API_TOKEN"] = os.environ.get("LOGPIPE_API_TOKEN") or self._token()
+        self._postgres()
+        self._aws()
+        os.environ.update(self.env)
+        settings = Settings.from_env()
+        if settings.rabbitmq_url:
+            from logpipe.queue.rabbitmq import RabbitQueue
+
+            q = RabbitQueue(settings)
+            try:
+                q.ping()
+            finally:
+                q.close()
+            self.started.append(f"rabbitmq: {settings.rabbitmq_url.split('@')[-1]} (configured)")
+        self.provision(settings)
+        return settings
+
+    def _token(self) -> str:
+        path = self.data_dir / "api-token"
+        if not path.exists():
+            path.write_text(secrets.token_urlsafe(32) + "\n", encoding="utf-8")
+            path.chmod(0o600)
+        return path.read_text(encoding="utf-8").strip()
+
+    def _postgres(self) -> None:
+        if os.environ.get("PSQL_ADDR"):
+            self.started.append(
+                f"postgres: {os.environ['PSQL_ADDR']}:{os.environ.get('PSQL_PORT', '5432')} (configured)"
+            )
+            return
+        import pgserver
+
+        pgdata = self.data_dir / "postgres"
+        self._pg = pgserver.get_server(pgdata, cleanup_mode="stop")
+        uri = self._pg.get_uri()
+        socket_dir = uri.split("host=", 1)[1].split("&", 1)[0]
+        self.env.update({"PSQL_ADDR": socket_dir, "PSQL_PORT": "5432", "PSQL_USER": "postgres", "PSQL_PASS": ""})
+        self.env.setdefault("PSQL_DB", os.environ.get("PSQL_DB", "logpipe"))
+        self.started.append(f"postgres: embedded (pgserver) in {pgdata}")
+
+    def _aws(self) -> None:
+        self.env.setdefault("AWS_ACCESS_KEY_ID", os.environ.get("AWS_ACCESS_KEY_ID", "local"))
+        self.env.setdefault("AWS_SECRET_ACCESS_KEY", os.environ.get("AWS_SECRET_ACCESS_KEY", "local"))
+        self.env.setdefault("AWS_DEFAULT_REGION", os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
+        if os.environ.get("AWS_ENDPOINT_URL"):
+            self.started.append(f"s3+sqs: {os.environ['AWS_ENDPOINT_URL']} (configured)")
+            return
+        from moto.server import ThreadedMotoServer
+
+        self._moto = ThreadedMotoServer(
+            ip_address="127.0.0.1", port=int(os.environ.get("LOGPIPE_MOTO_PORT", "0")), verbose=False
+        )
+        self._moto.start()
+        host, port = self._moto.get_host_and_port()
+        self.env["AWS_ENDPOINT_URL"] = f"http://{host}:{port}"
+        self.started.append(f"s3+sqs: embedded (moto server) at http://{host}:{port}")
+
+    # -- provisioning (what template.yaml creates in AWS) --------------------------------
+    def provision(self, settings: Settings) -> None:
+        conn = None
+        try:
+            db.ensure_database(settings)
+            conn = db.connect(settings)
+            applied = migrate(conn)
+            if applied:
+                log.info("applied migrations: %s", ", ".join(applied))
+        finally:
+            if conn is not None:
+                conn.close()
+        provision_aws(settings)
+        if self._moto is not None:
+            self._restore(settings)
+        for q in all_queues(settings):
+            try:
+                q.ping()
+            finally:
+                q.close()
+
+    # -- moto snapshot -------------------------------------------------------------------
+    @property
+    def _snapshot_dir(self) -> Path:
+        return self.data_dir / "moto"
+
+    def _restore(self, settings: Settings) -> None:
+        snap = self._snapshot_dir
+        if not snap.exists():
+            return
+        s3, sqs = client("s3", settings), client("sqs", settings)
+        objects = snap / "objects"
+        manifest = (
+            json.loads((snap / "manifest.json").read_text(encoding="utf-8"))
+            if (snap / "manifest.json").exists()
+            else {}
+        )
+        # Put objects back without notifications: they were notified before.
+        notification = s3.get_bucket_notification_configuration(Bucket=settings.bucket)
+        notification.pop("ResponseMetadata", None)
+        s3.put_bucket_notification_configuration(Bucket=settings.bucket, NotificationConfiguration={})
+        for name, key in manifest.items():
+            with open(objects / name, "rb") as fh:
+                s3.upload_fileobj(fh, settings.bucket, key)
+        s3.put_bucket_notification_configuration(Bucket=settings.bucket, NotificationConfiguration=notification)
+        queues = (
+            json.loads((snap / "queues.json").read_text(encoding="utf-8")) if (snap / "queues.json").exists() else {}
+        )
+        for queue_name, messages in queues.items():
+            url = sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
+            for m in messages:
+                sqs.send_message(QueueUrl=url, MessageBody=m["body"], MessageAttributes=m.get("attributes") or {})
+        log.info("restored %d objects and %d messages", len(manifest), sum(len(v) for v in queues.values()))
+
+    def save(self, settings: Settings) -> None:
+        """Write moto's bucket and queues to the data folder (moto itself keeps nothing)."""
+        if self._moto is None:
+            return
+        s3, sqs = client("s3", settings), client("sqs", settings)
+        tmp = self._snapshot_dir.with_suffix(".new")
+        shutil.rmtree(tmp, ignore_errors=True)
+        (tmp / "objects").mkdir(parents=True)
+        manifest = {}
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=settings.bucket):
+            for n, obj in enumerate(page.get("Contents", []), start=len(manifest)):
+                name = f"{n:08d}"
+                s3.download_file(settings.bucket, obj["Key"], str(tmp / "objects" / name))
+                manifest[name] = obj["Key"]
+        queues: dict[str, list[dict[str, Any]]] = {}
+        for queue_name in (settings.ingest_queue, settings.dead_letter_queue):
+            url = sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
+            seen: dict[str, dict[str, Any]] = {}
+            while True:
+                got = sqs.receive_message(
+                    QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=60, MessageAttributeNames=["All"]
+                ).get("Messages", [])
+                fresh = [m for m in got if m["MessageId"] not in seen]
+                if not fresh:
+                    break
+                for m in fresh:
+                    attrs = {
+                        k: {"DataType": v["DataType"], "StringValue": v["StringValue"]}
+                        for k, v in m.get("MessageAttributes", {}).items()
+                    }
+                    seen[m["MessageId"]] = {"body": m["Body"], "attributes": attrs}
+            queues[queue_name] = list(seen.values())
+        (tmp / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+        (tmp / "queues.json").write_text(json.dumps(queues), encoding="utf-8")
+        shutil.rmtree(self._snapshot_dir, ignore_errors=True)
+        tmp.rename(self._snapshot_dir)
+
+    def stop(self, settings: Settings | None) -> None:
+        if settings is not None:
+            try:
+                self.save(settings)
+            except Exception:
+                log.exception("could not save the bucket and queues to %s", self._snapshot_dir)
+        if self._moto is not None:
+            self._moto.stop()
+            self._moto = None
+        if self._pg is not None:
+            self._pg.cleanup()
+            self._pg = None
+
+
+def provision_aws(settings: Settings) -> None:
+    """Create the bucket (with CORS and its notification) and the queues, where missing."""
+    s3, sqs = client("s3", settings), client("sqs", settings)
+    try:
+        dlq_url = sqs.create_queue(QueueName=settings.dead_letter_queue)["QueueUrl"]
+    except Exception as exc:
+        raise ServiceUnavailableError("queue", f"SQS at {settings.aws_endpoint_url or 'AWS'}: {exc}") from exc
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    ingest_url = sqs.create_queue(
+        QueueName=settings.ingest_queue,
+        Attributes={
+            "VisibilityTimeout": str(LOCAL_VISIBILITY_S),
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(REDRIVE_MAX_RECEIVES)}),
+        },
+    )["QueueUrl"]
+    ingest_arn = sqs.get_queue_attributes(QueueUrl=ingest_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    try:
+        s3.create_bucket(Bucket=settings.bucket)
+    except s3.exceptions.BucketAlreadyOwnedByYou:
+        pass
+    except Exception as exc:
+        if "BucketAlreadyOwnedByYou" not in str(exc):
+            raise ServiceUnavailableError("bucket", f"S3 at {settings.aws_endpoint_url or 'AWS'}: {exc}") from exc
+    s3.put_bucket_cors(
+        Bucket=settings.bucket,
+        CORSConfiguration={
+            "CORSRules": [
+                {
+                    "AllowedMethods": ["POST", "PUT"],
+                    "AllowedOrigins": ["*"],
+                    "AllowedHeaders": ["*"],
+                    "ExposeHeaders": ["ETag"],
+                    "MaxAgeSeconds": 3000,
+                }
+            ]
+        },
+    )
+    s3.put_bucket_notification_configuration(
+        Bucket=settings.bucket,
+        NotificationConfiguration={"QueueConfigurations": [{"QueueArn": ingest_arn, "Events": ["s3:ObjectCreated:*"]}]},
+    )
