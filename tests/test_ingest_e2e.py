@@ -27,8 +27,9 @@ def test_upload_is_parsed_into_events(api: Api) -> None:
     assert (f["status"], f["lines"], f["events"], f["errors"]) == ("done", 4, 4, 1)
     rows = query(
         api.settings,
-        "SELECT line, level, format, message, fields, ts_inferred, to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') "
-        "FROM events WHERE file_id = CAST(:f AS uuid) ORDER BY line",
+        "SELECT line, level, format, message, fields, ts_inferred,"
+        " to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')"
+        " FROM events WHERE file_id = CAST(:f AS uuid) ORDER BY line",
         f=file_id,
     )
     assert [r[:4] for r in rows] == [

@@ -5,9 +5,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from logpipe import logs
 from logpipe.config import Settings
 from logpipe.ingest import Context
 from logpipe.ingest.lambda_events import handle_event
+
+logs.configure("parse-worker")
 
 _ctx = Context(Settings.from_env())  # connections survive between invocations of a warm container
 

@@ -1,8 +1,12 @@
 """query-api: GET /api/files, /api/files/{id} and /health behind API Gateway."""
 
 from apig_wsgi import make_lambda_handler
+
+from logpipe import logs
 from logpipe.config import Settings
 from logpipe.http import create_app
+
+logs.configure("query-api")
 
 app = create_app(Settings.from_env(), "files", "health")
 handler = make_lambda_handler(app)

@@ -18,6 +18,7 @@ import time
 import uuid
 from typing import Any
 
+from logpipe import logs
 from logpipe.config import Settings
 from logpipe.errors import LogpipeError
 from logpipe.queue import Delivery, Outcome, WorkQueue, ingest_queue, work_queue
@@ -135,7 +136,7 @@ def _serve_rabbit(spec: template.FunctionSpec, handler: Any, queue: WorkQueue) -
 def run_worker(function_name: str, env: dict[str, str], stop: Any = None) -> None:
     """Entry point of a worker process: serve the function's queues until told to stop."""
     os.environ.update(env)
-    logging.basicConfig(level=os.environ.get("LOGPIPE_LOG_LEVEL", "INFO"), format="%(message)s")
+    logs.configure(function_name)
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     signal.signal(signal.SIGINT, lambda *_: stopping.set())

@@ -18,10 +18,11 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from werkzeug.serving import make_server
+
 from logpipe.config import Settings
 from logpipe.ingest import Context
 from logpipe.ingest.sweep import requeue_stalled
-from werkzeug.serving import make_server
 
 from . import template
 from .consumer import run_worker

@@ -120,8 +120,11 @@ def handle_message(ctx: Context, body: str, deadline: float) -> None:
                 continue
             try:
                 key = unquote_plus(record["s3"]["object"]["key"])
+                bucket = record["s3"]["bucket"]["name"]
             except (KeyError, TypeError):
-                raise PermanentError("S3 event record without s3.object.key") from None
+                raise PermanentError("S3 event record without s3.bucket.name and s3.object.key") from None
+            if bucket != ctx.settings.bucket:
+                raise PermanentError(f"event for bucket {bucket!r}, but this worker reads {ctx.settings.bucket!r}")
             plan_object(ctx, key, deadline)
         return
     if msg.get("kind") == "chunk":

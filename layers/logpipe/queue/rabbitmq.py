@@ -106,7 +106,7 @@ class RabbitQueue:
         self._do(lambda ch: self._publish(ch, self.dlq_name, body, headers))
 
     def _take_dead(self, ch: Any, limit: int | None) -> list[tuple[Any, Any, bytes]]:
-        taken = []
+        taken: list[tuple[Any, Any, bytes]] = []
         while limit is None or len(taken) < limit:
             method, props, body = ch.basic_get(self.dlq_name, auto_ack=False)
             if method is None:

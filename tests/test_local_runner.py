@@ -1,0 +1,162 @@
+"""The local runner as a new user meets it: `logpipe run` on embedded defaults, and `logpipe invoke`."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import requests
+
+from conftest import ROOT, query
+from logpipe.config import Settings
+
+pytestmark = pytest.mark.services
+
+LOGPIPE = str(Path(sys.executable).with_name("logpipe"))
+SAM = ROOT / ".venv-sam" / "bin" / "sam"
+EMBEDDED_ENV = ("PSQL_ADDR", "PSQL_PORT", "PSQL_USER", "PSQL_PASS", "PSQL_DB", "AWS_ENDPOINT_URL", "RABBITMQ_URL")
+
+
+def _clean_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in EMBEDDED_ENV and not k.startswith("LOGPIPE_")}
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+class Running:
+    def __init__(self, data_dir: Path) -> None:
+        self.proc = subprocess.Popen(
+            [LOGPIPE, "--data-dir", str(data_dir), "run", "--port", "0", "--workers", "2"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=_clean_env(),
+        )
+        self.banner: list[str] = []
+        assert self.proc.stdout is not None
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                break
+            self.banner.append(line.rstrip())
+            if line.startswith("  data:"):
+                break
+        text = "\n".join(self.banner)
+        url = re.search(r"logpipe is running at (http://\S+)", text)
+        token = re.search(r"API token: (\S+)", text)
+        s3 = re.search(r"s3\+sqs: embedded \(moto server\) at (http://\S+)", text)
+        assert url and token and s3, text
+        self.url, self.token, self.s3_endpoint = url.group(1), token.group(1), s3.group(1)
+        self.headers = {"Authorization": f"Bearer {self.token}"}
+
+    def stop(self) -> str:
+        self.proc.send_signal(signal.SIGINT)
+        out, _ = self.proc.communicate(timeout=90)
+        assert self.proc.returncode == 0, out
+        return out
+
+
+def _wait_done(run: Running, file_id: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        f = requests.get(f"{run.url}/api/files/{file_id}", headers=run.headers, timeout=10).json()
+        if f["status"] in ("done", "failed"):
+            return f  # type: ignore[no-any-return]
+        time.sleep(0.3)
+    raise AssertionError(f"file {file_id} did not finish: {f}")
+
+
+def test_run_on_embedded_defaults_then_restart_keeps_data(tmp_path: Path) -> None:
+    data = b"".join(b"2026-11-27T10:00:%02dZ INFO request %d served\n" % (i % 60, i) for i in range(500))
+    run = Running(tmp_path)
+    try:
+        assert "postgres: embedded (pgserver)" in "\n".join(run.banner)
+        assert requests.get(f"{run.url}/health", timeout=10).json()["status"] == "ok"
+        assert requests.get(f"{run.url}/api/files", timeout=10).status_code == 401
+        created = requests.post(
+            f"{run.url}/api/uploads", json={"filename": "first run.log", "size": len(data)}, headers=run.headers, timeout=10
+        )
+        assert created.status_code == 201, created.text
+        up = created.json()
+        sent = requests.post(up["upload"]["url"], data=up["upload"]["fields"], files={"file": ("f", data)}, timeout=30)
+        assert sent.status_code == 204
+        f = _wait_done(run, up["file_id"])
+        assert (f["status"], f["lines"], f["events"], f["name"]) == ("done", 500, 500, "first run.log")
+    finally:
+        run.stop()
+
+    again = Running(tmp_path)
+    try:
+        assert again.token == run.token  # the generated token is kept with the data
+        files = requests.get(f"{again.url}/api/files", headers=again.headers, timeout=10).json()["files"]
+        assert [(f["id"], f["status"], f["events"]) for f in files] == [(up["file_id"], "done", 500)]
+        s3 = boto3.client("s3", endpoint_url=again.s3_endpoint, region_name="us-east-1")
+        body = s3.get_object(Bucket="logpipe-uploads", Key=f"uploads/{up['file_id']}")["Body"].read()
+        assert body == data  # moto keeps nothing itself: the runner saved and restored the bucket
+    finally:
+        again.stop()
+
+
+def _cli_env(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
+    for name, value in {
+        "PSQL_ADDR": settings.psql_addr,
+        "PSQL_PORT": str(settings.psql_port),
+        "PSQL_USER": settings.psql_user,
+        "PSQL_DB": settings.psql_db,
+        "AWS_ENDPOINT_URL": settings.aws_endpoint_url,
+        "LOGPIPE_BUCKET": settings.bucket,
+        "LOGPIPE_INGEST_QUEUE": settings.ingest_queue,
+        "LOGPIPE_DLQ": settings.dead_letter_queue,
+        "LOGPIPE_API_TOKEN": settings.api_token,
+    }.items():
+        monkeypatch.setenv(name, value)
+
+
+def test_invoke_accepts_what_sam_generate_event_prints(
+    make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: Any
+) -> None:
+    from logpipe.aws import client
+    from logpipe_local.cli import main
+
+    settings = make_settings()
+    _cli_env(monkeypatch, settings)
+    key = "dropped in/by hand.log"
+    client("s3", settings).put_object(Bucket=settings.bucket, Key=key, Body=b'{"level":"error","msg":"boom"}\n' * 3)
+    assert SAM.exists(), "make test installs the SAM CLI in .venv-sam"
+    generated = subprocess.run(
+        [str(SAM), "local", "generate-event", "s3", "put", "--bucket", settings.bucket, "--key", key],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "SAM_CLI_TELEMETRY": "0"},
+    ).stdout
+    event = tmp_path / "s3-put.json"
+    event.write_text(generated)
+    assert main(["--data-dir", str(tmp_path), "invoke", "parse-worker", "--event", str(event)]) == 0
+    assert json.loads(capsys.readouterr().out) == {"batchItemFailures": []}
+    rows = query(settings, "SELECT status, events, errors FROM files WHERE name = :k", k=key)
+    assert rows == [["done", 3, 3]]
+
+    health = subprocess.run(
+        [str(SAM), "local", "generate-event", "apigateway", "http-api-proxy", "--method", "GET", "--path", "health"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "SAM_CLI_TELEMETRY": "0"},
+    ).stdout
+    event.write_text(health)
+    assert main(["--data-dir", str(tmp_path), "invoke", "query-api", "--event", str(event)]) == 0
+    response = json.loads(capsys.readouterr().out)
+    assert response["statusCode"] == 200, response
+    assert json.loads(response["body"])["status"] == "ok"
