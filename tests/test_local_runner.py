@@ -17,8 +17,9 @@ import boto3
 import pytest
 import requests
 
-from conftest import ROOT, query
 from logpipe.config import Settings
+
+from conftest import ROOT, query
 
 pytestmark = pytest.mark.services
 
@@ -34,13 +35,13 @@ def _clean_env() -> dict[str, str]:
 
 
 class Running:
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
         self.proc = subprocess.Popen(
             [LOGPIPE, "--data-dir", str(data_dir), "run", "--port", "0", "--workers", "2"],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
-            env=_clean_env(),
+            env={**_clean_env(), **(env or {})},
         )
         self.banner: list[str] = []
         assert self.proc.stdout is not None
@@ -58,6 +59,7 @@ class Running:
         s3 = re.search(r"s3\+sqs: embedded \(moto server\) at (http://\S+)", text)
         assert url and token and s3, text
         self.url, self.token, self.s3_endpoint = url.group(1), token.group(1), s3.group(1)
+        self.text = text
         self.headers = {"Authorization": f"Bearer {self.token}"}
 
     def stop(self) -> str:
@@ -65,6 +67,16 @@ class Running:
         out, _ = self.proc.communicate(timeout=90)
         assert self.proc.returncode == 0, out
         return out
+
+    def upload(self, name: str, data: bytes) -> str:
+        created = requests.post(
+            f"{self.url}/api/uploads", json={"filename": name, "size": len(data)}, headers=self.headers, timeout=10
+        )
+        assert created.status_code == 201, created.text
+        up = created.json()
+        sent = requests.post(up["upload"]["url"], data=up["upload"]["fields"], files={"file": ("f", data)}, timeout=30)
+        assert sent.status_code == 204, sent.text
+        return str(up["file_id"])
 
 
 def _wait_done(run: Running, file_id: str) -> dict[str, Any]:
@@ -84,14 +96,8 @@ def test_run_on_embedded_defaults_then_restart_keeps_data(tmp_path: Path) -> Non
         assert "postgres: embedded (pgserver)" in "\n".join(run.banner)
         assert requests.get(f"{run.url}/health", timeout=10).json()["status"] == "ok"
         assert requests.get(f"{run.url}/api/files", timeout=10).status_code == 401
-        created = requests.post(
-            f"{run.url}/api/uploads", json={"filename": "first run.log", "size": len(data)}, headers=run.headers, timeout=10
-        )
-        assert created.status_code == 201, created.text
-        up = created.json()
-        sent = requests.post(up["upload"]["url"], data=up["upload"]["fields"], files={"file": ("f", data)}, timeout=30)
-        assert sent.status_code == 204
-        f = _wait_done(run, up["file_id"])
+        file_id = run.upload("first run.log", data)
+        f = _wait_done(run, file_id)
         assert (f["status"], f["lines"], f["events"], f["name"]) == ("done", 500, 500, "first run.log")
     finally:
         run.stop()
@@ -100,9 +106,9 @@ def test_run_on_embedded_defaults_then_restart_keeps_data(tmp_path: Path) -> Non
     try:
         assert again.token == run.token  # the generated token is kept with the data
         files = requests.get(f"{again.url}/api/files", headers=again.headers, timeout=10).json()["files"]
-        assert [(f["id"], f["status"], f["events"]) for f in files] == [(up["file_id"], "done", 500)]
+        assert [(f["id"], f["status"], f["events"]) for f in files] == [(file_id, "done", 500)]
         s3 = boto3.client("s3", endpoint_url=again.s3_endpoint, region_name="us-east-1")
-        body = s3.get_object(Bucket="logpipe-uploads", Key=f"uploads/{up['file_id']}")["Body"].read()
+        body = s3.get_object(Bucket="logpipe-uploads", Key=f"uploads/{file_id}")["Body"].read()
         assert body == data  # moto keeps nothing itself: the runner saved and restored the bucket
     finally:
         again.stop()
@@ -160,3 +166,40 @@ def test_invoke_accepts_what_sam_generate_event_prints(
     response = json.loads(capsys.readouterr().out)
     assert response["statusCode"] == 200, response
     assert json.loads(response["body"])["status"] == "ok"
+
+
+def test_run_uses_configured_postgres_and_rabbitmq(tmp_path: Path, rabbit_vhost: str) -> None:
+    from urllib.parse import quote
+
+    from conftest import PG_HOST, PG_PORT, PG_USER, RABBIT, drop_database, make_database
+
+    database = make_database()
+    queue = f"logpipe.runner.{os.getpid()}"
+    env = {
+        "PSQL_ADDR": PG_HOST,
+        "PSQL_PORT": str(PG_PORT),
+        "PSQL_USER": PG_USER,
+        "PSQL_DB": database,
+        "RABBITMQ_URL": f"{RABBIT}/{quote(rabbit_vhost, safe='')}",
+        "LOGPIPE_RABBITMQ_QUEUE": queue,
+        "LOGPIPE_CHUNK_BYTES": "8192",  # several chunks, so chunk tasks travel through RabbitMQ
+    }
+    try:
+        run = Running(tmp_path, env)
+        try:
+            assert "postgres: 127.0.0.1:5432 (configured)" in run.text.replace(PG_HOST, "127.0.0.1")
+            assert "rabbitmq:" in run.text and "(configured)" in run.text
+            data = b"".join(
+                b'{"ts":%d,"level":"warn","msg":"slow request %d"}\n' % (1764230400 + i, i) for i in range(3000)
+            )
+            f = _wait_done(run, run.upload("through rabbit.log", data))
+            assert (f["status"], f["lines"], f["events"]) == ("done", 3000, 3000)
+        finally:
+            run.stop()
+        rows = query(
+            Settings.from_env({}, psql_addr=PG_HOST, psql_port=PG_PORT, psql_user=PG_USER, psql_db=database),
+            "SELECT count(*), count(DISTINCT line), (SELECT count(*) FROM chunks) FROM events",
+        )
+        assert rows[0][:2] == [3000, 3000] and rows[0][2] > 1
+    finally:
+        drop_database(database)
