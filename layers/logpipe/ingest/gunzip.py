@@ -18,55 +18,59 @@ class DamagedInputError(PermanentError):
 class GunzipReader:
     """``read(n)`` over the decompressed bytes of a ``read(n)`` of gzip bytes.
 
-    Never holds more than one input block and ``n`` output bytes. Raises
-    ``DamagedInputError`` when the stream ends before its gzip trailer or is corrupt.
+    Never holds more than one input block and ``n`` output bytes. Concatenated members
+    (``cat a.gz b.gz``) read as one stream. When the stream is truncated or corrupt, every
+    byte decompressed before the damage is returned first; the read after that raises
+    ``DamagedInputError``, and so does every later one.
     """
 
     def __init__(self, read: Callable[[int], bytes]) -> None:
         self._src = read
+        self._src_ended = False
         self._d = zlib.decompressobj(wbits=31)
-        self._tail = b""  # compressed input not yet fed
         self.compressed_read = 0
         self._done = False
+        self._damage: DamagedInputError | None = None
+
+    def _more(self) -> bytes:
+        if self._src_ended:
+            return b""
+        data = self._src(_IN_BLOCK)
+        self.compressed_read += len(data)
+        self._src_ended = not data
+        return data
 
     def read(self, n: int) -> bytes:
+        if self._damage is not None:
+            raise self._damage
         out: list[bytes] = []
         want = n
         while want > 0 and not self._done:
-            data = self._d.unconsumed_tail or self._tail
-            self._tail = b""
-            if not data:
-                data = self._src(_IN_BLOCK)
-                self.compressed_read += len(data)
+            if self._d.eof:
+                data = self._d.unused_data or self._more()
                 if not data:
-                    if not self._d.eof:
-                        raise DamagedInputError(
-                            f"gzip stream is truncated: it ends after {self.compressed_read} compressed bytes "
-                            "without its trailer"
-                        )
                     self._done = True
                     break
-            if self._d.eof:
-                # A new gzip member follows the previous one (concatenated .gz files).
+                # Another gzip member follows the one that just ended.
                 self._d = zlib.decompressobj(wbits=31)
+            else:
+                # An empty input still drains output zlib holds back because of ``want``.
+                data = self._d.unconsumed_tail or self._more()
             try:
                 chunk = self._d.decompress(data, want)
             except zlib.error as exc:
-                raise DamagedInputError(
+                self._damage = DamagedInputError(
                     f"gzip stream is corrupt near compressed byte {self.compressed_read}: {exc}"
-                ) from exc
-            if self._d.eof:
-                self._tail = self._d.unused_data
-                if not self._tail and not self._d.unconsumed_tail:
-                    # Peek: is there another member, or is this the end?
-                    more = self._src(_IN_BLOCK)
-                    self.compressed_read += len(more)
-                    if more:
-                        self._tail = more
-                    else:
-                        self._done = True
-            elif not self._d.unconsumed_tail:
-                self._tail = b""
+                )
+                break
+            if not chunk and not data and not self._d.eof:
+                self._damage = DamagedInputError(
+                    f"gzip stream is truncated: it ends after {self.compressed_read} compressed bytes "
+                    "without its trailer"
+                )
+                break
             out.append(chunk)
             want -= len(chunk)
+        if not out and self._damage is not None:
+            raise self._damage
         return b"".join(out)

@@ -69,8 +69,11 @@ class LineReader:
             if not data:
                 break
             if first:
-                if len(data) < len(BOM) and BOM.startswith(data):
+                # A stream may hand the mark over a byte at a time: gather all three before deciding.
+                while len(data) < len(BOM) and BOM.startswith(data):
                     more = self._read(len(BOM) - len(data))
+                    if not more:
+                        break
                     data += more
                 if data.startswith(BOM):
                     data = data[len(BOM) :]
@@ -91,11 +94,12 @@ class LineReader:
             buf = parts.pop()
             for raw in parts:
                 pos += len(raw) + 1
-                if len(raw) > limit:
+                if len(raw) - raw.endswith(b"\r") > limit:
                     yield Line(_decode(_cut(raw, limit)), True, pos)
                 else:
                     yield Line(_decode(raw), False, pos)
-            if len(buf) > limit:
+            # One byte over may be the \r of a CRLF whose \n is in the next block: wait for it.
+            if len(buf) > limit + buf.endswith(b"\r"):
                 kept = _cut(buf, limit)
                 pos += len(buf)
                 buf = b""
@@ -107,11 +111,20 @@ class LineReader:
         self.offset = pos
 
 
+_TEXT_CONTROLS = frozenset(b"\t\n\x0c\r\x1b")
+
+
 def looks_binary(sample: bytes) -> bool:
-    """True when ``sample`` (the start of a stream) is not text: NUL bytes, or mostly control bytes."""
+    """True when ``sample`` (the start of a stream) is not text.
+
+    That is: over 10% control bytes (NUL included), or over 30% control bytes and invalid
+    UTF-8 together. A stray NUL or a few Latin-1 bytes in a log stay text (they become
+    U+FFFD); images, executables, archives and UTF-16 do not pass.
+    """
     if not sample:
         return False
-    if b"\x00" in sample:
+    control = sum(1 for b in sample if b < 32 and b not in _TEXT_CONTROLS)
+    if control * 10 > len(sample):
         return True
-    control = sum(1 for b in sample if b < 32 and b not in (9, 10, 12, 13, 27))
-    return control / len(sample) > 0.10
+    invalid = len(sample) - len(sample.decode("utf-8", "ignore").encode("utf-8"))
+    return (control + invalid) * 10 > len(sample) * 3
