@@ -100,7 +100,7 @@ def test_crlf_line_endings_leave_no_carriage_return(api: Api) -> None:
     rows = events(api, file_id)
     assert [r[:3] for r in rows] == [
         [1, "text", "one"],
-        [2, "text", "two"],
+        [2, "app", "two"],
         [3, "text", ""],
         [4, "logfmt", "key=v other=w"],
         [5, "text", "five without newline"],

@@ -33,7 +33,7 @@ def test_upload_is_parsed_into_events(api: Api) -> None:
         f=file_id,
     )
     assert [r[:4] for r in rows] == [
-        [1, "error", "text", "something broke"],
+        [1, "error", "app", "something broke"],
         [2, "info", "json", "hello"],
         [3, "warn", "logfmt", "logfmt line"],
         [4, None, "text", "no timestamp here"],
@@ -113,7 +113,7 @@ def test_parse_command_prints_json_lines(tmp_path, capsys) -> None:  # type: ign
     assert main(["parse", str(path)]) == 0
     events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [(e["line"], e["level"], e["format"]) for e in events] == [
-        (1, "error", "text"),
+        (1, "error", "app"),
         (2, "info", "json"),
         (3, "warn", "logfmt"),
         (4, None, "text"),

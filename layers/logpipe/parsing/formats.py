@@ -1,65 +1,43 @@
-"""Recognising a line's format and pulling out its time, level, message and fields.
+"""Recognising a line's format from its content and pulling out time, level, message and fields.
 
-Detection is per line, from content: JSON objects, logfmt, and plain text that starts
-with a timestamp and a level. Anything else is still an event (format ``text``) with the
-whole line as its message.
+Detection is per source with a per-line fallback: a ``Parser`` tries the format that matched
+the previous line first, then every format in order, and remembers the winner; a source may
+name its format instead (``Parser(format="apache_access")``). A line no format claims is
+still an event (format ``text``) with the best timestamp and level found in it.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
+
+from .timeparse import TimeParser
 
 LEVELS = ("trace", "debug", "info", "warn", "error", "fatal")
 
 _LEVEL_WORDS = {
-    "trace": "trace",
-    "trc": "trace",
-    "finest": "trace",
-    "finer": "trace",
-    "debug": "debug",
-    "dbg": "debug",
-    "fine": "debug",
-    "verbose": "debug",
-    "info": "info",
-    "inf": "info",
-    "information": "info",
-    "informational": "info",
-    "notice": "info",
-    "warn": "warn",
-    "warning": "warn",
-    "wrn": "warn",
-    "error": "error",
-    "err": "error",
-    "eror": "error",
-    "severe": "error",
-    "fatal": "fatal",
-    "critical": "fatal",
-    "crit": "fatal",
-    "panic": "fatal",
-    "emerg": "fatal",
-    "emergency": "fatal",
-    "alert": "fatal",
-}
+    "trace": "trace", "trc": "trace", "finest": "trace", "finer": "trace", "verbose": "trace", "v": "trace",
+    "debug": "debug", "dbg": "debug", "dbug": "debug", "fine": "debug", "config": "debug", "d": "debug",
+    "info": "info", "inf": "info", "information": "info", "informational": "info", "notice": "info",
+    "i": "info", "n": "info",
+    "warn": "warn", "warning": "warn", "wrn": "warn", "w": "warn",
+    "error": "error", "err": "error", "eror": "error", "severe": "error", "e": "error",
+    "fatal": "fatal", "critical": "fatal", "crit": "fatal", "panic": "fatal", "emerg": "fatal",
+    "emergency": "fatal", "alert": "fatal", "f": "fatal", "a": "fatal", "c": "fatal",
+}  # fmt: skip
+_SYSLOG_SEVERITY = ("fatal", "fatal", "fatal", "error", "warn", "info", "info", "debug")
 
-TIME_KEYS = ("@timestamp", "timestamp", "time", "ts", "datetime", "date", "t")
-LEVEL_KEYS = ("level", "severity", "lvl", "loglevel", "log.level", "levelname", "status")
-MESSAGE_KEYS = ("msg", "message", "log", "text", "event")
+TIME_KEYS = ("@timestamp", "timestamp", "time", "ts", "datetime", "date", "t", "eventTime", "created")
+LEVEL_KEYS = ("level", "severity", "lvl", "loglevel", "log.level", "levelname", "level_name", "severity_text")
+MESSAGE_KEYS = ("msg", "message", "log", "text", "event", "body")
 
-_ISO = r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d{1,9})?(?:Z|[+-]\d{2}:?\d{2})?"
-_PLAIN = re.compile(
-    r"^\[?(?P<ts>" + _ISO + r")\]?\s*"
-    r"(?:[\[(]?(?P<level>[A-Za-z]{3,11})[\])]?:?\s+)?"
-    r"(?P<msg>.*)$",
-    re.DOTALL,
-)
-_LOGFMT_PAIR = re.compile(r'([A-Za-z_][\w.\-/]*)=("(?:[^"\\]|\\.)*"|[^\s"]*)')
-_LOGFMT_SHAPE = re.compile(
-    r'^\s*[A-Za-z_][\w.\-/]*=("(?:[^"\\]|\\.)*"|\S*)(\s+[A-Za-z_][\w.\-/]*=("(?:[^"\\]|\\.)*"|\S*))+\s*$'
-)
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
+_LW = r"(?:TRACE|DEBUG|INFO|NOTICE|WARN(?:ING)?|ERROR|ERR|FATAL|CRITICAL|CRIT|SEVERE|PANIC|EMERG|ALERT|FINE|FINER|FINEST|CONFIG|trace|debug|info|notice|warn(?:ing)?|error|err|fatal|critical|crit|panic)"  # noqa: E501
+_ISO = r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d{1,9})?(?:Z|[+-]\d{2}:?\d{2}| UTC)?"
 
 
 @dataclass(slots=True)
@@ -72,114 +50,442 @@ class Parsed:
 
 
 def normalise_level(word: object) -> str | None:
+    """One of ``LEVELS`` from a level word, a syslog-style letter, or a pino/bunyan number."""
     if word is None:
         return None
-    if isinstance(word, int) and not isinstance(word, bool):
-        # pino/bunyan numeric levels
-        for bound, name in ((10, "trace"), (20, "debug"), (30, "info"), (40, "warn"), (50, "error"), (60, "fatal")):
+    if isinstance(word, bool):
+        return None
+    if isinstance(word, int):
+        for bound, name in ((10, "trace"), (20, "debug"), (30, "info"), (40, "warn"), (50, "error")):
             if word <= bound:
                 return name
         return "fatal"
     return _LEVEL_WORDS.get(str(word).strip().lower())
 
 
-def parse_time(value: object) -> datetime | None:
-    """A UTC datetime from an ISO 8601 string or epoch seconds/millis/nanos; None if it is neither.
+def level_from_status(status: int) -> str:
+    return "error" if status >= 500 else "warn" if status >= 400 else "info"
 
-    Naive timestamps are taken as UTC (the per-source timezone arrives with the parsing issue).
-    """
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        seconds = float(value)
-        if seconds > 1e17:
-            seconds /= 1e9
-        elif seconds > 1e14:
-            seconds /= 1e6
-        elif seconds > 1e11:
-            seconds /= 1e3
-        try:
-            return datetime.fromtimestamp(seconds, tz=UTC)
-        except (OverflowError, OSError, ValueError):
-            return None
-    if isinstance(value, str) and len(value) >= 10 and value[4:5] == "-":
-        try:
-            dt = datetime.fromisoformat(value)
-        except ValueError:
-            return None
-        return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+
+def strip_ansi(text: str) -> str:
+    return _ANSI.sub("", text) if "\x1b" in text else text
+
+
+# -- structured formats ------------------------------------------------------------------------
+
+
+def _dig(obj: dict[str, Any], key: str) -> Any:
+    if key in obj:
+        return obj[key]
+    if "." in key:  # ECS-style nesting: {"log": {"level": "info"}}
+        head, _, tail = key.partition(".")
+        inner = obj.get(head)
+        if isinstance(inner, dict):
+            return inner.get(tail)
     return None
 
 
-def _first(obj: dict[str, Any], keys: tuple[str, ...]) -> tuple[str | None, Any]:
+def _first(obj: dict[str, Any], keys: tuple[str, ...]) -> Any:
     for key in keys:
-        if key in obj:
-            return key, obj[key]
-    return None, None
+        value = _dig(obj, key)
+        if value is not None:
+            return value
+    return None
 
 
-def _parse_json(line: str) -> Parsed | None:
-    try:
-        obj = json.loads(line)
-    except ValueError:
-        return None
-    if not isinstance(obj, dict):
-        return None
-    _, ts_value = _first(obj, TIME_KEYS)
-    _, level_value = _first(obj, LEVEL_KEYS)
-    level = normalise_level(level_value)
-    _, msg_value = _first(obj, MESSAGE_KEYS)
-    message = msg_value if isinstance(msg_value, str) else line
-    return Parsed("json", message, parse_time(ts_value), level, obj)
+class Parser:
+    """Parses lines of one source. Keeps per-source state (sticky format, time caches).
 
+    ``tz`` is the timezone of naive timestamps; ``reference`` the time against which a
+    missing year is inferred (default: now); ``format`` forces one format (with a fall
+    back to ``text`` for lines it does not match).
+    """
 
-def _unquote(value: str) -> str:
-    if len(value) >= 2 and value[0] == '"' and value[-1] == '"':
-        return value[1:-1].replace('\\"', '"').replace("\\\\", "\\")
-    return value
+    def __init__(self, *, tz: str = "UTC", reference: datetime | None = None, format: str | None = None) -> None:
+        self.time = TimeParser(tz, reference)
+        self._formats: list[tuple[str, Callable[[str], Parsed | None]]] = [
+            ("json", self._json),
+            ("cri", self._cri),
+            ("github_actions", self._github_actions),
+            ("syslog5424", self._syslog5424),
+            ("syslog3164", self._syslog3164),
+            ("apache_access", self._access),
+            ("apache_error", self._apache_error),
+            ("nginx_error", self._nginx_error),
+            ("app", self._app),
+            ("android", self._android),
+            ("hdfs", self._hdfs),
+            ("spark", self._spark),
+            ("rails", self._rails),
+            ("python", self._python_basic),
+            ("go", self._go),
+            ("logfmt", self._logfmt),
+        ]
+        names = {n for n, _ in self._formats}
+        if format is not None and format not in names:
+            raise ValueError(f"unknown format {format!r}; known: {', '.join(sorted(names))}")
+        if format is not None:
+            self._formats = [f for f in self._formats if f[0] == format]
+        self._last = self._formats[0]
 
+    def parse(self, line: str) -> Parsed:
+        """Parse one line (decoded, without its newline). Never raises."""
+        if "\x1b" in line:
+            line = _ANSI.sub("", line)
+        if line[:1] == "\ufeff":
+            line = line[1:]
+        last = self._last
+        parsed = last[1](line)
+        if parsed is not None:
+            return parsed
+        for entry in self._formats:
+            if entry is last:
+                continue
+            parsed = entry[1](line)
+            if parsed is not None:
+                self._last = entry
+                return parsed
+        return self._text(line)
 
-def _parse_logfmt(line: str) -> Parsed | None:
-    if not _LOGFMT_SHAPE.match(line):
-        return None
-    fields = {k: _unquote(v) for k, v in _LOGFMT_PAIR.findall(line)}
-    _, ts_value = _first(fields, TIME_KEYS)
-    _, level_value = _first(fields, LEVEL_KEYS)
-    _, msg_value = _first(fields, MESSAGE_KEYS)
-    return Parsed(
-        "logfmt",
-        msg_value if msg_value is not None else line,
-        parse_time(ts_value),
-        normalise_level(level_value),
-        fields,
+    # -- JSON and container logs ---------------------------------------------------------------
+    def _json(self, line: str) -> Parsed | None:
+        if line[:1] != "{":
+            return None
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            return None
+        if not isinstance(obj, dict):
+            return None
+        if "log" in obj and "stream" in obj and isinstance(obj["log"], str):  # Docker's json-file driver
+            inner = self._inner(obj["log"].rstrip("\n"))
+            fields = {"stream": obj["stream"], **(inner.fields or {})}
+            ts = self.time.any(obj.get("time")) or inner.ts
+            return Parsed("docker", inner.message, ts, inner.level, fields)
+        msg = _first(obj, MESSAGE_KEYS)
+        return Parsed(
+            "json",
+            msg if isinstance(msg, str) else line,
+            self.time.any(_first(obj, TIME_KEYS)),
+            normalise_level(_first(obj, LEVEL_KEYS)),
+            obj,
+        )
+
+    def _inner(self, text: str) -> Parsed:
+        """A container's line, parsed by the formats other than the container wrappers."""
+        for name, fn in self._formats:
+            if name in ("cri",):
+                continue
+            parsed = fn(text)
+            if parsed is not None:
+                return parsed
+        return self._text(text)
+
+    _CRI = re.compile(
+        r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})) (stdout|stderr) ([PF]) ?(.*)", re.S
     )
 
+    def _cri(self, line: str) -> Parsed | None:
+        m = self._CRI.fullmatch(line)
+        if m is None:
+            return None
+        inner = self._inner(m.group(4))
+        fields = {"stream": m.group(2), **(inner.fields or {})}
+        if m.group(3) == "P":
+            fields["partial"] = True
+        return Parsed("cri", inner.message, self.time.iso(m.group(1)), inner.level, fields)
 
-def _parse_plain(line: str) -> Parsed | None:
-    m = _PLAIN.match(line)
-    if m is None:
-        return None
-    level = normalise_level(m.group("level"))
-    message = m.group("msg")
-    if level is None and m.group("level"):
-        # The word after the timestamp was not a level: it belongs to the message.
-        message = line[m.end("ts") :].lstrip(" ]")
-    return Parsed("text", message, parse_time(m.group("ts")), level)
+    # -- GitHub Actions ------------------------------------------------------------------------
+    _GHA = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{7}Z) ?(.*)", re.S)
+    _GHA_CMD = re.compile(r"##\[(group|endgroup|error|warning|notice|debug|command|section)\](.*)", re.S)
+    _GHA_LEVEL = {"error": "error", "warning": "warn", "notice": "info", "debug": "debug"}
+
+    def _github_actions(self, line: str) -> Parsed | None:
+        m = self._GHA.fullmatch(line)
+        if m is None:
+            return None
+        message, level, fields = m.group(2), None, None
+        cmd = self._GHA_CMD.match(message)
+        if cmd is not None:
+            kind, message = cmd.group(1), cmd.group(2)
+            level = self._GHA_LEVEL.get(kind)
+            fields = {"actions": kind}
+        return Parsed("github_actions", message, self.time.iso(m.group(1)), level, fields)
+
+    # -- syslog --------------------------------------------------------------------------------
+    _S5424 = re.compile(r"<(\d{1,3})>1 (\S+) (\S+) (\S+) (\S+) (\S+) (-|(?:\[(?:[^\]\\]|\\.)*\])+) ?(.*)", re.S)
+    _SD = re.compile(r'\[([^\s\]]+)((?:\s+[^\s=\]]+="(?:[^"\\]|\\.)*")*)\]')
+    _SD_PARAM = re.compile(r'([^\s=\]]+)="((?:[^"\\]|\\.)*)"')
+
+    def _syslog5424(self, line: str) -> Parsed | None:
+        if line[:1] != "<":
+            return None
+        m = self._S5424.fullmatch(line)
+        if m is None:
+            return None
+        pri = int(m.group(1))
+        if pri > 191:
+            return None
+        fields: dict[str, Any] = {"facility": pri >> 3}
+        for key, idx in (("host", 3), ("app", 4), ("procid", 5), ("msgid", 6)):
+            if m.group(idx) != "-":
+                fields[key] = m.group(idx)
+        if m.group(7) != "-":
+            fields["sd"] = {
+                sd.group(1): {k: v.replace('\\"', '"') for k, v in self._SD_PARAM.findall(sd.group(2))}
+                for sd in self._SD.finditer(m.group(7))
+            }
+        ts = None if m.group(2) == "-" else self.time.iso(m.group(2))
+        return Parsed("syslog5424", m.group(8).lstrip("\ufeff"), ts, _SYSLOG_SEVERITY[pri & 7], fields)
+
+    _S3164 = re.compile(
+        r"(?:<(\d{1,3})>)?([A-Z][a-z]{2}) {1,2}(\d{1,2}) (\d{2}:\d{2}:\d{2})(?:\.(\d{1,6}))?(?: (\d{4}))?"
+        r" (\S+)(?: ([^\s:\[]+(?:\([^)\s]*\))?)(?:\[(\d+)\])?:)? ?(.*)",
+        re.S,
+    )
+
+    def _syslog3164(self, line: str) -> Parsed | None:
+        c = line[:1]
+        if not (c == "<" or "A" <= c <= "S"):
+            return None
+        m = self._S3164.fullmatch(line)
+        if m is None:
+            return None
+        ts = self.time.syslog(m.group(2), m.group(3), m.group(4), m.group(5), m.group(6))
+        if ts is None:
+            return None
+        fields: dict[str, Any] = {"host": m.group(7)}
+        if m.group(8):
+            fields["app"] = m.group(8)
+        if m.group(9):
+            fields["pid"] = int(m.group(9))
+        level = None
+        if m.group(1):
+            pri = int(m.group(1))
+            fields["facility"] = pri >> 3
+            level = _SYSLOG_SEVERITY[pri & 7]
+        return Parsed("syslog3164", m.group(10), ts, level, fields)
+
+    # -- web servers ---------------------------------------------------------------------------
+    _ACCESS = re.compile(
+        r'(\S+) (\S+) (\S+) \[([^\]]+)\] "((?:[^"\\]|\\.)*)" (\d{3}) (\d+|-)'
+        r'(?: "((?:[^"\\]|\\.)*)" "((?:[^"\\]|\\.)*)")?(.*)',
+        re.S,
+    )
+
+    def _access(self, line: str) -> Parsed | None:
+        m = self._ACCESS.fullmatch(line)
+        if m is None:
+            return None
+        ts = self.time.clf(m.group(4))
+        if ts is None:
+            return None
+        status = int(m.group(6))
+        request = m.group(5)
+        fields: dict[str, Any] = {"remote_addr": m.group(1), "status": status}
+        if m.group(3) != "-":
+            fields["user"] = m.group(3)
+        parts = request.split(" ")
+        if len(parts) == 3:
+            fields["method"], fields["path"], fields["protocol"] = parts
+        if m.group(7) != "-":
+            fields["bytes"] = int(m.group(7))
+        if m.group(8) is not None:
+            fields["referer"] = m.group(8)
+            fields["user_agent"] = m.group(9)
+        if m.group(10):
+            fields["extra"] = m.group(10).strip()
+        return Parsed("apache_access", f"{request} {status}", ts, level_from_status(status), fields)
+
+    _AERR = re.compile(
+        r"\[((?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) [A-Z][a-z]{2} {1,2}\d{1,2} \d{2}:\d{2}:\d{2}(?:\.\d{1,6})? \d{4})\]"
+        r" \[(?:([\w-]+):)?(\w+)\](?: \[pid (\d+)(?::tid (\d+))?\])?(?: \[client ([^\]]+)\])? ?(.*)",
+        re.S,
+    )
+
+    def _apache_error(self, line: str) -> Parsed | None:
+        if line[:1] != "[":
+            return None
+        m = self._AERR.fullmatch(line)
+        if m is None:
+            return None
+        fields: dict[str, Any] = {}
+        if m.group(2):
+            fields["module"] = m.group(2)
+        if m.group(4):
+            fields["pid"] = int(m.group(4))
+        if m.group(6):
+            fields["client"] = m.group(6)
+        return Parsed(
+            "apache_error", m.group(7), self.time.apache(m.group(1)), normalise_level(m.group(3)), fields or None
+        )
+
+    _NERR = re.compile(r"(\d{4})/(\d{2})/(\d{2}) (\d{2}:\d{2}:\d{2}) \[(\w+)\] (\d+)#(\d+): (?:\*(\d+) )?(.*)", re.S)
+
+    def _nginx_error(self, line: str) -> Parsed | None:
+        m = self._NERR.fullmatch(line)
+        if m is None:
+            return None
+        fields: dict[str, Any] = {"pid": int(m.group(6)), "tid": int(m.group(7))}
+        if m.group(8):
+            fields["connection"] = int(m.group(8))
+        ts = self.time.numeric(int(m.group(1)), int(m.group(2)), int(m.group(3)), m.group(4))
+        return Parsed("nginx_error", m.group(9), ts, normalise_level(m.group(5)), fields)
+
+    # -- application layouts -------------------------------------------------------------------
+    # Log4j/Logback/Python/Go-slog-like: timestamp, level, optional [thread], optional logger.
+    # The logger is taken when dotted (``org.x.Y:``, ``dfs.DataNode$Responder:``) or before
+    # `` - `` (Logback's default); a lone word before a colon is the message's own.
+    _THREAD = r"\[((?:[^\[\]]|\[[^\]]*\])*)\]"
+    _APP = re.compile(
+        r"\[?(" + _ISO + r")\]?(?: +-)?(?: +" + _THREAD + r")? +\[?(" + _LW + r")\]?:?"
+        r"(?: +" + _THREAD + r")?"
+        r"(?: +(?:- )?(?:([A-Za-z_][\w$\-]*(?:\.[\w$\-]+)+(?:@\d+)?):|([A-Za-z_][\w.$\-]*) -)(?= ))?"
+        r"(?: +-)? *(.*)",
+        re.S,
+    )
+    # Python logging's "%(asctime)s - %(name)s - %(levelname)s - %(message)s".
+    _PY = re.compile(r"(" + _ISO + r") - ([\w.\-]+) - (" + _LW + r") - (.*)", re.S)
+
+    def _app(self, line: str) -> Parsed | None:
+        if not line[:1].isdigit() and line[:1] != "[":
+            return None
+        m = self._PY.fullmatch(line)
+        if m is not None:
+            return Parsed(
+                "python", m.group(4), self.time.iso(m.group(1)), normalise_level(m.group(3)), {"logger": m.group(2)}
+            )
+        m = self._APP.fullmatch(line)
+        if m is None:
+            return None
+        fields: dict[str, Any] = {}
+        thread = m.group(2) if m.group(2) is not None else m.group(4)
+        if thread is not None:
+            fields["thread"] = thread
+        logger = m.group(5) or m.group(6)
+        if logger:
+            fields["logger"] = logger
+        return Parsed("app", m.group(7), self.time.iso(m.group(1)), normalise_level(m.group(3)), fields or None)
+
+    _ANDROID = re.compile(r"(\d{2})-(\d{2}) (\d{2}:\d{2}:\d{2})\.(\d{3}) +(\d+) +(\d+) ([VDIWEFA]) (.*?) *: (.*)", re.S)
+
+    def _android(self, line: str) -> Parsed | None:
+        m = self._ANDROID.fullmatch(line)
+        if m is None:
+            return None
+        ts = self.time.month_day(int(m.group(1)), int(m.group(2)), m.group(3), m.group(4))
+        fields = {"pid": int(m.group(5)), "tid": int(m.group(6)), "tag": m.group(8)}
+        return Parsed("android", m.group(9), ts, normalise_level(m.group(7)), fields)
+
+    _HDFS = re.compile(r"(\d{2})(\d{2})(\d{2}) (\d{6}) (\d+) (" + _LW + r") ([\w.$\-]+): (.*)", re.S)
+
+    def _hdfs(self, line: str) -> Parsed | None:
+        m = self._HDFS.fullmatch(line)
+        if m is None:
+            return None
+        ts = self.time.numeric(int(m.group(1)), int(m.group(2)), int(m.group(3)), m.group(4))
+        fields = {"pid": int(m.group(5)), "logger": m.group(7)}
+        return Parsed("app", m.group(8), ts, normalise_level(m.group(6)), fields)
+
+    _SPARK = re.compile(r"(\d{2})/(\d{2})/(\d{2}) (\d{2}:\d{2}:\d{2}) (" + _LW + r") ([\w.$\-]+): (.*)", re.S)
+
+    def _spark(self, line: str) -> Parsed | None:
+        m = self._SPARK.fullmatch(line)
+        if m is None:
+            return None
+        ts = self.time.numeric(int(m.group(1)), int(m.group(2)), int(m.group(3)), m.group(4))
+        return Parsed("app", m.group(7), ts, normalise_level(m.group(5)), {"logger": m.group(6)})
+
+    _RAILS = re.compile(r"([DIWEFU]), \[(\S+) #(\d+)\] +(\w+) -- ([^:]*): (.*)", re.S)
+
+    def _rails(self, line: str) -> Parsed | None:
+        if line[1:3] != ", ":
+            return None
+        m = self._RAILS.fullmatch(line)
+        if m is None:
+            return None
+        fields: dict[str, Any] = {"pid": int(m.group(3))}
+        if m.group(5):
+            fields["progname"] = m.group(5)
+        return Parsed("rails", m.group(6), self.time.iso(m.group(2)), normalise_level(m.group(4)), fields)
+
+    _PYBASIC = re.compile(r"(DEBUG|INFO|WARNING|ERROR|CRITICAL):([\w.\-]*):(.*)", re.S)
+
+    def _python_basic(self, line: str) -> Parsed | None:
+        m = self._PYBASIC.fullmatch(line)
+        if m is None:
+            return None
+        return Parsed("python", m.group(3), None, normalise_level(m.group(1)), {"logger": m.group(2)})
+
+    _GO = re.compile(r"(\d{4})/(\d{2})/(\d{2}) (\d{2}:\d{2}:\d{2})(?:\.(\d{1,6}))? (.*)", re.S)
+    _LEADING_LEVEL = re.compile(r"\[?(" + _LW + r")\]?:? +(.*)", re.S)
+
+    def _go(self, line: str) -> Parsed | None:
+        m = self._GO.fullmatch(line)
+        if m is None:
+            return None
+        ts = self.time.numeric(int(m.group(1)), int(m.group(2)), int(m.group(3)), m.group(4), m.group(5))
+        message, level = m.group(6), None
+        lm = self._LEADING_LEVEL.fullmatch(message)
+        if lm is not None:
+            level, message = normalise_level(lm.group(1)), lm.group(2)
+        return Parsed("go", message, ts, level)
+
+    # -- logfmt (Go's slog text handler, logrus, Heroku...) ------------------------------------
+    _LOGFMT_PAIR = re.compile(r'([A-Za-z_@][\w.\-/@]*)=("(?:[^"\\]|\\.)*"|[^\s"]*)')
+    _LOGFMT_SHAPE = re.compile(
+        r'\s*[A-Za-z_@][\w.\-/@]*=(?:"(?:[^"\\]|\\.)*"|[^\s"]*)(?:\s+[A-Za-z_@][\w.\-/@]*=(?:"(?:[^"\\]|\\.)*"|[^\s"]*))+\s*'
+    )
+
+    def _logfmt(self, line: str) -> Parsed | None:
+        if "=" not in line or not self._LOGFMT_SHAPE.fullmatch(line):
+            return None
+        fields: dict[str, Any] = {}
+        for key, value in self._LOGFMT_PAIR.findall(line):
+            if len(value) >= 2 and value[0] == '"':
+                value = value[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+            fields[key] = value
+        msg = _first(fields, MESSAGE_KEYS)
+        return Parsed(
+            "logfmt",
+            msg if msg is not None else line,
+            self.time.any(_first(fields, TIME_KEYS)),
+            normalise_level(_first(fields, LEVEL_KEYS)),
+            fields,
+        )
+
+    # -- anything else -------------------------------------------------------------------------
+    _ANY_TS = re.compile(_ISO)
+    _ANY_LEVEL = re.compile(r"\b(TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|FATAL|CRITICAL|SEVERE|PANIC)\b")
+
+    _ANY_CLF = re.compile(r"\[(\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4})\]")
+
+    def _text(self, line: str) -> Parsed:
+        """Unknown text: the whole line is the message, with any timestamp and level found in it.
+
+        A timestamp that opens the line is taken off the message.
+        """
+        head = line[:120]
+        ts, message = None, line
+        m = self._ANY_TS.search(head)
+        if m is not None:
+            ts = self.time.iso(m.group(0))
+            if ts is not None and m.start() <= 1:
+                message = line[m.end() :].lstrip(" ]")
+        else:
+            c = self._ANY_CLF.search(head)
+            if c is not None:
+                ts = self.time.clf(c.group(1))
+        lm = self._ANY_LEVEL.search(head)
+        return Parsed("text", message, ts, normalise_level(lm.group(1)) if lm else None)
+
+
+_default: Parser | None = None
 
 
 def parse_line(line: str) -> Parsed:
-    """Parse one line (already decoded, without its newline). Never raises."""
-    head = line[:1]
-    if head == "{":
-        parsed = _parse_json(line)
-        if parsed is not None:
-            return parsed
-    elif head.isdigit() or head == "[":
-        parsed = _parse_plain(line)
-        if parsed is not None:
-            return parsed
-    if "=" in line:
-        parsed = _parse_logfmt(line)
-        if parsed is not None:
-            return parsed
-    return Parsed("text", line)
+    """Parse one line with a shared default parser (UTC, year inferred against now)."""
+    global _default
+    if _default is None:
+        _default = Parser()
+    return _default.parse(line)
