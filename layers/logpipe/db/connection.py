@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import time
 
 import pg8000.dbapi
@@ -19,19 +20,44 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-def _target(settings: Settings, database: str) -> dict[str, object]:
-    kwargs: dict[str, object] = {
-        "user": settings.psql_user,
-        "password": settings.psql_pass or None,
-        "database": database,
-        "timeout": 30,
-    }
+TIMEOUT_S = 30
+
+
+def _open_socket(settings: Settings) -> socket.socket:
     if settings.psql_addr.startswith("/"):
-        kwargs["unix_sock"] = os.path.join(settings.psql_addr, f".s.PGSQL.{settings.psql_port}")
-    else:
-        kwargs["host"] = settings.psql_addr
-        kwargs["port"] = settings.psql_port
-    return kwargs
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(TIMEOUT_S)
+            sock.connect(os.path.join(settings.psql_addr, f".s.PGSQL.{settings.psql_port}"))
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+    sock = socket.create_connection((settings.psql_addr, settings.psql_port), TIMEOUT_S)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    # As libpq does: without it, Nagle's algorithm holds the end of a COPY back until the
+    # server's delayed ACK, about 40 ms per batch.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
+def _open(settings: Settings, database: str) -> pg8000.native.Connection:
+    # The socket is ours, so that it is closed when the server drops it during the
+    # handshake (pg8000 leaves its own socket open in that case).
+    sock = _open_socket(settings)
+    try:
+        conn = pg8000.native.Connection(
+            user=settings.psql_user,
+            password=settings.psql_pass or None,
+            database=database,
+            timeout=TIMEOUT_S,
+            sock=sock,
+        )
+        conn.run("SET TIME ZONE 'UTC'")
+        return conn
+    except BaseException:
+        sock.close()
+        raise
 
 
 def describe(settings: Settings) -> str:
@@ -48,9 +74,7 @@ def connect(settings: Settings, *, database: str | None = None, wait_s: float = 
     delay = 0.2
     while True:
         try:
-            conn = pg8000.native.Connection(**_target(settings, database or settings.psql_db))  # type: ignore[arg-type]
-            conn.run("SET TIME ZONE 'UTC'")
-            return conn
+            return _open(settings, database or settings.psql_db)
         except CONNECTION_ERRORS as exc:
             if time.monotonic() + delay > deadline:
                 raise ServiceUnavailableError("postgres", f"{describe(settings)}: {exc}") from exc

@@ -23,7 +23,9 @@ from .worker import Context, handle_deliveries
 
 def _header_int(headers: dict[str, Any], name: str, default: int) -> int:
     value = headers.get(name, default)
-    if isinstance(value, list):  # Amazon MQ sends header values as lists of byte values
+    if isinstance(value, dict):  # Lambda sends a string header as {"bytes": [118, 97, ...]}
+        value = value.get("bytes", default)
+    if isinstance(value, list):
         value = bytes(value).decode("ascii", "replace")
     try:
         return int(value)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -129,9 +130,9 @@ def handle_message(ctx: Context, body: str, deadline: float) -> None:
         return
     if msg.get("kind") == "chunk":
         try:
-            file_id, seq = str(msg["file_id"]), int(msg["seq"])
+            file_id, seq = str(uuid.UUID(str(msg["file_id"]))), int(msg["seq"])
         except (KeyError, TypeError, ValueError):
-            raise PermanentError("chunk message needs 'file_id' and a whole-number 'seq'") from None
+            raise PermanentError("chunk message needs a UUID 'file_id' and a whole-number 'seq'") from None
         process_chunk(ctx, file_id, seq, deadline)
         return
     raise PermanentError(f"unknown message: {body[:200]}")
@@ -382,13 +383,17 @@ def _commit_batch(
             "UPDATE files SET lines = lines + :lines, events = events + :events, errors = errors + :errors, "
             " truncated_lines = truncated_lines + :trunc, chunks_done = chunks_done + :d, "
             # A file failed only because a message was dead-lettered comes back to life
-            # when that message is replayed; any other failure stands.
+            # when that message is replayed and the file's last chunk is done; until then
+            # it stays failed, even while its other chunks go on. Any other failure stands.
             " status = CASE"
             "   WHEN :failed THEN 'failed'"
             "   WHEN status = 'failed' AND error NOT LIKE 'dead-lettered:%' THEN 'failed'"
             "   WHEN chunks_total IS NOT NULL AND chunks_done + :d >= chunks_total THEN 'done'"
+            "   WHEN status = 'failed' THEN 'failed'"
             "   ELSE 'processing' END,"
-            " error = CASE WHEN :failed THEN :error WHEN error LIKE 'dead-lettered:%' THEN NULL ELSE error END,"
+            " error = CASE WHEN :failed THEN :error"
+            "   WHEN error LIKE 'dead-lettered:%' AND chunks_total IS NOT NULL AND chunks_done + :d >= chunks_total"
+            "   THEN NULL ELSE error END,"
             " finished_at = CASE WHEN :failed OR (chunks_total IS NOT NULL AND chunks_done + :d >= chunks_total)"
             "   THEN now() ELSE finished_at END "
             "WHERE id = CAST(:f AS uuid)",
@@ -424,7 +429,7 @@ def _transient(exc: BaseException) -> bool:
 def _file_of(body: str) -> str | None:
     try:
         msg = json.loads(body)
-        return str(msg["file_id"]) if isinstance(msg, dict) and msg.get("kind") == "chunk" else None
+        return str(uuid.UUID(str(msg["file_id"]))) if isinstance(msg, dict) and msg.get("kind") == "chunk" else None
     except (ValueError, KeyError):
         return None
 

@@ -1,0 +1,330 @@
+"""Failures of the services under the worker: Postgres or RabbitMQ going away mid-run or
+missing at start, and a worker killed with -9 in the middle of a chunk.
+
+Outages are made for real with a TCP proxy (tests/tcp_proxy.py) between the worker and the
+service; every other connection of the test goes straight to the service.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+from logpipe import db
+from logpipe.config import Settings
+from logpipe.errors import RetryableError
+from logpipe.ingest import Context, handle_deliveries
+from logpipe.ingest.sweep import requeue_stalled
+from logpipe.queue import Delivery, Outcome, all_queues
+
+from conftest import TOKEN, Api, pump, query
+from tcp_proxy import TcpProxy, closed_port
+
+pytestmark = pytest.mark.services
+
+LOGPIPE = Path(sys.executable).with_name("logpipe")
+
+
+def numbered_lines(n: int) -> bytes:
+    return b"".join(f"2026-11-27T00:00:{i % 60:02d}Z INFO line number {i}\n".encode() for i in range(1, n + 1))
+
+
+def file_state(settings: Settings, file_id: str) -> tuple[str, int, int]:
+    status, lines, events = query(
+        settings, "SELECT status, lines, events FROM files WHERE id = CAST(:f AS uuid)", f=file_id
+    )[0]
+    return status, lines, events
+
+
+def assert_exact(settings: Settings, file_id: str, n: int) -> None:
+    """The file is done with every line stored exactly once."""
+    assert file_state(settings, file_id) == ("done", n, n)
+    assert query(
+        settings,
+        "SELECT count(*), count(DISTINCT line), min(line), max(line), "
+        "bool_and(message = 'line number ' || line) FROM events WHERE file_id = CAST(:f AS uuid)",
+        f=file_id,
+    )[0] == [n, n, 1, n, True]
+
+
+def dead_letters(settings: Settings) -> list[Any]:
+    queues = all_queues(settings)
+    try:
+        return [d for q in queues for d in q.list_dead()]
+    finally:
+        for q in queues:
+            q.close()
+
+
+Log = list[tuple[Delivery, Outcome] | RetryableError]
+
+
+def drive(settings: Settings, ctx: Context, until: Callable[[], bool], log: Log, timeout_s: float = 60) -> None:
+    """Work the queues as a worker does until ``until()``: receive, handle, settle. Nothing may be dead-lettered.
+
+    A queue that does not answer is waited out, as the local worker does; its unsettled
+    messages come back by themselves. Every outcome and queue error goes into ``log``.
+    """
+    queues = all_queues(settings)
+    deadline = time.monotonic() + timeout_s
+    try:
+        while not until():
+            assert time.monotonic() < deadline, "did not get there in time"
+            got = 0
+            for q in queues:
+                try:
+                    deliveries = q.receive(10, wait_s=0.2)
+                    got += len(deliveries)
+                    results = handle_deliveries(ctx, deliveries, time.monotonic() + 600)
+                    for d, outcome in zip(deliveries, results, strict=True):
+                        log.append((d, outcome))
+                        assert outcome.action != "dead", f"dead-lettered on attempt {d.attempt}: {outcome.error}"
+                        q.settle(d, outcome)
+                except RetryableError as exc:
+                    log.append(exc)
+            if not got:
+                time.sleep(0.1)
+    finally:
+        for q in queues:
+            q.close()
+
+
+def cut_when(proxy: TcpProxy, settings: Settings, file_id: str, events: int) -> threading.Thread:
+    """Cut the proxy as soon as the file has ``events`` committed events (watched directly, not through it)."""
+
+    def watch() -> None:
+        conn = db.connect(settings)
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                if conn.run("SELECT events FROM files WHERE id = CAST(:f AS uuid)", f=file_id)[0][0] >= events:
+                    proxy.cut()
+                    return
+                time.sleep(0.005)
+        finally:
+            conn.close()
+
+    t = threading.Thread(target=watch, daemon=True)
+    t.start()
+    return t
+
+
+def outcomes(log: Log) -> list[tuple[Delivery, Outcome]]:
+    return [e for e in log if isinstance(e, tuple)]
+
+
+# -- a service goes away mid-run -------------------------------------------------------------
+
+
+def test_postgres_down_mid_run_loses_and_duplicates_nothing(make_api: Callable[..., Api]) -> None:
+    # max_attempts=1: if an outage counted as an attempt, the first failure would dead-letter.
+    api = make_api(chunk_bytes=16384, batch_rows=50, max_attempts=1)
+    settings = api.settings
+    n = 8000
+    file_id = api.upload("outage.log", numbered_lines(n))
+    log: Log = []
+    with TcpProxy(settings.psql_addr, settings.psql_port) as proxy:
+        worker = replace(settings, psql_port=proxy.port)
+        ctx = Context(worker)
+        try:
+            watcher = cut_when(proxy, settings, file_id, n // 4)
+            drive(worker, ctx, lambda: proxy.is_cut, log)
+            watcher.join()
+            assert file_state(settings, file_id)[0] != "done"
+            at_cut = len(log)
+
+            # Postgres stays away while messages come back: each is retried again, past max_attempts.
+            def retried_twice() -> bool:
+                return any(o.action == "retry" and d.attempt > settings.max_attempts for d, o in outcomes(log[at_cut:]))
+
+            drive(worker, ctx, retried_twice, log)
+            assert file_state(settings, file_id)[0] != "done"
+
+            proxy.restore()
+            drive(worker, ctx, lambda: file_state(settings, file_id)[0] == "done", log)
+        finally:
+            ctx.close()
+        assert proxy.connections > 1  # the worker came back through a new connection
+
+    after_cut = outcomes(log[at_cut:])
+    failed = [o for _, o in after_cut if o.action != "ok"]
+    assert failed and all(o.action == "retry" and not o.counts_as_attempt for o in failed), failed
+    assert_exact(settings, file_id, n)
+    assert dead_letters(settings) == []
+
+
+def rabbit_through(url: str, port: int) -> str:
+    """``url`` with its host and port replaced by the proxy's, keeping credentials and vhost."""
+    parts = urlsplit(url)
+    creds = parts.netloc.rsplit("@", 1)[0] + "@" if "@" in parts.netloc else ""
+    return urlunsplit(parts._replace(netloc=f"{creds}127.0.0.1:{port}"))
+
+
+def test_rabbitmq_down_mid_run_loses_and_duplicates_nothing(rabbit_settings: Settings) -> None:
+    settings = replace(rabbit_settings, chunk_bytes=16384, batch_rows=50, max_attempts=1)
+    api = Api(settings)
+    n = 8000
+    log: Log = []
+    try:
+        file_id = api.upload("rabbit-outage.log", numbered_lines(n))
+        broker = urlsplit(settings.rabbitmq_url)
+        with TcpProxy(broker.hostname or "127.0.0.1", broker.port or 5672) as proxy:
+            worker = replace(settings, rabbitmq_url=rabbit_through(settings.rabbitmq_url, proxy.port))
+            ctx = Context(worker)
+            try:
+                watcher = cut_when(proxy, settings, file_id, n // 4)
+                drive(worker, ctx, lambda: proxy.is_cut, log)
+                watcher.join()
+                assert file_state(settings, file_id)[0] != "done"
+                at_cut = len(log)
+
+                # RabbitMQ stays away a little: receiving and settling fail, nothing is lost meanwhile.
+                def refused_thrice() -> bool:
+                    return sum(isinstance(e, RetryableError) for e in log[at_cut:]) >= 3
+
+                drive(worker, ctx, refused_thrice, log)
+                assert file_state(settings, file_id)[0] != "done"
+
+                proxy.restore()
+                drive(worker, ctx, lambda: file_state(settings, file_id)[0] == "done", log)
+            finally:
+                ctx.close()
+            assert proxy.connections > 1
+    finally:
+        api.close()
+
+    assert all("RabbitMQ" in str(e) for e in log[at_cut:] if isinstance(e, RetryableError))
+    assert_exact(settings, file_id, n)
+    assert dead_letters(settings) == []
+
+
+# -- a service is missing at start -----------------------------------------------------------
+
+
+def run_logpipe(env: dict[str, str], data_dir: Path) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("PSQL_", "RABBITMQ_", "LOGPIPE_"))}
+    return subprocess.run(
+        [str(LOGPIPE), "--data-dir", str(data_dir), "run", "--port", "0", "--workers", "1"],
+        env={**base, "LOGPIPE_API_TOKEN": TOKEN, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,  # a guard against a hang, not a timing assertion
+        check=False,
+    )
+
+
+@pytest.fixture
+def refused() -> Iterator[int]:
+    """A 127.0.0.1 port where nothing listens (and nothing can start listening meanwhile)."""
+    s = closed_port()
+    yield s.getsockname()[1]
+    s.close()
+
+
+def test_run_without_postgres_says_so_and_exits(refused: int, moto_endpoint: str, tmp_path: Path) -> None:
+    env = {"PSQL_ADDR": "127.0.0.1", "PSQL_PORT": str(refused), "AWS_ENDPOINT_URL": moto_endpoint}
+    done = run_logpipe(env, tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert f"postgres is not reachable: postgres at 127.0.0.1:{refused}/" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert "logpipe is running" not in done.stdout
+    assert not (tmp_path / "postgres").exists()  # it did not quietly start an embedded one instead
+
+
+def test_run_without_rabbitmq_says_so_and_exits(
+    refused: int, make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    s = make_settings()
+    env = {
+        "PSQL_ADDR": s.psql_addr,
+        "PSQL_PORT": str(s.psql_port),
+        "PSQL_USER": s.psql_user,
+        "PSQL_DB": s.psql_db,
+        "AWS_ENDPOINT_URL": s.aws_endpoint_url,
+        "LOGPIPE_BUCKET": s.bucket,
+        "LOGPIPE_INGEST_QUEUE": s.ingest_queue,
+        "LOGPIPE_DLQ": s.dead_letter_queue,
+        "RABBITMQ_URL": f"amqp://guest:secret-word@127.0.0.1:{refused}/%2F",
+    }
+    done = run_logpipe(env, tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert "RabbitMQ" in done.stderr and f"127.0.0.1:{refused}" in done.stderr
+    assert "secret-word" not in done.stderr
+    assert "Traceback" not in done.stderr
+    assert "logpipe is running" not in done.stdout
+
+
+# -- a worker killed with -9 -----------------------------------------------------------------
+
+
+def test_worker_killed_mid_chunk_loses_and_duplicates_nothing(make_api: Callable[..., Api], tmp_path: Path) -> None:
+    api = make_api(chunk_bytes=256 * 1024, batch_rows=100)
+    settings = api.settings
+    n = 60_000
+    file_id = api.upload("killed.log", numbered_lines(n))
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("PSQL_", "RABBITMQ_", "LOGPIPE_"))},
+        "PSQL_ADDR": settings.psql_addr,
+        "PSQL_PORT": str(settings.psql_port),
+        "PSQL_USER": settings.psql_user,
+        "PSQL_DB": settings.psql_db,
+        "AWS_ENDPOINT_URL": settings.aws_endpoint_url,
+        "LOGPIPE_BUCKET": settings.bucket,
+        "LOGPIPE_INGEST_QUEUE": settings.ingest_queue,
+        "LOGPIPE_DLQ": settings.dead_letter_queue,
+        "LOGPIPE_CHUNK_BYTES": str(settings.chunk_bytes),
+        "LOGPIPE_BATCH_ROWS": str(settings.batch_rows),
+    }
+    code = "from logpipe_local.consumer import run_worker; run_worker('parse-worker', {})"
+    with open(tmp_path / "worker.log", "wb") as worker_log:
+        proc = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=worker_log, stderr=worker_log)
+    try:
+        conn = db.connect(settings)
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                assert proc.poll() is None, (tmp_path / "worker.log").read_text()
+                assert time.monotonic() < deadline, "the worker never got into a chunk"
+                # Several batches are committed, and a chunk is part committed: its middle.
+                events, partial = conn.run(
+                    "SELECT f.events, count(c.seq) FROM files f LEFT JOIN chunks c ON c.file_id = f.id "
+                    "AND NOT c.done AND c.next_line > c.first_line WHERE f.id = CAST(:f AS uuid) GROUP BY f.events",
+                    f=file_id,
+                )[0]
+                if events >= 5 * settings.batch_rows and partial:
+                    proc.send_signal(signal.SIGKILL)
+                    break
+                time.sleep(0.005)
+        finally:
+            conn.close()
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    status, _, events = file_state(settings, file_id)
+    assert status != "done" and 0 < events < n
+
+    # What `logpipe run` does at start; otherwise the killed worker's message would come
+    # back by itself once its visibility timeout (a minute locally) is over.
+    ctx = Context(settings)
+    try:
+        assert requeue_stalled(ctx) >= 1
+    finally:
+        ctx.close()
+    pump(settings)
+
+    assert_exact(settings, file_id, n)
+    assert dead_letters(settings) == []
