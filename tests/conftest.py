@@ -97,6 +97,7 @@ def build_settings(moto_endpoint: str, database: str, **overrides: Any) -> Setti
         ingest_queue=f"logpipe-test-{tag}",
         dead_letter_queue=f"logpipe-test-{tag}-dlq",
         api_token=TOKEN,
+        outage_retry_s=1,
     )
     base.update(overrides)
     return Settings.from_env({}, **base)

@@ -381,7 +381,8 @@ def test_lambda_sqs_event_reports_only_retryable_failures(api: Api) -> None:
     dlq = ingest_queue(settings)
     assert sorted((d.body, d.attempts) for d in dlq.list_dead()) == [("not json", 1), ('{"kind": "chunk"}', 2)]
 
-    # Postgres is away: the valid record is reported for a retry, the malformed one still dead-lettered.
+    # Postgres is away: the valid record is sent again as a fresh, delayed message (an outage
+    # must not use up its tries), the malformed one is still dead-lettered.
     with TcpProxy(settings.psql_addr, settings.psql_port) as proxy:
         proxy.cut()
         down = Context(replace(settings, psql_port=proxy.port))
@@ -392,10 +393,15 @@ def test_lambda_sqs_event_reports_only_retryable_failures(api: Api) -> None:
                     sqs_record("array", "[]"),
                 ]
             }
-            assert handle_event(down, event, deadline) == {"batchItemFailures": [{"itemIdentifier": "later"}]}
+            assert handle_event(down, event, deadline) == {"batchItemFailures": []}
         finally:
             down.close()
     assert api.file(second)["status"] != "done"
+    queue = ingest_queue(settings)
+    attributes = queue.sqs.get_queue_attributes(
+        QueueUrl=queue.url(queue.name), AttributeNames=["ApproximateNumberOfMessagesDelayed"]
+    )["Attributes"]
+    assert attributes["ApproximateNumberOfMessagesDelayed"] == "1"
     assert sorted(d.body for d in dlq.list_dead()) == ["[]", "not json", '{"kind": "chunk"}']
 
     # Lambda delivers the retried record again, now that Postgres answers.

@@ -57,6 +57,7 @@ class Settings:
     api_token: str = ""
 
     max_attempts: int = 3
+    outage_retry_s: int = 10  # how long a message waits when Postgres or RabbitMQ did not answer
     chunk_bytes: int = 16 * MiB
     batch_rows: int = 5000
     max_line_bytes: int = 64 * 1024
@@ -83,6 +84,7 @@ class Settings:
             rabbitmq_queue=_str(e, "LOGPIPE_RABBITMQ_QUEUE", cls.rabbitmq_queue),
             api_token=_str(e, "LOGPIPE_API_TOKEN"),
             max_attempts=_int(e, "LOGPIPE_MAX_ATTEMPTS", cls.max_attempts, 1),
+            outage_retry_s=_int(e, "LOGPIPE_OUTAGE_RETRY_S", cls.outage_retry_s, 0),
             chunk_bytes=_int(e, "LOGPIPE_CHUNK_BYTES", cls.chunk_bytes, 1024),
             batch_rows=_int(e, "LOGPIPE_BATCH_ROWS", cls.batch_rows, 1),
             max_line_bytes=_int(e, "LOGPIPE_MAX_LINE_BYTES", cls.max_line_bytes, 64),

@@ -97,8 +97,8 @@ class _Heartbeat(threading.Thread):
                     log.warning("could not extend a message's visibility", exc_info=True)
 
 
-def _serve_sqs(spec: template.FunctionSpec, handler: Any, queue: SqsQueue) -> bool:
-    deliveries = queue.receive(spec.batch_size, wait_s=1)
+def _serve_sqs(spec: template.FunctionSpec, handler: Any, queue: SqsQueue, wait_s: float) -> bool:
+    deliveries = queue.receive(spec.batch_size, wait_s=wait_s)
     if not deliveries:
         return False
     beat = _Heartbeat(queue, deliveries)
@@ -117,8 +117,8 @@ def _serve_sqs(spec: template.FunctionSpec, handler: Any, queue: SqsQueue) -> bo
     return True
 
 
-def _serve_rabbit(spec: template.FunctionSpec, handler: Any, queue: WorkQueue) -> bool:
-    deliveries = queue.receive(spec.batch_size, wait_s=0.5)
+def _serve_rabbit(spec: template.FunctionSpec, handler: Any, queue: WorkQueue, wait_s: float) -> bool:
+    deliveries = queue.receive(spec.batch_size, wait_s=wait_s)
     if not deliveries:
         return False
     try:
@@ -146,11 +146,15 @@ def run_worker(function_name: str, env: dict[str, str], stop: Any = None) -> Non
     sqs = ingest_queue(settings)
     rabbit = work_queue(settings) if settings.rabbitmq_url else None
     idle_backoff = 0.0
+    busy = False
     while not stopping.is_set() and not (stop is not None and stop.is_set()):
         try:
-            busy = _serve_sqs(spec, handler, sqs)  # type: ignore[arg-type]
+            # Long-poll only when idle, and split the wait between the two queues, so that
+            # a stream of RabbitMQ work is never held up by an empty SQS queue.
+            wait = 0.0 if busy else (0.5 if rabbit is not None else 1.0)
+            busy = _serve_sqs(spec, handler, sqs, wait)
             if rabbit is not None:
-                busy = _serve_rabbit(spec, handler, rabbit) or busy
+                busy = _serve_rabbit(spec, handler, rabbit, wait) or busy
             idle_backoff = 0.0
         except LogpipeError as exc:
             # The queue itself is unreachable: wait and try again, do not spin.

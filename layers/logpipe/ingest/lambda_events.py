@@ -50,12 +50,14 @@ def handle_event(ctx: Context, event: dict[str, Any], deadline: float) -> dict[s
         for r in records
     ]
     failures = []
-    dlq = ingest_queue(ctx.settings)
+    queue = ingest_queue(ctx.settings)
     for d, outcome in zip(deliveries, handle_deliveries(ctx, deliveries, deadline), strict=True):
-        if outcome.action == "retry":
+        if outcome.action == "retry" and not outcome.counts_as_attempt:
+            queue.requeue_fresh(d.body, ctx.settings.outage_retry_s)  # an outage must not use up the tries
+        elif outcome.action == "retry":
             failures.append({"itemIdentifier": d.id})
         elif outcome.action == "dead":
-            dlq.dead_letter(d.body, outcome.error or "", d.attempt)
+            queue.dead_letter(d.body, outcome.error or "", d.attempt)
     return {"batchItemFailures": failures}
 
 

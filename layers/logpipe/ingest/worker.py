@@ -42,6 +42,10 @@ BUDGET_MARGIN_S = 20.0
 ERROR_LEVELS = ("error", "fatal")
 
 
+class UnknownChunkError(PermanentError):
+    """A chunk message names a chunk that was never planned: the message is bad, not the file."""
+
+
 class ChunkTakenError(LogpipeError):
     """Another delivery of the same chunk got there first: this one stops, nothing written."""
 
@@ -181,7 +185,8 @@ def plan_object(ctx: Context, key: str, deadline: float) -> None:
         f = files_db.by_key(conn, key, lock=True)
         assert f is not None
         file_id = str(f["id"])
-        if f["status"] in ("done", "failed") and f["etag"] == info.etag:
+        replayed = f["status"] == "failed" and str(f["error"] or "").startswith("dead-lettered:")
+        if f["status"] in ("done", "failed") and f["etag"] == info.etag and not replayed:
             conn.run("COMMIT")
             return
         if f["chunks_total"] is not None:
@@ -287,7 +292,7 @@ def _load_chunk(ctx: Context, file_id: str, seq: int) -> _Chunk:
         s=seq,
     )
     if not rows:
-        raise PermanentError(f"no chunk {seq} of file {file_id}")
+        raise UnknownChunkError(f"no chunk {seq} of file {file_id}")
     return _Chunk(file_id, *rows[0])
 
 
@@ -426,24 +431,41 @@ def _transient(exc: BaseException) -> bool:
     return isinstance(exc, (RetryableError, ServiceUnavailableError, pg8000.native.InterfaceError, OSError))
 
 
-def _file_of(body: str) -> str | None:
+def _files_of(ctx: Context, body: str) -> list[str]:
+    """The files a message is about: a chunk's file, or the files of an S3 event's objects."""
     try:
         msg = json.loads(body)
-        return str(uuid.UUID(str(msg["file_id"]))) if isinstance(msg, dict) and msg.get("kind") == "chunk" else None
-    except (ValueError, KeyError):
-        return None
+    except ValueError:
+        return []
+    if not isinstance(msg, dict):
+        return []
+    if msg.get("kind") == "chunk":
+        try:
+            return [str(uuid.UUID(str(msg["file_id"])))]
+        except (KeyError, ValueError):
+            return []
+    found = []
+    for record in msg.get("Records") or []:
+        try:
+            key = unquote_plus(record["s3"]["object"]["key"])
+        except (KeyError, TypeError):
+            continue
+        f = files_db.by_key(ctx.conn, key)
+        if f is not None:
+            found.append(str(f["id"]))
+    return found
 
 
 def _mark_failed(ctx: Context, body: str, error: str) -> None:
-    file_id = _file_of(body)
-    if file_id is None:
-        return
+    """Say on the message's file(s) that it was dead-lettered, and why."""
     try:
-        ctx.conn.run("BEGIN")
-        files_db.fail(ctx.conn, file_id, f"dead-lettered: {error}")
-        ctx.conn.run("COMMIT")
+        for file_id in _files_of(ctx, body):
+            ctx.conn.run("BEGIN")
+            files_db.fail(ctx.conn, file_id, f"dead-lettered: {error}")
+            ctx.conn.run("COMMIT")
     except Exception:
-        log.exception("could not mark file %s failed", file_id)
+        # The dead-letter queue still carries the error; the file shows it next time.
+        log.exception("could not mark the file of a dead-lettered message failed")
         _rollback(ctx)
 
 
@@ -465,7 +487,8 @@ def handle_deliveries(ctx: Context, deliveries: list[Delivery], deadline: float)
             outcomes.append(Outcome(d.id, "ok"))
         except PermanentError as exc:
             log.warning("dead-lettering a message: %s", exc)
-            _mark_failed(ctx, d.body, str(exc))
+            if not isinstance(exc, UnknownChunkError):
+                _mark_failed(ctx, d.body, str(exc))
             outcomes.append(Outcome(d.id, "dead", str(exc)))
         except Exception as exc:
             if _transient(exc):

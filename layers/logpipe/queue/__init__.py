@@ -5,11 +5,16 @@ Both carry the same JSON messages. Delivery is at-least-once; handlers are idemp
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..config import Settings
 from .base import DeadLetter, Delivery, Outcome, WorkQueue
 
+if TYPE_CHECKING:
+    from .sqs import SqsQueue
 
-def ingest_queue(settings: Settings) -> WorkQueue:
+
+def ingest_queue(settings: Settings) -> SqsQueue:
     """The queue the bucket notifies (always SQS: S3 cannot notify RabbitMQ)."""
     from .sqs import SqsQueue
 
@@ -26,7 +31,7 @@ def work_queue(settings: Settings) -> WorkQueue:
 
 
 def all_queues(settings: Settings) -> list[WorkQueue]:
-    queues = [ingest_queue(settings)]
+    queues: list[WorkQueue] = [ingest_queue(settings)]
     if settings.rabbitmq_url:
         queues.append(work_queue(settings))
     return queues

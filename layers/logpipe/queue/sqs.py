@@ -133,8 +133,20 @@ class SqsQueue:
             for m in got
         ]
 
+    def requeue_fresh(self, body: str, delay_s: int) -> None:
+        """Send ``body`` again as a new message, whose receive count starts from zero.
+
+        Used when a dependency was down: such a try must not count toward the dead-letter
+        limit, and SQS's ``ApproximateReceiveCount`` cannot be told so.
+        """
+        self._call("send_message", QueueUrl=self.url(self.name), MessageBody=body, DelaySeconds=min(delay_s, 900))
+
     def settle(self, delivery: Delivery, outcome: Outcome) -> None:
         url = self.url(self.name)
+        if outcome.action == "retry" and not outcome.counts_as_attempt:
+            self.requeue_fresh(delivery.body, self.settings.outage_retry_s)
+            self._call("delete_message", QueueUrl=url, ReceiptHandle=delivery.id)
+            return
         if outcome.action == "retry":
             self._call(
                 "change_message_visibility",
