@@ -61,6 +61,8 @@ class Settings:
     chunk_bytes: int = 16 * MiB
     batch_rows: int = 5000
     max_line_bytes: int = 64 * 1024
+    max_event_lines: int = 1000  # a multi-line event stops growing here...
+    max_event_bytes: int = 256 * 1024  # ...or here, and the next line starts a new one
     max_upload_bytes: int = 5 * 1024**4  # S3 objects stop at 5 TiB
     multipart_threshold: int = 64 * MiB
     multipart_part_bytes: int = 16 * MiB
@@ -88,6 +90,8 @@ class Settings:
             chunk_bytes=_int(e, "LOGPIPE_CHUNK_BYTES", cls.chunk_bytes, 1024),
             batch_rows=_int(e, "LOGPIPE_BATCH_ROWS", cls.batch_rows, 1),
             max_line_bytes=_int(e, "LOGPIPE_MAX_LINE_BYTES", cls.max_line_bytes, 64),
+            max_event_lines=_int(e, "LOGPIPE_MAX_EVENT_LINES", cls.max_event_lines, 1),
+            max_event_bytes=_int(e, "LOGPIPE_MAX_EVENT_BYTES", cls.max_event_bytes, 64),
             multipart_threshold=_int(e, "LOGPIPE_MULTIPART_THRESHOLD", cls.multipart_threshold, 5 * MiB),
             multipart_part_bytes=_int(e, "LOGPIPE_MULTIPART_PART_BYTES", cls.multipart_part_bytes, 5 * MiB),
             presign_expiry_s=_int(e, "LOGPIPE_PRESIGN_EXPIRY", cls.presign_expiry_s, 1),

@@ -38,6 +38,9 @@ def _parser() -> argparse.ArgumentParser:
     parse = sub.add_parser("parse", help="print the parsed events of a local file as JSON lines")
     parse.add_argument("file", type=Path)
 
+    patterns = sub.add_parser("patterns", help="print each line's pattern id and template of a local file as CSV")
+    patterns.add_argument("file", type=Path)
+
     dlq = sub.add_parser("dlq", help="the dead-letter queue")
     dlq_sub = dlq.add_subparsers(dest="dlq_command", required=True)
     ls = dlq_sub.add_parser("list", help="show dead-lettered messages and why they failed")
@@ -78,6 +81,18 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return True
+
+
+def _cmd_patterns(path: Path) -> int:
+    import csv
+
+    from logpipe.patterns import line_patterns, read_lines
+
+    out = csv.writer(sys.stdout, lineterminator="\n")
+    out.writerow(("line", "pattern_id", "template"))
+    for n, pattern in enumerate(line_patterns(read_lines(path)), start=1):
+        out.writerow((n, pattern.id, pattern.template))
+    return 0
 
 
 def _cmd_parse(path: Path) -> int:
@@ -168,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=os.environ.get("LOGPIPE_LOG_LEVEL", "WARNING"), format="%(levelname)s %(name)s: %(message)s"
     )
+    # pika logs each refused connection with a traceback; the error it raises is reported below, in one line.
+    logging.getLogger("pika").setLevel(logging.CRITICAL)
     try:
         if args.command == "run":
             from .runner import run
@@ -175,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
             return run(args.port, args.data_dir.resolve(), max(args.workers, 1), args.host)
         if args.command == "parse":
             return _cmd_parse(args.file)
+        if args.command == "patterns":
+            return _cmd_patterns(args.file)
         if args.command == "invoke":
             return _cmd_invoke(args.name, args.event, args.data_dir)
         if args.command == "migrate":

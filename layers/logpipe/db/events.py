@@ -9,7 +9,10 @@ from typing import Any
 
 import pg8000.native
 
-COLUMNS = "file_id, line, ts, ts_inferred, ingested_at, level, format, message, fields, raw, truncated"
+COLUMNS = (
+    "file_id, line, ts, ts_inferred, ingested_at, level, format, message, fields, raw, truncated, "
+    "line_count, pattern_id"
+)
 COPY_SQL = f"COPY events ({COLUMNS}) FROM STDIN"
 
 _NULL = "\\N"
@@ -30,11 +33,20 @@ def _text(value: str) -> str:
     return value
 
 
+# json.dumps builds a new encoder on every call when given options; one shared encoder
+# writes the same text (it is stateless between calls) at a fraction of the cost.
+_encode_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str).encode
+
+
 def _json(fields: dict[str, Any]) -> str:
-    text = json.dumps(fields, ensure_ascii=False, separators=(",", ":"), default=str)
+    text = _encode_json(fields)
     if "\\u0000" in text:  # jsonb refuses the NUL escape
         text = text.replace("\\u0000", "\\ufffd")
-    return _text(text)
+    # JSON text holds no raw control character (the encoder escapes them all), so of
+    # COPY's special characters only the backslash can occur.
+    if "\\" in text:
+        text = text.replace("\\", "\\\\")
+    return text
 
 
 class CopyBuffer:
@@ -57,6 +69,8 @@ class CopyBuffer:
         fields: dict[str, Any] | None,
         raw: str | None,
         truncated: bool,
+        line_count: int = 1,
+        pattern_id: str | None = None,
     ) -> None:
         if ts is None:
             ts_text, inferred = self._ingested, "t"
@@ -66,12 +80,19 @@ class CopyBuffer:
         self._parts.append(
             f"{self._prefix}{line}\t{ts_text}\t{inferred}\t{self._ingested}\t{level or _NULL}\t{fmt}\t"
             f"{_text(message)}\t{_NULL if fields is None else _json(fields)}\t"
-            f"{_NULL if raw is None else _text(raw)}\t{'t' if truncated else 'f'}\n"
+            f"{_NULL if raw is None else _text(raw)}\t{'t' if truncated else 'f'}\t{line_count}\t"
+            f"{pattern_id or _NULL}\n"
         )
         self.rows += 1
 
     def payload(self) -> bytes:
-        return "".join(self._parts).encode("utf-8")
+        text = "".join(self._parts)
+        try:
+            return text.encode("utf-8")
+        except UnicodeEncodeError:
+            # A lone surrogate (JSON can escape one: "\ud800") has no UTF-8 form; like
+            # any other invalid text it becomes U+FFFD rather than failing the batch.
+            return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace").encode("utf-8")
 
     def copy_into(self, conn: pg8000.native.Connection) -> None:
         if self.rows:

@@ -16,7 +16,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -29,9 +29,13 @@ from ..config import Settings
 from ..db import files as files_db
 from ..db.events import CopyBuffer, ensure_partitions
 from ..errors import LogpipeError, PermanentError, RetryableError, ServiceUnavailableError
-from ..parsing import LineReader, looks_binary, parse_line
+from ..parsing import Line, LineReader, looks_binary
+from ..parsing.formats import Parser
+from ..parsing.multiline import Joiner
+from ..patterns import PatternMiner
 from ..queue import Delivery, Outcome, WorkQueue, work_queue
 from ..storage import Bucket
+from .boundaries import split_points
 from .gunzip import GZIP_MAGIC, DamagedInputError, GunzipReader
 
 log = logging.getLogger("logpipe.ingest")
@@ -58,6 +62,7 @@ class Context:
     _conn: pg8000.native.Connection | None = None
     _bucket: Bucket | None = None
     _queue: WorkQueue | None = None
+    _miner: PatternMiner | None = None
     clock: Callable[[], float] = field(default=time.monotonic)
 
     @property
@@ -73,6 +78,13 @@ class Context:
                 conn.close()
             except Exception:  # noqa: BLE001 - it is already broken; we only let go of it
                 pass
+
+    @property
+    def miner(self) -> PatternMiner:
+        """This process's pattern miner: templates keep sharpening across the chunks it reads."""
+        if self._miner is None:
+            self._miner = PatternMiner()
+        return self._miner
 
     @property
     def bucket(self) -> Bucket:
@@ -145,36 +157,6 @@ def handle_message(ctx: Context, body: str, deadline: float) -> None:
 # -- planning --------------------------------------------------------------------------------
 
 
-def split_points(read: Callable[[int], bytes], chunk_bytes: int) -> Iterable[tuple[int, int, int]]:
-    """Yield ``(start, end, first_line)`` of newline-aligned chunks of about ``chunk_bytes``.
-
-    Streams the object once; only newline counting happens per byte.
-    """
-    start, first_line, pos = 0, 1, 0
-    boundary = chunk_bytes
-    lines_before = 0  # newlines between ``start`` and the part of the block already counted
-    while True:
-        block = read(1 << 20)
-        if not block:
-            break
-        counted = 0
-        while boundary < pos + len(block):
-            nl = block.find(b"\n", max(boundary - pos, 0))
-            if nl < 0:
-                break
-            end = pos + nl + 1
-            lines_before += block.count(b"\n", counted, nl + 1)
-            counted = nl + 1
-            yield start, end, first_line
-            start, first_line = end, first_line + lines_before
-            lines_before = 0
-            boundary = end + chunk_bytes
-        lines_before += block.count(b"\n", counted)
-        pos += len(block)
-    if pos > start:
-        yield start, pos, first_line
-
-
 def plan_object(ctx: Context, key: str, deadline: float) -> None:
     """Record the object's chunks and queue them. Deterministic, so a repeat changes nothing."""
     info = ctx.bucket.head(key)
@@ -235,7 +217,7 @@ def plan_object(ctx: Context, key: str, deadline: float) -> None:
     if compression or info.size <= chunk_bytes:
         plan: Iterable[tuple[int, int, int]] = [(0, info.size, 1)]
     else:
-        plan = split_points(ctx.bucket.open(key), chunk_bytes)
+        plan = split_points(ctx.bucket.open(key), info.size, chunk_bytes)
     seqs = []
     for seq, (start, end, first_line) in enumerate(plan):
         conn.run(
@@ -281,12 +263,14 @@ class _Chunk:
     next_line: int
     done: bool
     file_status: str
+    source_format: str | None
+    source_tz: str | None
 
 
 def _load_chunk(ctx: Context, file_id: str, seq: int) -> _Chunk:
     rows = ctx.conn.run(
         "SELECT f.object_key, f.compression, c.start_offset, c.end_offset, c.first_line, c.next_offset, "
-        "c.next_line, c.done, f.status FROM chunks c JOIN files f ON f.id = c.file_id "
+        "c.next_line, c.done, f.status, f.source_format, f.source_tz FROM chunks c JOIN files f ON f.id = c.file_id "
         "WHERE c.file_id = CAST(:f AS uuid) AND c.seq = :s",
         f=file_id,
         s=seq,
@@ -294,6 +278,39 @@ def _load_chunk(ctx: Context, file_id: str, seq: int) -> _Chunk:
     if not rows:
         raise UnknownChunkError(f"no chunk {seq} of file {file_id}")
     return _Chunk(file_id, *rows[0])
+
+
+class _Lines:
+    """The chunk's lines from its resume point: skips what gzip cannot seek past, counts
+    truncated lines, and ends quietly at damage (kept in ``damage``) so that the event
+    being joined when it struck is still written."""
+
+    def __init__(self, lines: Iterable[Line], skip: int) -> None:
+        self._lines = lines
+        self._skip = skip
+        self.truncated = 0
+        self.damage: DamagedInputError | None = None
+
+    def __iter__(self) -> Iterator[Line]:
+        try:
+            for line in self._lines:
+                if self._skip:
+                    self._skip -= 1
+                    continue
+                if line.truncated:
+                    self.truncated += 1
+                yield line
+        except DamagedInputError as exc:
+            self.damage = exc
+
+
+@dataclass
+class _Batch:
+    """Events on their way to one commit, with the counts that commit moves."""
+
+    buf: CopyBuffer
+    errors: int = 0
+    patterns: dict[str, list[Any]] = field(default_factory=dict)
 
 
 def process_chunk(ctx: Context, file_id: str, seq: int, deadline: float) -> None:
@@ -304,47 +321,53 @@ def process_chunk(ctx: Context, file_id: str, seq: int, deadline: float) -> None
     settings = ctx.settings
     if c.compression == "gzip":
         reader = GunzipReader(ctx.bucket.open(c.key))
-        lines = LineReader(reader.read, max_line_bytes=settings.max_line_bytes, offset=0)
+        raw_lines = LineReader(reader.read, max_line_bytes=settings.max_line_bytes, offset=0)
         skip = c.next_line - c.first_line  # gzip cannot seek: read past what is committed
     else:
         read = ctx.bucket.open(c.key, c.next_offset, c.end_offset)
-        lines = LineReader(read, max_line_bytes=settings.max_line_bytes, offset=c.next_offset)
+        raw_lines = LineReader(read, max_line_bytes=settings.max_line_bytes, offset=c.next_offset)
         skip = 0
-
-    expect_line = c.next_line
-    line_no = c.next_line - skip
-    ingested = datetime.now(UTC)
-    buf = CopyBuffer(file_id, ingested)
-    errors = truncated = 0
-    offset = c.next_offset
-    damage: DamagedInputError | None = None
+    lines = _Lines(raw_lines, skip)
     try:
-        for line in lines:
-            if skip:
-                skip -= 1
-                line_no += 1
-                offset = line.end_offset
-                continue
-            text = line.text
-            p = parse_line(text)
-            raw = text if p.message != text else None
-            buf.add(line_no, p.ts, p.level, p.format, p.message, p.fields, raw, line.truncated)
-            if p.level in ERROR_LEVELS:
-                errors += 1
-            if line.truncated:
-                truncated += 1
-            line_no += 1
-            offset = line.end_offset
-            if buf.rows >= settings.batch_rows:
-                _commit_batch(ctx, c, seq, expect_line, buf, errors, truncated, offset, line_no, done=False)
-                expect_line = line_no
-                buf, errors, truncated = CopyBuffer(file_id, ingested), 0, 0
-                if ctx.clock() > deadline - BUDGET_MARGIN_S:
-                    ctx.queue.send([chunk_message(file_id, seq)])  # continue in a fresh invocation
-                    return
-    except DamagedInputError as exc:
-        damage = exc
-    _commit_batch(ctx, c, seq, expect_line, buf, errors, truncated, offset, line_no, done=True, error=damage)
+        parser = Parser(tz=c.source_tz or "UTC", format=c.source_format)
+    except (ValueError, LookupError) as exc:
+        raise PermanentError(f"bad parsing options of file {file_id}: {exc}") from exc
+    joiner = Joiner(parser.parse, max_lines=settings.max_event_lines, max_bytes=settings.max_event_bytes)
+    miner = ctx.miner
+
+    expect_line, offset, next_line = c.next_line, c.next_offset, c.next_line
+    ingested = datetime.now(UTC)
+    batch = _Batch(CopyBuffer(file_id, ingested))
+    for ev in joiner.events(lines, first_line=c.next_line, start_offset=c.next_offset):
+        p = ev.parsed
+        message = ev.message()
+        if "\x00" in message:  # decoded from a JSON "\u0000": Postgres text cannot hold NUL
+            message = message.replace("\x00", "\ufffd")
+        raw = ev.raw()
+        pattern = miner.add(message).pattern()
+        batch.buf.add(
+            ev.line, p.ts, p.level, p.format, message, p.fields, raw if raw != message else None,
+            ev.truncated, ev.line_count, pattern.id,
+        )  # fmt: skip
+        if p.level in ERROR_LEVELS:
+            batch.errors += 1
+        seen = batch.patterns.get(pattern.id)
+        when = p.ts or ingested
+        if seen is None:
+            batch.patterns[pattern.id] = [pattern.template, 1, when, when, message[:1000]]
+        else:
+            seen[1] += 1
+            seen[2] = min(seen[2], when)
+            seen[3] = max(seen[3], when)
+        offset, next_line = ev.end_offset, ev.line + ev.line_count
+        if batch.buf.rows >= settings.batch_rows:
+            _commit_batch(ctx, c, seq, expect_line, batch, lines.truncated, offset, next_line, done=False)
+            expect_line, lines.truncated = next_line, 0
+            batch = _Batch(CopyBuffer(file_id, ingested))
+            if ctx.clock() > deadline - BUDGET_MARGIN_S:
+                ctx.queue.send([chunk_message(file_id, seq)])  # continue in a fresh invocation
+                return
+    _commit_batch(ctx, c, seq, expect_line, batch, lines.truncated, offset, next_line, done=True, error=lines.damage)
 
 
 def _commit_batch(
@@ -352,8 +375,7 @@ def _commit_batch(
     c: _Chunk,
     seq: int,
     expect_line: int,
-    buf: CopyBuffer,
-    errors: int,
+    batch: _Batch,
     truncated: int,
     next_offset: int,
     next_line: int,
@@ -363,6 +385,7 @@ def _commit_batch(
 ) -> None:
     """Write a batch and move the chunk's resume point, in one transaction."""
     conn = ctx.conn
+    buf = batch.buf
     if buf.months:
         ensure_partitions(conn, buf.months)
     conn.run("BEGIN")
@@ -375,6 +398,7 @@ def _commit_batch(
         if not rows or rows[0][1] or rows[0][0] != expect_line:
             raise ChunkTakenError(f"chunk {seq} of {c.file_id} moved on under us")
         buf.copy_into(conn)
+        _count_patterns(conn, batch.patterns)
         conn.run(
             "UPDATE chunks SET next_offset = :o, next_line = :l, done = :d, updated_at = now() "
             "WHERE file_id = CAST(:f AS uuid) AND seq = :s",
@@ -404,7 +428,7 @@ def _commit_batch(
             "WHERE id = CAST(:f AS uuid)",
             lines=next_line - expect_line,
             events=buf.rows,
-            errors=errors,
+            errors=batch.errors,
             trunc=truncated,
             d=1 if done else 0,
             failed=error is not None,
@@ -415,6 +439,26 @@ def _commit_batch(
     except BaseException:
         _rollback(ctx)
         raise
+
+
+def _count_patterns(conn: pg8000.native.Connection, seen: dict[str, list[Any]]) -> None:
+    """Add a batch's pattern counts. Rows are taken in id order, so that two workers
+    counting the same patterns wait for each other instead of deadlocking."""
+    for pid in sorted(seen):
+        template, count, first, last, sample = seen[pid]
+        conn.run(
+            "INSERT INTO patterns (id, template, count, first_seen, last_seen, sample) "
+            "VALUES (:id, :template, :count, :first, :last, :sample) "
+            "ON CONFLICT (id) DO UPDATE SET count = patterns.count + EXCLUDED.count, "
+            " first_seen = LEAST(patterns.first_seen, EXCLUDED.first_seen), "
+            " last_seen = GREATEST(patterns.last_seen, EXCLUDED.last_seen)",
+            id=pid,
+            template=template,
+            count=count,
+            first=first,
+            last=last,
+            sample=sample,
+        )
 
 
 def _rollback(ctx: Context) -> None:

@@ -93,6 +93,36 @@ def _first(obj: dict[str, Any], keys: tuple[str, ...]) -> Any:
     return None
 
 
+_DIGIT_LED = frozenset(("cri", "github_actions", "nginx_error", "android", "hdfs", "spark", "go"))
+
+
+def _may_start(fmt: str, c: str) -> bool:
+    """False only when no line starting with ``c`` can be of format ``fmt`` (its pattern or guard says so)."""
+    if c == "":
+        return False
+    if fmt == "json":
+        return c == "{"
+    if fmt in _DIGIT_LED:  # their patterns open with \d: what isdecimal() accepts
+        return c.isdecimal()
+    if fmt == "syslog5424":
+        return c == "<"
+    if fmt == "syslog3164":
+        return c == "<" or "A" <= c <= "S"
+    if fmt == "apache_access":
+        return not c.isspace()
+    if fmt == "apache_error":
+        return c == "["
+    if fmt == "app":
+        return c.isdigit() or c == "["
+    if fmt == "rails":
+        return c in "DIWEFU"
+    if fmt == "python":
+        return c in "DIWEC"
+    if fmt == "logfmt":
+        return c.isspace() or ("A" <= c <= "Z") or ("a" <= c <= "z") or c in "_@"
+    return True
+
+
 class Parser:
     """Parses lines of one source. Keeps per-source state (sticky format, time caches).
 
@@ -127,6 +157,7 @@ class Parser:
         if format is not None:
             self._formats = [f for f in self._formats if f[0] == format]
         self._last = self._formats[0]
+        self._by_first: dict[str, list[tuple[str, Callable[[str], Parsed | None]]]] = {}
 
     def parse(self, line: str) -> Parsed:
         """Parse one line (decoded, without its newline). Never raises."""
@@ -135,10 +166,17 @@ class Parser:
         if line[:1] == "\ufeff":
             line = line[1:]
         last = self._last
-        parsed = last[1](line)
-        if parsed is not None:
-            return parsed
-        for entry in self._formats:
+        # Only the formats that can start with this character are tried: on mixed input a
+        # line whose format differs from the last one would otherwise run every pattern.
+        c = line[:1]
+        candidates = self._by_first.get(c)
+        if candidates is None:
+            candidates = self._by_first[c] = [e for e in self._formats if _may_start(e[0], c)]
+        if last in candidates:
+            parsed = last[1](line)
+            if parsed is not None:
+                return parsed
+        for entry in candidates:
             if entry is last:
                 continue
             parsed = entry[1](line)

@@ -56,6 +56,7 @@ class TimeParser:
         self.tz = zone(tz)
         self.reference = reference or datetime.now(UTC)
         self._cache: dict[tuple[object, ...], datetime] = {}
+        self._iso_cache: dict[tuple[str, str], datetime] = {}
 
     def _aware(self, dt: datetime) -> datetime:
         if dt.tzinfo is None:
@@ -84,15 +85,25 @@ class TimeParser:
         rest = text[19:]
         frac = ""
         if rest[:1] in (".", ","):
-            i = 1
-            while i < len(rest) and rest[i].isdigit():
-                i += 1
-            frac, rest = rest[1:i], rest[i:]
+            tail = rest[1:].lstrip("0123456789")
+            if tail[:1].isdigit():  # a digit beyond ASCII: take the slow road, as before
+                i = len(rest) - len(tail)
+                while i < len(rest) and rest[i].isdigit():
+                    i += 1
+                tail = rest[i:]
+            frac, rest = rest[1 : len(rest) - len(tail)], tail
         rest = rest.strip()
-        try:
-            dt = self._cached(("iso", base, rest), lambda: self._iso_base(base, rest))
-        except ValueError:
-            return None
+        # The hot path of every parser: one dict look-up, no closure, no shared key space.
+        key = (base, rest)
+        dt = self._iso_cache.get(key)
+        if dt is None:
+            try:
+                dt = self._iso_base(base, rest)
+            except ValueError:
+                return None
+            if len(self._iso_cache) > 4096:
+                self._iso_cache.clear()
+            self._iso_cache[key] = dt
         return dt.replace(microsecond=_fraction(frac)) if frac else dt
 
     def _iso_base(self, base: str, zone_text: str) -> datetime:

@@ -1,0 +1,77 @@
+"""Masking the variable parts of a log message: one precompiled regex, replaced in C.
+
+``mask(message)`` turns every span that is a value rather than wording into ``<*>``:
+numbers (signed, decimal, with a unit such as ``12ms``, ``3.5s``, ``10KB``), hex
+(``0x1f``, ``de9231d``), chains of them joined by ``. : - _ / ,`` (IPv4 and IPv6
+addresses with their ports, dates, times, versions, ids such as ``1445144423722_0020``),
+UUIDs, URLs after their scheme, absolute paths, e-mail addresses, quoted strings and
+written-out dates (``Sun Dec 04 04:47:44 2005``, ``Jun 14 15:16:01``).
+
+What it deliberately keeps: words. A digit glued to letters stays (``ssh2``,
+``Slf4jLogger``, ``u0``) because such tokens are mostly names; an id prefix stays
+(``blk_-123`` becomes ``blk_<*>``) because it says what kind of value follows; a
+key of ``key=value`` stays and its value is masked when it is a value by the rules above
+(``uid=0`` becomes ``uid=<*>``, ``force=false`` stays: flag words tell events apart).
+Words that vary (user names, host names) are left to the miner, which decides from how
+many different values it sees in the same place.
+"""
+
+from __future__ import annotations
+
+import re
+
+WILDCARD = "<*>"
+
+_MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?"
+_DAY = r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*,?"
+_CLOCK = r"\d+:\d+(?::\d+(?:[.,]\d+)?)?"
+# A hex or decimal run with at least one digit (plain numbers are hex runs too).
+_ATOM = r"(?:[0-9]+[xX][0-9a-fA-F]+|[0-9a-fA-F]*[0-9][0-9a-fA-F]*)"
+_SEP = r"(?:::?|[-_./,])"
+_UNIT = r"(?:[a-zA-Z]{1,3}|%)"
+# Units written after a space: sizes and durations (``20.3 KB``, ``15 ms``).
+_SPACED_UNIT = r"(?:\s(?:[KMGTP]i?B|B|bytes|[mun]s|sec|secs|seconds|mins|minutes|hours|days)(?![\w.]))"
+
+_ALTERNATIVES = (
+    # Written-out dates first, so the words in them go with the numbers.
+    rf"\b(?:{_DAY}\s+)?{_MONTH}\s+\d+(?:,?\s+\d+)?\s+{_CLOCK}(?:\s+\d+)?\b",
+    # ISO 8601 date and time, with a space or a T between them.
+    r"(?<![A-Za-z0-9])\d+-\d+-\d+[T ]\d+:\d+(?::\d+(?:[.,]\d+)?)?(?:Z|[+-]\d+(?::?\d+)?)?(?![A-Za-z0-9])",
+    # URLs: the scheme says what the value is, the rest is the value.
+    r"(?<=://)[^\s\"'<>]+",
+    # E-mail addresses.
+    r"(?<![\w.+-])[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+(?![\w-])",
+    # Quoted text with spaces in it (a single quote only when it opens after a non-word,
+    # so that apostrophes in "can't find" do not start one). A quoted single word is a
+    # token like any other: a name as often as a value, which the miner tells apart.
+    r'(?<![^\s=:(\[{,])"[^"\s]*\s[^"]*"(?!\w)',
+    r"(?<![\w'])'[^'\s]+\s[^']*'(?!\w)",
+    # Absolute paths (Unix and Windows).
+    r"(?<![\w.:/~-])/[^\s\"'<>,;()\[\]{}|]+",
+    r"(?<![\w])[A-Za-z]:\\[^\s\"'<>,;|]+",
+    # UUIDs (their groups may lack a digit).
+    r"(?<![A-Za-z0-9])(?=[0-9a-fA-F-]*[0-9])[0-9a-fA-F]+(?:-[0-9a-fA-F]+){4}(?![A-Za-z0-9])",
+    # Numbers, hex, and chains of them: IPs with ports, times, dates, versions, ids.
+    # A single letter between two parts stays in the chain (``1445_0020_m_000001``).
+    rf"(?<![A-Za-z0-9])-?{_ATOM}(?:{_SEP}(?:[A-Za-z]{_SEP})?{_ATOM})*(?:{_UNIT}|{_SPACED_UNIT})?(?![A-Za-z0-9])",
+    # Long hex without a digit (masks such as ``ffffffff``).
+    r"(?<![A-Za-z0-9])[a-fA-F]{8,}(?![A-Za-z0-9])",
+)
+
+MASK_RE = re.compile("|".join(f"(?:{alt})" for alt in _ALTERNATIVES))
+
+# Digit runs not glued to a letter. No rule above tells one such run from another (no
+# digit is special, no count of digits is), so two messages that differ only in these
+# runs are masked alike, as long as none of the runs survives masking. Keep it so: a
+# rule such as ``\d{4}`` or ``0x`` would break the shape cache built on this.
+SHAPE_DIGITS_RE = re.compile(r"(?<![A-Za-z0-9])[0-9]+")
+
+
+def mask(message: str) -> str:
+    """``message`` with every variable span replaced by ``<*>``; pure and deterministic."""
+    return MASK_RE.sub(WILDCARD, message)
+
+
+def shape_key(message: str) -> str:
+    """A cheap key that equals for messages ``mask`` treats alike (see ``SHAPE_DIGITS_RE``)."""
+    return SHAPE_DIGITS_RE.sub("0", message)

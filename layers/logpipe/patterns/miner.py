@@ -1,0 +1,561 @@
+"""A streaming pattern miner: each message gets the template of its kind of event.
+
+How a message becomes a template:
+
+1. ``mask`` replaces the values a regex can recognise (numbers, ids, IPs, paths...) with
+   ``<*>``. Most lines of one kind now read the same: the masked text is the message's
+   *shape*, and a shape already seen costs one dictionary lookup.
+2. A new shape is split on whitespace and filed in a bucket by its token count and first
+   token (a message nearly always starts with wording, as Drain assumes too). A token
+   that masking turned into a value (``<*>``, ``uid=<*>``, ``(<*>)``) is a slot: any value
+   fits there.
+3. Within a bucket, templates that agree everywhere but one position are *siblings* at
+   that position. The position becomes a slot when the siblings show at least
+   ``min_distinct`` different words there (user names, host names, class names), or when
+   every word there holds a digit or a masked part (values that masking could not
+   recognise whole, such as ``ec2-54-1-2-3.compute.amazonaws.com``). Words that take
+   only a few values in one place (``true`` and ``false``, ``startup`` and
+   ``shutdown``, state names) are what tell kinds of events apart, so they stay. Tokens
+   of the form ``key=value`` with different keys are never siblings: a key is wording.
+
+Templates generalise as lines arrive: ``add`` returns the shape, whose ``pattern()`` is
+its template as of now. ``finalize`` rebuilds the templates from the set of distinct
+shapes in a canonical order, so the final templates do not depend on the order of the
+lines; a pattern id is a hash of the template text, so two workers that see the same kind
+of event give it the same id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .masking import MASK_RE, SHAPE_DIGITS_RE, WILDCARD
+
+DEFAULT_MIN_DISTINCT = 4
+# A new template is compared one by one with at most this many others of its bucket.
+RELAXED_LIMIT = 256
+KEY_CACHE_SIZE = 1 << 16
+
+_MASK_SUB = MASK_RE.sub
+_KEY_SUB = SHAPE_DIGITS_RE.sub
+
+# A token that is one value between a key prefix and closing punctuation: ``<*>``,
+# ``uid=<*>``, ``(uid=<*>)``, ``[<*>]``, ``<*>,``.
+# A key ends in ``=``, or in ``:`` when it has no dot (``host.example.com:<*>`` is a host
+# and its port, not a key and its value).
+_KEY_TEXT = r"(?:[A-Za-z_][\w.\-]*=|[A-Za-z_][\w\-]*:)"
+_SLOT = re.compile(rf"^([^\sA-Za-z0-9<]*{_KEY_TEXT}?)<\*>([^\sA-Za-z0-9<]*)$")
+_KEY = re.compile(rf"^[^\sA-Za-z0-9]*({_KEY_TEXT})")
+
+Spec = tuple[str, str] | None
+
+# How programs print a missing value: a value, not wording.
+_NO_VALUE = frozenset(("null", "NULL", "Null", "None", "nil", "undefined", "NaN", "-", ""))
+
+
+def pattern_id(template: str) -> str:
+    """The id of a template: 16 hex characters of its BLAKE2b hash, the same in every process."""
+    return hashlib.blake2b(template.encode("utf-8"), digest_size=8).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Pattern:
+    id: str
+    template: str
+
+
+def _fits(spec: tuple[str, str], token: str) -> bool:
+    pre, suf = spec
+    return len(token) >= len(pre) + len(suf) and token.startswith(pre) and token.endswith(suf)
+
+
+class _Template:
+    """A node of the merge forest; live while ``parent`` is None."""
+
+    __slots__ = ("_keys", "_pattern", "parent", "slots", "specs", "tokens")
+
+    def __init__(self, tokens: tuple[str, ...], specs: tuple[Spec, ...]) -> None:
+        self.tokens = tokens
+        # Per position: None for wording, or the (prefix, suffix) around a slot.
+        self.specs = specs
+        self.slots = tuple(p for p, spec in enumerate(specs) if spec is not None)
+        self.parent: _Template | None = None
+        self._pattern: Pattern | None = None
+        self._keys: list[tuple[int, int, int]] | None = None
+
+    @classmethod
+    def of(cls, tokens: tuple[str, ...]) -> _Template:
+        specs: list[Spec] = [None] * min(len(tokens), 1)
+        for token in tokens[1:]:
+            m = _SLOT.match(token) if WILDCARD in token else None
+            specs.append((m.group(1), m.group(2)) if m else None)
+        return cls(tokens, tuple(specs))
+
+    def pattern(self) -> Pattern:
+        if self._pattern is None:
+            text = " ".join(self.tokens)
+            self._pattern = Pattern(pattern_id(text), text)
+        return self._pattern
+
+    def sibling_keys(self) -> list[tuple[int, int, int]]:
+        """Per position but the first: the position and hashes of the tokens before and after it.
+
+        Linear in the token count; a hash collision only costs a comparison, as
+        ``_Bucket.siblings_at`` checks the tokens.
+        """
+        if self._keys is None:
+            before, after = _prefix_hashes(self.tokens)
+            self._keys = [(q, before[q], after[q + 1]) for q in range(len(self.tokens))]
+        return self._keys
+
+    def root(self) -> _Template:
+        top = self
+        while top.parent is not None:
+            top = top.parent
+        node = self
+        while node.parent is not None and node.parent is not top:
+            node.parent, node = top, node.parent
+        return top
+
+    def fits_slots(self, tokens: tuple[str, ...]) -> bool:
+        for p in self.slots:
+            spec = self.specs[p]
+            if spec is not None and not _fits(spec, tokens[p]):
+                return False
+        return True
+
+
+class _Bucket:
+    """The live templates of one token count and first token, indexed for lookups.
+
+    A bucket can hold many templates (words that vary in several places at once never
+    merge), so a new shape is placed with dictionary lookups, not by comparing it with
+    every template: exact matches by tokens, slot matches by wording, siblings by the
+    tokens around each position. Only in a small bucket is a new template compared with
+    every other one (see ``near``).
+    """
+
+    __slots__ = ("by_tokens", "groups", "heads", "siblings", "slotted")
+
+    def __init__(self, heads: dict[int, dict[str, _Template]] | None) -> None:
+        # Shared by the buckets of one miner that have a first word: hash of the tokens
+        # after the first -> first token -> template (None for a bucket of first slots).
+        self.heads = heads
+        self.by_tokens: dict[tuple[str, ...], _Template] = {}
+        # slot positions -> (wording positions, wording tokens -> templates)
+        self.groups: dict[tuple[int, ...], tuple[tuple[int, ...], dict[tuple[str, ...], list[_Template]]]] = {}
+        # (position, hash of the tokens before it, hash of those after it) -> token there -> template
+        self.siblings: dict[tuple[int, int, int], dict[str, _Template]] = {}
+        # position -> templates with a slot there (a dict as an ordered set)
+        self.slotted: dict[int, dict[_Template, None]] = {}
+
+    def add(self, template: _Template) -> None:
+        self.by_tokens[template.tokens] = template
+        wording, index = self._group(template)
+        index.setdefault(tuple(template.tokens[p] for p in wording), []).append(template)
+        tokens = template.tokens
+        for key in template.sibling_keys()[1:]:
+            self.siblings.setdefault(key, {})[tokens[key[0]]] = template
+        for p in template.slots:
+            self.slotted.setdefault(p, {})[template] = None
+        if self.heads is not None:
+            self.heads.setdefault(template.sibling_keys()[0][2], {})[tokens[0]] = template
+
+    def remove(self, template: _Template) -> None:
+        del self.by_tokens[template.tokens]
+        wording, index = self._group(template)
+        index[tuple(template.tokens[p] for p in wording)].remove(template)
+        tokens = template.tokens
+        for key in template.sibling_keys()[1:]:
+            siblings = self.siblings[key]
+            del siblings[tokens[key[0]]]
+            if not siblings:
+                del self.siblings[key]
+        for p in template.slots:
+            del self.slotted[p][template]
+        if self.heads is not None:
+            key = template.sibling_keys()[0][2]
+            heads = self.heads[key]
+            del heads[tokens[0]]
+            if not heads:
+                del self.heads[key]
+
+    def _group(self, template: _Template) -> tuple[tuple[int, ...], dict[tuple[str, ...], list[_Template]]]:
+        group = self.groups.get(template.slots)
+        if group is None:
+            wording = tuple(p for p in range(len(template.tokens)) if p not in template.slots)
+            group = self.groups[template.slots] = (wording, {})
+        return group
+
+    def match(self, tokens: tuple[str, ...]) -> _Template | None:
+        """The most specific live template ``tokens`` fit (ties to the smaller text), or None."""
+        exact = self.by_tokens.get(tokens)
+        if exact is not None:
+            return exact
+        best: _Template | None = None
+        best_rank: tuple[int, tuple[str, ...]] | None = None
+        for slots, (wording, index) in self.groups.items():
+            for template in index.get(tuple(tokens[p] for p in wording), ()):
+                if template.fits_slots(tokens):
+                    # The choice does not depend on which template was made first.
+                    rank = (len(slots), template.tokens)
+                    if best_rank is None or rank < best_rank:
+                        best, best_rank = template, rank
+        return best
+
+    def covered_by(self, general: _Template) -> list[_Template]:
+        """Live templates other than ``general`` whose every token ``general`` matches."""
+        slots = set(general.slots)
+        out: list[_Template] = []
+        for group_slots, (_, index) in self.groups.items():
+            if not slots.issuperset(group_slots):
+                continue
+            for same in index.values():
+                out.extend(t for t in same if t is not general and _covers(general, t))
+        return out
+
+    def siblings_at(self, template: _Template, q: int) -> list[_Template]:
+        """Live templates whose tokens equal ``template``'s everywhere but at ``q`` (itself included)."""
+        found = self.siblings.get(template.sibling_keys()[q])
+        if not found:
+            return []
+        if len(found) == 1 and template.tokens[q] in found:
+            return [found[template.tokens[q]]]
+        tokens = template.tokens
+        head, tail = tokens[:q], tokens[q + 1 :]
+        return [t for t in found.values() if t.tokens[:q] == head and t.tokens[q + 1 :] == tail]
+
+    def near(self, template: _Template) -> dict[int, list[_Template]]:
+        """Templates that differ from ``template`` in one place only, counting a slot as agreeing with what fits it.
+
+        In a bucket of up to ``RELAXED_LIMIT`` templates every template is compared; in a
+        larger one only those with a slot where ``template`` has a word, up to that many.
+        """
+        candidates: dict[_Template, None] = {}
+        if len(self.by_tokens) <= RELAXED_LIMIT:
+            candidates = dict.fromkeys(self.by_tokens.values())
+        else:
+            for p in range(1, len(template.tokens)):
+                if template.specs[p] is None:
+                    candidates.update(self.slotted.get(p, {}))
+                    if len(candidates) > RELAXED_LIMIT:
+                        return {}
+        out: dict[int, list[_Template]] = {}
+        for other in candidates:
+            if other is not template:
+                q = _single_difference(template, other)
+                if q is not None:
+                    out.setdefault(q, []).append(other)
+        return out
+
+
+def _covers(general: _Template, other: _Template) -> bool:
+    for p, (mine, theirs) in enumerate(zip(general.tokens, other.tokens, strict=True)):
+        if mine != theirs:
+            spec = general.specs[p]
+            if spec is None or not _fits(spec, theirs):
+                return False
+    return True
+
+
+def _agree(a: _Template, b: _Template, p: int) -> bool:
+    x, y = a.tokens[p], b.tokens[p]
+    if x == y:
+        return True
+    sa, sb = a.specs[p], b.specs[p]
+    return (sa is not None and _fits(sa, y)) or (sb is not None and _fits(sb, x))
+
+
+def _single_difference(a: _Template, b: _Template) -> int | None:
+    """The one position where ``a`` and ``b`` disagree, if there is exactly one and both have a word there."""
+    where = None
+    for p in range(1, len(a.tokens)):
+        if not _agree(a, b, p):
+            if where is not None:
+                return None
+            where = p
+    if where is None or a.specs[where] is not None or b.specs[where] is not None:
+        return None
+    return where
+
+
+def _token_key(token: str) -> str:
+    m = _KEY.match(token)
+    return m.group(1) if m else ""
+
+
+def _prefix_hashes(tokens: tuple[str, ...]) -> tuple[list[int], list[int]]:
+    n = len(tokens)
+    before = [0] * (n + 1)
+    for i in range(n):
+        before[i + 1] = hash((before[i], tokens[i]))
+    after = [0] * (n + 1)
+    for i in range(n - 1, -1, -1):
+        after[i] = hash((after[i + 1], tokens[i]))
+    return before, after
+
+
+class Shape:
+    """One distinct masked message: ``count`` lines so far; ``pattern()`` is its template now."""
+
+    __slots__ = ("count", "masked", "template")
+
+    def __init__(self, masked: str, template: _Template) -> None:
+        self.masked = masked
+        self.template = template
+        self.count = 0
+
+    def pattern(self) -> Pattern:
+        return self.template.root().pattern()
+
+
+class PatternMiner:
+    """Mines templates from messages one at a time; one per worker (not thread-safe).
+
+    ``min_distinct``: how many different words one position must show, all else equal,
+    before it is taken as a place for values.
+    """
+
+    def __init__(self, *, min_distinct: int = DEFAULT_MIN_DISTINCT, key_cache_size: int = KEY_CACHE_SIZE) -> None:
+        if min_distinct < 2:
+            raise ValueError("min_distinct must be at least 2")
+        self.min_distinct = min_distinct
+        self.key_cache_size = key_cache_size
+        self._shapes: dict[str, Shape] = {}
+        # shape_key(message) -> shape, bounded: it is only a shortcut past the mask.
+        self._by_key: dict[str, Shape] = {}
+        self._buckets: dict[tuple[int, str | None], _Bucket] = {}
+        self._heads: dict[int, dict[str, _Template]] = {}
+
+    def __len__(self) -> int:
+        """How many distinct shapes have been seen."""
+        return len(self._shapes)
+
+    def add(self, message: str) -> Shape:
+        """Count ``message`` and return its shape.
+
+        A message whose numbers alone differ from one seen before costs one cheap regex
+        pass and a lookup; the full mask runs once per new key.
+        """
+        key = _KEY_SUB("0", message)
+        shape = self._by_key.get(key)
+        if shape is None:
+            masked = _MASK_SUB(WILDCARD, message)
+            shape = self._shapes.get(masked)
+            if shape is None:
+                shape = Shape(masked, self._place(_tokens(masked)))
+                self._shapes[masked] = shape
+            # Only when no number survived masking do the other messages of this key
+            # mask to the same text (``ssh2`` survives; ``ssh3`` shares its key).
+            if SHAPE_DIGITS_RE.search(masked) is None:
+                if len(self._by_key) >= self.key_cache_size:
+                    self._by_key.clear()
+                self._by_key[key] = shape
+        shape.count += 1
+        return shape
+
+    def finalize(self) -> None:
+        """Rebuild the templates from the distinct shapes in a canonical order.
+
+        Afterwards each shape's template depends only on the set of shapes seen, not on
+        the order of the lines. ``add`` may go on afterwards.
+        """
+        self._buckets = {}
+        self._heads = {}
+        for masked in sorted(self._shapes):
+            self._shapes[masked].template = self._place(_tokens(masked))
+
+    def templates(self) -> dict[str, int]:
+        """Every current template with its line count."""
+        counts: dict[str, int] = {}
+        for shape in self._shapes.values():
+            text = shape.pattern().template
+            counts[text] = counts.get(text, 0) + shape.count
+        return counts
+
+    # -- placing a new shape -------------------------------------------------------
+
+    def _bucket(self, n: int, first: str | None) -> _Bucket:
+        bucket = self._buckets.get((n, first))
+        if bucket is None:
+            bucket = self._buckets[(n, first)] = _Bucket(self._heads if first is not None else None)
+        return bucket
+
+    def _place(self, tokens: tuple[str, ...]) -> _Template:
+        n = len(tokens)
+        bucket = self._bucket(n, tokens[0] if tokens else "")
+        found = bucket.match(tokens)
+        if found is None:
+            general = self._buckets.get((n, None))
+            found = general.match(tokens) if general is not None else None
+        if found is not None:
+            return found
+        template = _Template.of(tokens)
+        self._settle(bucket, template)
+        return template.root()
+
+    def _settle_head(self, template: _Template) -> None:
+        """Merge ``template`` with the templates that differ from it in their first token only.
+
+        The first token is wording far more often than anywhere else, so it gets a bucket
+        of its own; this is where it becomes a slot all the same, on the same evidence.
+        """
+        tokens = template.tokens
+        heads = self._heads.get(template.sibling_keys()[0][2], {})
+        key = _token_key(tokens[0])
+        members = [t for t in heads.values() if t.tokens[1:] == tokens[1:] and _token_key(t.tokens[0]) == key]
+        values = {m.tokens[0] for m in members}
+        if len(values) >= self.min_distinct or (len(values) >= 2 and _all_values(values)):
+            general = _merge(members, 0)
+            for m in members:
+                m.parent = general
+                self._buckets[(len(tokens), m.tokens[0])].remove(m)
+            bucket = self._bucket(len(tokens), None)
+            target = bucket.match(general.tokens)
+            if target is not None:
+                general.parent = target
+            else:
+                self._settle(bucket, general, merged=True)
+
+    def _settle(self, bucket: _Bucket, template: _Template, *, merged: bool = False) -> None:
+        """Make ``template`` live: absorb what it covers, then merge wherever a position varies enough."""
+        if merged:
+            covered = bucket.covered_by(template)
+        else:
+            # A new shape covers at most its siblings at a slot.
+            covered = [
+                other
+                for q in template.slots
+                for other in bucket.siblings_at(template, q)
+                if other is not template and _fits(template.specs[q] or ("", ""), other.tokens[q])
+            ]
+        for other in covered:
+            if other.parent is None:
+                other.parent = template
+                bucket.remove(other)
+        bucket.add(template)
+        near = bucket.near(template)
+        for q in range(1, len(template.tokens)):
+            if template.specs[q] is not None:
+                continue
+            exact = bucket.siblings_at(template, q)
+            relaxed = near.get(q, ())
+            if len(exact) < 2 and not relaxed:
+                continue
+            key = _token_key(template.tokens[q])
+            members = [m for m in exact if _token_key(m.tokens[q]) == key]
+            members += [m for m in relaxed if _token_key(m.tokens[q]) == key and m not in members]
+            values = {m.tokens[q] for m in members}
+            if len(values) >= self.min_distinct or (len(values) >= 2 and _all_values(values)):
+                general = _merge(members, q)
+                for m in members:
+                    m.parent = general
+                    bucket.remove(m)
+                target = bucket.match(general.tokens)
+                if target is not None:
+                    general.parent = target
+                else:
+                    self._settle(bucket, general, merged=True)
+                return
+        if bucket.heads is not None and template.tokens:
+            self._settle_head(template)
+
+
+def _merge(members: list[_Template], q: int) -> _Template:
+    """One template over ``members``: a slot at ``q`` and wherever they differ or any has one."""
+    tokens: list[str] = []
+    specs: list[Spec] = []
+    for p in range(len(members[0].tokens)):
+        column = {m.tokens[p] for m in members}
+        if p != q and len(column) == 1 and all(m.specs[p] is None for m in members):
+            tokens.append(members[0].tokens[p])
+            specs.append(None)
+            continue
+        spec = _common_affixes(column)
+        tokens.append(spec[0] + WILDCARD + spec[1])
+        specs.append(spec)
+    return _Template(tuple(tokens), tuple(specs))
+
+
+def _tokens(masked: str) -> tuple[str, ...]:
+    """The tokens of a masked message, a run of one repeated value token written once.
+
+    A list of values (``blk_<*> blk_<*> blk_<*>``) is one variable, whatever its length.
+    """
+    out: list[str] = []
+    for token in masked.split():
+        if out and token == out[-1] and WILDCARD in token:
+            continue
+        out.append(token)
+    return tuple(out)
+
+
+def _all_values(values: set[str]) -> bool:
+    """True when every token in one place holds a digit or a masked part: a place for values."""
+    pre, suf = _common_affixes(values)
+    for value in values:
+        core = value[len(pre) : len(value) - len(suf)]
+        if WILDCARD not in core and core not in _NO_VALUE and not any(c.isdigit() for c in core):
+            return False
+    return True
+
+
+def _common_affixes(values: Iterable[str]) -> tuple[str, str]:
+    """The key prefix (through its ``=`` or ``:``) and the punctuation suffix all ``values`` share."""
+    items = list(values)
+    prefix = items[0]
+    suffix = items[0]
+    for v in items[1:]:
+        i = 0
+        limit = min(len(prefix), len(v))
+        while i < limit and prefix[i] == v[i]:
+            i += 1
+        prefix = prefix[:i]
+        j = 0
+        limit = min(len(suffix), len(v))
+        while j < limit and suffix[-1 - j] == v[-1 - j]:
+            j += 1
+        suffix = suffix[len(suffix) - j :]
+    m = _KEY.match(prefix)
+    if m is not None:
+        prefix = prefix[: m.end()]
+    else:
+        k = 0
+        while k < len(prefix) and not prefix[k].isalnum() and prefix[k] != "<":
+            k += 1
+        prefix = prefix[:k]
+    k = 0
+    while k < len(suffix) and not suffix[-1 - k].isalnum() and suffix[-1 - k] != ">":
+        k += 1
+    suffix = suffix[len(suffix) - k :]
+    # A closing bracket whose opening one is inside the value belongs to the value.
+    while _unbalanced(prefix, suffix):
+        suffix = suffix[1:]
+    if any(len(v) < len(prefix) + len(suffix) for v in items):
+        return "", ""
+    return prefix, suffix
+
+
+_OPENER = {")": "(", "]": "[", "}": "{"}
+
+
+def _unbalanced(prefix: str, suffix: str) -> bool:
+    return any(suffix.count(close) > prefix.count(open_) for close, open_ in _OPENER.items())
+
+
+def mine(messages: Iterable[str], *, min_distinct: int = DEFAULT_MIN_DISTINCT) -> list[Pattern]:
+    """The final pattern of each message, in order (all messages are mined, then resolved)."""
+    miner = PatternMiner(min_distinct=min_distinct)
+    shapes = [miner.add(m) for m in messages]
+    miner.finalize()
+    resolved: dict[str, Pattern] = {}
+    out = []
+    for shape in shapes:
+        pattern = resolved.get(shape.masked)
+        if pattern is None:
+            pattern = resolved[shape.masked] = shape.pattern()
+        out.append(pattern)
+    return out
