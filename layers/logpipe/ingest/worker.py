@@ -442,23 +442,25 @@ def _commit_batch(
 
 
 def _count_patterns(conn: pg8000.native.Connection, seen: dict[str, list[Any]]) -> None:
-    """Add a batch's pattern counts. Rows are taken in id order, so that two workers
-    counting the same patterns wait for each other instead of deadlocking."""
-    for pid in sorted(seen):
-        template, count, first, last, sample = seen[pid]
-        conn.run(
-            "INSERT INTO patterns (id, template, count, first_seen, last_seen, sample) "
-            "VALUES (:id, :template, :count, :first, :last, :sample) "
-            "ON CONFLICT (id) DO UPDATE SET count = patterns.count + EXCLUDED.count, "
-            " first_seen = LEAST(patterns.first_seen, EXCLUDED.first_seen), "
-            " last_seen = GREATEST(patterns.last_seen, EXCLUDED.last_seen)",
-            id=pid,
-            template=template,
-            count=count,
-            first=first,
-            last=last,
-            sample=sample,
-        )
+    """Add a batch's pattern counts, in one statement. Rows are taken in id order, so that
+    two workers counting the same patterns wait for each other instead of deadlocking."""
+    if not seen:
+        return
+    ids = sorted(seen)
+    conn.run(
+        "INSERT INTO patterns (id, template, count, first_seen, last_seen, sample) "
+        "SELECT * FROM unnest(CAST(:ids AS text[]), CAST(:templates AS text[]), CAST(:counts AS bigint[]),"
+        " CAST(:firsts AS timestamptz[]), CAST(:lasts AS timestamptz[]), CAST(:samples AS text[])) "
+        "ON CONFLICT (id) DO UPDATE SET count = patterns.count + EXCLUDED.count, "
+        " first_seen = LEAST(patterns.first_seen, EXCLUDED.first_seen), "
+        " last_seen = GREATEST(patterns.last_seen, EXCLUDED.last_seen)",
+        ids=ids,
+        templates=[seen[i][0] for i in ids],
+        counts=[seen[i][1] for i in ids],
+        firsts=[seen[i][2] for i in ids],
+        lasts=[seen[i][3] for i in ids],
+        samples=[seen[i][4] for i in ids],
+    )
 
 
 def _rollback(ctx: Context) -> None:

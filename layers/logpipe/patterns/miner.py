@@ -38,6 +38,9 @@ DEFAULT_MIN_DISTINCT = 4
 # A new template is compared one by one with at most this many others of its bucket.
 RELAXED_LIMIT = 256
 KEY_CACHE_SIZE = 1 << 16
+# The first token is wording far more often than any other (Drain files messages by it):
+# it becomes a slot only on twice the evidence, and never in a message of one token.
+FIRST_TOKEN_FACTOR = 2
 
 _MASK_SUB = MASK_RE.sub
 _KEY_SUB = SHAPE_DIGITS_RE.sub
@@ -161,7 +164,7 @@ class _Bucket:
             self.siblings.setdefault(key, {})[tokens[key[0]]] = template
         for p in template.slots:
             self.slotted.setdefault(p, {})[template] = None
-        if self.heads is not None:
+        if self.heads is not None and tokens:
             self.heads.setdefault(template.sibling_keys()[0][2], {})[tokens[0]] = template
 
     def remove(self, template: _Template) -> None:
@@ -176,12 +179,12 @@ class _Bucket:
                 del self.siblings[key]
         for p in template.slots:
             del self.slotted[p][template]
-        if self.heads is not None:
-            key = template.sibling_keys()[0][2]
-            heads = self.heads[key]
+        if self.heads is not None and tokens:
+            rest = template.sibling_keys()[0][2]
+            heads = self.heads[rest]
             del heads[tokens[0]]
             if not heads:
-                del self.heads[key]
+                del self.heads[rest]
 
     def _group(self, template: _Template) -> tuple[tuple[int, ...], dict[tuple[str, ...], list[_Template]]]:
         group = self.groups.get(template.slots)
@@ -400,15 +403,15 @@ class PatternMiner:
     def _settle_head(self, template: _Template) -> None:
         """Merge ``template`` with the templates that differ from it in their first token only.
 
-        The first token is wording far more often than anywhere else, so it gets a bucket
-        of its own; this is where it becomes a slot all the same, on the same evidence.
+        Each first token has a bucket of its own; a first slot lives in the bucket of
+        slots of its length, which ``_place`` looks in when the first token's finds nothing.
         """
         tokens = template.tokens
         heads = self._heads.get(template.sibling_keys()[0][2], {})
         key = _token_key(tokens[0])
         members = [t for t in heads.values() if t.tokens[1:] == tokens[1:] and _token_key(t.tokens[0]) == key]
         values = {m.tokens[0] for m in members}
-        if len(values) >= self.min_distinct or (len(values) >= 2 and _all_values(values)):
+        if len(values) >= FIRST_TOKEN_FACTOR * self.min_distinct or (len(values) >= 2 and _all_values(values)):
             general = _merge(members, 0)
             for m in members:
                 m.parent = general
@@ -460,7 +463,7 @@ class PatternMiner:
                 else:
                     self._settle(bucket, general, merged=True)
                 return
-        if bucket.heads is not None and template.tokens:
+        if bucket.heads is not None and len(template.tokens) >= 2:
             self._settle_head(template)
 
 

@@ -2,7 +2,6 @@
 
 ALTER TABLE events ADD COLUMN line_count integer NOT NULL DEFAULT 1;
 ALTER TABLE events ADD COLUMN pattern_id text;
-CREATE INDEX events_pattern ON events (pattern_id);
 
 -- Per-source parsing options: NULL means "detect from content" and "UTC".
 ALTER TABLE files ADD COLUMN source_format text;
