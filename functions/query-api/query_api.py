@@ -1,4 +1,4 @@
-"""query-api: GET /api/files, /api/files/{id} and /health behind API Gateway."""
+"""query-api: GET /api/files, /api/files/{id}, /api/patterns and /health behind API Gateway."""
 
 from apig_wsgi import make_lambda_handler
 
@@ -8,5 +8,5 @@ from logpipe.http import create_app
 
 logs.configure("query-api")
 
-app = create_app(Settings.from_env(), "files", "health")
+app = create_app(Settings.from_env(), "files", "patterns", "health")
 handler = make_lambda_handler(app)

@@ -10,7 +10,7 @@ import pg8000.native
 FILE_COLUMNS = (
     "id, name, size, status, lines, events, errors, created_at, finished_at, error, "
     "size_declared, content_type, upload_kind, object_key, multipart_id, compression, "
-    "chunks_total, chunks_done, truncated_lines, etag"
+    "chunks_total, chunks_done, truncated_lines, etag, source_format, source_tz"
 )
 PUBLIC = ("id", "name", "size", "status", "lines", "events", "errors", "created_at", "finished_at", "error")
 
@@ -28,6 +28,8 @@ def public_view(f: dict[str, Any]) -> dict[str, Any]:
     if out["size"] is None:
         out["size"] = f["size_declared"]
     out["truncated_lines"] = f["truncated_lines"]
+    out["format"] = f["source_format"]
+    out["timezone"] = f["source_tz"]
     return out
 
 
@@ -38,11 +40,15 @@ def create_upload(
     size: int,
     content_type: str | None,
     kind: str,
+    source_format: str | None = None,
+    source_tz: str | None = None,
 ) -> dict[str, Any]:
     file_id = uuid.uuid4()
     rows = conn.run(
-        "INSERT INTO files (id, name, object_key, size_declared, content_type, upload_kind) "
-        f"VALUES (:id, :name, :key, :size, :ct, :kind) RETURNING {FILE_COLUMNS}",
+        "INSERT INTO files (id, name, object_key, size_declared, content_type, upload_kind, source_format, source_tz) "
+        f"VALUES (:id, :name, :key, :size, :ct, :kind, :fmt, :tz) RETURNING {FILE_COLUMNS}",
+        fmt=source_format,
+        tz=source_tz,
         id=file_id,
         name=name,
         key=f"uploads/{file_id}",

@@ -104,10 +104,15 @@ def require_token() -> None:
 
 
 def create_app(settings_: Settings, *parts: str) -> Flask:
-    """The WSGI app serving ``parts`` (``uploads``, ``files``, ``health``); all of them if none named."""
-    from . import files, health, uploads
+    """The WSGI app serving ``parts`` (``uploads``, ``files``, ``patterns``, ``health``); all if none named."""
+    from . import files, health, patterns, uploads
 
-    blueprints: dict[str, Blueprint] = {"uploads": uploads.bp, "files": files.bp, "health": health.bp}
+    blueprints: dict[str, Blueprint] = {
+        "uploads": uploads.bp,
+        "files": files.bp,
+        "patterns": patterns.bp,
+        "health": health.bp,
+    }
     app = Flask("logpipe")
     app.config["LOGPIPE_SETTINGS"] = settings_
     app.config["LOGPIPE_DB"] = Connections(settings_)

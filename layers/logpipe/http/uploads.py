@@ -8,6 +8,8 @@ from flask import Blueprint, request
 
 from ..db import files as files_db
 from ..errors import BadRequestError, ConflictError, NotFoundError, PermanentError
+from ..parsing.formats import FORMATS
+from ..parsing.timeparse import zone
 from ..storage import Bucket
 from .app import connection, settings
 
@@ -21,6 +23,23 @@ def _body() -> dict[str, Any]:
     if not isinstance(body, dict):
         raise BadRequestError('send a JSON object: {"filename": ..., "size": ..., "content_type": ...}')
     return body
+
+
+def _parsing_options(body: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The per-source overrides: ``format`` (else detected from content) and ``timezone``
+    of naive timestamps (else UTC), checked now so that a typo is a 400, not a failed file."""
+    fmt, tz = body.get("format"), body.get("timezone")
+    if fmt is not None:
+        if not isinstance(fmt, str) or fmt not in FORMATS:
+            raise BadRequestError(f"'format' must be one of: {', '.join(FORMATS)} (or left out to detect it)")
+    if tz is not None:
+        if not isinstance(tz, str):
+            raise BadRequestError("'timezone' must be an IANA name such as 'Europe/Paris', or an offset like '+02:00'")
+        try:
+            zone(tz)
+        except (ValueError, LookupError, IndexError):
+            raise BadRequestError(f"unknown 'timezone' {tz!r}: use an IANA name such as 'Europe/Paris'") from None
+    return fmt, tz
 
 
 @bp.post("/api/uploads")
@@ -41,11 +60,19 @@ def create_upload() -> Any:
     if content_type is not None and (not isinstance(content_type, str) or len(content_type) > 255):
         raise BadRequestError("'content_type' must be a string of at most 255 characters")
 
+    source_format, source_tz = _parsing_options(body)
+
     multipart = size > s.multipart_threshold
     bucket = Bucket(s)
     with connection() as conn:
         f = files_db.create_upload(
-            conn, name=name, size=size, content_type=content_type, kind="multipart" if multipart else "post"
+            conn,
+            name=name,
+            size=size,
+            content_type=content_type,
+            kind="multipart" if multipart else "post",
+            source_format=source_format,
+            source_tz=source_tz,
         )
         file_id = str(f["id"])
         if multipart:
