@@ -123,6 +123,13 @@ def _may_start(fmt: str, c: str) -> bool:
     return True
 
 
+FORMATS = (
+    "json", "cri", "github_actions", "syslog5424", "syslog3164", "apache_access", "apache_error", "nginx_error",
+    "app", "android", "hdfs", "spark", "rails", "python", "go", "logfmt",
+)  # fmt: skip
+"""The names a source may force with ``Parser(format=...)``, in the order detection tries them."""
+
+
 class Parser:
     """Parses lines of one source. Keeps per-source state (sticky format, time caches).
 
