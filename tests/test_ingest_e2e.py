@@ -118,3 +118,17 @@ def test_parse_command_prints_json_lines(tmp_path, capsys) -> None:  # type: ign
         (3, "warn", "logfmt"),
         (4, None, "text"),
     ]
+
+
+def test_parse_command_joins_multiline_events_and_reads_gzip(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    from logpipe_local.cli import main
+
+    text = b"2026-01-01 10:00:00 ERROR x\nTraceback (most recent call last):\n"
+    text += b'  File "a", line 1\nValueError: v\nplain\n'
+    path = tmp_path / "tb.bin"
+    path.write_bytes(gzip.compress(text))
+    assert main(["parse", "--timezone", "Europe/Paris", str(path)]) == 0
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(e["line"], e.get("line_count", 1), e["level"]) for e in events] == [(1, 4, "error"), (5, 1, None)]
+    assert events[0]["ts"] == "2026-01-01T09:00:00+00:00"
+    assert main(["parse", "--timezone", "Mars/Olympus", str(path)]) == 2

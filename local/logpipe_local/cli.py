@@ -12,7 +12,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from logpipe.config import Settings
 from logpipe.errors import LogpipeError
+from logpipe.parsing.formats import FORMATS
 
 DEFAULT_DATA_DIR = Path(os.environ.get("LOGPIPE_DATA_DIR", "data"))
 RUN_FILE = "run.json"
@@ -37,6 +39,8 @@ def _parser() -> argparse.ArgumentParser:
 
     parse = sub.add_parser("parse", help="print the parsed events of a local file as JSON lines")
     parse.add_argument("file", type=Path)
+    parse.add_argument("--format", default=None, choices=FORMATS, help="force a format instead of detecting it")
+    parse.add_argument("--timezone", default="UTC", help="IANA timezone of naive timestamps (default UTC)")
 
     patterns = sub.add_parser("patterns", help="print each line's pattern id and template of a local file as CSV")
     patterns.add_argument("file", type=Path)
@@ -95,29 +99,34 @@ def _cmd_patterns(path: Path) -> int:
     return 0
 
 
-def _cmd_parse(path: Path) -> int:
+def _cmd_parse(path: Path, fmt: str | None, tz: str) -> int:
+    """Print the events of a local file as the parse-worker would store them, one JSON object a line."""
     from logpipe.ingest.gunzip import GZIP_MAGIC, GunzipReader
-    from logpipe.parsing import LineReader, parse_line
+    from logpipe.parsing import LineReader
+    from logpipe.parsing.formats import Parser
+    from logpipe.parsing.multiline import Joiner
 
+    settings = Settings.from_env()
+    parser = Parser(format=fmt, tz=tz)
+    joiner = Joiner(parser.parse, max_lines=settings.max_event_lines, max_bytes=settings.max_event_bytes)
     with open(path, "rb") as fh:
-        read = fh.read
-        if fh.read(2) == GZIP_MAGIC:
-            fh.seek(0)
-            read = GunzipReader(fh.read).read
-        else:
-            fh.seek(0)
+        read = GunzipReader(fh.read).read if fh.read(2) == GZIP_MAGIC else fh.read
+        fh.seek(0)
+        lines = LineReader(read, max_line_bytes=settings.max_line_bytes)
         out = sys.stdout
-        for n, line in enumerate(LineReader(read, max_line_bytes=64 * 1024), start=1):
-            p = parse_line(line.text)
-            event = {
-                "line": n,
+        for ev in joiner.events(lines, first_line=1, start_offset=0):
+            p = ev.parsed
+            event: dict[str, Any] = {
+                "line": ev.line,
                 "ts": p.ts.isoformat() if p.ts else None,
                 "level": p.level,
                 "format": p.format,
-                "message": p.message,
+                "message": ev.message(),
                 "fields": p.fields,
             }
-            if line.truncated:
+            if ev.line_count > 1:
+                event["line_count"] = ev.line_count
+            if ev.truncated:
                 event["truncated"] = True
             out.write(json.dumps(event, ensure_ascii=False, default=str) + "\n")
     return 0
@@ -191,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
 
             return run(args.port, args.data_dir.resolve(), max(args.workers, 1), args.host)
         if args.command == "parse":
-            return _cmd_parse(args.file)
+            return _cmd_parse(args.file, args.format, args.timezone)
         if args.command == "patterns":
             return _cmd_patterns(args.file)
         if args.command == "invoke":
@@ -206,6 +215,12 @@ def main(argv: list[str] | None = None) -> int:
     except FileNotFoundError as exc:
         print(f"logpipe: error: {exc.strerror}: {exc.filename}", file=sys.stderr)
         return 2
+    except (ValueError, LookupError) as exc:  # a bad --timezone, and the like
+        print(f"logpipe: error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # `logpipe parse big.log | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         return 130
     return 1
