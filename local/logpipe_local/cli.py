@@ -92,9 +92,12 @@ def _cmd_patterns(path: Path) -> int:
 
     from logpipe.patterns import line_patterns, read_lines
 
+    settings = Settings.from_env()
+    lines = read_lines(path, max_line_bytes=settings.max_line_bytes)
+    patterns = line_patterns(lines, max_event_lines=settings.max_event_lines, max_event_bytes=settings.max_event_bytes)
     out = csv.writer(sys.stdout, lineterminator="\n")
     out.writerow(("line", "pattern_id", "template"))
-    for n, pattern in enumerate(line_patterns(read_lines(path)), start=1):
+    for n, pattern in enumerate(patterns, start=1):
         out.writerow((n, pattern.id, pattern.template))
     return 0
 

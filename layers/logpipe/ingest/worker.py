@@ -44,6 +44,8 @@ SNIFF_BYTES = 8192
 # Stop taking new batches this long before the function's time runs out.
 BUDGET_MARGIN_S = 20.0
 ERROR_LEVELS = ("error", "fatal")
+# Distinct message shapes a worker's pattern miner may hold (a few hundred bytes each).
+MAX_MINER_SHAPES = 200_000
 
 
 class UnknownChunkError(PermanentError):
@@ -82,8 +84,8 @@ class Context:
     @property
     def miner(self) -> PatternMiner:
         """This process's pattern miner: templates keep sharpening across the chunks it reads."""
-        if self._miner is None:
-            self._miner = PatternMiner()
+        if self._miner is None or len(self._miner) > MAX_MINER_SHAPES:
+            self._miner = PatternMiner()  # bounded memory: start afresh rather than grow for ever
         return self._miner
 
     @property

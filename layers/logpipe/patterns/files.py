@@ -1,18 +1,26 @@
-"""From a log file to one pattern per line: what ``logpipe patterns FILE`` and the evaluator share."""
+"""From a log file to one pattern per line: what ``logpipe patterns FILE`` and the evaluator share.
+
+Lines are parsed and joined into events as the parse-worker does it (``Parser`` and
+``Joiner``); each event's message is mined, and every line of an event gets its pattern.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from ..parsing import LineReader, parse_line
-from .miner import DEFAULT_MIN_DISTINCT, Pattern, mine
+from ..parsing import Line, LineReader
+from ..parsing.formats import Parser
+from ..parsing.multiline import Joiner
+from .miner import DEFAULT_MIN_DISTINCT, Pattern, PatternMiner, Shape
 
 MAX_LINE_BYTES = 64 * 1024
+MAX_EVENT_LINES = 1000
+MAX_EVENT_BYTES = 256 * 1024
 
 
-def read_lines(path: Path, *, max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[str]:
-    """The decoded lines of a plain or gzip file, streamed (gzip is told by its magic bytes)."""
+def read_lines(path: Path, *, max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[Line]:
+    """The lines of a plain or gzip file, streamed (gzip is told by its magic bytes)."""
     # Imported here: the ingest package imports this one (its worker mines patterns).
     from ..ingest.gunzip import GZIP_MAGIC, GunzipReader
 
@@ -20,14 +28,30 @@ def read_lines(path: Path, *, max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[
         head = fh.read(2)
         fh.seek(0)
         read = GunzipReader(fh.read).read if head == GZIP_MAGIC else fh.read
-        for line in LineReader(read, max_line_bytes=max_line_bytes):
-            yield line.text
+        yield from LineReader(read, max_line_bytes=max_line_bytes)
 
 
-def line_patterns(lines: Iterable[str], *, min_distinct: int = DEFAULT_MIN_DISTINCT) -> list[Pattern]:
-    """The final pattern of each line, in order, mined from each line's parsed message.
+def line_patterns(
+    lines: Iterable[Line],
+    *,
+    source_format: str | None = None,
+    tz: str = "UTC",
+    max_event_lines: int = MAX_EVENT_LINES,
+    max_event_bytes: int = MAX_EVENT_BYTES,
+    min_distinct: int = DEFAULT_MIN_DISTINCT,
+) -> list[Pattern]:
+    """The final pattern of each line, in order: the pattern of the event the line belongs to.
 
-    Every line is one event today; when the parser joins continuation lines into one
-    event, each line of an event gets that event's pattern.
+    All events are mined first, then each gets the template its kind settled on.
     """
-    return mine((parse_line(text).message for text in lines), min_distinct=min_distinct)
+    parser = Parser(tz=tz, format=source_format)
+    joiner = Joiner(parser.parse, max_lines=max_event_lines, max_bytes=max_event_bytes)
+    miner = PatternMiner(min_distinct=min_distinct)
+    events: list[tuple[Shape, int]] = [
+        (miner.add(ev.message()), ev.line_count) for ev in joiner.events(lines, first_line=1, start_offset=0)
+    ]
+    miner.finalize()
+    out: list[Pattern] = []
+    for shape, count in events:
+        out.extend([shape.pattern()] * count)
+    return out

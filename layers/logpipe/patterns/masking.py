@@ -4,8 +4,9 @@
 numbers (signed, decimal, with a unit such as ``12ms``, ``3.5s``, ``10KB``), hex
 (``0x1f``, ``de9231d``), chains of them joined by ``. : - _ / ,`` (IPv4 and IPv6
 addresses with their ports, dates, times, versions, ids such as ``1445144423722_0020``),
-UUIDs, URLs after their scheme, absolute paths, e-mail addresses, quoted strings and
-written-out dates (``Sun Dec 04 04:47:44 2005``, ``Jun 14 15:16:01``).
+UUIDs, URLs after their scheme, absolute paths, e-mail addresses, quoted text with
+spaces in it, and written-out dates (``Sun Dec 04 04:47:44 2005``, ``Jun 14 15:16:01``,
+``2015-10-18 18:01:47,978``).
 
 What it deliberately keeps: words. A digit glued to letters stays (``ssh2``,
 ``Slf4jLogger``, ``u0``) because such tokens are mostly names; an id prefix stays

@@ -3,20 +3,23 @@
 How a message becomes a template:
 
 1. ``mask`` replaces the values a regex can recognise (numbers, ids, IPs, paths...) with
-   ``<*>``. Most lines of one kind now read the same: the masked text is the message's
-   *shape*, and a shape already seen costs one dictionary lookup.
-2. A new shape is split on whitespace and filed in a bucket by its token count and first
-   token (a message nearly always starts with wording, as Drain assumes too). A token
-   that masking turned into a value (``<*>``, ``uid=<*>``, ``(<*>)``) is a slot: any value
-   fits there.
-3. Within a bucket, templates that agree everywhere but one position are *siblings* at
-   that position. The position becomes a slot when the siblings show at least
-   ``min_distinct`` different words there (user names, host names, class names), or when
-   every word there holds a digit or a masked part (values that masking could not
-   recognise whole, such as ``ec2-54-1-2-3.compute.amazonaws.com``). Words that take
-   only a few values in one place (``true`` and ``false``, ``startup`` and
-   ``shutdown``, state names) are what tell kinds of events apart, so they stay. Tokens
-   of the form ``key=value`` with different keys are never siblings: a key is wording.
+   ``<*>``; the masked text is the message's *shape*. A message whose numbers alone
+   differ from one seen before skips the mask: one cheap regex pass (``shape_key``) and
+   a dictionary lookup find its shape.
+2. A new shape is split on whitespace (a run of one repeated value, such as a list of
+   block ids, counts once) and filed in a bucket by its token count and first token. A
+   token that masking turned into a value (``<*>``, ``uid=<*>``, ``(<*>)``) is a slot:
+   any value fits there.
+3. Templates that agree everywhere but at one position are *siblings* there. The
+   position becomes a slot when the siblings show at least ``min_distinct`` different
+   words there (user names, host names, class names), or when every word there holds a
+   digit or a masked part (values that masking could not recognise whole, such as
+   ``ec2-54-1-2-3.compute.amazonaws.com``). Words that take only a few values in one
+   place (``true`` and ``false``, ``startup`` and ``shutdown``, state names) are what
+   tell kinds of events apart, so they stay. ``key=value`` tokens with different keys
+   are never siblings: a key is wording. The first token is wording far more often than
+   any other (Drain files messages by it), so there a word becomes a slot only on twice
+   the evidence.
 
 Templates generalise as lines arrive: ``add`` returns the shape, whose ``pattern()`` is
 its template as of now. ``finalize`` rebuilds the templates from the set of distinct
