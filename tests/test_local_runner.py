@@ -166,6 +166,9 @@ def test_invoke_accepts_what_sam_generate_event_prints(
     response = json.loads(capsys.readouterr().out)
     assert response["statusCode"] == 200, response
     assert json.loads(response["body"])["status"] == "ok"
+    # The handlers keep their connections for the next invocation, as in a warm Lambda container.
+    sys.modules["parse_worker"]._ctx.close()
+    sys.modules["query_api"].app.config["LOGPIPE_DB"].close()
 
 
 def test_run_uses_configured_postgres_and_rabbitmq(tmp_path: Path, rabbit_vhost: str) -> None:
