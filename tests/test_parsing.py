@@ -242,3 +242,46 @@ def test_safe_boundaries() -> None:
         "goroutine 7 [chan receive]:",
     ):
         assert can_continue(text), text
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        '{"time":"2026-01-01T10:00:00.1²Z","level":"info","msg":"superscript in the fraction"}',
+        'time=2026-01-01T10:00:00.5²Z level=info msg="superscript in logfmt"',
+        '{"ts":"12345678²","msg":"superscript in epoch digits"}',
+        '{"time":"2026-01-01T10:00:00.١٢٣Z","msg":"Arabic-Indic digits in the fraction"}',
+    ],
+)
+def test_non_ascii_digits_in_a_timestamp_give_no_timestamp(line: str) -> None:
+    p = Parser(reference=REF).parse(line)  # parsing never raises
+    assert (p.format, p.ts) == ("json" if line[0] == "{" else "logfmt", None)
+    assert p.message.startswith(("superscript", "Arabic"))
+
+
+def test_json_nested_too_deep_to_decode_is_text() -> None:
+    line = '{"a":' + "[" * 20_000 + "]" * 20_000 + "}"
+    assert parse(line)[0] == "text"
+
+
+def test_events_count_their_truncated_lines() -> None:
+    text = (
+        b"2026-01-01 10:00:00 ERROR " + b"x" * 100 + b"\n  " + b"y" * 100 + b"\n  short\n2026-01-01 10:00:01 INFO b\n"
+    )
+    reader = LineReader(io.BytesIO(text).read, max_line_bytes=64)
+    events = list(Joiner(Parser(reference=REF).parse).events(reader, first_line=1, start_offset=0))
+    assert [(e.line_count, e.truncated, e.truncated_lines) for e in events] == [(3, True, 2), (1, False, 0)]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Jan  1 00:00:00 host app[{n}]: a pid too long for int()",
+        '1.2.3.4 - - [01/Jan/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 {n}',
+        '{{"ts":"{n}","msg":"epoch digits too long for int()"}}',
+    ],
+)
+def test_numbers_longer_than_int_takes_are_no_error(line: str) -> None:
+    text = line.format(n="9" * 5000)
+    p = Parser(reference=REF).parse(text)  # int() refuses over 4300 digits; parsing never raises
+    assert p.message in (text, "epoch digits too long for int()")

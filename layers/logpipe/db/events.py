@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import json.encoder
+import math
+import re
+from collections.abc import Callable
 from datetime import UTC, datetime
-from io import BytesIO
 from typing import Any
 
 import pg8000.native
@@ -16,6 +19,15 @@ COLUMNS = (
 COPY_SQL = f"COPY events ({COLUMNS}) FROM STDIN"
 
 _NULL = "\\N"
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def storable_text(value: str) -> str:
+    """``value`` with its lone surrogates (JSON can escape one: "\\ud800"), which have no
+    UTF-8 form, turned into U+FFFD, as any other invalid text is, rather than failing."""
+    if _SURROGATE.search(value) is None:
+        return value
+    return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 def _text(value: str) -> str:
@@ -33,15 +45,47 @@ def _text(value: str) -> str:
     return value
 
 
-# json.dumps builds a new encoder on every call when given options; one shared encoder
-# writes the same text (it is stateless between calls) at a fraction of the cost.
-_encode_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str).encode
+def _json_encoder() -> Callable[[Any], str]:
+    """What ``json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str,
+    allow_nan=False)`` does, made once.
+
+    json.dumps builds an encoder on every call when given options, and JSONEncoder.encode
+    still sets one up per call; one made once writes the same text at a fraction of the
+    cost. Values decoded from JSON cannot be circular, so no check for that is made.
+    """
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # no C accelerator: the same text, slower
+        return json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str, allow_nan=False).encode
+    parts = make(None, str, json.encoder.encode_basestring, None, ":", ",", False, False, False)
+
+    def encode(value: Any) -> str:
+        return "".join(parts(value, 0))
+
+    return encode
+
+
+_encode_json = _json_encoder()
+_NUL_ESCAPE = re.compile(r"(\\\\)|\\u0000")
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with NaN and the infinities (which json.loads accepts) written as strings."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else "Infinity" if value > 0 else "-Infinity"
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _json(fields: dict[str, Any]) -> str:
-    text = _encode_json(fields)
-    if "\\u0000" in text:  # jsonb refuses the NUL escape
-        text = text.replace("\\u0000", "\\ufffd")
+    try:
+        text = _encode_json(fields)
+    except ValueError:  # NaN or an infinity
+        text = _encode_json(_finite(fields))
+    if "\\u0000" in text:  # jsonb refuses the NUL escape (an escaped backslash before "u0000" is no escape)
+        text = _NUL_ESCAPE.sub(lambda m: m.group(1) or "\\ufffd", text)
     # JSON text holds no raw control character (the encoder escapes them all), so of
     # COPY's special characters only the backslash can occur.
     if "\\" in text:
@@ -58,6 +102,9 @@ class CopyBuffer:
         self._parts: list[str] = []
         self.rows = 0
         self.months: set[tuple[int, int]] = set()
+        # isoformat() of the UTC seconds seen so far, up to the seconds: rows of one batch
+        # share a few hundred seconds, and formatting is much of what a row costs.
+        self._seconds: dict[tuple[int, int, int, int, int, int], str] = {}
 
     def add(
         self,
@@ -74,6 +121,15 @@ class CopyBuffer:
     ) -> None:
         if ts is None:
             ts_text, inferred = self._ingested, "t"
+        elif ts.tzinfo is UTC:
+            inferred = "f"
+            second = (ts.year, ts.month, ts.day, ts.hour, ts.minute, ts.second)
+            text = self._seconds.get(second)
+            if text is None:
+                text = self._seconds[second] = ts.replace(microsecond=0).isoformat()[:19]
+                self.months.add((ts.year, ts.month))
+            us = ts.microsecond
+            ts_text = f"{text}.{us:06d}+00:00" if us else f"{text}+00:00"
         else:
             ts_text, inferred = ts.isoformat(), "f"
             self.months.add((ts.year, ts.month))
@@ -90,13 +146,13 @@ class CopyBuffer:
         try:
             return text.encode("utf-8")
         except UnicodeEncodeError:
-            # A lone surrogate (JSON can escape one: "\ud800") has no UTF-8 form; like
-            # any other invalid text it becomes U+FFFD rather than failing the batch.
-            return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace").encode("utf-8")
+            return storable_text(text).encode("utf-8")
 
     def copy_into(self, conn: pg8000.native.Connection) -> None:
         if self.rows:
-            conn.run(COPY_SQL, stream=BytesIO(self.payload()))
+            # One CopyData message: pg8000 sends a file-like stream 8 KiB at a time, a
+            # write and a flush each, where a list of one bytes object goes in one write.
+            conn.run(COPY_SQL, stream=[self.payload()])
 
 
 _known_months: set[tuple[int, int]] = set()

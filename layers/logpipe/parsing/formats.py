@@ -49,8 +49,22 @@ class Parsed:
     fields: dict[str, Any] | None = None
 
 
+# Level words as written, and what they mean: a source writes the same few words again and again.
+_level_of_text: dict[str, str | None] = {}
+_LEVEL_CACHE_SIZE = 1024
+
+
 def normalise_level(word: object) -> str | None:
     """One of ``LEVELS`` from a level word, a syslog-style letter, or a pino/bunyan number."""
+    if isinstance(word, str):
+        level = _level_of_text.get(word, "")
+        if level != "":
+            return level
+        level = _LEVEL_WORDS.get(word.strip().lower())
+        if len(_level_of_text) >= _LEVEL_CACHE_SIZE:
+            _level_of_text.clear()
+        _level_of_text[word] = level
+        return level
     if word is None:
         return None
     if isinstance(word, bool):
@@ -74,23 +88,52 @@ def strip_ansi(text: str) -> str:
 # -- structured formats ------------------------------------------------------------------------
 
 
-def _dig(obj: dict[str, Any], key: str) -> Any:
-    if key in obj:
-        return obj[key]
-    if "." in key:  # ECS-style nesting: {"log": {"level": "info"}}
-        head, _, tail = key.partition(".")
-        inner = obj.get(head)
-        if isinstance(inner, dict):
-            return inner.get(tail)
-    return None
+# A key to look for, and for a dotted key the object and key it names when nested.
+_Key = tuple[str, str | None, str]
 
 
-def _first(obj: dict[str, Any], keys: tuple[str, ...]) -> Any:
-    for key in keys:
-        value = _dig(obj, key)
+def _keys(names: tuple[str, ...]) -> tuple[_Key, ...]:
+    keys = []
+    for name in names:
+        head, dot, tail = name.partition(".")
+        keys.append((name, head if dot else None, tail))
+    return tuple(keys)
+
+
+_TIME, _LEVEL, _MESSAGE = _keys(TIME_KEYS), _keys(LEVEL_KEYS), _keys(MESSAGE_KEYS)
+
+
+def _first(obj: dict[str, Any], keys: tuple[_Key, ...]) -> Any:
+    """The first of ``keys`` that ``obj`` holds a non-null value for; a dotted key also
+    finds its ECS-style nesting (``{"log": {"level": "info"}}``) when ``obj`` lacks it."""
+    for key, head, tail in keys:
+        value = obj.get(key)
+        if value is None and head is not None and key not in obj:
+            inner = obj.get(head)
+            if isinstance(inner, dict):
+                value = inner.get(tail)
         if value is not None:
             return value
     return None
+
+
+# What json.loads does with a str, less its per-call set-up: decode one value, then allow
+# only JSON whitespace after it.
+_decode_json = json.JSONDecoder().raw_decode
+
+
+def _loads(text: str) -> Any:
+    """``json.loads(text)`` for a ``text`` that starts with a non-space; ValueError when it is no JSON.
+
+    Nesting too deep to decode (RecursionError) is no JSON either: parsing never raises.
+    """
+    try:
+        obj, end = _decode_json(text)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+    if end != len(text) and text[end:].strip(" \t\n\r"):
+        raise ValueError("extra data after the JSON value")
+    return obj
 
 
 _DIGIT_LED = frozenset(("cri", "github_actions", "nginx_error", "android", "hdfs", "spark", "go"))
@@ -179,14 +222,22 @@ class Parser:
         candidates = self._by_first.get(c)
         if candidates is None:
             candidates = self._by_first[c] = [e for e in self._formats if _may_start(e[0], c)]
+        # A ValueError means the line is not of that format: int() refuses a number of
+        # more than 4300 digits, which a line can hold where a pid or a size belongs.
         if last in candidates:
-            parsed = last[1](line)
+            try:
+                parsed = last[1](line)
+            except ValueError:
+                parsed = None
             if parsed is not None:
                 return parsed
         for entry in candidates:
             if entry is last:
                 continue
-            parsed = entry[1](line)
+            try:
+                parsed = entry[1](line)
+            except ValueError:
+                continue
             if parsed is not None:
                 self._last = entry
                 return parsed
@@ -197,7 +248,7 @@ class Parser:
         if line[:1] != "{":
             return None
         try:
-            obj = json.loads(line)
+            obj = _loads(line)
         except ValueError:
             return None
         if not isinstance(obj, dict):
@@ -207,12 +258,12 @@ class Parser:
             fields = {"stream": obj["stream"], **(inner.fields or {})}
             ts = self.time.any(obj.get("time")) or inner.ts
             return Parsed("docker", inner.message, ts, inner.level, fields)
-        msg = _first(obj, MESSAGE_KEYS)
+        msg = _first(obj, _MESSAGE)
         return Parsed(
             "json",
             msg if isinstance(msg, str) else line,
-            self.time.any(_first(obj, TIME_KEYS)),
-            normalise_level(_first(obj, LEVEL_KEYS)),
+            self.time.any(_first(obj, _TIME)),
+            normalise_level(_first(obj, _LEVEL)),
             obj,
         )
 
@@ -231,6 +282,8 @@ class Parser:
     )
 
     def _cri(self, line: str) -> Parsed | None:
+        if line[10:11] != "T" or " std" not in line:
+            return None
         m = self._CRI.fullmatch(line)
         if m is None:
             return None
@@ -246,6 +299,8 @@ class Parser:
     _GHA_LEVEL = {"error": "error", "warning": "warn", "notice": "info", "debug": "debug"}
 
     def _github_actions(self, line: str) -> Parsed | None:
+        if line[27:28] != "Z" or line[19:20] != ".":
+            return None
         m = self._GHA.fullmatch(line)
         if m is None:
             return None
@@ -319,6 +374,8 @@ class Parser:
     )
 
     def _access(self, line: str) -> Parsed | None:
+        if '] "' not in line:
+            return None
         m = self._ACCESS.fullmatch(line)
         if m is None:
             return None
@@ -368,6 +425,8 @@ class Parser:
     _NERR = re.compile(r"(\d{4})/(\d{2})/(\d{2}) (\d{2}:\d{2}:\d{2}) \[(\w+)\] (\d+)#(\d+): (?:\*(\d+) )?(.*)", re.S)
 
     def _nginx_error(self, line: str) -> Parsed | None:
+        if line[4:5] != "/":
+            return None
         m = self._NERR.fullmatch(line)
         if m is None:
             return None
@@ -395,7 +454,7 @@ class Parser:
     def _app(self, line: str) -> Parsed | None:
         if not line[:1].isdigit() and line[:1] != "[":
             return None
-        m = self._PY.fullmatch(line)
+        m = self._PY.fullmatch(line) if " - " in line else None
         if m is not None:
             return Parsed(
                 "python", m.group(4), self.time.iso(m.group(1)), normalise_level(m.group(3)), {"logger": m.group(2)}
@@ -415,6 +474,8 @@ class Parser:
     _ANDROID = re.compile(r"(\d{2})-(\d{2}) (\d{2}:\d{2}:\d{2})\.(\d{3}) +(\d+) +(\d+) ([VDIWEFA]) (.*?) *: (.*)", re.S)
 
     def _android(self, line: str) -> Parsed | None:
+        if line[5:6] != " " or line[2:3] != "-":
+            return None
         m = self._ANDROID.fullmatch(line)
         if m is None:
             return None
@@ -425,6 +486,8 @@ class Parser:
     _HDFS = re.compile(r"(\d{2})(\d{2})(\d{2}) (\d{6}) (\d+) (" + _LW + r") ([\w.$\-]+): (.*)", re.S)
 
     def _hdfs(self, line: str) -> Parsed | None:
+        if line[6:7] != " ":
+            return None
         m = self._HDFS.fullmatch(line)
         if m is None:
             return None
@@ -435,6 +498,8 @@ class Parser:
     _SPARK = re.compile(r"(\d{2})/(\d{2})/(\d{2}) (\d{2}:\d{2}:\d{2}) (" + _LW + r") ([\w.$\-]+): (.*)", re.S)
 
     def _spark(self, line: str) -> Parsed | None:
+        if line[2:3] != "/":
+            return None
         m = self._SPARK.fullmatch(line)
         if m is None:
             return None
@@ -466,6 +531,8 @@ class Parser:
     _LEADING_LEVEL = re.compile(r"\[?(" + _LW + r")\]?:? +(.*)", re.S)
 
     def _go(self, line: str) -> Parsed | None:
+        if line[4:5] != "/":
+            return None
         m = self._GO.fullmatch(line)
         if m is None:
             return None
@@ -478,24 +545,32 @@ class Parser:
 
     # -- logfmt (Go's slog text handler, logrus, Heroku...) ------------------------------------
     _LOGFMT_PAIR = re.compile(r'([A-Za-z_@][\w.\-/@]*)=("(?:[^"\\]|\\.)*"|[^\s"]*)')
-    _LOGFMT_SHAPE = re.compile(
-        r'\s*[A-Za-z_@][\w.\-/@]*=(?:"(?:[^"\\]|\\.)*"|[^\s"]*)(?:\s+[A-Za-z_@][\w.\-/@]*=(?:"(?:[^"\\]|\\.)*"|[^\s"]*))+\s*'
-    )
+    _LOGFMT_HEAD = re.compile(r"\s*[A-Za-z_@][\w.\-/@]*=")
 
     def _logfmt(self, line: str) -> Parsed | None:
-        if "=" not in line or not self._LOGFMT_SHAPE.fullmatch(line):
+        # A line of at least two pairs apart from whitespace. Split on the pairs, it is
+        # [space, key, value, space, key, value, ..., space]: the spaces between pairs
+        # must be whitespace, those at the ends may be empty too. (Where a pair can start,
+        # the pattern's leftmost match is the only one a whole-line match could use.)
+        if "=" not in line or self._LOGFMT_HEAD.match(line) is None:
             return None
-        fields: dict[str, Any] = {}
-        for key, value in self._LOGFMT_PAIR.findall(line):
-            if len(value) >= 2 and value[0] == '"':
-                value = value[1:-1].replace('\\"', '"').replace("\\\\", "\\")
-            fields[key] = value
-        msg = _first(fields, MESSAGE_KEYS)
+        parts = self._LOGFMT_PAIR.split(line)
+        if len(parts) < 7 or (parts[0] and not parts[0].isspace()) or (parts[-1] and not parts[-1].isspace()):
+            return None
+        for between in parts[3:-1:3]:
+            if not between.isspace():
+                return None
+        fields: dict[str, Any] = dict(zip(parts[1::3], parts[2::3], strict=True))
+        if '"' in line:
+            for key, value in fields.items():
+                if len(value) >= 2 and value[0] == '"':
+                    fields[key] = value[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+        msg = _first(fields, _MESSAGE)
         return Parsed(
             "logfmt",
             msg if msg is not None else line,
-            self.time.any(_first(fields, TIME_KEYS)),
-            normalise_level(_first(fields, LEVEL_KEYS)),
+            self.time.any(_first(fields, _TIME)),
+            normalise_level(_first(fields, _LEVEL)),
             fields,
         )
 
@@ -512,13 +587,13 @@ class Parser:
         """
         head = line[:120]
         ts, message = None, line
-        m = self._ANY_TS.search(head)
+        m = self._ANY_TS.search(head) if ":" in head else None
         if m is not None:
             ts = self.time.iso(m.group(0))
             if ts is not None and m.start() <= 1:
                 message = line[m.end() :].lstrip(" ]")
         else:
-            c = self._ANY_CLF.search(head)
+            c = self._ANY_CLF.search(head) if "[" in head else None
             if c is not None:
                 ts = self.time.clf(c.group(1))
         lm = self._ANY_LEVEL.search(head)

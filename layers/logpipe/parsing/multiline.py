@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .formats import Parsed
 from .lines import Line
@@ -55,6 +55,16 @@ def can_continue(text: str) -> bool:
     return _MAYBE.match(text) is not None
 
 
+# First characters of the lines that a rule may join to an event before the line is parsed
+# (indented and blank lines, Python traceback heads, Java markers, goroutine headers): any
+# other line is parsed straight away. "" stands for the empty line.
+_JOINS_UNPARSED = frozenset(("", " ", "\t", "T", "D", "C", ".", "S", "g"))
+# What each opening rule's pattern can start with (``_GO_HEAD``, ``_PY_HEAD``, ``_JAVA_EXC``).
+_GO_FIRST = frozenset("pf")
+_PY_FIRST = frozenset("TD")
+_JAVA_FIRST = frozenset("E_$abcdefghijklmnopqrstuvwxyz")
+
+
 @dataclass(slots=True)
 class Event:
     line: int  # number of its first line
@@ -62,10 +72,10 @@ class Event:
     end_offset: int  # just past its last line
     parsed: Parsed
     texts: list[str]
-    truncated: bool
+    truncated: bool  # some line of it was cut at the line length limit
     mode: str = ""
     size: int = 0
-    raw_lines: list[str] = field(default_factory=list)
+    truncated_lines: int = 0  # how many
 
     @property
     def line_count(self) -> int:
@@ -77,11 +87,29 @@ class Event:
         return "\n".join([self.parsed.message, *self.texts[1:]])
 
     def raw(self) -> str:
-        return "\n".join(self.texts)
+        texts = self.texts
+        return texts[0] if len(texts) == 1 else "\n".join(texts)
+
+
+def _opening_mode(text: str) -> str:
+    """The mode a line puts the event it opens in: a Go panic, a traceback, a Java exception, or none."""
+    c = text[:1]
+    if c in _GO_FIRST and _GO_HEAD.match(text):
+        return "go"
+    if c in _PY_FIRST and _PY_HEAD.match(text):
+        return "python"
+    if c in _JAVA_FIRST and _JAVA_EXC.fullmatch(text):
+        return "java"
+    return ""
 
 
 class Joiner:
-    """Turns ``Line``s into ``Event``s. ``parse`` parses an event's first line."""
+    """Turns ``Line``s into ``Event``s. ``parse`` parses an event's first line.
+
+    ``parse`` is called once for each line that opens an event, and for each other line
+    that the rules cannot place without knowing whether it has a timestamp, in order:
+    the same calls whatever path a line takes, so a stateful parser sees the same lines.
+    """
 
     def __init__(self, parse: Callable[[str], Parsed], *, max_lines: int = 1000, max_bytes: int = 256 * 1024) -> None:
         self.parse = parse
@@ -90,7 +118,7 @@ class Joiner:
 
     def _continues(self, ev: Event, text: str) -> tuple[bool, Parsed | None]:
         """Does ``text`` belong to ``ev``? Returns the line's parse when it had to parse it."""
-        if ev.line_count >= self.max_lines or ev.size + len(text) > self.max_bytes:
+        if len(ev.texts) >= self.max_lines or ev.size + len(text) > self.max_bytes:
             return False, None
         c = text[:1]
         if c == " " or c == "\t":
@@ -102,7 +130,7 @@ class Joiner:
         if _PY_HEAD.match(text):
             # A traceback belongs to the log line just before it (logging.exception), or to
             # the traceback it chains from; anywhere else it opens an event of its own.
-            if ev.mode == "python" or (ev.mode == "" and ev.line_count == 1 and ev.parsed.ts is not None):
+            if ev.mode == "python" or (ev.mode == "" and len(ev.texts) == 1 and ev.parsed.ts is not None):
                 ev.mode = "python"
                 return True, None
             return False, None
@@ -124,45 +152,56 @@ class Joiner:
             return True, None
         return False, parsed
 
-    def _open(self, line: Line, start: int, number: int, parsed: Parsed | None) -> Event:
-        text = line.text
-        parsed = parsed or self.parse(text)
-        mode = ""
-        if _GO_HEAD.match(text):
-            mode = "go"
-        elif _PY_HEAD.match(text):
-            mode = "python"
-        elif _JAVA_EXC.fullmatch(text):
-            mode = "java"
-        return Event(number, start, line.end_offset, parsed, [text], line.truncated, mode, len(text))
-
     def events(self, lines: Iterable[Line], *, first_line: int, start_offset: int) -> Iterator[Event]:
+        parse = self.parse
+        max_lines, max_bytes = self.max_lines, self.max_bytes
         current: Event | None = None
         number = first_line
         offset = start_offset
         for line in lines:
             text = line.text
+            parsed: Parsed | None = None
             if current is not None:
-                joins, parsed = self._continues(current, text)
+                if current.mode or text[:1] in _JOINS_UNPARSED:
+                    joins, parsed = self._continues(current, text)
+                elif len(current.texts) >= max_lines or current.size + len(text) > max_bytes:
+                    joins = False
+                else:
+                    # The common case, the rules of ``_continues`` for a line that no rule
+                    # takes unparsed: it joins only as a Java exception line.
+                    parsed = parse(text)
+                    joins = (
+                        parsed.ts is None
+                        and current.parsed.ts is not None
+                        and text[:1] in _JAVA_FIRST
+                        and _JAVA_EXC.fullmatch(text) is not None
+                    )
+                    if joins:
+                        current.mode = "java"
+                        parsed = None
                 if joins:
                     current.texts.append(text)
                     current.size += len(text) + 1
                     current.end_offset = line.end_offset
-                    current.truncated = current.truncated or line.truncated
+                    if line.truncated:
+                        current.truncated = True
+                        current.truncated_lines += 1
                     number += 1
                     offset = line.end_offset
                     continue
-                yield self._finish(current)
-            else:
-                parsed = None
-            current = self._open(line, offset, number, parsed)
+                if current.mode and current.parsed.level is None:
+                    current.parsed.level = "error"  # a traceback, exception or panic with no level of its own
+                yield current
+            if parsed is None:
+                parsed = parse(text)
+            truncated = line.truncated
+            current = Event(
+                number, offset, line.end_offset, parsed, [text], truncated, _opening_mode(text), len(text),
+                1 if truncated else 0,
+            )  # fmt: skip
             number += 1
             offset = line.end_offset
         if current is not None:
-            yield self._finish(current)
-
-    @staticmethod
-    def _finish(ev: Event) -> Event:
-        if ev.mode and ev.parsed.level is None:
-            ev.parsed.level = "error"  # a traceback, exception or panic with no level of its own
-        return ev
+            if current.mode and current.parsed.level is None:
+                current.parsed.level = "error"
+            yield current

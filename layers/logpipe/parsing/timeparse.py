@@ -49,6 +49,25 @@ def _fraction(frac: str | None) -> int:
     return int((frac + "000000")[:6])
 
 
+# The fraction digits seen, as a timedelta: logs write a few thousand different fractions,
+# and adding one is several times cheaper than datetime.replace(microsecond=...).
+_fraction_deltas: dict[str, timedelta] = {}
+
+
+def _plus_fraction(dt: datetime, frac: str | None) -> datetime:
+    """``dt`` with its microseconds set from ``frac`` (the digits after the point), if any."""
+    if not frac:
+        return dt
+    if dt.microsecond:  # fromisoformat reads "10:00,5" as a time with a fraction too
+        return dt.replace(microsecond=_fraction(frac))
+    delta = _fraction_deltas.get(frac)
+    if delta is None:
+        if len(_fraction_deltas) >= 4096:
+            _fraction_deltas.clear()
+        delta = _fraction_deltas[frac] = timedelta(microseconds=_fraction(frac))
+    return dt + delta
+
+
 class TimeParser:
     """Parses the timestamp shapes logs use; one instance per source (it caches)."""
 
@@ -80,17 +99,15 @@ class TimeParser:
 
     # -- the shapes --------------------------------------------------------------------------
     def iso(self, text: str) -> datetime | None:
-        """ISO 8601 / RFC 3339, with ``T`` or space, ``,`` or ``.`` fraction, any zone form."""
+        """ISO 8601 / RFC 3339, with ``T`` or space, ``,`` or ``.`` fraction, any zone form.
+
+        Digits are ASCII digits only: a timestamp written with others (``²``, ``٣``) is none.
+        """
         base = text[:19]
         rest = text[19:]
         frac = ""
         if rest[:1] in (".", ","):
             tail = rest[1:].lstrip("0123456789")
-            if tail[:1].isdigit():  # a digit beyond ASCII: take the slow road, as before
-                i = len(rest) - len(tail)
-                while i < len(rest) and rest[i].isdigit():
-                    i += 1
-                tail = rest[i:]
             frac, rest = rest[1 : len(rest) - len(tail)], tail
         rest = rest.strip()
         # The hot path of every parser: one dict look-up, no closure, no shared key space.
@@ -104,7 +121,7 @@ class TimeParser:
             if len(self._iso_cache) > 4096:
                 self._iso_cache.clear()
             self._iso_cache[key] = dt
-        return dt.replace(microsecond=_fraction(frac)) if frac else dt
+        return _plus_fraction(dt, frac)
 
     def _iso_base(self, base: str, zone_text: str) -> datetime:
         dt = datetime.fromisoformat(base.replace(" ", "T", 1) if len(base) > 10 else base)
@@ -135,7 +152,7 @@ class TimeParser:
                 dt = self._cached(("s", m, int(day), clock), lambda: self._infer_year(m, int(day), hh, mm, ss))
         except ValueError:
             return None
-        return dt.replace(microsecond=_fraction(frac)) if frac else dt
+        return _plus_fraction(dt, frac)
 
     def clf(self, text: str) -> datetime | None:
         """Common Log Format: ``10/Oct/2000:13:55:36 -0700``."""
@@ -166,7 +183,7 @@ class TimeParser:
             )
         except ValueError:
             return None
-        return dt.replace(microsecond=_fraction(frac)) if frac else dt
+        return _plus_fraction(dt, frac)
 
     def month_day(self, month: int, day: int, clock: str, frac: str | None = None) -> datetime | None:
         """``03-17 16:13:38.811`` (Android logcat): no year, inferred as for syslog."""
@@ -175,7 +192,7 @@ class TimeParser:
             dt = self._cached(("md", month, day, clock), lambda: self._infer_year(month, day, hh, mm, ss))
         except ValueError:
             return None
-        return dt.replace(microsecond=_fraction(frac)) if frac else dt
+        return _plus_fraction(dt, frac)
 
     def apache(self, text: str) -> datetime | None:
         """``Sun Dec 04 04:47:44 2005`` or ``Wed Oct 11 14:32:52.123456 2000`` (asctime)."""
@@ -201,6 +218,8 @@ class TimeParser:
 
     def any(self, value: object) -> datetime | None:
         """A timestamp from a structured field: number (epoch) or string (ISO, CLF, syslog, epoch digits)."""
+        if type(value) is str and value[4:5] == "-" and len(value) >= 8 and value[:4].isdigit():
+            return self.iso(value)  # the usual case, first
         if isinstance(value, bool):
             return None
         if isinstance(value, (int, float)):
@@ -209,8 +228,8 @@ class TimeParser:
             return None
         if value[4:5] == "-" and value[:4].isdigit():
             return self.iso(value)
-        if value.isdigit() and len(value) >= 9:
-            return self.epoch(int(value))
+        if len(value) >= 9 and value.isascii() and value.isdigit():
+            return self.epoch(float(value))  # float(), not int(): no limit on the digits
         if value[2:3] == "/" and value[6:7] == "/":
             return self.clf(value)
         parts = value.split()
