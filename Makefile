@@ -62,6 +62,7 @@ test-fast: setup
 
 bench: setup services
 	$(BIN)/python bench/ingest_bench.py $(ARGS)
+	$(BIN)/python bench/parse_bench.py
 	$(BIN)/python bench/patterns_bench.py
 
 clean:
