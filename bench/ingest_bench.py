@@ -405,9 +405,12 @@ def end_to_end(pipe: Pipeline, path: Path, lines: int, count: int, content_type:
         peak = w.peak_rss()
         cpu = {"workers": w.cpu() - cpu0["workers"], "postgres backends": backends_cpu(pipe.settings)}
         cpu["bench (moto, API)"] = time.process_time() - cpu0["bench (moto, API)"]
+    say(f"  processed in {seconds:.1f}s; worker peak RSS (VmHWM): {', '.join(f'{b / MiB:,.0f} MiB' for b in peak)}")
     if f["lines"] != lines:
         raise RuntimeError(f"expected {lines:,} lines, the file says {f['lines']:,}")
+    # Counting tens of millions of rows takes longer than a connection's usual 30 s timeout.
     conn = db.connect(pipe.settings)
+    conn._usock.settimeout(None)  # pg8000 has no public way to change it
     try:
         stored = conn.run("SELECT count(*) FROM events WHERE file_id = CAST(:f AS uuid)", f=file_id)[0][0]
     finally:
