@@ -3,8 +3,10 @@
 Starts the same pipeline as ingest_bench (moto's server, a fresh database), puts a
 generated file in the bucket, plans it, and processes its first two chunks (16 MiB each by
 default, about 100,000 lines): the first plainly, for the real rate, the second under cProfile.
-Prints the top functions by own time and by cumulative time. The database and bucket are
-removed afterwards.
+Prints the top functions by own time and by cumulative time. Each batch is committed on a
+thread of its own while the next one is parsed: the profile, of the calling thread, does
+not show the commits, but the CPU figures count them. The database and bucket are removed
+afterwards.
 
     .venv/bin/python bench/profile_chunk.py [--lines 200000] [--top 30]
 """
