@@ -76,6 +76,10 @@ class Stack:
                 f"postgres: {os.environ['PSQL_ADDR']}:{os.environ.get('PSQL_PORT', '5432')} (configured)"
             )
             return
+        import warnings
+
+        # platformdirs, under pgserver, warns when XDG_RUNTIME_DIR is unset; /tmp serves.
+        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
         import pgserver
 
         pgdata = self.data_dir / "postgres"
@@ -99,6 +103,7 @@ class Stack:
             ip_address="127.0.0.1", port=int(os.environ.get("LOGPIPE_MOTO_PORT", "0")), verbose=False
         )
         self._moto.start()
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's server logs every request
         host, port = self._moto.get_host_and_port()
         self.env["AWS_ENDPOINT_URL"] = f"http://{host}:{port}"
         self.started.append(f"s3+sqs: embedded (moto server) at http://{host}:{port}")
