@@ -103,6 +103,36 @@ def build_settings(moto_endpoint: str, database: str, **overrides: Any) -> Setti
     return Settings.from_env({}, **base)
 
 
+MIXED = (
+    b"2026-11-27 03:13:14,123 ERROR something broke\n"
+    b'{"time":"2026-11-27T03:13:15Z","level":"info","msg":"hello","user":{"id":7}}\n'
+    b'ts=2026-11-27T03:13:16Z level=warn msg="logfmt line" took=3ms\n'
+    b"no timestamp here\n"
+)
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment that makes a process (the CLI, a worker) use ``settings``."""
+    env = {
+        "PSQL_ADDR": settings.psql_addr,
+        "PSQL_PORT": str(settings.psql_port),
+        "PSQL_USER": settings.psql_user,
+        "PSQL_PASS": settings.psql_pass,
+        "PSQL_DB": settings.psql_db,
+        "AWS_ENDPOINT_URL": settings.aws_endpoint_url,
+        "LOGPIPE_BUCKET": settings.bucket,
+        "LOGPIPE_INGEST_QUEUE": settings.ingest_queue,
+        "LOGPIPE_DLQ": settings.dead_letter_queue,
+        "LOGPIPE_API_TOKEN": settings.api_token,
+        "LOGPIPE_CHUNK_BYTES": str(settings.chunk_bytes),
+        "LOGPIPE_BATCH_ROWS": str(settings.batch_rows),
+    }
+    if settings.rabbitmq_url:
+        env["RABBITMQ_URL"] = settings.rabbitmq_url
+        env["LOGPIPE_RABBITMQ_QUEUE"] = settings.rabbitmq_queue
+    return env
+
+
 def provision(settings: Settings) -> None:
     from logpipe_local.stack import provision_aws
 

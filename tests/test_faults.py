@@ -28,7 +28,7 @@ from logpipe.ingest import Context, handle_deliveries
 from logpipe.ingest.sweep import requeue_stalled
 from logpipe.queue import Delivery, Outcome, all_queues
 
-from conftest import TOKEN, Api, pump, query
+from conftest import TOKEN, Api, pump, query, settings_env
 from tcp_proxy import TcpProxy, closed_port
 
 pytestmark = pytest.mark.services
@@ -248,17 +248,7 @@ def test_run_without_rabbitmq_says_so_and_exits(
     refused: int, make_settings: Callable[..., Settings], tmp_path: Path
 ) -> None:
     s = make_settings()
-    env = {
-        "PSQL_ADDR": s.psql_addr,
-        "PSQL_PORT": str(s.psql_port),
-        "PSQL_USER": s.psql_user,
-        "PSQL_DB": s.psql_db,
-        "AWS_ENDPOINT_URL": s.aws_endpoint_url,
-        "LOGPIPE_BUCKET": s.bucket,
-        "LOGPIPE_INGEST_QUEUE": s.ingest_queue,
-        "LOGPIPE_DLQ": s.dead_letter_queue,
-        "RABBITMQ_URL": f"amqp://guest:secret-word@127.0.0.1:{refused}/%2F",
-    }
+    env = {**settings_env(s), "RABBITMQ_URL": f"amqp://guest:secret-word@127.0.0.1:{refused}/%2F"}
     done = run_logpipe(env, tmp_path)
     assert done.returncode == 2, done.stderr
     assert "RabbitMQ" in done.stderr and f"127.0.0.1:{refused}" in done.stderr
@@ -277,16 +267,7 @@ def test_worker_killed_mid_chunk_loses_and_duplicates_nothing(make_api: Callable
     file_id = api.upload("killed.log", numbered_lines(n))
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("PSQL_", "RABBITMQ_", "LOGPIPE_"))},
-        "PSQL_ADDR": settings.psql_addr,
-        "PSQL_PORT": str(settings.psql_port),
-        "PSQL_USER": settings.psql_user,
-        "PSQL_DB": settings.psql_db,
-        "AWS_ENDPOINT_URL": settings.aws_endpoint_url,
-        "LOGPIPE_BUCKET": settings.bucket,
-        "LOGPIPE_INGEST_QUEUE": settings.ingest_queue,
-        "LOGPIPE_DLQ": settings.dead_letter_queue,
-        "LOGPIPE_CHUNK_BYTES": str(settings.chunk_bytes),
-        "LOGPIPE_BATCH_ROWS": str(settings.batch_rows),
+        **settings_env(settings),
     }
     code = "from logpipe_local.consumer import run_worker; run_worker('parse-worker', {})"
     with open(tmp_path / "worker.log", "wb") as worker_log:

@@ -7,16 +7,9 @@ import json
 
 import pytest
 
-from conftest import Api, pump, query
+from conftest import MIXED, Api, pump, query
 
 pytestmark = pytest.mark.services
-
-MIXED = (
-    b"2026-11-27 03:13:14,123 ERROR something broke\n"
-    b'{"time":"2026-11-27T03:13:15Z","level":"info","msg":"hello","user":{"id":7}}\n'
-    b'ts=2026-11-27T03:13:16Z level=warn msg="logfmt line" took=3ms\n'
-    b"no timestamp here\n"
-)
 
 
 def test_upload_is_parsed_into_events(api: Api) -> None:

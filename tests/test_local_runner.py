@@ -19,7 +19,7 @@ import requests
 
 from logpipe.config import Settings
 
-from conftest import ROOT, query
+from conftest import ROOT, query, settings_env
 
 pytestmark = pytest.mark.services
 
@@ -115,17 +115,7 @@ def test_run_on_embedded_defaults_then_restart_keeps_data(tmp_path: Path) -> Non
 
 
 def _cli_env(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
-    for name, value in {
-        "PSQL_ADDR": settings.psql_addr,
-        "PSQL_PORT": str(settings.psql_port),
-        "PSQL_USER": settings.psql_user,
-        "PSQL_DB": settings.psql_db,
-        "AWS_ENDPOINT_URL": settings.aws_endpoint_url,
-        "LOGPIPE_BUCKET": settings.bucket,
-        "LOGPIPE_INGEST_QUEUE": settings.ingest_queue,
-        "LOGPIPE_DLQ": settings.dead_letter_queue,
-        "LOGPIPE_API_TOKEN": settings.api_token,
-    }.items():
+    for name, value in settings_env(settings).items():
         monkeypatch.setenv(name, value)
 
 

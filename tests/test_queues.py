@@ -25,17 +25,11 @@ from logpipe.ingest.worker import chunk_message
 from logpipe.queue import DeadLetter, WorkQueue, ingest_queue, work_queue
 from logpipe.queue.rabbitmq import ATTEMPT
 
-from conftest import TOKEN, Api, pump, query
+from conftest import MIXED, Api, pump, query, settings_env
 from tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.services
 
-MIXED = (
-    b"2026-11-27 03:13:14,123 ERROR something broke\n"
-    b'{"time":"2026-11-27T03:13:15Z","level":"info","msg":"hello","user":{"id":7}}\n'
-    b'ts=2026-11-27T03:13:16Z level=warn msg="logfmt line" took=3ms\n'
-    b"no timestamp here\n"
-)
 UNKNOWN_FILE = "00000000-0000-4000-8000-000000000000"
 # Each is refused for what it is, on its first try: body -> the error it is dead-lettered with.
 POISON = {
@@ -151,20 +145,7 @@ def cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Any, capsys: pytest.CaptureFi
     data_dir = tmp_path / "data"
 
     def run(settings: Settings, *args: str) -> tuple[int, str]:
-        env = {
-            "PSQL_ADDR": settings.psql_addr,
-            "PSQL_PORT": str(settings.psql_port),
-            "PSQL_USER": settings.psql_user,
-            "PSQL_PASS": settings.psql_pass,
-            "PSQL_DB": settings.psql_db,
-            "AWS_ENDPOINT_URL": settings.aws_endpoint_url,
-            "LOGPIPE_BUCKET": settings.bucket,
-            "LOGPIPE_INGEST_QUEUE": settings.ingest_queue,
-            "LOGPIPE_DLQ": settings.dead_letter_queue,
-            "LOGPIPE_API_TOKEN": TOKEN,
-            "RABBITMQ_URL": settings.rabbitmq_url,
-            "LOGPIPE_RABBITMQ_QUEUE": settings.rabbitmq_queue,
-        }
+        env = settings_env(settings)
         for key, value in env.items():
             monkeypatch.setenv(key, value)
         capsys.readouterr()
