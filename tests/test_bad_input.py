@@ -208,6 +208,40 @@ def test_nul_in_json_escape_and_raw_byte_is_stored_as_replacement(api: Api) -> N
 
 
 @services
+def test_json_beyond_the_standard_is_stored_without_loss(api: Api) -> None:
+    """NaN and the infinities (Python writes them), lone surrogate escapes, integers beyond
+    64 bits and nesting deeper than any decoder takes: each line is an event, no digit of a
+    number is lost, and what JSON cannot hold is kept as text or U+FFFD."""
+    big = "123456789012345678901234567890"
+    deep = "[" * 5000 + "]" * 5000
+    data = (
+        '{"msg":"nan","v":NaN,"w":[Infinity,-Infinity]}\n'
+        '{"msg":"lone \\ud800 surrogate","k":"\\udfff"}\n'
+        f'{{"msg":"big","id":{big},"neg":-{big}}}\n'
+        f'{{"msg":"deep","x":{deep}}}\n'
+    ).encode()
+    file_id = api.upload("json-edges.log", data)
+    pump(api.settings)
+    f = api.file(file_id)
+    assert (f["status"], f["lines"], f["events"], f["error"]) == ("done", 4, 4, None)
+    rows = query(
+        api.settings,
+        "SELECT line, format, message, fields::text FROM events WHERE file_id = CAST(:f AS uuid) ORDER BY line",
+        f=file_id,
+    )
+    assert [r[:3] for r in rows[:3]] == [
+        [1, "json", "nan"],
+        [2, "json", "lone \ufffd surrogate"],
+        [3, "json", "big"],
+    ]
+    assert rows[0][3] == '{"v": "NaN", "w": ["Infinity", "-Infinity"], "msg": "nan"}'
+    assert '"k": "\ufffd"' in rows[1][3]
+    assert f'"id": {big}' in rows[2][3] and f'"neg": -{big}' in rows[2][3]
+    # Too deep for any decoder here: not JSON, so a text event that keeps the whole line.
+    assert rows[3][:2] == [4, "text"] and rows[3][2].startswith('{"msg":"deep","x":[[[')
+
+
+@services
 def test_api_answers_bad_requests_with_json_errors(api: Api) -> None:
     for headers in ({}, {"Authorization": "Bearer wrong-token"}, {"Authorization": "Basic abc"}):
         for method, path in (("get", "/api/files"), ("post", "/api/uploads")):

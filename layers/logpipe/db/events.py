@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import pg8000.native
 
 COLUMNS = (
@@ -68,21 +69,18 @@ _encode_json = _json_encoder()
 _NUL_ESCAPE = re.compile(r"(\\\\)|\\u0000")
 
 
-def _finite(value: Any) -> Any:
-    """``value`` with NaN and the infinities (which json.loads accepts) written as strings."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return "NaN" if math.isnan(value) else "Infinity" if value > 0 else "-Infinity"
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value
-
-
 def _json(fields: dict[str, Any]) -> str:
+    """``fields`` as JSON text escaped for COPY.
+
+    orjson writes it at a fraction of the standard encoder's cost, the same text for what
+    parsers produce. What orjson refuses (integers beyond 64 bits, lone surrogates, keys
+    that are not strings, types JSON lacks) goes through the standard encoder. A
+    non-finite float, which JSON cannot hold, is written as null: the JSON parser keeps
+    the text (``NaN``) of one read from a line.
+    """
     try:
-        text = _encode_json(fields)
-    except ValueError:  # NaN or an infinity
+        text = orjson.dumps(fields).decode()
+    except TypeError:
         text = _encode_json(_finite(fields))
     if "\\u0000" in text:  # jsonb refuses the NUL escape (an escaped backslash before "u0000" is no escape)
         text = _NUL_ESCAPE.sub(lambda m: m.group(1) or "\\ufffd", text)
@@ -91,6 +89,17 @@ def _json(fields: dict[str, Any]) -> str:
     if "\\" in text:
         text = text.replace("\\", "\\\\")
     return text
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with NaN and the infinities as null, as orjson writes them."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
 
 
 class CopyBuffer:
