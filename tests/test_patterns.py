@@ -69,18 +69,28 @@ def test_a_shape_seen_before_is_recognised_without_conflating_names_with_numbers
         for _ in range(50)
     ]
     lines += [f"tty{n} session {'x' * n} opened after {rnd.randrange(10**n)}ms" for n in range(1, 9)]
+    # Hex ids share a key with one another and with a literal 0x0, never with digits alone:
+    # the rules that want digits (dates, clocks, ISO times) must not see them alike.
+    for word in ("4", "a4", "4a", "0x0", "0x1f", "deadbeef", "dead4beef", "9b810e766ec9d286", "c2ce6f44"):
+        lines += [
+            f"Dec {word} 10:00:01 host sshd[{rnd.randrange(9999)}]: request {word} done",
+            f"{word}-10-03 10:00:01 request_id={word} took {rnd.randrange(99)}ms",
+            f"span {word}-1b2c-3d4e-5f60-{word}aa7 at {word}:{rnd.randrange(99)} (trace {word}ab)",
+        ]
     for line in lines:
         # The shortcut past the mask must give exactly what masking gives.
         assert miner.add(line).masked == mask(line), line
 
 
 @needs_loghub
-def test_the_shape_shortcut_agrees_with_masking_on_loghub_messages_with_redrawn_numbers() -> None:
+def test_the_shape_shortcut_agrees_with_masking_on_loghub_messages_with_redrawn_numbers_and_ids() -> None:
     rnd = random.Random(3)
     miner = PatternMiner()
     for system in systems(LOGHUB):
         for message in load_truth(LOGHUB, system).contents:
-            for variant in (message, re.sub(r"\d+", lambda m: str(rnd.randrange(10 ** len(m.group()) * 10)), message)):
+            digits = re.sub(r"\d+", lambda m: str(rnd.randrange(10 ** len(m.group()) * 10)), message)
+            hexes = re.sub(r"\b[0-9a-f]*[0-9][0-9a-f]*\b", lambda m: f"{rnd.randrange(16**12):x}", message)
+            for variant in (message, digits, hexes):
                 assert miner.add(variant).masked == mask(variant), variant
 
 

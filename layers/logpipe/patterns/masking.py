@@ -67,6 +67,14 @@ MASK_RE = re.compile("|".join(f"(?:{alt})" for alt in _ALTERNATIVES))
 # rule such as ``\d{4}`` or ``0x`` would break the shape cache built on this.
 SHAPE_DIGITS_RE = re.compile(r"(?<![A-Za-z0-9])[0-9]+")
 
+# Hex words with a letter and a digit, standing alone (``9b810e76``, ``c2ce6f44``): ids.
+# Every rule above that can take one takes it whole as a value, and none tells one from
+# another or from ``0x0``, their stand-in in the key: the rules that want digits alone
+# (dates, clocks) stop at the first letter of either. So messages that differ only in
+# such words mask alike too, while none of the words survives masking.
+SHAPE_HEX_RE = re.compile(r"(?<![A-Za-z0-9])(?=[0-9]*[a-fA-F])[0-9a-fA-F]*[0-9][0-9a-fA-F]*(?![A-Za-z0-9])")
+HEX_STANDIN = "0x0"
+
 
 def mask(message: str) -> str:
     """``message`` with every variable span replaced by ``<*>``; pure and deterministic."""
@@ -74,5 +82,12 @@ def mask(message: str) -> str:
 
 
 def shape_key(message: str) -> str:
-    """A cheap key that equals for messages ``mask`` treats alike (see ``SHAPE_DIGITS_RE``)."""
-    return SHAPE_DIGITS_RE.sub("0", message)
+    """A cheap key that equals for messages ``mask`` treats alike, while no run of
+    ``SHAPE_DIGITS_RE`` or ``SHAPE_HEX_RE`` survives masking."""
+    return SHAPE_HEX_RE.sub(HEX_STANDIN, SHAPE_DIGITS_RE.sub("0", message))
+
+
+def key_safe(masked: str) -> bool:
+    """True when ``masked`` (a message after ``mask``) kept none of the runs the key
+    replaces: then every message of its key masks to it."""
+    return SHAPE_DIGITS_RE.search(masked) is None and SHAPE_HEX_RE.search(masked) is None

@@ -3,9 +3,9 @@
 How a message becomes a template:
 
 1. ``mask`` replaces the values a regex can recognise (numbers, ids, IPs, paths...) with
-   ``<*>``; the masked text is the message's *shape*. A message whose numbers alone
-   differ from one seen before skips the mask: one cheap regex pass (``shape_key``) and
-   a dictionary lookup find its shape.
+   ``<*>``; the masked text is the message's *shape*. A message whose numbers and hex
+   ids alone differ from one seen before skips the mask: a cheap regex pass or two
+   (``shape_key``) and a dictionary lookup find its shape.
 2. A new shape is split on whitespace (a run of one repeated value, such as a list of
    block ids, counts once) and filed in a bucket by its token count and first token. A
    token that masking turned into a value (``<*>``, ``uid=<*>``, ``(<*>)``) is a slot:
@@ -35,7 +35,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .masking import MASK_RE, SHAPE_DIGITS_RE, WILDCARD
+from .masking import HEX_STANDIN, MASK_RE, SHAPE_DIGITS_RE, SHAPE_HEX_RE, WILDCARD, key_safe
 
 DEFAULT_MIN_DISTINCT = 4
 # A new template is compared one by one with at most this many others of its bucket.
@@ -47,6 +47,7 @@ FIRST_TOKEN_FACTOR = 2
 
 _MASK_SUB = MASK_RE.sub
 _KEY_SUB = SHAPE_DIGITS_RE.sub
+_HEX_KEY_SUB = SHAPE_HEX_RE.sub
 
 # A token that is one value between a key prefix and closing punctuation: ``<*>``,
 # ``uid=<*>``, ``(uid=<*>)``, ``[<*>]``, ``<*>,``.
@@ -343,20 +344,24 @@ class PatternMiner:
     def add(self, message: str) -> Shape:
         """Count ``message`` and return its shape.
 
-        A message whose numbers alone differ from one seen before costs one cheap regex
-        pass and a lookup; the full mask runs once per new key.
+        A message whose numbers and hex ids alone differ from one seen before costs a
+        cheap regex pass or two and a lookup; the full mask runs once per new key.
         """
         key = _KEY_SUB("0", message)
         shape = self._by_key.get(key)
+        if shape is None:
+            # The digits alone did not find it: with hex ids put aside too (see ``shape_key``).
+            key = _HEX_KEY_SUB(HEX_STANDIN, key)
+            shape = self._by_key.get(key)
         if shape is None:
             masked = _MASK_SUB(WILDCARD, message)
             shape = self._shapes.get(masked)
             if shape is None:
                 shape = Shape(masked, self._place(_tokens(masked)))
                 self._shapes[masked] = shape
-            # Only when no number survived masking do the other messages of this key
-            # mask to the same text (``ssh2`` survives; ``ssh3`` shares its key).
-            if SHAPE_DIGITS_RE.search(masked) is None:
+            # Only when no run the key replaced survived masking do the other messages of
+            # this key mask to the same text (``ssh2`` survives; ``ssh3`` shares its key).
+            if key_safe(masked):
                 if len(self._by_key) >= self.key_cache_size:
                     self._by_key.clear()
                 self._by_key[key] = shape
