@@ -407,24 +407,24 @@ class Parser:
         m = self._ACCESS.fullmatch(line)
         if m is None:
             return None
-        ts = self.time.clf(m.group(4))
+        host, _ident, user, when, request, status_text, size, referer, agent, extra = m.groups()
+        ts = self.time.clf(when)
         if ts is None:
             return None
-        status = int(m.group(6))
-        request = m.group(5)
-        fields: dict[str, Any] = {"remote_addr": m.group(1), "status": status}
-        if m.group(3) != "-":
-            fields["user"] = m.group(3)
+        status = int(status_text)
+        fields: dict[str, Any] = {"remote_addr": host, "status": status}
+        if user != "-":
+            fields["user"] = user
         parts = request.split(" ")
         if len(parts) == 3:
             fields["method"], fields["path"], fields["protocol"] = parts
-        if m.group(7) != "-":
-            fields["bytes"] = int(m.group(7))
-        if m.group(8) is not None:
-            fields["referer"] = m.group(8)
-            fields["user_agent"] = m.group(9)
-        if m.group(10):
-            fields["extra"] = m.group(10).strip()
+        if size != "-":
+            fields["bytes"] = int(size)
+        if referer is not None:
+            fields["referer"] = referer
+            fields["user_agent"] = agent
+        if extra:
+            fields["extra"] = extra.strip()
         return Parsed("apache_access", f"{request} {status}", ts, level_from_status(status), fields)
 
     _AERR = re.compile(

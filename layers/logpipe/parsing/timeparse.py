@@ -74,7 +74,7 @@ class TimeParser:
     def __init__(self, tz: str = "UTC", reference: datetime | None = None) -> None:
         self.tz = zone(tz)
         self.reference = reference or datetime.now(UTC)
-        self._cache: dict[tuple[object, ...], datetime] = {}
+        self._cache: dict[tuple[object, ...] | str, datetime] = {}
         self._iso_cache: dict[tuple[str, str], datetime] = {}
 
     def _aware(self, dt: datetime) -> datetime:
@@ -82,7 +82,7 @@ class TimeParser:
             dt = dt.replace(tzinfo=self.tz)
         return dt.astimezone(UTC)
 
-    def _cached(self, key: tuple[object, ...], build: object) -> datetime:
+    def _cached(self, key: tuple[object, ...] | str, build: object) -> datetime:
         dt = self._cache.get(key)
         if dt is None:
             if len(self._cache) > 4096:
@@ -156,10 +156,13 @@ class TimeParser:
 
     def clf(self, text: str) -> datetime | None:
         """Common Log Format: ``10/Oct/2000:13:55:36 -0700``."""
-        try:
-            return self._cached(("clf", text), lambda: self._clf(text))
-        except (ValueError, KeyError, IndexError):
-            return None
+        dt = self._cache.get(text)  # keyed by the text alone: no other key is a str
+        if dt is None:
+            try:
+                dt = self._cached(text, lambda: self._clf(text))
+            except (ValueError, KeyError, IndexError):
+                return None
+        return dt
 
     def _clf(self, text: str) -> datetime:
         day, mon, rest = text.split("/", 2)
