@@ -2,7 +2,9 @@
 
 ``cut()`` drops every open connection (both sides see the socket close) and stops
 listening, so new connections are refused as if the server were down; ``restore()``
-listens again on the same port. One thread accepts, two threads per connection copy bytes.
+listens again on the same port. ``cut_at(marker)`` cuts in the middle of a message: the
+first time a client sends ``marker``, the bytes before it reach the server and nothing
+after. One thread accepts, two threads per connection copy bytes.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ class TcpProxy:
         self._lock = threading.Lock()
         self._open: set[socket.socket] = set()
         self._listener: socket.socket | None = None
+        self._marker: bytes | None = None
         self.restore()
 
     # -- control -------------------------------------------------------------------------
@@ -50,6 +53,10 @@ class TcpProxy:
             listener.close()
         for s in sockets:
             _close(s)
+
+    def cut_at(self, marker: bytes) -> None:
+        """Cut the first time a client sends ``marker``, after forwarding what precedes it."""
+        self._marker = marker
 
     def close(self) -> None:
         self.cut()
@@ -96,15 +103,25 @@ class TcpProxy:
                     return
                 self._open |= {client, upstream}
                 self.connections += 1
-            for src, dst in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(src, dst), daemon=True).start()
+            for src, dst, outbound in ((client, upstream, True), (upstream, client, False)):
+                threading.Thread(target=self._pipe, args=(src, dst, outbound), daemon=True).start()
 
-    def _pipe(self, src: socket.socket, dst: socket.socket) -> None:
+    def _pipe(self, src: socket.socket, dst: socket.socket, outbound: bool) -> None:
+        pending = b""  # the end of the last read, in case the marker spans two reads
         try:
             while True:
                 data = src.recv(65536)
                 if not data:
                     break
+                marker = self._marker if outbound else None
+                if marker is not None:
+                    at = (pending + data).find(marker) - len(pending)
+                    if at >= -len(pending):
+                        self._marker = None
+                        dst.sendall(data[: max(at, 0)])
+                        self.cut()
+                        break
+                    pending = data[-len(marker) :]
                 dst.sendall(data)
         except OSError:
             pass  # the other side went away, or cut() closed the socket under us

@@ -166,6 +166,34 @@ def test_postgres_down_mid_run_loses_and_duplicates_nothing(make_api: Callable[.
     assert dead_letters(settings) == []
 
 
+def test_postgres_cut_inside_a_copy_loses_and_duplicates_nothing(make_api: Callable[..., Api]) -> None:
+    """The connection drops halfway through a batch's COPY: the rows that reached Postgres
+    roll back with their transaction, and the retry writes the batch once."""
+    api = make_api(chunk_bytes=1 << 20, batch_rows=500, max_attempts=1)
+    settings = api.settings
+    n = 4000
+    file_id = api.upload("cut-in-copy.log", numbered_lines(n))
+    log: Log = []
+    with TcpProxy(settings.psql_addr, settings.psql_port) as proxy:
+        # Line 1750 is in the fourth batch (1501-2000), inside its COPY data.
+        proxy.cut_at(b"\tline number 1750\t")
+        worker = replace(settings, psql_port=proxy.port)
+        ctx = Context(worker)
+        try:
+            drive(worker, ctx, lambda: proxy.is_cut, log)
+            at_cut = len(log)
+            drive(worker, ctx, lambda: any(o.action == "retry" for _, o in outcomes(log[at_cut:])), log)
+            # Three batches were committed before the cut; none of the fourth's rows stayed.
+            assert file_state(settings, file_id) == ("processing", 1500, 1500)
+            proxy.restore()
+            drive(worker, ctx, lambda: file_state(settings, file_id)[0] == "done", log)
+        finally:
+            ctx.close()
+        assert proxy.cuts == 1 and proxy.connections > 1  # one cut, then a new connection
+    assert_exact(settings, file_id, n)
+    assert dead_letters(settings) == []
+
+
 def rabbit_through(url: str, port: int) -> str:
     """``url`` with its host and port replaced by the proxy's, keeping credentials and vhost."""
     parts = urlsplit(url)
