@@ -77,20 +77,30 @@ def test_a_shape_seen_before_is_recognised_without_conflating_names_with_numbers
             f"{word}-10-03 10:00:01 request_id={word} took {rnd.randrange(99)}ms",
             f"span {word}-1b2c-3d4e-5f60-{word}aa7 at {word}:{rnd.randrange(99)} (trace {word}ab)",
         ]
+    # Paths share a key with one another (and with /p) only as whole tokens, quoted or
+    # not; "/" alone is no path.
+    for path in ("/", "/p", "/index.html", "/api/orders/42?page=2", "/a,b", "/x(1)", "/dec/4", "/u@h.io", "/12:30"):
+        lines += [
+            f"GET {path} HTTP/1.1 {rnd.choice((200, 404))}",
+            f"open {path} failed: errno {rnd.randrange(99)}",
+            f"Dec 4 {path} 10:00:01 moved {path}/x to={path} from \"{path} b\"",
+            f"copy '{path} a' to {path}",
+        ]
     for line in lines:
         # The shortcut past the mask must give exactly what masking gives.
         assert miner.add(line).masked == mask(line), line
 
 
 @needs_loghub
-def test_the_shape_shortcut_agrees_with_masking_on_loghub_messages_with_redrawn_numbers_and_ids() -> None:
+def test_the_shape_shortcut_agrees_with_masking_on_loghub_messages_with_redrawn_values() -> None:
     rnd = random.Random(3)
     miner = PatternMiner()
     for system in systems(LOGHUB):
         for message in load_truth(LOGHUB, system).contents:
             digits = re.sub(r"\d+", lambda m: str(rnd.randrange(10 ** len(m.group()) * 10)), message)
             hexes = re.sub(r"\b[0-9a-f]*[0-9][0-9a-f]*\b", lambda m: f"{rnd.randrange(16**12):x}", message)
-            for variant in (message, digits, hexes):
+            paths = re.sub(r"(?<!\S)/\S*", lambda m: rnd.choice(("/", "/v1/x?a=1", "/b,c", "/tmp/f.9")), message)
+            for variant in (message, digits, hexes, paths):
                 assert miner.add(variant).masked == mask(variant), variant
 
 

@@ -75,6 +75,15 @@ SHAPE_DIGITS_RE = re.compile(r"(?<![A-Za-z0-9])[0-9]+")
 SHAPE_HEX_RE = re.compile(r"(?<![A-Za-z0-9])(?=[0-9]*[a-fA-F])[0-9a-fA-F]*[0-9][0-9a-fA-F]*(?![A-Za-z0-9])")
 HEX_STANDIN = "0x0"
 
+# A whole token that is an absolute path (``/api/orders/42?page=2``), between whitespace.
+# The path rule takes it whole, unless a quoted text with spaces takes it along (which
+# looks at quotes and spaces only, and a path holds neither); no other rule that starts
+# before it can reach across the space into it, and none after it looks back past the
+# space. So messages that differ only in such tokens mask alike; ``/p``, itself such a
+# path, stands in for them (``/`` alone is no path: it stays).
+SHAPE_PATH_RE = re.compile(r"(?<!\S)/[^\s\"'<>,;()\[\]{}|]+(?!\S)")
+PATH_STANDIN = "/p"
+
 
 def mask(message: str) -> str:
     """``message`` with every variable span replaced by ``<*>``; pure and deterministic."""
@@ -84,7 +93,12 @@ def mask(message: str) -> str:
 def shape_key(message: str) -> str:
     """A cheap key that equals for messages ``mask`` treats alike, while no run of
     ``SHAPE_DIGITS_RE`` or ``SHAPE_HEX_RE`` survives masking."""
-    return SHAPE_HEX_RE.sub(HEX_STANDIN, SHAPE_DIGITS_RE.sub("0", message))
+    return path_key(SHAPE_HEX_RE.sub(HEX_STANDIN, SHAPE_DIGITS_RE.sub("0", message)))
+
+
+def path_key(key: str) -> str:
+    """``key`` with its path tokens replaced (see ``SHAPE_PATH_RE``)."""
+    return SHAPE_PATH_RE.sub(PATH_STANDIN, key) if "/" in key else key
 
 
 def key_safe(masked: str) -> bool:

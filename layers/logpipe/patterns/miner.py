@@ -3,8 +3,8 @@
 How a message becomes a template:
 
 1. ``mask`` replaces the values a regex can recognise (numbers, ids, IPs, paths...) with
-   ``<*>``; the masked text is the message's *shape*. A message whose numbers and hex
-   ids alone differ from one seen before skips the mask: a cheap regex pass or two
+   ``<*>``; the masked text is the message's *shape*. A message whose numbers, hex ids
+   and paths alone differ from one seen before skips the mask: a few cheap regex passes
    (``shape_key``) and a dictionary lookup find its shape.
 2. A new shape is split on whitespace (a run of one repeated value, such as a list of
    block ids, counts once) and filed in a bucket by its token count and first token. A
@@ -35,7 +35,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .masking import HEX_STANDIN, MASK_RE, SHAPE_DIGITS_RE, SHAPE_HEX_RE, WILDCARD, key_safe
+from .masking import HEX_STANDIN, MASK_RE, SHAPE_DIGITS_RE, SHAPE_HEX_RE, WILDCARD, key_safe, path_key
 
 DEFAULT_MIN_DISTINCT = 4
 # A new template is compared one by one with at most this many others of its bucket.
@@ -344,14 +344,14 @@ class PatternMiner:
     def add(self, message: str) -> Shape:
         """Count ``message`` and return its shape.
 
-        A message whose numbers and hex ids alone differ from one seen before costs a
-        cheap regex pass or two and a lookup; the full mask runs once per new key.
+        A message whose numbers, hex ids and paths alone differ from one seen before
+        costs a few cheap regex passes and a lookup; the full mask runs once per new key.
         """
         key = _KEY_SUB("0", message)
         shape = self._by_key.get(key)
         if shape is None:
-            # The digits alone did not find it: with hex ids put aside too (see ``shape_key``).
-            key = _HEX_KEY_SUB(HEX_STANDIN, key)
+            # The digits alone did not find it: with hex ids and paths put aside too (see ``shape_key``).
+            key = path_key(_HEX_KEY_SUB(HEX_STANDIN, key))
             shape = self._by_key.get(key)
         if shape is None:
             masked = _MASK_SUB(WILDCARD, message)
