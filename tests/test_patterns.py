@@ -83,7 +83,7 @@ def test_a_shape_seen_before_is_recognised_without_conflating_names_with_numbers
         lines += [
             f"GET {path} HTTP/1.1 {rnd.choice((200, 404))}",
             f"open {path} failed: errno {rnd.randrange(99)}",
-            f"Dec 4 {path} 10:00:01 moved {path}/x to={path} from \"{path} b\"",
+            f'Dec 4 {path} 10:00:01 moved {path}/x to={path} from "{path} b"',
             f"copy '{path} a' to {path}",
         ]
     for line in lines:
