@@ -13,7 +13,9 @@ from typing import Any
 import pytest
 
 from logpipe.aws import client
+from logpipe.ingest import Context
 from logpipe.ingest.gunzip import DamagedInputError, GunzipReader
+from logpipe.ingest.sweep import UPLOAD_GRACE_S, expire_uploads
 from logpipe.parsing import Line, LineReader, looks_binary
 
 from conftest import Api, pump, query
@@ -164,6 +166,35 @@ def test_upload_larger_than_declared_is_refused_by_the_worker(api: Api) -> None:
     assert f["status"] == "failed"
     assert f"the uploaded object is {len(data)} bytes but 100 were declared" in f["error"]
     assert events(api, file_id) == []
+
+
+@services
+def test_upload_that_never_arrives_fails_once_its_links_expired(api: Api) -> None:
+    settings = api.settings
+    presigned = api.post("/api/uploads", json={"filename": "never.log", "size": 10}).get_json()["file_id"]
+    late = api.post("/api/uploads", json={"filename": "late.log", "size": 10}).get_json()["file_id"]
+    # Arrived, but its notification was lost: not failed (requeue_stalled sends it again).
+    landed = api.post("/api/uploads", json={"filename": "landed.log", "size": 10}).get_json()["file_id"]
+    client("s3", settings).put_object(Bucket=settings.bucket, Key=object_key(api, landed), Body=b"0123456789")
+    query(
+        settings,
+        "UPDATE files SET created_at = now() - make_interval(secs => :age) WHERE id IN "
+        "(CAST(:a AS uuid), CAST(:b AS uuid))",
+        age=settings.presign_expiry_s + UPLOAD_GRACE_S + 60,
+        a=presigned,
+        b=landed,
+    )
+    ctx = Context(settings)
+    try:
+        assert expire_uploads(ctx) == 1
+        assert expire_uploads(ctx) == 0  # once
+    finally:
+        ctx.close()
+    f = api.file(presigned)
+    assert f["status"] == "failed" and f["finished_at"] is not None
+    assert "the upload never completed" in f["error"] and "upload the file again" in f["error"]
+    assert api.file(late)["status"] == "awaiting_upload"  # its links are still good
+    assert api.file(landed)["status"] == "awaiting_upload"
 
 
 @services

@@ -22,7 +22,7 @@ from werkzeug.serving import make_server
 
 from logpipe.config import Settings
 from logpipe.ingest import Context
-from logpipe.ingest.sweep import requeue_stalled
+from logpipe.ingest.sweep import expire_uploads, requeue_stalled
 
 from . import template
 from .consumer import run_worker
@@ -31,6 +31,22 @@ from .stack import Stack
 log = logging.getLogger("logpipe.local")
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+SWEEP_EVERY_S = 300
+
+
+def _sweep_uploads(settings: Settings, stopping: threading.Event) -> None:
+    """Every few minutes, close the uploads that will never arrive (see ``expire_uploads``)."""
+    while not stopping.wait(SWEEP_EVERY_S):
+        ctx = Context(settings)
+        try:
+            expired = expire_uploads(ctx)
+            if expired:
+                log.info("marked %d upload(s) failed: their links expired and nothing arrived", expired)
+        except Exception:  # a service may be away for a while: try again next time
+            log.warning("upload sweep failed; trying again in %d s", SWEEP_EVERY_S, exc_info=True)
+        finally:
+            ctx.close()
 
 
 class Dispatcher:
@@ -73,6 +89,7 @@ def run(port: int, data_dir: Path, workers: int, host: str = "127.0.0.1") -> int
         ctx = Context(settings)
         try:
             requeued = requeue_stalled(ctx)
+            expired = expire_uploads(ctx)
         finally:
             ctx.close()
 
@@ -99,9 +116,12 @@ def run(port: int, data_dir: Path, workers: int, host: str = "127.0.0.1") -> int
             print(f"  function {spec.name}: {', '.join(what)}", flush=True)
         if requeued:
             print(f"  re-queued {requeued} unfinished message(s) from the last run", flush=True)
+        if expired:
+            print(f"  marked {expired} upload(s) failed: their links expired and nothing arrived", flush=True)
         print(f"  data: {data_dir}   (Ctrl-C stops everything)", flush=True)
 
         stopping = threading.Event()
+        threading.Thread(target=_sweep_uploads, args=(settings, stopping), daemon=True, name="sweep").start()
 
         def _stop(*_: Any) -> None:
             stopping.set()
