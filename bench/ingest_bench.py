@@ -56,7 +56,7 @@ from logpipe.config import Settings  # noqa: E402
 from logpipe.db.events import COPY_SQL, ensure_partitions  # noqa: E402
 from logpipe.db.migrate import migrate  # noqa: E402
 from logpipe.http import create_app  # noqa: E402
-from logpipe.ingest.worker import _batches  # noqa: E402 - the worker's own per-chunk loop
+from logpipe.ingest.worker import event_batches  # noqa: E402 - the worker's own per-chunk loop
 from logpipe.parsing import LineReader  # noqa: E402
 from logpipe.parsing.formats import Parser  # noqa: E402
 from logpipe.parsing.multiline import Joiner  # noqa: E402
@@ -455,7 +455,7 @@ def parse_to_payloads(path: Path, settings: Settings) -> tuple[list[bytes], set[
             LineReader(fh.read, max_line_bytes=settings.max_line_bytes), first_line=1, start_offset=0
         )
         file_id, now = str(uuid.uuid4()), datetime.now(UTC)
-        for batch in _batches(events, PatternMiner(), file_id, now, settings.batch_rows, 0, 1):
+        for batch in event_batches(events, PatternMiner(), file_id, now, settings.batch_rows, 0, 1):
             if batch.buf.rows:
                 payloads.append(batch.buf.payload())
                 months |= batch.buf.months

@@ -32,7 +32,7 @@ sys.path.insert(0, str(HERE))
 import generate  # noqa: E402
 
 from logpipe.config import Settings  # noqa: E402
-from logpipe.ingest.worker import _batches  # noqa: E402 - the worker's own per-chunk loop
+from logpipe.ingest.worker import event_batches  # noqa: E402 - the worker's own per-chunk loop
 from logpipe.parsing import LineReader  # noqa: E402
 from logpipe.parsing.formats import Parser  # noqa: E402
 from logpipe.parsing.multiline import Joiner  # noqa: E402
@@ -93,7 +93,7 @@ def full_parse(path: Path, settings: Settings) -> tuple[int, int, float]:
         reader = LineReader(fh.read, max_line_bytes=settings.max_line_bytes)
         stream = joiner.events(reader, first_line=1, start_offset=0)
         file_id, now = "00000000-0000-0000-0000-000000000000", datetime.now(UTC)
-        for batch in _batches(stream, PatternMiner(), file_id, now, settings.batch_rows, 0, 1):
+        for batch in event_batches(stream, PatternMiner(), file_id, now, settings.batch_rows, 0, 1):
             batch.buf.payload()  # the bytes COPY would send
             events += batch.buf.rows
             lines = batch.next_line - 1

@@ -304,7 +304,7 @@ class _Lines:
 
 
 @dataclass
-class _Batch:
+class Batch:
     """Events on their way to one commit, with the counts that commit moves and the resume
     point it sets: just past its last event."""
 
@@ -327,7 +327,7 @@ def _storable(message: str) -> str:
     return message
 
 
-def _batches(
+def event_batches(
     events: Iterable[Event],
     miner: PatternMiner,
     file_id: str,
@@ -335,10 +335,10 @@ def _batches(
     batch_rows: int,
     next_offset: int,
     next_line: int,
-) -> Iterator[_Batch]:
+) -> Iterator[Batch]:
     """The events as batches ready to commit: full ones of ``batch_rows`` rows, then the
     last one (maybe empty), each yielded as soon as it is complete."""
-    batch = _Batch(CopyBuffer(file_id, ingested), next_offset, next_line)
+    batch = Batch(CopyBuffer(file_id, ingested), next_offset, next_line)
     add_row, patterns = batch.buf.add, batch.patterns
     mine = miner.add
     for ev in events:
@@ -373,7 +373,7 @@ def _batches(
         batch.next_offset, batch.next_line = ev.end_offset, ev.line + len(texts)
         if batch.buf.rows >= batch_rows:
             yield batch
-            batch = _Batch(CopyBuffer(file_id, ingested), batch.next_offset, batch.next_line)
+            batch = Batch(CopyBuffer(file_id, ingested), batch.next_offset, batch.next_line)
             add_row, patterns = batch.buf.add, batch.patterns
     batch.last = True
     yield batch
@@ -403,7 +403,7 @@ class _Committer:
         finally:
             self._pool.shutdown()
 
-    def commit(self, expect_line: int, batch: _Batch, error: Exception | None) -> None:
+    def commit(self, expect_line: int, batch: Batch, error: Exception | None) -> None:
         self.wait()
         self._pending = self._pool.submit(_commit_batch, self._ctx, self._c, self._seq, expect_line, batch, error)
 
@@ -435,7 +435,9 @@ def process_chunk(ctx: Context, file_id: str, seq: int, deadline: float) -> None
         raise PermanentError(f"bad parsing options of file {file_id}: {exc}") from exc
     joiner = Joiner(parser.parse, max_lines=settings.max_event_lines, max_bytes=settings.max_event_bytes)
     events = joiner.events(lines, first_line=c.next_line, start_offset=c.next_offset)
-    batches = _batches(events, ctx.miner, file_id, datetime.now(UTC), settings.batch_rows, c.next_offset, c.next_line)
+    batches = event_batches(
+        events, ctx.miner, file_id, datetime.now(UTC), settings.batch_rows, c.next_offset, c.next_line
+    )
     expect_line = c.next_line
     with _Committer(ctx, c, seq) as committer:
         for batch in batches:
@@ -448,7 +450,7 @@ def process_chunk(ctx: Context, file_id: str, seq: int, deadline: float) -> None
 
 
 def _commit_batch(
-    ctx: Context, c: _Chunk, seq: int, expect_line: int, batch: _Batch, error: Exception | None = None
+    ctx: Context, c: _Chunk, seq: int, expect_line: int, batch: Batch, error: Exception | None = None
 ) -> None:
     """Write a batch and move the chunk's resume point, in one transaction."""
     conn = ctx.conn
