@@ -16,7 +16,9 @@ BOM = b"\xef\xbb\xbf"
 BLOCK = 1 << 20
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass is built through object.__setattr__, which made a Line
+# cost 0.7 us against 0.1 us, on every line read.
+@dataclass(slots=True)
 class Line:
     text: str
     truncated: bool
