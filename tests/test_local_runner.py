@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import signal
@@ -196,3 +197,46 @@ def test_run_uses_configured_postgres_and_rabbitmq(tmp_path: Path, rabbit_vhost:
         assert rows[0][:2] == [3000, 3000] and rows[0][2] > 1
     finally:
         drop_database(database)
+
+
+def test_runner_logs_each_request_under_its_function_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One process serves every HTTP function: a request's log lines name the function
+    that served it, and the process's own lines name the runner, whatever loaded last."""
+    from werkzeug.test import Client
+
+    from logpipe_local.runner import Dispatcher
+    from logpipe_local.template import FunctionSpec, _route
+
+    for name in ("alpha-fn", "beta-fn"):
+        folder = tmp_path / name
+        folder.mkdir()
+        module = name.replace("-", "_") + "_mod"
+        (folder / f"{module}.py").write_text(
+            "import logging\n"
+            "from logpipe import logs\n"
+            f"logs.configure({name!r})\n"
+            "def app(environ, start_response):\n"
+            f"    logging.getLogger('t').warning('served by %s', {name!r})\n"
+            "    start_response('200 OK', [('Content-Type', 'text/plain')])\n"
+            "    return [b'ok']\n",
+            encoding="utf-8",
+        )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    specs = [
+        FunctionSpec(n, tmp_path / n, f"{n.replace('-', '_')}_mod.app", 3, routes=[_route("GET", f"/{n}")])
+        for n in ("alpha-fn", "beta-fn")
+    ]
+    client = Client(Dispatcher(specs))
+    capsys.readouterr()
+    for name in ("alpha-fn", "beta-fn", "alpha-fn"):
+        assert client.get(f"/{name}").status_code == 200
+    logging.getLogger("t").warning("between requests")
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    assert [(line["function"], line["message"]) for line in lines] == [
+        ("alpha-fn", "served by alpha-fn"),
+        ("beta-fn", "served by beta-fn"),
+        ("alpha-fn", "served by alpha-fn"),
+        ("logpipe-run", "between requests"),
+    ]

@@ -6,11 +6,16 @@ import json
 import logging
 import os
 import sys
+from contextvars import ContextVar
 from datetime import UTC, datetime
 
 # Attributes a caller may attach with ``extra=``; they are copied into the JSON object.
 CONTEXT_KEYS = ("request_id", "file_id", "chunk", "delivery_id", "attempt")
 NOISY = ("werkzeug", "botocore", "boto3", "urllib3", "s3transfer", "pika")
+
+# The function at work, where one process serves several (the local runner): set around
+# each call, it names the function in the log lines of that call.
+current_function: ContextVar[str | None] = ContextVar("logpipe_function", default=None)
 
 
 class JsonFormatter(logging.Formatter):
@@ -23,7 +28,7 @@ class JsonFormatter(logging.Formatter):
             "ts": datetime.fromtimestamp(record.created, tz=UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "service": "logpipe",
-            "function": self.function,
+            "function": current_function.get() or self.function,
             "logger": record.name,
             "message": record.getMessage(),
         }

@@ -20,6 +20,7 @@ from typing import Any
 
 from werkzeug.serving import make_server
 
+from logpipe import logs
 from logpipe.config import Settings
 from logpipe.ingest import Context
 from logpipe.ingest.sweep import expire_uploads, requeue_stalled
@@ -53,19 +54,26 @@ class Dispatcher:
     """One WSGI app that routes each request to the function whose template route matches."""
 
     def __init__(self, specs: list[template.FunctionSpec]) -> None:
-        self.table: list[tuple[template.Route, WsgiApp]] = []
+        self.table: list[tuple[template.Route, str, WsgiApp]] = []
         for spec in specs:
             if spec.routes:
                 app = spec.load().app
-                self.table += [(route, app) for route in spec.routes]
+                self.table += [(route, spec.name, app) for route in spec.routes]
+        # Each function module configures logging for its name as it loads: the process
+        # itself is the runner, and each request is logged under its function's name.
+        logs.configure("logpipe-run")
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path, method = environ.get("PATH_INFO", "/"), environ.get("REQUEST_METHOD", "GET")
         allowed = []
-        for route, app in self.table:
+        for route, name, app in self.table:
             if route.pattern.match(path):
                 if route.method in (method, "ANY"):
-                    return app(environ, start_response)
+                    token = logs.current_function.set(name)
+                    try:
+                        return app(environ, start_response)
+                    finally:
+                        logs.current_function.reset(token)
                 allowed.append(route.method)
         status = "405 Method Not Allowed" if allowed else "404 Not Found"
         body = b'{"error": "%s"}' % (b"method not allowed" if allowed else b"no such route")
