@@ -137,3 +137,23 @@ def test_patterns_have_counts_and_are_served_top_first(make_api: Callable[..., A
     pump(api.settings)
     again = api.get("/api/patterns").get_json()["patterns"]
     assert [(p["id"], p["count"]) for p in again[:2]] == [(login, 600), (payment, 200)]
+
+
+def test_a_new_worker_starts_from_the_templates_others_settled_on(make_api: Callable[..., Api]) -> None:
+    """A worker that starts cold (a new process, a Lambda cold start) gives its first lines
+    the template the others already generalised, not a template of its own."""
+    api = make_api()
+    names = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi"]
+    first = "".join(f"2026-03-01T10:00:{i:02d}Z INFO user {names[i % 8]} logged in\n" for i in range(40))
+    first_id = api.upload("first.log", first.encode())
+    pump(api.settings)  # one worker: its miner generalises the name after a few of them
+    general = {r[5] for r in _events(api, first_id)[-8:]}
+    assert len(general) == 1
+    (general_id,) = general
+    template = query(api.settings, "SELECT template FROM patterns WHERE id = :i", i=general_id)[0][0]
+    assert template == "user <*> logged in"
+
+    later = "".join(f"2026-03-02T10:00:{i:02d}Z INFO user zed logged in\n" for i in range(3))
+    later_id = api.upload("later.log", later.encode())
+    pump(api.settings)  # another worker, with a fresh miner: one name alone would make no variable
+    assert {r[5] for r in _events(api, later_id)} == {general_id}

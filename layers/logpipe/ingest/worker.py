@@ -48,6 +48,8 @@ BUDGET_MARGIN_S = 20.0
 ERROR_LEVELS = ("error", "fatal")
 # Distinct message shapes a worker's pattern miner may hold (a few hundred bytes each).
 MAX_MINER_SHAPES = 200_000
+# How many of the most frequent known templates a new miner learns before its first line.
+PREWARM_TEMPLATES = 5000
 
 
 class UnknownChunkError(PermanentError):
@@ -85,9 +87,18 @@ class Context:
 
     @property
     def miner(self) -> PatternMiner:
-        """This process's pattern miner: templates keep sharpening across the chunks it reads."""
+        """This process's pattern miner: templates keep sharpening across the chunks it reads.
+
+        A new one (a cold start, or a reset at ``MAX_MINER_SHAPES`` to bound memory) first
+        learns the most frequent templates found so far by every worker, so that its first
+        lines get the templates the others settled on rather than ones of their own.
+        """
         if self._miner is None or len(self._miner) > MAX_MINER_SHAPES:
-            self._miner = PatternMiner()  # bounded memory: start afresh rather than grow for ever
+            miner = PatternMiner()
+            rows = self.conn.run("SELECT template FROM patterns ORDER BY count DESC LIMIT :n", n=PREWARM_TEMPLATES)
+            for (template,) in rows:
+                miner.add(template)  # a template is a message whose values are masked already
+            self._miner = miner
         return self._miner
 
     @property
