@@ -157,3 +157,21 @@ def test_a_new_worker_starts_from_the_templates_others_settled_on(make_api: Call
     later_id = api.upload("later.log", later.encode())
     pump(api.settings)  # another worker, with a fresh miner: one name alone would make no variable
     assert {r[5] for r in _events(api, later_id)} == {general_id}
+
+
+def test_events_given_a_template_before_it_generalised_count_for_what_it_became(
+    make_api: Callable[..., Api],
+) -> None:
+    api = make_api()
+    names = ["alice", "bob", "carol", "dave", "erin", "frank"]
+    data = "".join(f"2026-03-01T10:00:{i:02d}Z INFO user {names[i % 6]} logged in\n" for i in range(30))
+    file_id = api.upload("names.log", data.encode())
+    pump(api.settings)
+    ids = [r[5] for r in _events(api, file_id)]
+    assert len(set(ids[:3])) == 3 and len(set(ids[3:])) == 1  # the first names came before the variable
+    general = ids[-1]
+
+    for path in ("/api/patterns", f"/api/patterns?file_id={file_id}", "/api/patterns?level=info"):
+        top = api.get(path).get_json()["patterns"]
+        assert [(p["id"], p["template"], p["count"]) for p in top] == [(general, "user <*> logged in", 30)], path
+        assert top[0]["first_seen"].startswith("2026-03-01T10:00:00") and top[0]["sample"].startswith("user ")

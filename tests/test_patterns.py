@@ -161,6 +161,17 @@ def test_values_of_different_keys_never_merge() -> None:
     assert set(got[3:]) == {"getRecentTasks: topActivity=<*>"}
 
 
+def test_ids_handed_out_before_a_template_generalised_point_at_what_it_became() -> None:
+    miner = PatternMiner()
+    early = [miner.add(f"user {name} logged in").pattern() for name in ("alice", "bob", "carol", "dave", "erin")]
+    general = miner.add("user zed logged in").pattern()
+    assert general.template == "user <*> logged in"
+    aliases = miner.take_aliases()
+    assert {old: p.id for old, p in aliases.items()} == {p.id: general.id for p in early if p.id != general.id}
+    assert len(aliases) == 3 and all(p.template == general.template for p in aliases.values())
+    assert miner.take_aliases() == {}  # each is reported once, until it moves again
+
+
 def test_lists_of_values_of_any_length_are_one_variable() -> None:
     got = templates_of([" ".join(["ask 10.0.0.1:50010 to delete"] + [f"blk_{i}" for i in range(n)]) for n in (1, 3, 9)])
     assert set(got) == {"ask <*> to delete blk_<*>"}

@@ -29,7 +29,8 @@ def _time(name: str) -> str | None:
 @bp.get("/api/patterns")
 def top_patterns() -> Any:
     """Top N patterns by count. Without filters from the patterns table; with
-    ``file_id``, ``from``, ``to`` or ``level``, counted over the matching events."""
+    ``file_id``, ``from``, ``to`` or ``level``, counted over the matching events. An id
+    whose template has generalised since counts for the template it became."""
     try:
         limit = min(max(int(request.args.get("limit", "50")), 1), 500)
     except ValueError:
@@ -48,34 +49,44 @@ def top_patterns() -> Any:
     with connection() as conn:
         if not (file_id or level or start or end):
             rows = conn.run(
-                "SELECT id, template, count, first_seen, last_seen, sample FROM patterns "
-                "ORDER BY count DESC, id LIMIT :limit",
+                "WITH top AS ("
+                " SELECT COALESCE(a.target, p.id) AS id, CAST(sum(p.count) AS bigint) AS n, min(p.first_seen) AS first,"
+                "  max(p.last_seen) AS last, max(a.template) AS alias_template"
+                " FROM patterns p LEFT JOIN pattern_aliases a ON a.id = p.id"
+                " GROUP BY 1 ORDER BY n DESC, id LIMIT :limit)"
+                " SELECT top.id, COALESCE(t.template, top.alias_template), top.n, top.first, top.last,"
+                "  COALESCE(t.sample, (SELECT p.sample FROM patterns p JOIN pattern_aliases a ON a.id = p.id"
+                "   WHERE a.target = top.id LIMIT 1))"
+                " FROM top LEFT JOIN patterns t ON t.id = top.id ORDER BY top.n DESC, top.id",
                 limit=limit,
             )
         else:
-            where: list[str] = ["pattern_id IS NOT NULL"]
+            where: list[str] = ["e.pattern_id IS NOT NULL"]
             params: dict[str, object] = {"limit": limit}
             if file_id:
-                where.append("file_id = CAST(:file_id AS uuid)")
+                where.append("e.file_id = CAST(:file_id AS uuid)")
                 params["file_id"] = file_id
             if level:
-                where.append("level = :level")
+                where.append("e.level = :level")
                 params["level"] = level
             if start:
-                where.append("ts >= CAST(:start AS timestamptz)")
+                where.append("e.ts >= CAST(:start AS timestamptz)")
                 params["start"] = start
             if end:
-                where.append("ts < CAST(:end AS timestamptz)")
+                where.append("e.ts < CAST(:end AS timestamptz)")
                 params["end"] = end
             rows = conn.run(
                 "WITH top AS ("
-                f" SELECT pattern_id, count(*) AS n, min(ts) AS first, max(ts) AS last FROM events"
-                f" WHERE {' AND '.join(where)} GROUP BY pattern_id ORDER BY n DESC, pattern_id LIMIT :limit)"
-                " SELECT top.pattern_id, p.template, top.n, top.first, top.last,"
-                "  (SELECT e.message FROM events e WHERE e.pattern_id = top.pattern_id"
+                " SELECT COALESCE(a.target, e.pattern_id) AS id, count(*) AS n, min(e.ts) AS first,"
+                "  max(e.ts) AS last, max(a.template) AS alias_template"
+                " FROM events e LEFT JOIN pattern_aliases a ON a.id = e.pattern_id"
+                f" WHERE {' AND '.join(where)} GROUP BY 1 ORDER BY n DESC, id LIMIT :limit)"
+                " SELECT top.id, COALESCE(t.template, top.alias_template), top.n, top.first, top.last,"
+                "  (SELECT e.message FROM events e LEFT JOIN pattern_aliases a ON a.id = e.pattern_id"
+                "   WHERE COALESCE(a.target, e.pattern_id) = top.id"
                 + (" AND e.file_id = CAST(:file_id AS uuid)" if file_id else "")
                 + "   LIMIT 1)"
-                " FROM top JOIN patterns p ON p.id = top.pattern_id ORDER BY top.n DESC, top.pattern_id",
+                " FROM top LEFT JOIN patterns t ON t.id = top.id ORDER BY top.n DESC, top.id",
                 **params,
             )
     return {

@@ -34,7 +34,7 @@ from ..errors import LogpipeError, PermanentError, RetryableError, ServiceUnavai
 from ..parsing import Line, LineReader, looks_binary
 from ..parsing.formats import Parser
 from ..parsing.multiline import Event, Joiner
-from ..patterns import PatternMiner
+from ..patterns import Pattern, PatternMiner
 from ..queue import Delivery, Outcome, WorkQueue, work_queue
 from ..storage import Bucket
 from .boundaries import split_points
@@ -325,6 +325,7 @@ class Batch:
     errors: int = 0
     truncated: int = 0  # truncated lines in its events
     patterns: dict[str, list[Any]] = field(default_factory=dict)
+    aliases: dict[str, Pattern] = field(default_factory=dict)  # see PatternMiner.take_aliases
     last: bool = False  # the chunk's last batch: its commit marks the chunk done
 
 
@@ -383,10 +384,12 @@ def event_batches(
                 seen[3] = when
         batch.next_offset, batch.next_line = ev.end_offset, ev.line + len(texts)
         if batch.buf.rows >= batch_rows:
+            batch.aliases = miner.take_aliases()
             yield batch
             batch = Batch(CopyBuffer(file_id, ingested), batch.next_offset, batch.next_line)
             add_row, patterns = batch.buf.add, batch.patterns
     batch.last = True
+    batch.aliases = miner.take_aliases()
     yield batch
 
 
@@ -518,6 +521,7 @@ def _commit_batch(
         # Last: every worker counts the same patterns, so their rows stay locked for as
         # short a time as can be.
         _count_patterns(conn, batch.patterns)
+        _alias_patterns(conn, batch.aliases)
         conn.run("COMMIT")
     except BaseException:
         _rollback(ctx)
@@ -545,6 +549,20 @@ def _count_patterns(conn: pg8000.native.Connection, seen: dict[str, list[Any]]) 
         "ON CONFLICT (id) DO UPDATE SET count = patterns.count + EXCLUDED.count, "
         " first_seen = LEAST(patterns.first_seen, EXCLUDED.first_seen), "
         " last_seen = GREATEST(patterns.last_seen, EXCLUDED.last_seen)",
+        rows=json.dumps(rows, ensure_ascii=False, separators=(",", ":")),
+    )
+
+
+def _alias_patterns(conn: pg8000.native.Connection, aliases: dict[str, Pattern]) -> None:
+    """Point the ids of templates that generalised at what they became, in id order (as
+    ``_count_patterns`` takes its rows). The latest word on an id wins."""
+    if not aliases:
+        return
+    rows = [{"id": i, "target": p.id, "template": p.template} for i, p in sorted(aliases.items())]
+    conn.run(
+        "INSERT INTO pattern_aliases (id, target, template) "
+        "SELECT r.* FROM json_to_recordset(CAST(:rows AS json)) AS r(id text, target text, template text) "
+        "ON CONFLICT (id) DO UPDATE SET target = EXCLUDED.target, template = EXCLUDED.template",
         rows=json.dumps(rows, ensure_ascii=False, separators=(",", ":")),
     )
 

@@ -107,6 +107,11 @@ class _Template:
             self._pattern = Pattern(pattern_id(text), text)
         return self._pattern
 
+    @property
+    def issued(self) -> bool:
+        """Whether its pattern was handed out (events may carry its id)."""
+        return self._pattern is not None
+
     def sibling_keys(self) -> list[tuple[int, int, int]]:
         """Per position but the first: the position and hashes of the tokens before and after it.
 
@@ -336,6 +341,11 @@ class PatternMiner:
         self._by_key: dict[str, Shape] = {}
         self._buckets: dict[tuple[int, str | None], _Bucket] = {}
         self._heads: dict[int, dict[str, _Template]] = {}
+        # Templates whose ids were handed out before they generalised, by id, and the
+        # target each was last reported with (see ``take_aliases``).
+        self._retired: dict[str, _Template] = {}
+        self._reported: dict[str, str] = {}
+        self._moved = False
 
     def __len__(self) -> int:
         """How many distinct shapes have been seen."""
@@ -376,8 +386,23 @@ class PatternMiner:
         """
         self._buckets = {}
         self._heads = {}
+        self._retired, self._reported = {}, {}  # a new forest: ids of the old one are not followed
         for masked in sorted(self._shapes):
             self._shapes[masked].template = self._place(_tokens(masked))
+
+    def take_aliases(self) -> dict[str, Pattern]:
+        """The ids handed out for templates that have generalised since, each with the
+        pattern it is now part of: those that are new or moved since the last call."""
+        if not self._moved:
+            return {}
+        self._moved = False
+        out: dict[str, Pattern] = {}
+        for old, template in self._retired.items():
+            target = template.root().pattern()
+            if self._reported.get(old) != target.id:
+                self._reported[old] = target.id
+                out[old] = target
+        return out
 
     def templates(self) -> dict[str, int]:
         """Every current template with its line count."""
@@ -388,6 +413,13 @@ class PatternMiner:
         return counts
 
     # -- placing a new shape -------------------------------------------------------
+
+    def _adopt(self, child: _Template, parent: _Template) -> None:
+        """``child`` becomes part of ``parent``; remembered if its id was handed out."""
+        child.parent = parent
+        self._moved = True
+        if child.issued:
+            self._retired.setdefault(child.pattern().id, child)
 
     def _bucket(self, n: int, first: str | None) -> _Bucket:
         bucket = self._buckets.get((n, first))
@@ -422,12 +454,12 @@ class PatternMiner:
         if len(values) >= FIRST_TOKEN_FACTOR * self.min_distinct or (len(values) >= 2 and _all_values(values)):
             general = _merge(members, 0)
             for m in members:
-                m.parent = general
+                self._adopt(m, general)
                 self._buckets[(len(tokens), m.tokens[0])].remove(m)
             bucket = self._bucket(len(tokens), None)
             target = bucket.match(general.tokens)
             if target is not None:
-                general.parent = target
+                self._adopt(general, target)
             else:
                 self._settle(bucket, general, merged=True)
 
@@ -445,7 +477,7 @@ class PatternMiner:
             ]
         for other in covered:
             if other.parent is None:
-                other.parent = template
+                self._adopt(other, template)
                 bucket.remove(other)
         bucket.add(template)
         near = bucket.near(template)
@@ -463,11 +495,11 @@ class PatternMiner:
             if len(values) >= self.min_distinct or (len(values) >= 2 and _all_values(values)):
                 general = _merge(members, q)
                 for m in members:
-                    m.parent = general
+                    self._adopt(m, general)
                     bucket.remove(m)
                 target = bucket.match(general.tokens)
                 if target is not None:
-                    general.parent = target
+                    self._adopt(general, target)
                 else:
                     self._settle(bucket, general, merged=True)
                 return
