@@ -194,6 +194,35 @@ def test_postgres_cut_inside_a_copy_loses_and_duplicates_nothing(make_api: Calla
     assert dead_letters(settings) == []
 
 
+def test_pattern_aliases_of_a_commit_cut_short_are_written_by_the_retry(make_api: Callable[..., Api]) -> None:
+    """The batch whose lines make a template generalise carries the aliases of the ids
+    handed out before; when its commit fails, the retry (same miner, which has moved on)
+    still writes them."""
+    api = make_api(batch_rows=10, max_attempts=1)
+    settings = api.settings
+    lines = [f"2026-03-01T10:00:0{i}Z INFO user {n} logged in" for i, n in enumerate(("alice", "bob", "carol"))]
+    lines += [f"2026-03-01T10:00:10Z INFO disk check at step {i}" for i in range(4, 11)]
+    lines += ["2026-03-01T10:00:11Z INFO user dave logged in"]  # the fourth name: a variable now
+    lines += [f"2026-03-01T10:00:12Z INFO disk check at step {i}" for i in range(12, 21)]
+    file_id = api.upload("aliases.log", ("\n".join(lines) + "\n").encode())
+    log: Log = []
+    with TcpProxy(settings.psql_addr, settings.psql_port) as proxy:
+        proxy.cut_at(b"\tdisk check at step 15\t")  # inside the second batch's COPY
+        worker = replace(settings, psql_port=proxy.port)
+        ctx = Context(worker)
+        try:
+            drive(worker, ctx, lambda: proxy.is_cut, log)
+            assert file_state(settings, file_id)[1] == 10  # the first batch only
+            proxy.restore()
+            drive(worker, ctx, lambda: file_state(settings, file_id)[0] == "done", log)
+        finally:
+            ctx.close()
+    ids = [r[0] for r in query(settings, "SELECT pattern_id FROM events ORDER BY line")]
+    general = ids[10]
+    aliases = query(settings, "SELECT id, target, template FROM pattern_aliases ORDER BY id")
+    assert aliases == sorted([i, general, "user <*> logged in"] for i in ids[:3])
+
+
 def rabbit_through(url: str, port: int) -> str:
     """``url`` with its host and port replaced by the proxy's, keeping credentials and vhost."""
     parts = urlsplit(url)

@@ -449,18 +449,21 @@ def process_chunk(ctx: Context, file_id: str, seq: int, deadline: float) -> None
         raise PermanentError(f"bad parsing options of file {file_id}: {exc}") from exc
     joiner = Joiner(parser.parse, max_lines=settings.max_event_lines, max_bytes=settings.max_event_bytes)
     events = joiner.events(lines, first_line=c.next_line, start_offset=c.next_offset)
-    batches = event_batches(
-        events, ctx.miner, file_id, datetime.now(UTC), settings.batch_rows, c.next_offset, c.next_line
-    )
+    miner = ctx.miner
+    batches = event_batches(events, miner, file_id, datetime.now(UTC), settings.batch_rows, c.next_offset, c.next_line)
     expect_line = c.next_line
-    with _Committer(ctx, c, seq) as committer:
-        for batch in batches:
-            committer.commit(expect_line, batch, lines.damage if batch.last else None)
-            expect_line = batch.next_line
-            if not batch.last and ctx.clock() > deadline - BUDGET_MARGIN_S:
-                committer.wait()
-                ctx.queue.send([chunk_message(file_id, seq)])  # continue in a fresh invocation
-                return
+    try:
+        with _Committer(ctx, c, seq) as committer:
+            for batch in batches:
+                committer.commit(expect_line, batch, lines.damage if batch.last else None)
+                expect_line = batch.next_line
+                if not batch.last and ctx.clock() > deadline - BUDGET_MARGIN_S:
+                    committer.wait()
+                    ctx.queue.send([chunk_message(file_id, seq)])  # continue in a fresh invocation
+                    return
+    except BaseException:
+        miner.report_again()  # the pattern aliases of a failed commit go with the next one
+        raise
 
 
 def _commit_batch(

@@ -404,6 +404,12 @@ class PatternMiner:
                 out[old] = target
         return out
 
+    def report_again(self) -> None:
+        """Make the next ``take_aliases`` report every alias again: what it reported
+        before may have gone down with a commit that failed."""
+        self._reported.clear()
+        self._moved = True
+
     def templates(self) -> dict[str, int]:
         """Every current template with its line count."""
         counts: dict[str, int] = {}
