@@ -399,7 +399,7 @@ class PatternMiner:
         out: dict[str, Pattern] = {}
         for old, template in self._retired.items():
             target = template.root().pattern()
-            if self._reported.get(old) != target.id:
+            if target.id != old and self._reported.get(old) != target.id:
                 self._reported[old] = target.id
                 out[old] = target
         return out
