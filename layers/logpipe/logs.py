@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 # Attributes a caller may attach with ``extra=``; they are copied into the JSON object.
 CONTEXT_KEYS = ("request_id", "file_id", "chunk", "delivery_id", "attempt")
-NOISY = ("werkzeug", "botocore", "boto3", "urllib3", "s3transfer", "pika")
+NOISY = ("werkzeug", "botocore", "boto3", "urllib3", "s3transfer", "pika", "pgserver")
 
 # The function at work, where one process serves several (the local runner): set around
 # each call, it names the function in the log lines of that call.
