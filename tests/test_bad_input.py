@@ -32,6 +32,16 @@ def events(api: Api, file_id: str) -> list[list[Any]]:
     )
 
 
+def json_rows(api: Api, file_id: str, fields: str = "fields") -> list[list[Any]]:
+    """``[line, format, message, fields]`` of the file's events, in line order; ``fields``
+    is how to select that column (``fields::text`` shows the stored JSON text)."""
+    return query(
+        api.settings,
+        f"SELECT line, format, message, {fields} FROM events WHERE file_id = CAST(:f AS uuid) ORDER BY line",
+        f=file_id,
+    )
+
+
 def object_key(api: Api, file_id: str) -> str:
     return str(query(api.settings, "SELECT object_key FROM files WHERE id = CAST(:f AS uuid)", f=file_id)[0][0])
 
@@ -225,11 +235,7 @@ def test_nul_in_json_escape_and_raw_byte_is_stored_as_replacement(api: Api) -> N
     pump(api.settings)
     f = api.file(file_id)
     assert (f["status"], f["lines"], f["events"], f["error"]) == ("done", 3, 3, None)
-    rows = query(
-        api.settings,
-        "SELECT line, format, message, fields FROM events WHERE file_id = CAST(:f AS uuid) ORDER BY line",
-        f=file_id,
-    )
+    rows = json_rows(api, file_id)
     assert [r[:3] for r in rows] == [
         [1, "json", "nul \ufffd inside"],
         [2, "text", "plain line with a raw \ufffd byte"],
@@ -255,11 +261,7 @@ def test_json_beyond_the_standard_is_stored_without_loss(api: Api) -> None:
     pump(api.settings)
     f = api.file(file_id)
     assert (f["status"], f["lines"], f["events"], f["error"]) == ("done", 4, 4, None)
-    rows = query(
-        api.settings,
-        "SELECT line, format, message, fields::text FROM events WHERE file_id = CAST(:f AS uuid) ORDER BY line",
-        f=file_id,
-    )
+    rows = json_rows(api, file_id, "fields::text")
     assert [r[:3] for r in rows[:3]] == [
         [1, "json", "nan"],
         [2, "json", "lone \ufffd surrogate"],
