@@ -106,9 +106,10 @@ class CopyBuffer:
     """Accumulates rows in COPY text format; ``flush`` sends them in one COPY."""
 
     def __init__(self, file_id: str, ingested_at: datetime) -> None:
-        self._prefix = f"{file_id}\t"
-        self._ingested = ingested_at.isoformat()
+        self.prefix = f"{file_id}\t"  # what each row starts with
+        self.ingested = ingested_at.isoformat()  # the ingest time of each row
         self._parts: list[str] = []
+        self._encoded: list[bytes] = []  # rows before those in _parts, once a lane added some
         self.rows = 0
         self.months: set[tuple[int, int]] = set()
         # isoformat() of the UTC seconds seen so far, up to the seconds: rows of one batch
@@ -129,7 +130,7 @@ class CopyBuffer:
         pattern_id: str | None = None,
     ) -> None:
         if ts is None:
-            ts_text, inferred = self._ingested, "t"
+            ts_text, inferred = self.ingested, "t"
         elif ts.tzinfo is UTC:
             inferred = "f"
             second = (ts.year, ts.month, ts.day, ts.hour, ts.minute, ts.second)
@@ -143,15 +144,32 @@ class CopyBuffer:
             ts_text, inferred = ts.isoformat(), "f"
             self.months.add((ts.year, ts.month))
         self._parts.append(
-            f"{self._prefix}{line}\t{ts_text}\t{inferred}\t{self._ingested}\t{level or _NULL}\t{fmt}\t"
+            f"{self.prefix}{line}\t{ts_text}\t{inferred}\t{self.ingested}\t{level or _NULL}\t{fmt}\t"
             f"{_text(message)}\t{_NULL if fields is None else _json(fields)}\t"
             f"{_NULL if raw is None else _text(raw)}\t{'t' if truncated else 'f'}\t{line_count}\t"
             f"{pattern_id or _NULL}\n"
         )
         self.rows += 1
 
+    def add_rows(self, data: bytes, rows: int, months: list[tuple[int, int]]) -> None:
+        """Rows encoded elsewhere in this buffer's format (its prefix and ingest time)."""
+        if self._parts:
+            self._encoded.append(self._encode("".join(self._parts)))
+            self._parts.clear()
+        self._encoded.append(data)
+        self.rows += rows
+        self.months.update(months)
+
+    def chunks(self) -> list[bytes]:
+        """The rows as COPY sends them, one CopyData message a chunk (whole rows each)."""
+        tail = self._encode("".join(self._parts))
+        return [*self._encoded, tail] if self._encoded else [tail]
+
     def payload(self) -> bytes:
-        text = "".join(self._parts)
+        return b"".join(self.chunks())
+
+    @staticmethod
+    def _encode(text: str) -> bytes:
         try:
             return text.encode("utf-8")
         except UnicodeEncodeError:
@@ -159,9 +177,10 @@ class CopyBuffer:
 
     def copy_into(self, conn: pg8000.native.Connection) -> None:
         if self.rows:
-            # One CopyData message: pg8000 sends a file-like stream 8 KiB at a time, a
-            # write and a flush each, where a list of one bytes object goes in one write.
-            conn.run(COPY_SQL, stream=[self.payload()])
+            # A CopyData message a chunk: pg8000 sends a file-like stream 8 KiB at a
+            # time, a write and a flush each, where each bytes object of a list goes in
+            # one write.
+            conn.run(COPY_SQL, stream=self.chunks())
 
 
 _known_months: set[tuple[int, int]] = set()

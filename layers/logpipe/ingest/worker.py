@@ -31,7 +31,7 @@ from ..config import Settings
 from ..db import files as files_db
 from ..db.events import CopyBuffer, ensure_partitions, storable_text
 from ..errors import LogpipeError, PermanentError, RetryableError, ServiceUnavailableError
-from ..parsing import Line, LineReader, looks_binary
+from ..parsing import Line, LineReader, Rows, looks_binary
 from ..parsing.formats import Parser
 from ..parsing.multiline import Event, Joiner
 from ..patterns import Pattern, PatternMiner
@@ -39,6 +39,7 @@ from ..queue import Delivery, Outcome, WorkQueue, work_queue
 from ..storage import Bucket
 from .boundaries import split_points
 from .gunzip import GZIP_MAGIC, DamagedInputError, GunzipReader
+from .lane import AccessLane
 
 log = logging.getLogger("logpipe.ingest")
 
@@ -300,12 +301,12 @@ class _Lines:
     quietly at damage (kept in ``damage``) so that the event being joined when it struck is
     still written."""
 
-    def __init__(self, lines: Iterable[Line], skip: int) -> None:
+    def __init__(self, lines: Iterable[Line | Rows], skip: int) -> None:
         self._lines = lines
-        self._skip = skip
+        self._skip = skip  # lines, all of which come as Line: no lane starts before them
         self.damage: DamagedInputError | None = None
 
-    def __iter__(self) -> Iterator[Line]:
+    def __iter__(self) -> Iterator[Line | Rows]:
         try:
             lines = iter(self._lines)
             next(islice(lines, self._skip, self._skip), None)  # read past the first ``skip``
@@ -340,20 +341,37 @@ def _storable(message: str) -> str:
 
 
 def event_batches(
-    events: Iterable[Event],
+    events: Iterable[Event | Rows],
     miner: PatternMiner,
     file_id: str,
     ingested: datetime,
     batch_rows: int,
     next_offset: int,
     next_line: int,
+    lane: AccessLane | None = None,
 ) -> Iterator[Batch]:
-    """The events as batches ready to commit: full ones of ``batch_rows`` rows, then the
-    last one (maybe empty), each yielded as soon as it is complete."""
+    """The events (and runs of rows that ``lane`` wrote) as batches ready to commit: full
+    ones of at most ``batch_rows`` rows, then the last one (maybe empty), each yielded as
+    soon as it is complete."""
     batch = Batch(CopyBuffer(file_id, ingested), next_offset, next_line)
     add_row, patterns = batch.buf.add, batch.patterns
+    if lane is not None:
+        lane.buf = batch.buf
     mine = miner.add
     for ev in events:
+        if isinstance(ev, Rows):
+            if lane is None:
+                raise ValueError("a run of rows without the lane that fills it")
+            lane.fill(ev)
+            _add_rows(batch, ev)
+            if batch.buf.rows >= batch_rows:
+                batch.aliases = miner.take_aliases()
+                yield batch
+                batch = Batch(CopyBuffer(file_id, ingested), batch.next_offset, batch.next_line)
+                add_row, patterns = batch.buf.add, batch.patterns
+                if lane is not None:
+                    lane.buf = batch.buf
+            continue
         p = ev.parsed
         message = ev.message()
         if "\x00" in message or not message.isascii():
@@ -388,9 +406,30 @@ def event_batches(
             yield batch
             batch = Batch(CopyBuffer(file_id, ingested), batch.next_offset, batch.next_line)
             add_row, patterns = batch.buf.add, batch.patterns
+            if lane is not None:
+                lane.buf = batch.buf
     batch.last = True
     batch.aliases = miner.take_aliases()
     yield batch
+
+
+def _add_rows(batch: Batch, rows: Rows) -> None:
+    """Add a run of rows that a lane wrote, and count its patterns as ``event_batches`` does."""
+    batch.buf.add_rows(rows.data, rows.count, rows.months)
+    batch.errors += rows.errors
+    patterns = batch.patterns
+    for pattern_id, template, count, first, last, sample in rows.patterns:
+        first_seen, last_seen = datetime.fromtimestamp(first, UTC), datetime.fromtimestamp(last, UTC)
+        seen = patterns.get(pattern_id)
+        if seen is None:
+            patterns[pattern_id] = [template, count, first_seen, last_seen, sample]
+        else:
+            seen[1] += count
+            if first_seen < seen[2]:
+                seen[2] = first_seen
+            if last_seen > seen[3]:
+                seen[3] = last_seen
+    batch.next_offset, batch.next_line = rows.end_offset, rows.line + rows.count
 
 
 class _Committer:
@@ -434,23 +473,29 @@ def process_chunk(ctx: Context, file_id: str, seq: int, deadline: float) -> None
     if c.done:
         return
     settings = ctx.settings
-    if c.compression == "gzip":
-        reader = GunzipReader(ctx.bucket.open(c.key))
-        raw_lines = LineReader(reader.read, max_line_bytes=settings.max_line_bytes, offset=0)
-        skip = c.next_line - c.first_line  # gzip cannot seek: read past what is committed
-    else:
-        read = ctx.bucket.open(c.key, c.next_offset, c.end_offset)
-        raw_lines = LineReader(read, max_line_bytes=settings.max_line_bytes, offset=c.next_offset)
-        skip = 0
-    lines = _Lines(raw_lines, skip)
     try:
         parser = Parser(tz=c.source_tz or "UTC", format=c.source_format)
     except (ValueError, LookupError) as exc:
         raise PermanentError(f"bad parsing options of file {file_id}: {exc}") from exc
-    joiner = Joiner(parser.parse, max_lines=settings.max_event_lines, max_bytes=settings.max_event_bytes)
-    events = joiner.events(lines, first_line=c.next_line, start_offset=c.next_offset)
     miner = ctx.miner
-    batches = event_batches(events, miner, file_id, datetime.now(UTC), settings.batch_rows, c.next_offset, c.next_line)
+    lane = AccessLane.create(
+        settings.compiled_lane, parser, miner, max_line_bytes=settings.max_line_bytes,
+        batch_rows=settings.batch_rows, min_line=c.next_line,
+    )  # fmt: skip
+    if c.compression == "gzip":
+        reader = GunzipReader(ctx.bucket.open(c.key))
+        raw_lines = LineReader(reader.read, max_line_bytes=settings.max_line_bytes, offset=0)
+        first_line, skip = c.first_line, c.next_line - c.first_line  # gzip cannot seek: read past what is committed
+    else:
+        read = ctx.bucket.open(c.key, c.next_offset, c.end_offset)
+        raw_lines = LineReader(read, max_line_bytes=settings.max_line_bytes, offset=c.next_offset)
+        first_line, skip = c.next_line, 0
+    lines = _Lines(raw_lines.with_lane(lane, first_line=first_line), skip)
+    joiner = Joiner(parser.parse, max_lines=settings.max_event_lines, max_bytes=settings.max_event_bytes)
+    events = joiner.events_and_rows(lines, first_line=c.next_line, start_offset=c.next_offset)
+    batches = event_batches(
+        events, miner, file_id, datetime.now(UTC), settings.batch_rows, c.next_offset, c.next_line, lane
+    )
     expect_line = c.next_line
     try:
         with _Committer(ctx, c, seq) as committer:

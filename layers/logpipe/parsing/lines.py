@@ -10,7 +10,8 @@ without being buffered.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Protocol, cast
 
 BOM = b"\xef\xbb\xbf"
 BLOCK = 1 << 20
@@ -23,6 +24,41 @@ class Line:
     text: str
     truncated: bool
     end_offset: int  # offset just past this line's newline: where the next line starts
+
+
+@dataclass(slots=True)
+class Rows:
+    """A run of lines that a lane turns straight into COPY rows: one event a line, each
+    complete, as no multi-line rule joins a line to the one before or after it.
+
+    The reader hands it over before it is filled: whoever consumes the events fills it
+    (``Lane.fill``) once everything before it is consumed, so that the run's lines meet
+    the pattern miner in their place in the file. The reader then reads on from its end.
+    """
+
+    line: int  # number of its first line
+    offset: int  # where its first line starts
+    source: bytes  # the block the run is in...
+    start: int  # ...from this index
+    # Set by ``Lane.fill``:
+    count: int = 0  # lines, events and rows alike
+    end_offset: int = 0  # just past its last line
+    data: bytes = b""  # the rows, in COPY text format
+    errors: int = 0  # events of level error or fatal
+    months: list[tuple[int, int]] = field(default_factory=list)  # (year, month) of their times
+    # Per pattern, in order of first sight: id, template, events, first and last time
+    # (UTC seconds) and the first event's message.
+    patterns: list[tuple[str, str, int, int, int, str]] = field(default_factory=list)
+
+
+class Lane(Protocol):
+    """Takes runs of lines off the reader (see ``logpipe.ingest.lane``)."""
+
+    def takes(self, data: bytes, start: int, line: int) -> bool:
+        """Whether a run starts with the line at ``data[start:]``, numbered ``line``."""
+
+    def fill(self, rows: Rows) -> None:
+        """Write the run's rows: at least one."""
 
 
 def _decode(raw: bytes) -> str:
@@ -61,6 +97,13 @@ class LineReader:
         self._block = block
 
     def __iter__(self) -> Iterator[Line]:
+        return cast(Iterator[Line], self._lines(None, 0))
+
+    def with_lane(self, lane: Lane | None, *, first_line: int) -> Iterator[Line | Rows]:
+        """The lines, where ``lane`` takes the runs it can; ``first_line`` numbers the first."""
+        return self._lines(lane, first_line)
+
+    def _lines(self, lane: Lane | None, line: int) -> Iterator[Line | Rows]:
         limit = self._max
         pos = self.offset
         buf = b""
@@ -87,6 +130,7 @@ class LineReader:
                     pos += len(data)
                     continue
                 pos += nl + 1
+                line += 1
                 yield Line(_decode(kept), True, pos)
                 kept = None
                 data = data[nl + 1 :]
@@ -94,12 +138,37 @@ class LineReader:
                 data = buf + data
             parts = data.split(b"\n")
             buf = parts.pop()
-            for raw in parts:
-                pos += len(raw) + 1
-                if len(raw) - raw.endswith(b"\r") > limit:
-                    yield Line(_decode(_cut(raw, limit)), True, pos)
-                else:
-                    yield Line(_decode(raw), False, pos)
+            if lane is None:
+                for raw in parts:
+                    pos += len(raw) + 1
+                    if len(raw) - raw.endswith(b"\r") > limit:
+                        yield Line(_decode(_cut(raw, limit)), True, pos)
+                    else:
+                        yield Line(_decode(raw), False, pos)
+            else:
+                # Line by line as above, but where the lane takes the next line (which it
+                # can only decide once the line before has been parsed) it takes a run.
+                k, at = 0, 0  # the next part, and where it starts in ``data``
+                while k < len(parts):
+                    if lane.takes(data, at, line):
+                        rows = Rows(line, pos, data, at)
+                        yield rows  # filled by the time it asks for more
+                        if rows.count <= 0:
+                            raise RuntimeError(f"the lane took no line of the run at line {line}")
+                        k += rows.count
+                        line += rows.count
+                        at += rows.end_offset - pos
+                        pos = rows.end_offset
+                        continue
+                    raw = parts[k]
+                    k += 1
+                    line += 1
+                    at += len(raw) + 1
+                    pos += len(raw) + 1
+                    if len(raw) - raw.endswith(b"\r") > limit:
+                        yield Line(_decode(_cut(raw, limit)), True, pos)
+                    else:
+                        yield Line(_decode(raw), False, pos)
             # One byte over may be the \r of a CRLF whose \n is in the next block: wait for it.
             if len(buf) > limit + buf.endswith(b"\r"):
                 kept = _cut(buf, limit)

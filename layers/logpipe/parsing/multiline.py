@@ -26,9 +26,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import cast
 
 from .formats import Parsed
-from .lines import Line
+from .lines import Line, Rows
 
 _PY_HEAD = re.compile(
     r"Traceback \(most recent call last\):"
@@ -153,12 +154,31 @@ class Joiner:
         return False, parsed
 
     def events(self, lines: Iterable[Line], *, first_line: int, start_offset: int) -> Iterator[Event]:
+        return cast(Iterator[Event], self.events_and_rows(lines, first_line=first_line, start_offset=start_offset))
+
+    def events_and_rows(
+        self, lines: Iterable[Line | Rows], *, first_line: int, start_offset: int
+    ) -> Iterator[Event | Rows]:
+        """As ``events``, where runs of lines a lane took pass through as they are: the
+        event before a run is complete, as no rule joins its first line to it."""
         parse = self.parse
         max_lines, max_bytes = self.max_lines, self.max_bytes
         current: Event | None = None
         number = first_line
         offset = start_offset
         for line in lines:
+            if isinstance(line, Rows):
+                if current is not None:
+                    if current.mode and current.parsed.level is None:
+                        current.parsed.level = "error"
+                    yield current
+                    current = None
+                if line.line != number:
+                    raise ValueError(f"a run of rows starts at line {line.line}, expected {number}")
+                yield line  # filled by the time it asks for more
+                number += line.count
+                offset = line.end_offset
+                continue
             text = line.text
             parsed: Parsed | None = None
             if current is not None:

@@ -351,6 +351,13 @@ class PatternMiner:
         """How many distinct shapes have been seen."""
         return len(self._shapes)
 
+    @property
+    def key_cache(self) -> dict[str, Shape]:
+        """``shape_key``-style keys to their shapes: what ``add`` looks up before masking.
+        The compiled lane looks there itself, counts what it finds in ``Shape.count``,
+        and calls ``add`` for anything else."""
+        return self._by_key
+
     def add(self, message: str) -> Shape:
         """Count ``message`` and return its shape.
 

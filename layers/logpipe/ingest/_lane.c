@@ -1,0 +1,839 @@
+/* The compiled lane: runs of access-log lines turned straight into COPY rows.
+ *
+ * ``logpipe.ingest.lane`` says when a run may take this lane and how its output joins
+ * the batch; this file only does the per-line work, and exactly what the Python path
+ * does to such a line (``Parser._access``, ``TimeParser.clf``, ``PatternMiner.add``,
+ * ``CopyBuffer.add``): the tests compare the two byte for byte.
+ *
+ * A line takes the lane only when it is plain (printable ASCII, no backslash, no longer
+ * than the line limit), fully matches the access-log layout with a strict CLF time
+ * (``10/Oct/2000:13:55:36 -0700``), and is followed by a line that starts with a digit
+ * or a colon, which the multi-line rules never join to it. Anything else ends the run
+ * and goes the Python way, which knows every other case.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+/* -- growing byte buffers ---------------------------------------------------------------- */
+
+typedef struct {
+    char *p;
+    Py_ssize_t n, cap;
+} Buf;
+
+static int
+reserve(Buf *b, Py_ssize_t extra)
+{
+    if (b->n + extra <= b->cap)
+        return 0;
+    Py_ssize_t cap = b->cap ? b->cap : 1 << 16;
+    while (cap < b->n + extra)
+        cap *= 2;
+    char *p = PyMem_Realloc(b->p, cap);
+    if (p == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    b->p = p;
+    b->cap = cap;
+    return 0;
+}
+
+/* Callers reserve first. */
+static inline void
+put(Buf *b, const char *s, Py_ssize_t n)
+{
+    memcpy(b->p + b->n, s, n);
+    b->n += n;
+}
+
+static inline void
+put_c(Buf *b, char c)
+{
+    b->p[b->n++] = c;
+}
+
+static void
+put_int(Buf *b, int64_t v)
+{
+    char tmp[24];
+    int i = 0;
+    if (v == 0) {
+        put_c(b, '0');
+        return;
+    }
+    while (v > 0) {
+        tmp[i++] = (char)('0' + v % 10);
+        v /= 10;
+    }
+    while (i > 0)
+        put_c(b, tmp[--i]);
+}
+
+static inline void
+put_digits(Buf *b, int v, int width)
+{
+    for (int i = width - 1; i >= 0; i--) {
+        b->p[b->n + i] = (char)('0' + v % 10);
+        v /= 10;
+    }
+    b->n += width;
+}
+
+/* A JSON string of plain text (no backslash, no control character), escaped for COPY:
+ * orjson writes a quote as \" and COPY doubles the backslash. */
+static void
+put_json_string(Buf *b, const char *s, Py_ssize_t n)
+{
+    put_c(b, '"');
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (s[i] == '"') {
+            put(b, "\\\\\"", 3);
+        }
+        else {
+            put_c(b, s[i]);
+        }
+    }
+    put_c(b, '"');
+}
+
+static PyObject *
+ascii_str(const char *s, Py_ssize_t n)
+{
+    PyObject *u = PyUnicode_New(n, 127);
+    if (u != NULL)
+        memcpy(PyUnicode_1BYTE_DATA(u), s, n);
+    return u;
+}
+
+/* -- characters (ASCII only: the lane takes no other) ------------------------------------ */
+
+static inline int is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
+static inline int is_alnum(unsigned char c)
+{
+    return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+static inline int is_hex(unsigned char c)
+{
+    return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* -- time -------------------------------------------------------------------------------- */
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm). */
+static int64_t
+days_from_civil(int64_t y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static void
+civil_from_days(int64_t z, int *y, int *m, int *d)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = (int)(era * 400 + yoe + (*m <= 2));
+}
+
+static const char MONTHS[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+
+static int
+two(const char *s)
+{
+    return (is_digit(s[0]) && is_digit(s[1])) ? (s[0] - '0') * 10 + (s[1] - '0') : -1;
+}
+
+/* ``DD/Mon/YYYY:HH:MM:SS +HHMM`` as UTC seconds since the epoch; -1 when it is not
+ * exactly that or not a valid time (the Python path then decides). */
+static int
+clf_time(const char *s, Py_ssize_t n, int64_t *epoch)
+{
+    static const int DAYS[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (n != 26 || s[2] != '/' || s[6] != '/' || s[11] != ':' || s[14] != ':' || s[17] != ':' ||
+        s[20] != ' ' || (s[21] != '+' && s[21] != '-'))
+        return -1;
+    int day = two(s), hh = two(s + 12), mi = two(s + 15), ss = two(s + 18);
+    int c1 = two(s + 7), c2 = two(s + 9), oh = two(s + 22), om = two(s + 24);
+    if (day < 1 || hh < 0 || hh > 23 || mi < 0 || mi > 59 || ss < 0 || ss > 59 || c1 < 10 || c2 < 0 ||
+        oh < 0 || oh > 23 || om < 0 || om > 59)
+        return -1;
+    int year = c1 * 100 + c2;
+    if (year > 9998)
+        return -1;
+    int month = 0;
+    for (int i = 0; i < 12; i++) {
+        if (memcmp(s + 3, MONTHS[i], 3) == 0) {
+            month = i + 1;
+            break;
+        }
+    }
+    if (month == 0)
+        return -1;
+    int leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    if (day > DAYS[month - 1] + (month == 2 && leap))
+        return -1;
+    int64_t offset = (int64_t)(oh * 3600 + om * 60) * (s[21] == '-' ? -1 : 1);
+    *epoch = days_from_civil(year, month, day) * 86400 + hh * 3600 + mi * 60 + ss - offset;
+    return 0;
+}
+
+typedef struct {
+    int y, m, d, secs;
+} Utc;
+
+static void
+utc_of(int64_t epoch, Utc *u)
+{
+    int64_t days = epoch >= 0 ? epoch / 86400 : -((-epoch + 86399) / 86400);
+    u->secs = (int)(epoch - days * 86400);
+    civil_from_days(days, &u->y, &u->m, &u->d);
+}
+
+/* ``YYYY-MM-DDTHH:MM:SS+00:00``, as ``CopyBuffer.add`` writes a UTC time without fraction. */
+static void
+put_utc(Buf *b, const Utc *u)
+{
+    put_digits(b, u->y, 4);
+    put_c(b, '-');
+    put_digits(b, u->m, 2);
+    put_c(b, '-');
+    put_digits(b, u->d, 2);
+    put_c(b, 'T');
+    put_digits(b, u->secs / 3600, 2);
+    put_c(b, ':');
+    put_digits(b, u->secs / 60 % 60, 2);
+    put_c(b, ':');
+    put_digits(b, u->secs % 60, 2);
+    put(b, "+00:00", 6);
+}
+
+/* -- the access-log layout --------------------------------------------------------------- */
+
+typedef struct {
+    const char *host, *user, *when, *req, *size, *ref, *ua, *extra;
+    Py_ssize_t host_n, user_n, req_n, size_n, ref_n, ua_n, extra_n;
+    int status, has_ref;
+    int64_t epoch;
+} Access;
+
+/* Where the next ``c`` is in [i, n), or -1. */
+static inline Py_ssize_t
+find(const char *s, Py_ssize_t i, Py_ssize_t n, char c)
+{
+    const char *p = i < n ? memchr(s + i, c, n - i) : NULL;
+    return p ? p - s : -1;
+}
+
+/* What ``Parser._ACCESS.fullmatch`` finds in a plain line, and its time; -1 when the line
+ * is not one the lane takes. */
+static int
+parse_access(const char *s, Py_ssize_t n, Access *a)
+{
+    if (n == 0 || !(is_digit(s[0]) || s[0] == ':'))
+        return -1;
+    /* host: an IPv4 or IPv6 address. No token of that alphabet opens a Go stack frame
+     * line, so no multi-line rule can take the line into the event before it. */
+    Py_ssize_t i = 0;
+    while (i < n && s[i] != ' ') {
+        if (!(is_hex(s[i]) || s[i] == '.' || s[i] == ':'))
+            return -1;
+        i++;
+    }
+    a->host = s;
+    a->host_n = i;
+    Py_ssize_t j = find(s, i + 1, n, ' '); /* ident */
+    if (j < 0 || j == i + 1)
+        return -1;
+    Py_ssize_t k = find(s, j + 1, n, ' '); /* user */
+    if (k < 0 || k == j + 1)
+        return -1;
+    a->user = s + j + 1;
+    a->user_n = k - j - 1;
+    if (k + 1 >= n || s[k + 1] != '[')
+        return -1;
+    Py_ssize_t close = find(s, k + 2, n, ']');
+    if (close < 0 || close + 2 >= n || s[close + 1] != ' ' || s[close + 2] != '"')
+        return -1;
+    a->when = s + k + 2;
+    if (clf_time(a->when, close - k - 2, &a->epoch) < 0)
+        return -1;
+    Py_ssize_t r = close + 3;
+    Py_ssize_t q = find(s, r, n, '"');
+    if (q < 0 || q + 6 > n || s[q + 1] != ' ' || !is_digit(s[q + 2]) || !is_digit(s[q + 3]) ||
+        !is_digit(s[q + 4]) || s[q + 5] != ' ')
+        return -1;
+    a->req = s + r;
+    a->req_n = q - r;
+    a->status = (s[q + 2] - '0') * 100 + (s[q + 3] - '0') * 10 + (s[q + 4] - '0');
+    Py_ssize_t z = q + 6, e = z;
+    if (z < n && is_digit(s[z])) {
+        while (e < n && is_digit(s[e]))
+            e++;
+    }
+    else if (z < n && s[z] == '-') {
+        e = z + 1;
+    }
+    else {
+        return -1;
+    }
+    a->size = s + z;
+    a->size_n = e - z;
+    if (a->size[0] != '-') {
+        Py_ssize_t lead = 0;
+        while (lead < a->size_n - 1 && a->size[lead] == '0')
+            lead++;
+        if (a->size_n - lead > 18) /* beyond 64 bits: the Python path writes big numbers */
+            return -1;
+        a->size += lead;
+        a->size_n -= lead;
+    }
+    /* The optional referer and agent: taken when they match, as the regex does. */
+    a->has_ref = 0;
+    Py_ssize_t x = e;
+    if (e + 1 < n && s[e] == ' ' && s[e + 1] == '"') {
+        Py_ssize_t r2 = find(s, e + 2, n, '"');
+        if (r2 >= 0 && r2 + 2 < n && s[r2 + 1] == ' ' && s[r2 + 2] == '"') {
+            Py_ssize_t u2 = find(s, r2 + 3, n, '"');
+            if (u2 >= 0) {
+                a->has_ref = 1;
+                a->ref = s + e + 2;
+                a->ref_n = r2 - e - 2;
+                a->ua = s + r2 + 3;
+                a->ua_n = u2 - r2 - 3;
+                x = u2 + 1;
+            }
+        }
+    }
+    a->extra = s + x;
+    a->extra_n = n - x;
+    return 0;
+}
+
+/* -- the miner's shape keys (see ``logpipe.patterns.masking``) -------------------------- */
+
+/* SHAPE_DIGITS_RE.sub("0", s): a digit run not glued to a letter or digit before it. */
+static Py_ssize_t
+digits_key(const char *s, Py_ssize_t n, char *out)
+{
+    Py_ssize_t o = 0;
+    for (Py_ssize_t i = 0; i < n;) {
+        if (is_digit(s[i]) && (i == 0 || !is_alnum(s[i - 1]))) {
+            out[o++] = '0';
+            while (i < n && is_digit(s[i]))
+                i++;
+        }
+        else {
+            out[o++] = s[i++];
+        }
+    }
+    return o;
+}
+
+/* SHAPE_HEX_RE.sub("0x0", s): a standalone hex word with a digit and a letter. */
+static Py_ssize_t
+hex_key(const char *s, Py_ssize_t n, char *out)
+{
+    Py_ssize_t o = 0;
+    for (Py_ssize_t i = 0; i < n;) {
+        if (is_hex(s[i]) && (i == 0 || !is_alnum(s[i - 1]))) {
+            Py_ssize_t j = i;
+            int digit = 0, letter = 0;
+            for (; j < n && is_hex(s[j]); j++) {
+                if (is_digit(s[j]))
+                    digit = 1;
+                else
+                    letter = 1;
+            }
+            if (digit && letter && (j == n || !is_alnum(s[j]))) {
+                memcpy(out + o, "0x0", 3);
+                o += 3;
+            }
+            else {
+                memcpy(out + o, s + i, j - i);
+                o += j - i;
+            }
+            i = j;
+        }
+        else {
+            out[o++] = s[i++];
+        }
+    }
+    return o;
+}
+
+static inline int
+path_stop(unsigned char c)
+{
+    return c == ' ' || c == '"' || c == '\'' || c == '<' || c == '>' || c == ',' || c == ';' || c == '(' ||
+           c == ')' || c == '[' || c == ']' || c == '{' || c == '}' || c == '|';
+}
+
+/* SHAPE_PATH_RE.sub("/p", s): a whole token that is an absolute path. In plain text the
+ * only whitespace is the space. */
+static Py_ssize_t
+path_key(const char *s, Py_ssize_t n, char *out)
+{
+    Py_ssize_t o = 0;
+    for (Py_ssize_t i = 0; i < n;) {
+        if (s[i] == '/' && (i == 0 || s[i - 1] == ' ')) {
+            Py_ssize_t j = i + 1;
+            while (j < n && !path_stop(s[j]))
+                j++;
+            if (j > i + 1 && (j == n || s[j] == ' ')) {
+                out[o++] = '/';
+                out[o++] = 'p';
+                i = j;
+                continue;
+            }
+        }
+        out[o++] = s[i++];
+    }
+    return o;
+}
+
+/* -- patterns ---------------------------------------------------------------------------- */
+
+/* One shape met in this run, with what the run counted for it. */
+typedef struct {
+    PyObject *shape, *pid, *template, *sample;
+    char id[17];
+    Py_ssize_t rows, pending; /* pending: counted here, not yet added to shape.count */
+    int64_t first, last;
+} Entry;
+
+typedef struct {
+    Entry *e;
+    Py_ssize_t n, cap;
+    PyObject *index; /* shape -> position in e, for the shapes whose pattern is current */
+} Entries;
+
+static void
+entries_free(Entries *t)
+{
+    for (Py_ssize_t i = 0; i < t->n; i++) {
+        Py_XDECREF(t->e[i].shape);
+        Py_XDECREF(t->e[i].pid);
+        Py_XDECREF(t->e[i].template);
+        Py_XDECREF(t->e[i].sample);
+    }
+    PyMem_Free(t->e);
+    Py_XDECREF(t->index);
+}
+
+/* The entry of ``shape`` (borrowed), made on first sight from ``shape.pattern()``. */
+static Entry *
+entry_of(Entries *t, PyObject *shape, const char *msg, Py_ssize_t msg_n, int64_t epoch)
+{
+    PyObject *at = PyDict_GetItemWithError(t->index, shape);
+    if (at != NULL)
+        return &t->e[PyLong_AsSsize_t(at)];
+    if (PyErr_Occurred())
+        return NULL;
+    if (t->n == t->cap) {
+        Py_ssize_t cap = t->cap ? t->cap * 2 : 16;
+        Entry *e = PyMem_Realloc(t->e, cap * sizeof(Entry));
+        if (e == NULL) {
+            PyErr_NoMemory();
+            return NULL;
+        }
+        t->e = e;
+        t->cap = cap;
+    }
+    PyObject *pattern = PyObject_CallMethod(shape, "pattern", NULL);
+    if (pattern == NULL)
+        return NULL;
+    PyObject *pid = PyObject_GetAttrString(pattern, "id");
+    PyObject *template = PyObject_GetAttrString(pattern, "template");
+    Py_DECREF(pattern);
+    Py_ssize_t id_n = 0;
+    const char *id = pid && PyUnicode_Check(pid) ? PyUnicode_AsUTF8AndSize(pid, &id_n) : NULL;
+    PyObject *sample = ascii_str(msg, msg_n < 1000 ? msg_n : 1000);
+    PyObject *pos = PyLong_FromSsize_t(t->n);
+    if (template == NULL || id == NULL || id_n != 16 || sample == NULL || pos == NULL ||
+        PyDict_SetItem(t->index, shape, pos) < 0) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_ValueError, "a pattern id is 16 characters");
+        Py_XDECREF(pid);
+        Py_XDECREF(template);
+        Py_XDECREF(sample);
+        Py_XDECREF(pos);
+        return NULL;
+    }
+    Py_DECREF(pos);
+    Entry *e = &t->e[t->n++];
+    Py_INCREF(shape);
+    e->shape = shape;
+    e->pid = pid;
+    e->template = template;
+    e->sample = sample;
+    memcpy(e->id, id, 17);
+    e->rows = e->pending = 0;
+    e->first = e->last = epoch;
+    return e;
+}
+
+/* Add what was counted here to each ``shape.count``, as ``PatternMiner.add`` would have. */
+static int
+flush_counts(Entries *t)
+{
+    for (Py_ssize_t i = 0; i < t->n; i++) {
+        Entry *e = &t->e[i];
+        if (e->pending == 0)
+            continue;
+        PyObject *count = PyObject_GetAttrString(e->shape, "count");
+        if (count == NULL)
+            return -1;
+        PyObject *more = PyLong_FromSsize_t(e->pending);
+        PyObject *sum = more ? PyNumber_Add(count, more) : NULL;
+        Py_DECREF(count);
+        Py_XDECREF(more);
+        if (sum == NULL || PyObject_SetAttrString(e->shape, "count", sum) < 0) {
+            Py_XDECREF(sum);
+            return -1;
+        }
+        Py_DECREF(sum);
+        e->pending = 0;
+    }
+    return 0;
+}
+
+#define MAX_MONTHS 64
+
+/* -- the lane ---------------------------------------------------------------------------- */
+
+static int
+plain(const char *s, Py_ssize_t n)
+{
+    for (Py_ssize_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c > 0x7e || c == '\\')
+            return 0;
+    }
+    return 1;
+}
+
+/* The line at s[pos:] parsed into ``a`` when the lane takes it: returns where its newline
+ * is, or -1. */
+static Py_ssize_t
+take_line(const char *s, Py_ssize_t n, Py_ssize_t pos, Py_ssize_t max_line, Access *a)
+{
+    Py_ssize_t nl = find(s, pos, n, '\n');
+    /* The next line must have begun: its first character says no rule joins it to this one. */
+    if (nl < 0 || nl + 1 >= n || !(is_digit(s[nl + 1]) || s[nl + 1] == ':'))
+        return -1;
+    if (nl - pos > max_line || !plain(s + pos, nl - pos) || parse_access(s + pos, nl - pos, a) < 0)
+        return -1;
+    return nl;
+}
+
+static PyObject *
+takes(PyObject *self, PyObject *args)
+{
+    Py_buffer data;
+    Py_ssize_t start, max_line;
+    if (!PyArg_ParseTuple(args, "y*nn:takes", &data, &start, &max_line))
+        return NULL;
+    Access a = {0};
+    Py_ssize_t nl = start < 0 ? -1 : take_line(data.buf, data.len, start, max_line, &a);
+    PyBuffer_Release(&data);
+    return PyBool_FromLong(nl >= 0);
+}
+
+/* Buffers kept from call to call: growing new ones for each call cost more in page faults
+ * than the parsing did. A call that finds them in use (another thread's, while that one
+ * is in Python code) makes its own. The GIL is held whenever they are touched. */
+typedef struct {
+    Buf out, msg, key, key2;
+    int busy;
+} Scratch;
+
+static Scratch kept;
+
+static PyObject *
+access_rows(PyObject *self, PyObject *args)
+{
+    Py_buffer data;
+    Py_ssize_t start, max_rows, max_line, line_no;
+    PyObject *prefix_obj, *ingested_obj, *by_key, *add;
+    if (!PyArg_ParseTuple(args, "y*nnnnUUO!O:access_rows", &data, &start, &max_rows, &max_line, &line_no,
+                          &prefix_obj, &ingested_obj, &PyDict_Type, &by_key, &add))
+        return NULL;
+    const char *s = data.buf;
+    Py_ssize_t n = data.len, pos = start < 0 ? 0 : start, rows = 0, errors = 0;
+    Py_ssize_t prefix_n, ingested_n;
+    const char *prefix = PyUnicode_AsUTF8AndSize(prefix_obj, &prefix_n);
+    const char *ingested = PyUnicode_AsUTF8AndSize(ingested_obj, &ingested_n);
+    Scratch own = {0}, *sc = kept.busy ? &own : &kept;
+    sc->busy = 1;
+    Buf *out = &sc->out, *msg = &sc->msg, *key = &sc->key, *key2 = &sc->key2;
+    out->n = 0;
+    Entries t = {0};
+    int months[MAX_MONTHS], n_months = 0;
+    PyObject *result = NULL;
+    if (prefix == NULL || ingested == NULL || (t.index = PyDict_New()) == NULL)
+        goto done;
+
+    while (rows < max_rows) {
+        Access a = {0};
+        Py_ssize_t nl = take_line(s, n, pos, max_line, &a);
+        if (nl < 0)
+            break;
+        const char *line = s + pos;
+        Py_ssize_t len = nl - pos;
+
+        Utc utc;
+        utc_of(a.epoch, &utc);
+        int ym = utc.y * 12 + utc.m - 1, seen = 0;
+        for (int i = 0; i < n_months && !seen; i++)
+            seen = months[i] == ym;
+        if (!seen) {
+            if (n_months == MAX_MONTHS)
+                break; /* a run that spans more months than that is no log: the Python path decides */
+            months[n_months++] = ym;
+        }
+
+        /* The message, and the miner's shape for it. */
+        msg->n = key->n = key2->n = 0;
+        if (reserve(msg, a.req_n + 8) < 0 || reserve(key, 3 * (a.req_n + 8)) < 0 ||
+            reserve(key2, 3 * (a.req_n + 8)) < 0)
+            goto done;
+        put(msg, a.req, a.req_n);
+        put_c(msg, ' ');
+        put_int(msg, a.status);
+        key->n = digits_key(msg->p, msg->n, key->p);
+        PyObject *k = ascii_str(key->p, key->n);
+        if (k == NULL)
+            goto done;
+        PyObject *shape = PyDict_GetItemWithError(by_key, k); /* borrowed */
+        Py_DECREF(k);
+        if (shape == NULL && !PyErr_Occurred()) {
+            key2->n = hex_key(key->p, key->n, key2->p);
+            Py_ssize_t kn = key2->n;
+            if (memchr(key2->p, '/', kn) != NULL) {
+                kn = path_key(key2->p, key2->n, key->p); /* key is free again */
+                k = ascii_str(key->p, kn);
+            }
+            else {
+                k = ascii_str(key2->p, kn);
+            }
+            if (k == NULL)
+                goto done;
+            shape = PyDict_GetItemWithError(by_key, k);
+            Py_DECREF(k);
+        }
+        if (PyErr_Occurred())
+            goto done;
+        Entry *e;
+        if (shape != NULL) {
+            Py_INCREF(shape); /* the dictionary's: held while Python code runs */
+            e = entry_of(&t, shape, msg->p, msg->n, a.epoch);
+            Py_DECREF(shape);
+            if (e == NULL)
+                goto done;
+            e->pending++;
+        }
+        else {
+            /* A new kind of message: the miner places it, and may regroup templates, so
+             * no pattern looked up so far is taken as current any more. */
+            PyObject *m = ascii_str(msg->p, msg->n);
+            if (m == NULL)
+                goto done;
+            PyObject *found = PyObject_CallOneArg(add, m);
+            Py_DECREF(m);
+            if (found == NULL)
+                goto done;
+            PyDict_Clear(t.index);
+            e = entry_of(&t, found, msg->p, msg->n, a.epoch);
+            Py_DECREF(found);
+            if (e == NULL)
+                goto done;
+        }
+        e->rows++;
+        if (a.epoch < e->first)
+            e->first = a.epoch;
+        if (a.epoch > e->last)
+            e->last = a.epoch;
+
+        /* The row, as CopyBuffer.add writes it. */
+        /* At most: the line twice (message and raw), its values in JSON with every quote
+         * escaped, and the fixed parts. */
+        if (reserve(out, prefix_n + ingested_n + 6 * len + 256) < 0)
+            goto done;
+        put(out, prefix, prefix_n);
+        put_int(out, line_no + rows);
+        put_c(out, '\t');
+        put_utc(out, &utc);
+        put(out, "\tf\t", 3);
+        put(out, ingested, ingested_n);
+        if (a.status >= 500) {
+            put(out, "\terror\t", 7);
+            errors++;
+        }
+        else if (a.status >= 400) {
+            put(out, "\twarn\t", 6);
+        }
+        else {
+            put(out, "\tinfo\t", 6);
+        }
+        put(out, "apache_access\t", 14);
+        put(out, msg->p, msg->n);
+        put(out, "\t{\"remote_addr\":", 16);
+        put_json_string(out, a.host, a.host_n);
+        put(out, ",\"status\":", 10);
+        put_int(out, a.status);
+        if (!(a.user_n == 1 && a.user[0] == '-')) {
+            put(out, ",\"user\":", 8);
+            put_json_string(out, a.user, a.user_n);
+        }
+        const char *sp1 = memchr(a.req, ' ', a.req_n);
+        const char *sp2 = sp1 ? memchr(sp1 + 1, ' ', a.req + a.req_n - sp1 - 1) : NULL;
+        if (sp2 != NULL && memchr(sp2 + 1, ' ', a.req + a.req_n - sp2 - 1) == NULL) {
+            put(out, ",\"method\":", 10);
+            put_json_string(out, a.req, sp1 - a.req);
+            put(out, ",\"path\":", 8);
+            put_json_string(out, sp1 + 1, sp2 - sp1 - 1);
+            put(out, ",\"protocol\":", 12);
+            put_json_string(out, sp2 + 1, a.req + a.req_n - sp2 - 1);
+        }
+        if (a.size[0] != '-') {
+            put(out, ",\"bytes\":", 9);
+            put(out, a.size, a.size_n);
+        }
+        if (a.has_ref) {
+            put(out, ",\"referer\":", 11);
+            put_json_string(out, a.ref, a.ref_n);
+            put(out, ",\"user_agent\":", 14);
+            put_json_string(out, a.ua, a.ua_n);
+        }
+        if (a.extra_n > 0) {
+            const char *x = a.extra, *end = a.extra + a.extra_n;
+            while (x < end && *x == ' ')
+                x++;
+            while (end > x && end[-1] == ' ')
+                end--;
+            put(out, ",\"extra\":", 9);
+            put_json_string(out, x, end - x);
+        }
+        put(out, "}\t", 2);
+        put(out, line, len);
+        put(out, "\tf\t1\t", 5);
+        put(out, e->id, 16);
+        put_c(out, '\n');
+        rows++;
+        pos = nl + 1;
+    }
+
+    if (flush_counts(&t) < 0)
+        goto done;
+    {
+        PyObject *text = PyBytes_FromStringAndSize(out->p ? out->p : "", out->n);
+        PyObject *month_list = PyList_New(n_months);
+        PyObject *stats = PyList_New(0);
+        if (text == NULL || month_list == NULL || stats == NULL) {
+            Py_XDECREF(text);
+            Py_XDECREF(month_list);
+            Py_XDECREF(stats);
+            goto done;
+        }
+        for (int i = 0; i < n_months; i++)
+            PyList_SET_ITEM(month_list, i, Py_BuildValue("(ii)", months[i] / 12, months[i] % 12 + 1));
+        for (Py_ssize_t i = 0; i < t.n; i++) {
+            Entry *e = &t.e[i];
+            if (e->rows == 0)
+                continue;
+            PyObject *item = Py_BuildValue("(OOnLLO)", e->pid, e->template, e->rows, (long long)e->first,
+                                           (long long)e->last, e->sample);
+            if (item == NULL || PyList_Append(stats, item) < 0) {
+                Py_XDECREF(item);
+                Py_DECREF(text);
+                Py_DECREF(month_list);
+                Py_DECREF(stats);
+                goto done;
+            }
+            Py_DECREF(item);
+        }
+        result = Py_BuildValue("(nNnnNN)", pos, text, rows, errors, month_list, stats);
+    }
+
+done:
+    entries_free(&t);
+    if (sc == &own) {
+        PyMem_Free(own.out.p);
+        PyMem_Free(own.msg.p);
+        PyMem_Free(own.key.p);
+        PyMem_Free(own.key2.p);
+    }
+    else {
+        kept.busy = 0;
+    }
+    PyBuffer_Release(&data);
+    return result;
+}
+
+static PyObject *
+shape_keys(PyObject *self, PyObject *arg)
+{
+    Py_ssize_t n;
+    const char *m = PyUnicode_Check(arg) ? PyUnicode_AsUTF8AndSize(arg, &n) : NULL;
+    if (m == NULL || !plain(m, n)) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_ValueError, "shape_keys takes plain text (printable ASCII, no backslash)");
+        return NULL;
+    }
+    char *k1 = PyMem_Malloc(3 * n + 1), *k2 = PyMem_Malloc(3 * n + 1), *k3 = PyMem_Malloc(3 * n + 1);
+    PyObject *result = NULL;
+    if (k1 && k2 && k3) {
+        Py_ssize_t n1 = digits_key(m, n, k1), n2 = hex_key(k1, n1, k2);
+        Py_ssize_t n3 = memchr(k2, '/', n2) ? path_key(k2, n2, k3) : (memcpy(k3, k2, n2), n2);
+        result = Py_BuildValue("(s#s#)", k1, n1, k3, n3);
+    }
+    else {
+        PyErr_NoMemory();
+    }
+    PyMem_Free(k1);
+    PyMem_Free(k2);
+    PyMem_Free(k3);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"shape_keys", shape_keys, METH_O,
+     "shape_keys(message) -> (digits key, full key)\n\n"
+     "The keys access_rows looks a plain message up by, for tests to hold against the miner's."},
+    {"takes", takes, METH_VARARGS,
+     "takes(data, start, max_line_bytes) -> bool\n\n"
+     "Whether access_rows would take the line at data[start:] (given room for a row)."},
+    {"access_rows", access_rows, METH_VARARGS,
+     "access_rows(data, start, max_rows, max_line_bytes, line_no, prefix, ingested, by_key, add)\n"
+     "-> (stop, rows_bytes, rows, errors, months, patterns)\n\n"
+     "COPY rows for the run of access-log lines at data[start:]; see logpipe.ingest.lane."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    .m_base = PyModuleDef_HEAD_INIT,
+    .m_name = "logpipe.ingest._lane",
+    .m_doc = "The compiled lane for access logs (see logpipe.ingest.lane).",
+    .m_size = -1,
+    .m_methods = methods,
+};
+
+PyMODINIT_FUNC
+PyInit__lane(void)
+{
+    return PyModule_Create(&module);
+}

@@ -1,0 +1,374 @@
+"""The compiled lane for access logs writes exactly what the Python path writes.
+
+Every comparison runs the same bytes through the parse-worker's per-chunk loop twice,
+with the lane and without, and asks for the same COPY bytes, batch by batch, the same
+counts, pattern rows and aliases, and the same templates in the miner afterwards. Each
+also checks that the lane took lines at all, so that a lane that never runs cannot pass.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import random
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from logpipe.ingest import lane as lane_module
+from logpipe.ingest._lane import shape_keys  # type: ignore[import-not-found]
+from logpipe.ingest.lane import AccessLane
+from logpipe.ingest.worker import Context, event_batches
+from logpipe.parsing import Line, LineReader, Rows
+from logpipe.parsing.formats import Parser
+from logpipe.parsing.multiline import Joiner
+from logpipe.patterns import PatternMiner
+from logpipe.patterns.evaluate import load_truth, systems
+from logpipe.patterns.masking import HEX_STANDIN, SHAPE_DIGITS_RE, SHAPE_HEX_RE, path_key
+
+from conftest import SHARED, Api, pump, query
+
+LOGHUB = SHARED / "loghub"
+needs_loghub = pytest.mark.skipif(not LOGHUB.is_dir(), reason=f"the Loghub samples are not at {LOGHUB}")
+
+INGESTED = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+FILE_ID = "0b7e1f3c-0000-4000-8000-000000000001"
+
+
+def test_the_lane_is_built() -> None:
+    # `make setup` compiles it; without it every other test here compares the Python
+    # path with itself, so say so loudly rather than pass.
+    assert lane_module.available(), "logpipe.ingest._lane is not built: run `make setup` (needs gcc)"
+
+
+@dataclass
+class Run:
+    batches: list[tuple[Any, ...]]
+    templates: dict[str, int]
+    lane_rows: int  # lines the lane took
+    first_lane_line: int | None
+
+
+def run(
+    data: bytes,
+    *,
+    lane: bool,
+    batch_rows: int = 5000,
+    block: int = 1 << 20,
+    max_line_bytes: int = 65536,
+    first_line: int = 1,
+    min_line: int = 0,
+) -> Run:
+    """The worker's per-chunk loop over ``data``, as ``process_chunk`` sets it up."""
+    parser, miner = Parser(reference=INGESTED), PatternMiner()
+    the_lane = AccessLane.create(lane, parser, miner, max_line_bytes=max_line_bytes, batch_rows=batch_rows,
+                                 min_line=min_line)  # fmt: skip
+    taken: list[Rows] = []
+
+    def watch(items: Iterator[Line | Rows]) -> Iterator[Line | Rows]:
+        for item in items:
+            if isinstance(item, Rows):
+                taken.append(item)
+            yield item
+
+    reader = LineReader(io.BytesIO(data).read, max_line_bytes=max_line_bytes, block=block)
+    lines = watch(reader.with_lane(the_lane, first_line=first_line))
+    events = Joiner(parser.parse).events_and_rows(lines, first_line=first_line, start_offset=0)
+    batches = []
+    for b in event_batches(events, miner, FILE_ID, INGESTED, batch_rows, 0, first_line, the_lane):
+        batches.append((b.buf.payload(), b.buf.rows, sorted(b.buf.months), b.errors, b.truncated, b.patterns,
+                        b.next_offset, b.next_line, b.aliases, b.last))  # fmt: skip
+    return Run(batches, miner.templates(), sum(r.count for r in taken), taken[0].line if taken else None)
+
+
+def assert_same(data: bytes, **options: Any) -> Run:
+    python, compiled = run(data, lane=False, **options), run(data, lane=True, **options)
+    rows = [row for b in python.batches for row in b[0].split(b"\n")]
+    lane_rows = [row for b in compiled.batches for row in b[0].split(b"\n")]
+    for mine, theirs in zip(lane_rows, rows, strict=False):
+        assert mine == theirs  # the first row that differs, in full
+    assert compiled.batches == python.batches
+    assert compiled.templates == python.templates
+    assert python.lane_rows == 0
+    return compiled
+
+
+# -- a generator of access logs with every kind of line the lane must leave alone ---------------
+
+_AGENTS = ("Mozilla/5.0 (X11; Linux x86_64)", "curl/8.4.0", 'odd "quoted" agent', "", "-")
+_USERS = ("alice", "bob", "carol", "dave", "erin", "frank", "grace")
+
+
+def _clf(rnd: random.Random) -> str:
+    zone = rnd.choice(("+0000", "-0700", "+0530", "+1400", "-1200", "+0000"))
+    day, month, year = rnd.choice(((31, "Dec", 2025), (1, "Jan", 2026), (29, "Feb", 2024), (30, "Nov", 2026)))
+    return f"{day:02d}/{month}/{year}:{rnd.randint(0, 23):02d}:{rnd.randint(0, 59):02d}:{rnd.randint(0, 59):02d} {zone}"
+
+
+def access_line(rnd: random.Random) -> str:
+    host = rnd.choice(("10.0.0.1", "192.168.1.20", "::1", "2001:db8::7", "8.8.8.8"))
+    user = rnd.choice(("-", "-", "-", rnd.choice(_USERS), 'q"uote'))
+    method = rnd.choice(("GET", "GET", "POST", "DELETE"))
+    target = rnd.choice((
+        f"/api/orders/{rnd.randint(1, 99999)}", "/", "/index.html", f"/u/{rnd.choice(_USERS)}",
+        f"/search?q={rnd.choice(_USERS)}&page={rnd.randint(1, 9)}", f"/static/app.{rnd.getrandbits(32):08x}.js",
+    ))  # fmt: skip
+    request = rnd.choice((
+        f"{method} {target} HTTP/1.1", f"{method} {target} HTTP/1.1", f"{method} {rnd.choice(_USERS)} HTTP/2.0",
+        "", "-", f"{method} {target}", f"{method}  {target} HTTP/1.0", "\x16\x03\x01",
+    ))  # fmt: skip
+    status = rnd.choice((200, 200, 200, 304, 404, 500, 503, 301))
+    size = rnd.choice(("-", str(rnd.randint(0, 90000)), "0", "000123", "1" * 25))
+    tail = rnd.choice((
+        f' "https://shop.example.com/" "{rnd.choice(_AGENTS)}"', ' "-" "-"', "", ' "only referer"',
+        f' "r" "a" {rnd.randint(1, 999)}', "   ", ' "r" "a" "extra quoted"',
+    ))  # fmt: skip
+    return f'{host} - {user} [{_clf(rnd)}] "{request}" {status:03d} {size}{tail}'
+
+
+def plain_line(rnd: random.Random) -> str:
+    """A line the lane takes."""
+    host, target = f"10.0.0.{rnd.randint(1, 254)}", f"/a/{rnd.randint(1, 99)}"
+    return f'{host} - - [{_clf(rnd)}] "GET {target} HTTP/1.1" 200 {rnd.randint(1, 999)}'
+
+
+ODD_LINES = (
+    # Hosts the lane does not take (names, or a start some multi-line rule looks at).
+    'www.example.com - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.0" 200 2326',
+    'Caused - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.0" 200 2326',
+    'fe80::1 - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.0" 200 2326',
+    # Times the lane does not take: the Python path decides about each.
+    '10.0.0.9 - - [32/Oct/2000:13:55:36 -0700] "GET / HTTP/1.0" 200 2326',
+    '10.0.0.9 - - [29/Feb/2023:13:55:36 -0700] "GET / HTTP/1.0" 200 2326',
+    '10.0.0.9 - - [10/Oct/2000:13:55:60 -0700] "GET / HTTP/1.0" 200 2326',
+    '10.0.0.9 - - [10/oct/2000:13:55:36 -0700] "GET / HTTP/1.0" 200 2326',
+    '10.0.0.9 - - [10/Oct/2000:13:55:36 +2400] "GET / HTTP/1.0" 200 2326',
+    '10.0.0.9 - - [10/Oct/2000:13:55:36 +0075] "GET / HTTP/1.0" 200 2326',
+    '10.0.0.9 - - [10/Oct/2000:13:55:36] "GET / HTTP/1.0" 200 2326',
+    '10.0.0.9 - - [1/Oct/2000:13:55:36 -0700] "GET / HTTP/1.0" 200 2326',
+    '10.0.0.9 - - [10/Oct/0999:13:55:36 -0700] "GET / HTTP/1.0" 200 2326',
+    # Bytes the lane does not write itself.
+    '10.0.0.9 - - [10/Oct/2000:13:55:36 -0700] "GET /a\\"b HTTP/1.0" 200 2326',
+    '10.0.0.9 - - [10/Oct/2000:13:55:36 -0700] "GET /caf\u00e9 HTTP/1.0" 200 2326',
+    '10.0.0.9 - - [10/Oct/2000:13:55:36 -0700] "GET /\tx HTTP/1.0" 200 2326',
+    '10.0.0.9 - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.0" 200 2326\r',
+    '10.0.0.9 - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.0" 200 2326 "\x1b[31mred\x1b[0m" "a"',
+    '10.0.0.9 - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.0" 200 2326 "r" "a\x00"',
+    # Not the layout at all.
+    '10.0.0.9 - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.0" 2000 2326',
+    '10.0.0.9 - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.0" 200',
+    '10.0.0.9  - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.0" 200 1',
+    '10.0.0.9 - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.0" 200 x',
+    # Lines that multi-line rules join to the line before, and others.
+    "    at com.example.Api.call(Api.java:42)",
+    "\tat com.example.Api.call(Api.java:42)",
+    "Caused by: java.net.SocketTimeoutException: Read timed out",
+    "Traceback (most recent call last):",
+    "goroutine 7 [running]:",
+    "com.example.GatewayException: timeout",
+    "",
+    '{"time":"2026-11-27T03:13:15Z","level":"info","msg":"json between"}',
+    "2026-11-27 03:13:14,123 ERROR an application line",
+    "7 lines of something",
+    "x" * 300,
+)
+
+
+def mixed_access_log(lines: int, seed: int, odd: float = 0.05) -> bytes:
+    rnd = random.Random(seed)
+    out = []
+    for _ in range(lines):
+        out.append(rnd.choice(ODD_LINES) if rnd.random() < odd else access_line(rnd))
+    return ("\n".join(out) + "\n").encode()
+
+
+# -- the comparisons ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_same_rows_as_the_python_path(seed: int) -> None:
+    data = mixed_access_log(4000, seed)
+    compiled = assert_same(data)
+    assert compiled.lane_rows > 2000
+
+
+def test_every_odd_line_between_plain_ones() -> None:
+    rnd = random.Random(9)
+    for odd in ODD_LINES:
+        lines = [plain_line(rnd) for _ in range(6)]
+        lines.insert(3, odd)
+        data = ("\n".join(lines) + "\n").encode()
+        compiled = assert_same(data)
+        assert compiled.lane_rows >= 1, odd
+
+
+def test_runs_across_blocks_batches_and_the_line_limit() -> None:
+    data = mixed_access_log(3000, 4)
+    for options in (
+        {"block": 4096},
+        {"block": 333, "batch_rows": 7},
+        {"batch_rows": 1},
+        {"batch_rows": 2},
+        {"max_line_bytes": 150},
+    ):
+        compiled = assert_same(data, **options)
+        assert compiled.lane_rows > 500, options
+        if "batch_rows" in options:
+            assert all(b[1] <= options["batch_rows"] for b in compiled.batches)
+
+
+def test_templates_that_generalise_while_the_lane_runs() -> None:
+    # Request targets that are words, not paths: the miner sees one template a user
+    # first, then generalises them, and hands out aliases for the ids it retired.
+    rnd = random.Random(5)
+    lines = []
+    for i in range(2000):
+        user = f"user{chr(97 + i % 26)}{chr(97 + i // 26 % 26)}"
+        lines.append(f'10.1.2.3 - - [{_clf(rnd)}] "GET {user} HTTP/1.1" 200 {i}')
+    compiled = assert_same(("\n".join(lines) + "\n").encode(), batch_rows=100)
+    assert compiled.lane_rows > 1500
+    assert any(b[8] for b in compiled.batches), "some batch carries aliases"
+    assert compiled.templates == {"GET <*> HTTP/<*> <*>": 2000}
+
+
+def test_no_run_starts_before_the_lines_a_resumed_gzip_chunk_reads_again() -> None:
+    data = mixed_access_log(500, 6, odd=0)
+    whole = assert_same(data, first_line=10, min_line=200)
+    assert whole.first_lane_line is not None and whole.first_lane_line >= 200
+
+
+def test_a_row_matches_what_the_python_path_writes_for_it() -> None:
+    # One line, read field by field, against the row: a check of the comparison itself.
+    line = '203.0.113.9 - frank [31/Dec/2025:23:30:00 -0700] "GET /x/7 HTTP/1.1" 503 0042 "r" "a b"'
+    data = (line + "\n") * 3
+    compiled = assert_same(data.encode())
+    assert compiled.lane_rows == 1  # the second: the first settles the parser, the last has no line after it
+    first = compiled.batches[0][0].split(b"\n")[1].decode().split("\t")
+    assert first[1:4] == ["2", "2026-01-01T06:30:00+00:00", "f"]
+    assert first[5:8] == ["error", "apache_access", "GET /x/7 HTTP/1.1 503"]
+    assert first[8] == (
+        '{"remote_addr":"203.0.113.9","status":503,"user":"frank","method":"GET","path":"/x/7",'
+        '"protocol":"HTTP/1.1","bytes":42,"referer":"r","user_agent":"a b"}'
+    )
+    assert first[9] == line
+
+
+# -- the miner's keys ----------------------------------------------------------------------------
+
+
+def python_keys(message: str) -> tuple[str, str]:
+    """The two keys ``PatternMiner.add`` looks a message up by."""
+    digits = SHAPE_DIGITS_RE.sub("0", message)
+    return digits, path_key(SHAPE_HEX_RE.sub(HEX_STANDIN, digits))
+
+
+def _plain(text: str) -> bool:
+    return text.isascii() and text.isprintable() and "\\" not in text
+
+
+@needs_loghub
+def test_the_lane_keys_messages_as_the_miner_does_on_loghub() -> None:
+    checked = 0
+    for system in systems(LOGHUB):
+        for message in load_truth(LOGHUB, system).contents:
+            if _plain(message):
+                assert shape_keys(message) == python_keys(message), message
+                checked += 1
+    assert checked > 10_000
+
+
+def test_the_lane_keys_messages_as_the_miner_does_on_random_text() -> None:
+    # Dense in what the keys turn on: digits, hex letters, other letters, slashes, spaces.
+    rnd = random.Random(11)
+    alphabet = "0123456789abcdefABCDEFxyzXYZ/ ._-:=,;()[]{}|<>\"'?&#%"
+    for _ in range(20_000):
+        message = "".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 40)))
+        assert shape_keys(message) == python_keys(message), message
+
+
+def test_the_lane_finds_known_messages_without_calling_the_miner() -> None:
+    # A key the lane gets wrong sends every line to ``add``: slow, and a sign it is wrong.
+    rnd = random.Random(12)
+    data = "".join(plain_line(rnd) + "\n" for _ in range(3000)).encode()
+    parser, miner = Parser(reference=INGESTED), PatternMiner()
+    calls = 0
+    add = miner.add
+
+    def counting_add(message: str) -> Any:
+        nonlocal calls
+        calls += 1
+        return add(message)
+
+    miner.add = counting_add  # type: ignore[method-assign]
+    lane = AccessLane.create(True, parser, miner, max_line_bytes=65536, batch_rows=5000)
+    reader = LineReader(io.BytesIO(data).read, max_line_bytes=65536)
+    events = Joiner(parser.parse).events_and_rows(reader.with_lane(lane, first_line=1), first_line=1, start_offset=0)
+    for _ in event_batches(events, miner, FILE_ID, INGESTED, 5000, 0, 1, lane):
+        pass
+    assert 0 < calls < 10  # the first line and the new kinds of message
+
+
+# -- through the whole pipeline ----------------------------------------------------------------
+
+
+def _stored(api: Api, file_id: str) -> list[list[Any]]:
+    """The file's events, but for their pattern ids, which depend on the order in which
+    chunks reach the miner (the queue does not keep one), and ingest times."""
+    return query(
+        api.settings,
+        "SELECT line, CASE WHEN ts_inferred THEN NULL ELSE ts END, level, format, message, fields::text, raw, "
+        "truncated, line_count "
+        "FROM events WHERE file_id = CAST(:f AS uuid) ORDER BY line",
+        f=file_id,
+    )
+
+
+def _patterns_account_for_every_event(api: Api) -> None:
+    counted = query(api.settings, "SELECT coalesce(sum(count), 0) FROM patterns")[0][0]
+    unknown = query(
+        api.settings,
+        "SELECT count(*) FROM events e WHERE NOT EXISTS (SELECT 1 FROM patterns p WHERE p.id = e.pattern_id)"
+        " AND NOT EXISTS (SELECT 1 FROM pattern_aliases a WHERE a.id = e.pattern_id)",
+    )[0][0]
+    assert (counted, unknown) == (query(api.settings, "SELECT count(*) FROM events")[0][0], 0)
+
+
+@pytest.mark.services
+@pytest.mark.parametrize("gzipped", [False, True])
+def test_the_worker_stores_the_same_events_with_and_without_the_lane(
+    make_api: Callable[..., Api], gzipped: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    filled: list[int] = []
+    fill = AccessLane.fill
+
+    def counting_fill(self: AccessLane, rows: Rows) -> None:
+        fill(self, rows)
+        filled.append(rows.count)
+
+    monkeypatch.setattr(AccessLane, "fill", counting_fill)
+    data = mixed_access_log(6000, 8)
+    body = gzip.compress(data) if gzipped else data
+    name = "access.log.gz" if gzipped else "access.log"
+    with_lane = make_api(chunk_bytes=64 * 1024, batch_rows=500)
+    without = make_api(chunk_bytes=64 * 1024, batch_rows=500, compiled_lane=False)
+    a, b = with_lane.upload(name, body), without.upload(name, body)
+    # Every commit runs past the time budget, so each batch of a gzip chunk is a fresh
+    # invocation that reads past what is committed before the lane may start again.
+    ctx = Context(with_lane.settings, clock=lambda: time.monotonic() + 10_000)
+    try:
+        pump(with_lane.settings, ctx=ctx)
+    finally:
+        ctx.close()
+    taken = sum(filled)
+    pump(without.settings)
+    assert sum(filled) == taken > 3000  # the lane took most lines, and only where it was on
+    assert with_lane.file(a)["status"] == without.file(b)["status"] == "done"
+    assert with_lane.file(a)["lines"] == data.count(b"\n")
+    stored = _stored(with_lane, a)
+    assert stored == _stored(without, b)
+    assert len(stored) > 5000
+    _patterns_account_for_every_event(with_lane)
