@@ -71,6 +71,7 @@ test-fast: setup
 
 bench: setup services
 	$(BIN)/python bench/ingest_bench.py $(ARGS)
+	$(BIN)/python bench/ingest_bench.py --access-log --gzip-mb 0 $(ARGS)
 	$(BIN)/python bench/parse_bench.py
 	$(BIN)/python bench/patterns_bench.py
 

@@ -12,7 +12,10 @@ One run measures, on this machine:
 4. the parse-workers' peak RSS (VmHWM, read from /proc before they exit);
 5. the peak RSS and lines/s of one parse-worker on a large gzip file (target < 300 MiB).
 
-    .venv/bin/python bench/ingest_bench.py [--quick] [--lines N] [--gzip-mb MB] [--skip-gzip]
+    .venv/bin/python bench/ingest_bench.py [--quick] [--lines N] [--gzip-mb MB] [--access-log]
+
+``--access-log`` runs steps 1-4 on an Apache combined log instead, where the compiled lane
+does the parsing.
 
 Generated files are kept under bench/out/ (the same seed gives the same bytes, so a second
 run reuses them); the database, bucket and queues are created for the run and removed after.
@@ -529,6 +532,19 @@ def plain_file(out: Path, lines: int, seed: int, start: datetime) -> tuple[Path,
     return path, lines
 
 
+def access_file(out: Path, lines: int) -> tuple[Path, int]:
+    """The Apache combined log of parse_bench, where the compiled lane does the parsing."""
+    from parse_bench import write_apache
+
+    path = out / f"apache-combined-{lines}.log"
+    if path.exists():
+        say(f"  reusing {path.name}")
+    else:
+        say(f"  generating {lines:,} Apache combined lines into {path.name}")
+        write_apache(path, lines)
+    return path, lines
+
+
 def gzip_file(out: Path, mb: float, seed: int, start: datetime) -> tuple[Path, int, int]:
     """A gzip file of about ``mb`` MiB compressed; returns (path, lines, decompressed bytes)."""
     path = out / f"mixed-v{generate.VERSION}-{mb:g}MiB-seed{seed}-{start:%Y%m}.log.gz"
@@ -572,11 +588,12 @@ def report(
     gz: tuple[Path, int, int] | None,
     gz_run: Run | None,
     workers_n: int,
+    kind: str = "mixed formats",
 ) -> None:
     rows: list[tuple[str, str]] = []
     if plain and e2e:
         path, lines = plain
-        rows.append(("plain file", f"{lines:,} lines, {path.stat().st_size / MiB:,.1f} MiB, mixed formats"))
+        rows.append(("plain file", f"{lines:,} lines, {path.stat().st_size / MiB:,.1f} MiB, {kind}"))
         rows.append((f"end-to-end, {workers_n} workers", f"{e2e.seconds:,.1f} s   {e2e.rate:,.0f} lines/s"))
     if floor:
         n, s, size = floor
@@ -638,6 +655,11 @@ def main(argv: list[str] | None = None) -> int:
         type=float,
         help=f"compressed size of the gzip file in MiB (default {DEFAULT_GZIP_MB}, --quick 16); 0 skips it",
     )
+    ap.add_argument(
+        "--access-log",
+        action="store_true",
+        help="an Apache combined log as the plain file (the compiled lane's case) instead of the mixed one",
+    )
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", type=Path, default=HERE / "out", help="where generated files are kept")
     args = ap.parse_args(argv)
@@ -652,7 +674,7 @@ def main(argv: list[str] | None = None) -> int:
     say(f"machine: nproc {host['nproc']}, {host['ram']} RAM; load {host['load']}")
 
     say("[1/5] plain file")
-    plain = plain_file(args.out, lines, args.seed, start)
+    plain = access_file(args.out, lines) if args.access_log else plain_file(args.out, lines, args.seed, start)
 
     # A quick run's files are small: a lower threshold still sends its gzip file as multipart.
     pipe = Pipeline(multipart_threshold=8 * MiB if args.quick else None)
@@ -680,7 +702,8 @@ def main(argv: list[str] | None = None) -> int:
             say("[5/5] gzip: skipped (--gzip-mb 0)")
     finally:
         pipe.stop()
-    report(when, host, pg, plain, e2e, floor, gz, gz_run, args.workers)
+    kind = "Apache combined" if args.access_log else "mixed formats"
+    report(when, host, pg, plain, e2e, floor, gz, gz_run, args.workers, kind)
     if gzip_mb and gzip_mb < TARGET_GZIP_MB:
         say(
             f"note: the gzip file was {gzip_mb:g} MiB, not the 1 GiB of the target, to keep the run to minutes "
