@@ -1,7 +1,7 @@
 """Parse throughput in one process: bytes in, rows ready for COPY out, no database.
 
-Two generated files of 1,000,000 lines each: Apache combined access logs, and the mixed
-file of the ingest benchmark (JSON, logfmt, text with and without timestamps). Each is
+Three generated files of 1,000,000 lines each: Apache combined access logs, the mixed file
+of the ingest benchmark (JSON, logfmt, text with and without timestamps), and JSON lines. Each is
 read from disk and run through exactly what the parse-worker does to a chunk (line
 splitting, format detection, multi-line joining, pattern mining, COPY encoding), timed as
 lines/s and MiB/s. For scale, the same lines are also run through the regex alone and
@@ -34,7 +34,7 @@ import generate  # noqa: E402
 
 from logpipe.config import Settings  # noqa: E402
 from logpipe.ingest import lane as compiled_lane  # noqa: E402
-from logpipe.ingest.lane import AccessLane  # noqa: E402
+from logpipe.ingest.lane import CompiledLane  # noqa: E402
 from logpipe.ingest.worker import event_batches  # noqa: E402 - the worker's own per-chunk loop
 from logpipe.parsing import LineReader  # noqa: E402
 from logpipe.parsing.formats import Parser  # noqa: E402
@@ -80,6 +80,31 @@ def write_apache(path: Path, lines: int, seed: int = 1) -> int:
     return size
 
 
+def write_json(path: Path, lines: int, seed: int = 1) -> int:
+    """JSON lines as a service logs them (pino, zap, slog), deterministic for a seed."""
+    rnd = random.Random(seed)
+    t = datetime(2026, 11, 1, tzinfo=UTC)
+    size = 0
+    with open(path.with_suffix(".part"), "wb") as fh:
+        for start in range(0, lines, 10_000):
+            out = []
+            for _ in range(min(10_000, lines - start)):
+                t += timedelta(milliseconds=rnd.randint(0, 120))
+                level = rnd.choice(("info",) * 6 + ("debug", "warn", "error"))
+                msg = rnd.choice(generate.MESSAGES)
+                out.append(
+                    f'{{"time":"{t:%Y-%m-%dT%H:%M:%S}.{t.microsecond // 1000:03d}Z","level":"{level}",'
+                    f'"service":"{rnd.choice(generate.SERVICES)}","msg":"{msg}","request_id":"{rnd.getrandbits(64):016x}",'
+                    f'"status":{rnd.choice(_STATUS)},"duration_ms":{rnd.randint(1, 9000) / 10},'
+                    f'"path":"{rnd.choice(_PATHS).format(n=rnd.randint(1, 99999))}"}}\n'
+                )
+            block = "".join(out).encode()
+            fh.write(block)
+            size += len(block)
+    path.with_suffix(".part").rename(path)
+    return size
+
+
 def ensure(path: Path, make: object) -> Path:
     if not path.exists():
         print(f"  generating {path.name}", flush=True)
@@ -91,7 +116,7 @@ def full_parse(path: Path, settings: Settings) -> tuple[int, int, float]:
     """(events, lines, seconds) of the parse-worker's own per-chunk work over the file,
     with the compiled lane when ``settings.compiled_lane`` and it is built, as the worker."""
     parser, miner = Parser(), PatternMiner()
-    lane = AccessLane.create(
+    lane = CompiledLane.create(
         settings.compiled_lane, parser, miner, max_line_bytes=settings.max_line_bytes, batch_rows=settings.batch_rows
     )
     joiner = Joiner(parser.parse, max_lines=settings.max_event_lines, max_bytes=settings.max_event_bytes)
@@ -152,24 +177,27 @@ def main(argv: list[str] | None = None) -> int:
         lambda p: generate.write_plain(p, args.lines, 1, start),
     )
 
+    json_lines = ensure(OUT / f"json-lines-{args.lines}.log", lambda p: write_json(p, args.lines))
+
     print(f"\nparse throughput, one process -- {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
           f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} cores")  # fmt: skip
     print(f"{'file':<18}{'lines':>11}{'MiB':>9}{'lines/s':>12}{'MiB/s':>9}   what")
     python_only = replace(settings, compiled_lane=False)
     lane_note = "with the compiled lane" if compiled_lane.available() else "the compiled lane is NOT built"
-    for name, path in (("apache combined", apache), ("mixed", mixed)):
+    for name, path in (("apache combined", apache), ("mixed", mixed), ("json lines", json_lines)):
         size = path.stat().st_size
         events, lines, secs = full_parse(path, settings)
         print(f"{name:<18}{lines:>11,}{size / MiB:>9.1f}{lines / secs:>12,.0f}{size / MiB / secs:>9.1f}"
               f"   full parse into COPY rows ({events:,} events), {lane_note}")  # fmt: skip
-        if name == "apache combined":
+        if name != "mixed":
             events, lines, secs = full_parse(path, python_only)
             print(f"{'':<18}{lines:>11,}{size / MiB:>9.1f}{lines / secs:>12,.0f}{size / MiB / secs:>9.1f}"
                   "   the same on the Python path alone")  # fmt: skip
+        if name == "apache combined":
             secs = bare_regex(path)
             print(f"{'':<18}{lines:>11,}{size / MiB:>9.1f}{lines / secs:>12,.0f}{size / MiB / secs:>9.1f}"
                   "   the bare regex with groupdict, for scale")  # fmt: skip
-        if not args.skip_drain3:
+        if not args.skip_drain3 and name != "json lines":
             n, secs = drain3_rate(path, args.drain3_lines)
             print(f"{'':<18}{n:>11,}{'':>9}{n / secs:>12,.0f}{'':>9}   drain3 (default config) on the same lines")
     return 0

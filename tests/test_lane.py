@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import pytest
 
 from logpipe.ingest import lane as lane_module
-from logpipe.ingest._lane import shape_keys  # type: ignore[import-not-found]
-from logpipe.ingest.lane import AccessLane
+from logpipe.ingest._lane import json_fields, shape_keys  # type: ignore[import-not-found]
+from logpipe.ingest.lane import CompiledLane
 from logpipe.ingest.worker import Context, event_batches
 from logpipe.parsing import Line, LineReader, Rows
 from logpipe.parsing.formats import Parser
@@ -62,10 +63,11 @@ def run(
     max_line_bytes: int = 65536,
     first_line: int = 1,
     min_line: int = 0,
+    tz: str = "UTC",
 ) -> Run:
     """The worker's per-chunk loop over ``data``, as ``process_chunk`` sets it up."""
-    parser, miner = Parser(reference=INGESTED), PatternMiner()
-    the_lane = AccessLane.create(lane, parser, miner, max_line_bytes=max_line_bytes, batch_rows=batch_rows,
+    parser, miner = Parser(reference=INGESTED, tz=tz), PatternMiner()
+    the_lane = CompiledLane.create(lane, parser, miner, max_line_bytes=max_line_bytes, batch_rows=batch_rows,
                                  min_line=min_line)  # fmt: skip
     taken: list[Rows] = []
 
@@ -257,6 +259,170 @@ def test_a_row_matches_what_the_python_path_writes_for_it() -> None:
     assert first[9] == line
 
 
+# -- JSON lines --------------------------------------------------------------------------------
+
+
+def _iso(rnd: random.Random) -> str:
+    day = rnd.choice(("2026-11-27", "2025-12-31", "2024-02-29", "2026-01-01"))
+    clock = f"{rnd.randint(0, 23):02d}:{rnd.randint(0, 59):02d}:{rnd.randint(0, 59):02d}"
+    fraction = rnd.choice(("", ".5", ".123", ".000001", ".123456789", ",250", ".", ".000000"))
+    zone = rnd.choice(("Z", "Z", "+00:00", "-07:00", "+05:30", "", "z", " UTC", "+0200", "+24:00"))
+    return f"{day}{rnd.choice('TT ')}{clock}{fraction}{zone}"
+
+
+def json_line(rnd: random.Random) -> str:
+    """A JSON log line, mostly of the kind the lane takes, often not."""
+    parts: list[str] = []
+    if rnd.random() < 0.9:
+        key = rnd.choice(("time", "time", "ts", "@timestamp", "timestamp", "t", "created"))
+        value = rnd.choice((
+            f'"{_iso(rnd)}"', f'"{_iso(rnd)}"', f'"{_iso(rnd)}"', "1764201600", "1764201600.5", "null", "true",
+            '"2026-13-01T00:00:00Z"', '"27/Nov/2026:10:00:00 +0000"', '"1764201600123"', '{"x": 1}',
+        ))  # fmt: skip
+        parts.append(f'"{key}":{value}')
+    if rnd.random() < 0.9:
+        key = rnd.choice(("level", "level", "severity", "lvl", "levelname", "severity_text"))
+        value = rnd.choice((
+            '"info"', '"INFO"', '"warn"', '"Warning"', '" error "', '"fatal"', '"trace"', '"d"', '"verbose"',
+            '"bogus"', "30", "50", "60", "-1", "40.5", "true", "null", '["info"]',
+        ))  # fmt: skip
+        parts.append(f'"{key}":{value}')
+    if rnd.random() < 0.95:
+        key = rnd.choice(("msg", "msg", "message", "text", "event", "body"))
+        user = rnd.choice(_USERS)
+        value = rnd.choice((
+            f'"user {user} logged in"', f'"request {rnd.randint(1, 999)} took {rnd.randint(1, 900)}ms"',
+            f'"GET /api/orders/{rnd.randint(1, 99)} failed"', '"cache miss for key c2ce6f447ed4d57b"', '""',
+            '"say \\"hi\\""', '"caf\\u00e9"', '"two\\nlines"', "42", '{"nested": "message"}', "null",
+        ))  # fmt: skip
+        parts.append(f'"{key}":{value}')
+    for _ in range(rnd.randint(0, 4)):
+        key = rnd.choice(("service", "status", "duration_ms", "path", "ok", "tags", "ctx", "n", "ratio", "id"))
+        value = rnd.choice((
+            '"checkout"', str(rnd.randint(-5, 99999)), f"{rnd.randint(0, 900)}.{rnd.randint(0, 9)}", "true",
+            "false", "null", '["a", 1, 2.5, null]', '{"a": {"b": [true, {}]}, "c": []}', "[]", "{}",
+            "1.50", "1e5", "-0", "0.00001", "12345678901234567890", "0.1", "-0.0", "1234567890123456.5",
+            "0.0001", "-12.25", '"with space"', f'"{rnd.getrandbits(64):016x}"',
+        ))  # fmt: skip
+        parts.append(f'"{key}":{value}')
+    rnd.shuffle(parts)
+    sep = rnd.choice((",", ",", ", ", " , "))
+    line = "{" + sep.join(parts) + "}"
+    return rnd.choice((line, line, line, line, line + "  ", " " + line, line.replace(":", ": ", 2)))
+
+
+ODD_JSON = (
+    '{"time":"2026-11-27T10:00:00Z","msg":"a","msg":"b"}',
+    '{"time":"2026-11-27T10:00:00Z","log":"inner line\\n","stream":"stdout"}',
+    '{"time":"2026-11-27T10:00:00Z","log":{"level":"error"},"msg":"ecs"}',
+    '{"time":"2026-11-27T10:00:00Z","log.level":"error","msg":"dotted"}',
+    '{"time":"2026-11-27T10:00:00Z","msg":"truncated"',
+    '{"time":"2026-11-27T10:00:00Z","msg":"extra"} {"another":1}',
+    "[1, 2, 3]",
+    '{"time":"2026-11-27T10:00:00Z","msg":"café"}',
+    '{"time":"2026-11-27T10:00:00Z","msg":"tab\there"}',
+    '{"time":"2026-11-27T10:00:00Z","big":123456789012345678901234567890,"msg":"big"}',
+    '{"time":"2026-11-27T10:00:00Z","nan":NaN,"msg":"nan"}',
+    '{"time":"2026-11-27T10:00:00Z","deep":' + "[" * 20 + "]" * 20 + ',"msg":"deep"}',
+)
+
+
+def json_log(lines: int, seed: int, odd: float = 0.05) -> bytes:
+    rnd = random.Random(seed)
+    out = []
+    for _ in range(lines):
+        r = rnd.random()
+        out.append(rnd.choice(ODD_JSON) if r < odd else rnd.choice(ODD_LINES) if r < 2 * odd else json_line(rnd))
+    return ("\n".join(out) + "\n").encode()
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_json_lines_give_the_same_rows_as_the_python_path(seed: int) -> None:
+    data = json_log(4000, seed)
+    compiled = assert_same(data)
+    assert compiled.lane_rows > 300  # most generated lines hold something the lane leaves alone
+
+
+# Lines the lane takes, each of which turns on one rule of the Python path's.
+PLAIN_JSON = (
+    '{"time":null,"ts":"2026-11-27T10:00:00.5Z","level":null,"severity":"ERROR","msg":null,"message":"nulls skipped"}',
+    '{"level":"warn","time":"2026-11-27 10:00:00,123456789-07:00","msg":"comma fraction, offset"}',
+    '{"level":10,"t":"2026-11-27T10:00:00","msg":"naive, pino trace"}',
+    '{"level":51,"time":"2026-11-27T23:59:59+05:30","msg":"pino fatal"}',
+    '{"level":true,"msg":"a boolean level is none"}',
+    '{"time":true,"msg":"a boolean time is none"}',
+    '{"msg":{"not":"a string"},"level":"info"}',
+    '{"body":"last of the message keys", "n": [0.0001, 0.00012, 123456789012345.0, -1.5, 0.0, 7]}',
+    '{"time":"2026-11-27T10:00:00Z","msg":"' + "x" * 300 + '"}',  # cut by a small line limit only
+    "{}",
+    '{"msg":"no time at all"}',
+)
+
+
+def test_every_odd_json_line_between_plain_ones() -> None:
+    for odd in PLAIN_JSON + ODD_JSON + ODD_LINES:
+        lines = [f'{{"time":"2026-11-27T10:00:0{i}Z","level":"info","msg":"plain {i}"}}' for i in range(6)]
+        lines.insert(3, odd)
+        compiled = assert_same(("\n".join(lines) + "\n").encode())
+        if odd in PLAIN_JSON:
+            assert compiled.lane_rows == 6, odd  # all but the last, which has no line after it
+        elif odd in ODD_JSON:
+            assert 1 <= compiled.lane_rows < 6, odd
+        else:
+            assert compiled.lane_rows >= 1, odd
+
+
+def test_json_runs_across_blocks_batches_the_line_limit_and_zones() -> None:
+    data = json_log(3000, 4)
+    for options in (
+        {"block": 4096},
+        {"block": 333, "batch_rows": 7},
+        {"batch_rows": 1},
+        {"max_line_bytes": 120},
+        {"tz": "Europe/Paris"},  # naive times are the source's zone's: those lines take the Python path
+    ):
+        compiled = assert_same(data, **options)
+        assert compiled.lane_rows > 100, options
+
+
+def test_access_and_json_lines_mixed() -> None:
+    rnd = random.Random(21)
+    lines = []
+    for _ in range(3000):
+        lines.append(plain_line(rnd) if rnd.random() < 0.5 else json_line(rnd))
+        if rnd.random() < 0.01:
+            lines.append(rnd.choice(ODD_LINES))
+    compiled = assert_same(("\n".join(lines) + "\n").encode())
+    assert compiled.lane_rows > 100
+
+
+def test_the_lane_writes_json_fields_as_orjson_writes_them_back() -> None:
+    rnd = random.Random(31)
+    taken = 0
+    for _ in range(20_000):
+        line = json_line(rnd)
+        fields = json_fields(line)
+        if fields is not None:
+            assert fields == orjson.dumps(orjson.loads(line)).decode(), line
+            taken += 1
+    assert taken > 5000
+    # Decimals: the lane takes one only where orjson writes back the same text.
+    edges = ("0.0001", "0.00001", "0.000001", "0.0000012", "100000000000000.5", "1000000000000000.5", "0.10",
+             "123456789012345.0", "1.0", "-1.5", "-0.0", "0.0", "0.30000000000000004", "5.0e3", "-0", "0")  # fmt: skip
+    for text in edges:
+        fields = json_fields(f'{{"n":{text}}}')
+        if fields is not None:
+            assert fields == orjson.dumps({"n": orjson.loads(text)}).decode(), text
+    assert json_fields('{"n":0.0001}') is not None  # the lane does take decimals
+    for _ in range(20_000):
+        whole = str(rnd.choice((0, rnd.randint(0, 9), rnd.randint(0, 10 ** rnd.randint(1, 16)))))
+        fraction = "".join(rnd.choice("0123456789") for _ in range(rnd.randint(1, 17)))
+        text = rnd.choice(("", "-")) + f"{whole}.{fraction}"
+        fields = json_fields(f'{{"n":{text}}}')
+        if fields is not None:
+            assert fields == orjson.dumps({"n": orjson.loads(text)}).decode(), text
+
+
 # -- the miner's keys ----------------------------------------------------------------------------
 
 
@@ -304,7 +470,7 @@ def test_the_lane_finds_known_messages_without_calling_the_miner() -> None:
         return add(message)
 
     miner.add = counting_add  # type: ignore[method-assign]
-    lane = AccessLane.create(True, parser, miner, max_line_bytes=65536, batch_rows=5000)
+    lane = CompiledLane.create(True, parser, miner, max_line_bytes=65536, batch_rows=5000)
     reader = LineReader(io.BytesIO(data).read, max_line_bytes=65536)
     events = Joiner(parser.parse).events_and_rows(reader.with_lane(lane, first_line=1), first_line=1, start_offset=0)
     for _ in event_batches(events, miner, FILE_ID, INGESTED, 5000, 0, 1, lane):
@@ -338,19 +504,19 @@ def _patterns_account_for_every_event(api: Api) -> None:
 
 
 @pytest.mark.services
-@pytest.mark.parametrize("gzipped", [False, True])
+@pytest.mark.parametrize(("kind", "gzipped"), [("access", False), ("access", True), ("json", False)])
 def test_the_worker_stores_the_same_events_with_and_without_the_lane(
-    make_api: Callable[..., Api], gzipped: bool, monkeypatch: pytest.MonkeyPatch
+    make_api: Callable[..., Api], kind: str, gzipped: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     filled: list[int] = []
-    fill = AccessLane.fill
+    fill = CompiledLane.fill
 
-    def counting_fill(self: AccessLane, rows: Rows) -> None:
+    def counting_fill(self: CompiledLane, rows: Rows) -> None:
         fill(self, rows)
         filled.append(rows.count)
 
-    monkeypatch.setattr(AccessLane, "fill", counting_fill)
-    data = mixed_access_log(6000, 8)
+    monkeypatch.setattr(CompiledLane, "fill", counting_fill)
+    data = mixed_access_log(6000, 8) if kind == "access" else json_log(6000, 8, odd=0.01)
     body = gzip.compress(data) if gzipped else data
     name = "access.log.gz" if gzipped else "access.log"
     with_lane = make_api(chunk_bytes=64 * 1024, batch_rows=500)
@@ -365,7 +531,7 @@ def test_the_worker_stores_the_same_events_with_and_without_the_lane(
         ctx.close()
     taken = sum(filled)
     pump(without.settings)
-    assert sum(filled) == taken > 3000  # the lane took most lines, and only where it was on
+    assert sum(filled) == taken > 300  # the lane took many lines, and only where it was on
     assert with_lane.file(a)["status"] == without.file(b)["status"] == "done"
     assert with_lane.file(a)["lines"] == data.count(b"\n")
     stored = _stored(with_lane, a)

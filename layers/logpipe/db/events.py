@@ -107,7 +107,8 @@ class CopyBuffer:
 
     def __init__(self, file_id: str, ingested_at: datetime) -> None:
         self.prefix = f"{file_id}\t"  # what each row starts with
-        self.ingested = ingested_at.isoformat()  # the ingest time of each row
+        self.ingested_at = ingested_at  # the ingest time of each row
+        self.ingested = ingested_at.isoformat()
         self._parts: list[str] = []
         self._encoded: list[bytes] = []  # rows before those in _parts, once a lane added some
         self.rows = 0

@@ -39,7 +39,7 @@ from ..queue import Delivery, Outcome, WorkQueue, work_queue
 from ..storage import Bucket
 from .boundaries import split_points
 from .gunzip import GZIP_MAGIC, DamagedInputError, GunzipReader
-from .lane import AccessLane
+from .lane import CompiledLane, utc_micros
 
 log = logging.getLogger("logpipe.ingest")
 
@@ -348,7 +348,7 @@ def event_batches(
     batch_rows: int,
     next_offset: int,
     next_line: int,
-    lane: AccessLane | None = None,
+    lane: CompiledLane | None = None,
 ) -> Iterator[Batch]:
     """The events (and runs of rows that ``lane`` wrote) as batches ready to commit: full
     ones of at most ``batch_rows`` rows, then the last one (maybe empty), each yielded as
@@ -419,7 +419,7 @@ def _add_rows(batch: Batch, rows: Rows) -> None:
     batch.errors += rows.errors
     patterns = batch.patterns
     for pattern_id, template, count, first, last, sample in rows.patterns:
-        first_seen, last_seen = datetime.fromtimestamp(first, UTC), datetime.fromtimestamp(last, UTC)
+        first_seen, last_seen = utc_micros(first), utc_micros(last)
         seen = patterns.get(pattern_id)
         if seen is None:
             patterns[pattern_id] = [template, count, first_seen, last_seen, sample]
@@ -478,7 +478,7 @@ def process_chunk(ctx: Context, file_id: str, seq: int, deadline: float) -> None
     except (ValueError, LookupError) as exc:
         raise PermanentError(f"bad parsing options of file {file_id}: {exc}") from exc
     miner = ctx.miner
-    lane = AccessLane.create(
+    lane = CompiledLane.create(
         settings.compiled_lane, parser, miner, max_line_bytes=settings.max_line_bytes,
         batch_rows=settings.batch_rows, min_line=c.next_line,
     )  # fmt: skip

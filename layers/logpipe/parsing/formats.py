@@ -237,9 +237,9 @@ class Parser:
         self._last = self._formats[0]
         self._by_first: dict[str, list[tuple[str, Callable[[str], Parsed | None]]]] = {}
 
-    def settled_on(self, name: str) -> bool:
-        """Whether ``name`` is the format this parser tries first now (the last one that matched)."""
-        return self._last[0] == name
+    def settled(self) -> str:
+        """The format this parser tries first now: the last one that matched."""
+        return self._last[0]
 
     def parse(self, line: str) -> Parsed:
         """Parse one line (decoded, without its newline). Never raises."""

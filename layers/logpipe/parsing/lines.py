@@ -47,7 +47,7 @@ class Rows:
     errors: int = 0  # events of level error or fatal
     months: list[tuple[int, int]] = field(default_factory=list)  # (year, month) of their times
     # Per pattern, in order of first sight: id, template, events, first and last time
-    # (UTC seconds) and the first event's message.
+    # (UTC microseconds since the epoch) and the first event's message.
     patterns: list[tuple[str, str, int, int, int, str]] = field(default_factory=list)
 
 
