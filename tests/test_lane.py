@@ -64,9 +64,10 @@ def run(
     first_line: int = 1,
     min_line: int = 0,
     tz: str = "UTC",
+    format: str | None = None,
 ) -> Run:
     """The worker's per-chunk loop over ``data``, as ``process_chunk`` sets it up."""
-    parser, miner = Parser(reference=INGESTED, tz=tz), PatternMiner()
+    parser, miner = Parser(reference=INGESTED, tz=tz, format=format), PatternMiner()
     the_lane = CompiledLane.create(lane, parser, miner, max_line_bytes=max_line_bytes, batch_rows=batch_rows,
                                  min_line=min_line)  # fmt: skip
     taken: list[Rows] = []
@@ -248,7 +249,7 @@ def test_a_row_matches_what_the_python_path_writes_for_it() -> None:
     line = '203.0.113.9 - frank [31/Dec/2025:23:30:00 -0700] "GET /x/7 HTTP/1.1" 503 0042 "r" "a b"'
     data = (line + "\n") * 3
     compiled = assert_same(data.encode())
-    assert compiled.lane_rows == 1  # the second: the first settles the parser, the last has no line after it
+    assert compiled.lane_rows == 2  # the last has no line after it
     first = compiled.batches[0][0].split(b"\n")[1].decode().split("\t")
     assert first[1:4] == ["2", "2026-01-01T06:30:00+00:00", "f"]
     assert first[5:8] == ["error", "apache_access", "GET /x/7 HTTP/1.1 503"]
@@ -423,6 +424,121 @@ def test_the_lane_writes_json_fields_as_orjson_writes_them_back() -> None:
             assert fields == orjson.dumps({"n": orjson.loads(text)}).decode(), text
 
 
+# -- application layouts, logfmt, and all of them mixed ----------------------------------------
+
+
+def app_line(rnd: random.Random) -> str:
+    when = _iso(rnd).replace(" UTC", "Z")
+    level = rnd.choice(("INFO", "INFO", "WARN", "WARNING", "ERROR", "ERR", "DEBUG", "FATAL", "info", "NOTICE",
+                        "FINE", "FINER", "CONFIG", "INFOX", "[INFO]", "INFO:", "VERBOSE", "TRACE"))  # fmt: skip
+    thread = rnd.choice(("", "", f" [worker-{rnd.randint(0, 9)}]", " [pool-1 [x]]", " [unclosed"))
+    logger = rnd.choice(("", "", " com.acme.Api:", " com.acme.Api@12:", " Handler -", " - Handler -", " word:"))
+    message = rnd.choice((
+        f" request {rnd.randint(1, 999)} served in {rnd.randint(1, 900)}ms", " user alice logged in", "",
+        ' "quoted" text', " - dash first", " trailing - dash - here", f" id={rnd.getrandbits(32):08x}", " -dash",
+        "  --double",
+    ))  # fmt: skip
+    before = rnd.choice(("", "", "", " [main]"))
+    return f"{when}{before} {level}{thread}{logger}{message}"
+
+
+def logfmt_line(rnd: random.Random) -> str:
+    pairs = []
+    if rnd.random() < 0.9:
+        pairs.append(f"{rnd.choice(('time', 'ts', 'time', 't'))}={rnd.choice((_iso(rnd), '1764201600', 'bad'))}")
+    if rnd.random() < 0.9:
+        pairs.append(f"{rnd.choice(('level', 'lvl', 'severity'))}={rnd.choice(('info', 'WARN', 'error', 'x'))}")
+    if rnd.random() < 0.9:
+        pairs.append("msg=" + rnd.choice(('"order placed"', "hello", '""', '"a ] \\"b"', "x=y")))
+    for _ in range(rnd.randint(0, 4)):
+        key = rnd.choice(("service", "host", "request_id", "duration", "attempt", "a.b", "k-1", "@x", "p/q"))
+        value = rnd.choice(("billing", f"{rnd.getrandbits(64):016x}", f"{rnd.randint(1, 5000)}ms", "",
+                            '"with space"', '"unterminated', 'a"b', "="))  # fmt: skip
+        pairs.append(f"{key}={value}")
+    rnd.shuffle(pairs)
+    line = rnd.choice((" ", " ", "  ")).join(pairs)
+    return rnd.choice((line, line, line, line + " ", line + " tail", "Time=x " + line, "go=1 " + line))
+
+
+def mixed_log(lines: int, seed: int) -> bytes:
+    rnd = random.Random(seed)
+    makers = (json_line, logfmt_line, app_line, app_line, plain_line, access_line)
+    out = []
+    for _ in range(lines):
+        r = rnd.random()
+        out.append(rnd.choice(ODD_LINES + ODD_JSON) if r < 0.08 else rnd.choice(makers)(rnd))
+    return ("\n".join(out) + "\n").encode()
+
+
+# Lines a format the lane knows might claim, which the parser gives another format first.
+LOOKALIKES = (
+    "2026-11-27T10:00:00.123Z stdout F container line",  # CRI
+    "2026-11-27T10:00:00.1234567Z ##[group]Run tests",  # GitHub Actions
+    "2026-11-27 10:00:00,123 - app.module - INFO - the Python logging layout",
+    '2026-11-27T10:00:00Z INFO access-like ] "GET / HTTP/1.1" 200 1',
+    # An application line and an access-log line at once: the parser's settled format decides.
+    '2026-11-27T10:00:00Z INFO x [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.0" 200 2326',
+    'time=2026-11-27T10:00:00Z msg="x" ] "y"',
+    "[2026-11-27T10:00:00Z] INFO bracketed time",
+    "2026/11/27 10:00:00 go log line",
+    "a.b.SomeError=1 level=info",
+    "single=pair",
+)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_mixed_formats_give_the_same_rows_as_the_python_path(seed: int) -> None:
+    compiled = assert_same(mixed_log(4000, seed))
+    assert compiled.lane_rows > 800
+
+
+def test_lookalikes_between_lines_of_each_format() -> None:
+    rnd = random.Random(41)
+    for odd in LOOKALIKES:
+        for maker in (app_line, logfmt_line, json_line, plain_line):
+            lines = [maker(rnd) for _ in range(6)]
+            lines.insert(3, odd)
+            assert_same(("\n".join(lines) + "\n").encode())
+
+
+def test_a_run_leaves_the_parser_settled_on_its_last_format() -> None:
+    # The lookalike is an access-log line to a parser settled elsewhere, and an application
+    # line to one settled on ``app``: the run before it must leave the parser as the
+    # Python path would.
+    both = LOOKALIKES[4]
+    for before in (
+        "2026-11-27T10:00:00Z INFO [main] ready",
+        'time=2026-11-27T10:00:00Z level=info msg="ready" k=v',
+        '{"time":"2026-11-27T10:00:00Z","msg":"ready"}',
+    ):
+        compiled = assert_same(("\n".join([before] * 4 + [both, before]) + "\n").encode())
+        assert compiled.lane_rows >= 4, before  # the lookalike too, after application lines
+
+
+def test_a_forced_format_holds_for_the_lane_too() -> None:
+    data = mixed_log(2000, 5)
+    for name in ("logfmt", "app", "json", "apache_access", "syslog3164"):
+        compiled = assert_same(data, format=name)
+        if name == "syslog3164":
+            assert compiled.lane_rows == 0
+
+
+def test_the_lane_takes_the_mixed_benchmark_lines() -> None:
+    # The three structured kinds of the benchmark's mixed file, one after another: all
+    # but the last line are the lane's.
+    lines = [
+        '{"time":"2026-11-01T00:00:00.465Z","level":"warn","service":"search","msg":"worker heartbeat",'
+        '"method":"PUT","path":"/static/app.37983.js","status":404,"duration_ms":830.0,"request_id":"05805975ed2f89d9"}',
+        'time=2026-11-01T00:00:00.034Z level=fatal service=billing host=ip-10-0-2-92 msg="order placed" '
+        "request_id=c2ce6f447ed4d57b duration=3869ms attempt=3",
+        "2026-11-01 00:00:00.131Z INFO [scheduler-6] request completed (host=ip-10-0-1-11 request=9b810e766ec9d286)",
+        "2026-11-01T00:00:00.406Z WARN [checkout-3] slow query detected (host=ip-10-0-3-11 request=7eed8d14f06d3fef)",
+        "GET /health 200 0.54320ms",
+    ]
+    compiled = assert_same(("\n".join(lines) + "\n").encode())
+    assert compiled.lane_rows == 4
+
+
 # -- the miner's keys ----------------------------------------------------------------------------
 
 
@@ -504,7 +620,7 @@ def _patterns_account_for_every_event(api: Api) -> None:
 
 
 @pytest.mark.services
-@pytest.mark.parametrize(("kind", "gzipped"), [("access", False), ("access", True), ("json", False)])
+@pytest.mark.parametrize(("kind", "gzipped"), [("access", False), ("access", True), ("json", False), ("mixed", True)])
 def test_the_worker_stores_the_same_events_with_and_without_the_lane(
     make_api: Callable[..., Api], kind: str, gzipped: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -516,7 +632,7 @@ def test_the_worker_stores_the_same_events_with_and_without_the_lane(
         filled.append(rows.count)
 
     monkeypatch.setattr(CompiledLane, "fill", counting_fill)
-    data = mixed_access_log(6000, 8) if kind == "access" else json_log(6000, 8, odd=0.01)
+    data = {"access": mixed_access_log, "json": json_log, "mixed": mixed_log}[kind](6000, 8)
     body = gzip.compress(data) if gzipped else data
     name = "access.log.gz" if gzipped else "access.log"
     with_lane = make_api(chunk_bytes=64 * 1024, batch_rows=500)

@@ -1,15 +1,11 @@
-/* The compiled lane: runs of access-log lines turned straight into COPY rows.
+/* The compiled lane: runs of plain lines of the common formats turned straight into COPY rows.
  *
- * ``logpipe.ingest.lane`` says when a run may take this lane and how its output joins
- * the batch; this file only does the per-line work, and exactly what the Python path
- * does to such a line (``Parser._access``, ``TimeParser.clf``, ``PatternMiner.add``,
- * ``CopyBuffer.add``): the tests compare the two byte for byte.
- *
- * A line takes the lane only when it is plain (printable ASCII, no backslash, no longer
- * than the line limit), fully matches the access-log layout with a strict CLF time
- * (``10/Oct/2000:13:55:36 -0700``), and is followed by a line that starts with a digit
- * or a colon, which the multi-line rules never join to it. Anything else ends the run
- * and goes the Python way, which knows every other case.
+ * ``logpipe.ingest.lane`` says which lines a run may hold and how its output joins the
+ * batch; this file does the per-line work, exactly as the Python path does it to such a
+ * line (``Parser.parse`` and its formats, ``TimeParser``, ``PatternMiner.add``,
+ * ``CopyBuffer.add``): the tests compare the two byte for byte. Where this file is not
+ * sure of what the Python path would do with a line, the run ends there and the Python
+ * path takes the line.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -418,7 +414,8 @@ typedef struct {
 typedef struct {
     Entry *e;
     Py_ssize_t n, cap;
-    PyObject *index; /* shape -> position in e, for the shapes whose pattern is current */
+    PyObject *index;    /* shape -> position in e, for the shapes whose pattern is current */
+    PyObject *patterns; /* shape -> (id, template), kept by the caller while the miner's templates hold */
 } Entries;
 
 static void
@@ -453,12 +450,30 @@ entry_of(Entries *t, PyObject *shape, const char *msg, Py_ssize_t msg_n, int64_t
         t->e = e;
         t->cap = cap;
     }
-    PyObject *pattern = PyObject_CallMethod(shape, "pattern", NULL);
-    if (pattern == NULL)
-        return NULL;
-    PyObject *pid = PyObject_GetAttrString(pattern, "id");
-    PyObject *template = PyObject_GetAttrString(pattern, "template");
-    Py_DECREF(pattern);
+    PyObject *pid, *template;
+    PyObject *known = PyDict_GetItemWithError(t->patterns, shape);
+    if (known != NULL) {
+        pid = Py_NewRef(PyTuple_GET_ITEM(known, 0));
+        template = Py_NewRef(PyTuple_GET_ITEM(known, 1));
+    }
+    else {
+        if (PyErr_Occurred())
+            return NULL;
+        PyObject *pattern = PyObject_CallMethod(shape, "pattern", NULL);
+        if (pattern == NULL)
+            return NULL;
+        pid = PyObject_GetAttrString(pattern, "id");
+        template = PyObject_GetAttrString(pattern, "template");
+        Py_DECREF(pattern);
+        PyObject *pair = pid && template ? PyTuple_Pack(2, pid, template) : NULL;
+        if (pair == NULL || PyDict_SetItem(t->patterns, shape, pair) < 0) {
+            Py_XDECREF(pair);
+            Py_XDECREF(pid);
+            Py_XDECREF(template);
+            return NULL;
+        }
+        Py_DECREF(pair);
+    }
     Py_ssize_t id_n = 0;
     const char *id = pid && PyUnicode_Check(pid) ? PyUnicode_AsUTF8AndSize(pid, &id_n) : NULL;
     PyObject *sample = ascii_str(msg, msg_n < 1000 ? msg_n : 1000);
@@ -875,14 +890,42 @@ iso_time(const char *v, Py_ssize_t n, int naive_utc, int64_t *us)
     return 0;
 }
 
-/* -- one line of either kind ------------------------------------------------------------- */
+/* -- rows ---------------------------------------------------------------------------------- */
 
-enum { ACCESS = 0, JSON = 1 };
+/* The parser's formats, by the names ``logpipe.parsing.formats.FORMATS`` gives them. */
+enum {
+    F_OTHER,
+    F_JSON,
+    F_CRI,
+    F_GHA,
+    F_ACCESS,
+    F_NGINX_ERROR,
+    F_APP,
+    F_ANDROID,
+    F_HDFS,
+    F_SPARK,
+    F_GO,
+    F_LOGFMT,
+};
+static const struct {
+    const char *name;
+    int code;
+} FORMAT_CODES[] = {
+    {"json", F_JSON},     {"cri", F_CRI},       {"github_actions", F_GHA}, {"apache_access", F_ACCESS},
+    {"nginx_error", F_NGINX_ERROR}, {"app", F_APP}, {"android", F_ANDROID}, {"hdfs", F_HDFS},
+    {"spark", F_SPARK},   {"go", F_GO},         {"logfmt", F_LOGFMT},
+};
+#define MAX_FORMATS 32
 
 typedef struct {
     PyObject *by_key, *add, *level_words;
     Keys time_keys, level_keys, message_keys;
     int naive_utc;
+    /* Per first character (ASCII), the parser's formats that may match a line starting
+     * with it, in the order it tries them: bytes of indexes into its format names. */
+    PyObject *cands;
+    int codes[MAX_FORMATS]; /* the code of each index */
+    int n_formats;
 } Ctx;
 
 /* What a row needs beyond its fields (which are in ``fields``, written for COPY). */
@@ -899,6 +942,8 @@ typedef struct {
 static PyObject *LEVEL_NAMES[6];
 static const char *LEVEL_TEXT[6] = {"trace", "debug", "info", "warn", "error", "fatal"};
 
+static int word_level(const Ctx *cx, const char *text, Py_ssize_t n, PyObject **level);
+
 /* ``normalise_level`` of a JSON value: a word through Python's own table, a number as
  * pino's, anything else none. */
 static int
@@ -913,7 +958,15 @@ json_level(const Ctx *cx, const Member *m, PyObject **level)
         *level = LEVEL_NAMES[at];
         return 0;
     }
-    const char *w = m->v, *end = m->v + m->vn;
+    return word_level(cx, m->v, m->vn, level);
+}
+
+/* ``normalise_level`` of a word: stripped, lower-cased, through Python's own table. */
+static int
+word_level(const Ctx *cx, const char *text, Py_ssize_t n, PyObject **level)
+{
+    *level = NULL;
+    const char *w = text, *end = text + n;
     while (w < end && *w == ' ')
         w++;
     while (end > w && end[-1] == ' ')
@@ -936,28 +989,437 @@ json_level(const Ctx *cx, const Member *m, PyObject **level)
     return 0;
 }
 
-/* The line at s[pos:] as a row of ``kind`` when the lane takes it: where its newline is, or
- * -1. Writes its fields to ``fields`` and its message to ``msg`` (access logs) or points
- * into the line (JSON). A return of -2 is a Python error. */
+/* -- which format the parser gives a line ------------------------------------------------ */
+
+static int
+contains(const char *s, Py_ssize_t n, const char *what)
+{
+    Py_ssize_t k = (Py_ssize_t)strlen(what);
+    for (Py_ssize_t i = 0; i + k <= n; i++)
+        if (s[i] == what[0] && memcmp(s + i, what, k) == 0)
+            return 1;
+    return 0;
+}
+
+static inline int
+key_start(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_' || c == '@';
+}
+
+static inline int
+key_char(unsigned char c)
+{
+    return is_alnum(c) || c == '_' || c == '.' || c == '-' || c == '/' || c == '@';
+}
+
+/* Whether the parser's format ``code`` surely gives up on the line: each test is the
+ * guard its Python function opens with. 0 where this file knows no such test. */
+static int
+fails(int code, const char *s, Py_ssize_t n)
+{
+    switch (code) {
+    case F_JSON:
+        return s[0] != '{';
+    case F_CRI:
+        return !(n > 10 && s[10] == 'T') || !contains(s, n, " std");
+    case F_GHA:
+        return !(n > 27 && s[27] == 'Z' && s[19] == '.');
+    case F_ACCESS:
+        return !contains(s, n, "] \"");
+    case F_NGINX_ERROR:
+    case F_GO:
+        return !(n > 4 && s[4] == '/');
+    case F_APP: {
+        /* Both its patterns open with an optional '[' and an ISO date. */
+        Py_ssize_t i = s[0] == '[';
+        return !(n >= i + 11 && is_digit(s[i]) && is_digit(s[i + 1]) && is_digit(s[i + 2]) && is_digit(s[i + 3]) &&
+                 s[i + 4] == '-' && is_digit(s[i + 5]) && is_digit(s[i + 6]) && s[i + 7] == '-' &&
+                 is_digit(s[i + 8]) && is_digit(s[i + 9]) && (s[i + 10] == 'T' || s[i + 10] == ' '));
+    }
+    case F_ANDROID:
+        return !(n > 5 && s[5] == ' ' && s[2] == '-');
+    case F_HDFS:
+        return !(n > 6 && s[6] == ' ');
+    case F_SPARK:
+        return !(n > 2 && s[2] == '/');
+    case F_LOGFMT: {
+        Py_ssize_t i = 0;
+        while (i < n && s[i] == ' ')
+            i++;
+        if (i == n || !key_start(s[i]))
+            return 1;
+        while (i < n && key_char(s[i]))
+            i++;
+        return !(i < n && s[i] == '=');
+    }
+    default:
+        return 0;
+    }
+}
+
+/* Whether the multi-line rules' Java exception pattern could match the line whole:
+ * ``(Exception in thread "..." )?(word.)+Capital...``. */
+static int
+java_exc_possible(const char *s, Py_ssize_t n)
+{
+    Py_ssize_t i = 0;
+    static const char head[] = "Exception in thread \"";
+    if (n >= (Py_ssize_t)sizeof(head) - 1 && memcmp(s, head, sizeof(head) - 1) == 0)
+        return 1; /* rare enough to leave to the Python path */
+    int segments = 0;
+    for (;;) {
+        if (i >= n || !((s[i] >= 'a' && s[i] <= 'z') || s[i] == '_' || s[i] == '$'))
+            break;
+        i++;
+        while (i < n && (is_alnum(s[i]) || s[i] == '_' || s[i] == '$'))
+            i++;
+        if (i < n && s[i] == '.') {
+            segments++;
+            i++;
+            continue;
+        }
+        break;
+    }
+    return segments > 0 && i < n && s[i] >= 'A' && s[i] <= 'Z';
+}
+
+/* First characters of the lines that a multi-line rule looks at before parsing them, and
+ * of those that may join an event as a Java exception line (multiline.py). */
+static inline int
+joins_unparsed(unsigned char c)
+{
+    return c == ' ' || c == '\t' || c == 'T' || c == 'D' || c == 'C' || c == '.' || c == 'S' || c == 'g';
+}
+
+static inline int
+java_first(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || c == 'E' || c == '_' || c == '$';
+}
+
+/* Whether the line at s[i:] (maybe not whole: the block may end inside it) surely starts
+ * an event of its own after a one-line event, with a time or without (``has_ts``). */
+static int
+next_starts_event(const char *s, Py_ssize_t i, Py_ssize_t n, int has_ts)
+{
+    if (i >= n || s[i] == '\n' || s[i] == '\r' || joins_unparsed(s[i]))
+        return 0;
+    if (!java_first(s[i]) || !has_ts)
+        return 1;
+    const char *nl = memchr(s + i, '\n', n - i);
+    if (nl == NULL)
+        return 0; /* cannot see all of it */
+    return !java_exc_possible(s + i, nl - (s + i));
+}
+
+/* -- logfmt -------------------------------------------------------------------------------- */
+
+/* ``Parser._logfmt``'s pairs of a plain line: at least two, split by spaces, no key twice. */
+static int
+parse_logfmt(const char *s, Py_ssize_t n, Member *pairs, int *count)
+{
+    Py_ssize_t i = 0;
+    int c = 0;
+    while (i < n) {
+        if (!key_start(s[i]) || c == MAX_MEMBERS)
+            return -1;
+        Py_ssize_t j = i + 1;
+        while (j < n && key_char(s[j]))
+            j++;
+        if (j >= n || s[j] != '=')
+            return -1;
+        Member *m = &pairs[c];
+        m->k = s + i;
+        m->kn = j - i;
+        m->type = 's';
+        for (int d = 0; d < c; d++)
+            if (pairs[d].kn == m->kn && memcmp(pairs[d].k, m->k, m->kn) == 0)
+                return -1;
+        Py_ssize_t v = j + 1, end;
+        if (v < n && s[v] == '"') {
+            const char *q = memchr(s + v + 1, '"', n - v - 1);
+            if (q == NULL)
+                return -1;
+            m->v = s + v + 1;
+            m->vn = q - s - v - 1;
+            end = q - s + 1;
+        }
+        else {
+            end = v;
+            while (end < n && s[end] != ' ' && s[end] != '"')
+                end++;
+            if (end < n && s[end] == '"')
+                return -1;
+            m->v = s + v;
+            m->vn = end - v;
+        }
+        c++;
+        i = end;
+        if (i == n)
+            break;
+        if (s[i] != ' ')
+            return -1;
+        while (i < n && s[i] == ' ')
+            i++;
+    }
+    *count = c;
+    return c >= 2 ? 0 : -1;
+}
+
+/* -- application layouts -------------------------------------------------------------------- */
+
+static const char *LEVEL_WORDS_RE[] = {
+    /* _LW's alternatives in its order, WARN(?:ING)? as its two words, the longer first */
+    "TRACE", "DEBUG", "INFO", "NOTICE", "WARNING", "WARN", "ERROR", "ERR", "FATAL", "CRITICAL", "CRIT",
+    "SEVERE", "PANIC", "EMERG", "ALERT", "FINE", "FINER", "FINEST", "CONFIG", "trace", "debug", "info",
+    "notice", "warning", "warn", "error", "err", "fatal", "critical", "crit", "panic", NULL,
+};
+
+/* A ``[thread]`` at s[i] == '[' (one level of brackets inside): where it ends, or -1. */
 static Py_ssize_t
-take_line(int kind, const Ctx *cx, const char *s, Py_ssize_t n, Py_ssize_t pos, Py_ssize_t max_line, Line *ln,
-          Buf *fields, Buf *msg)
+bracket(const char *s, Py_ssize_t i, Py_ssize_t n)
+{
+    for (Py_ssize_t j = i + 1; j < n; j++) {
+        if (s[j] == ']')
+            return j + 1;
+        if (s[j] == '[') {
+            const char *q = memchr(s + j + 1, ']', n - j - 1);
+            if (q == NULL)
+                return -1;
+            j = q - s;
+        }
+    }
+    return -1;
+}
+
+typedef struct {
+    const char *iso, *level, *thread, *logger, *msg;
+    Py_ssize_t iso_n, level_n, thread_n, logger_n, msg_n;
+} App;
+
+/* What ``Parser._APP.fullmatch`` finds in a line that opens with an ISO time, taking each
+ * optional part where it matches as the regex does; -1 where this is not sure. */
+static int
+parse_app(const char *s, Py_ssize_t n, App *a)
+{
+    memset(a, 0, sizeof(*a));
+    if (fails(F_APP, s, n) || s[0] == '[' || contains(s, n, " - "))
+        return -1; /* the Python logging layout, and bracketed times, are the Python path's */
+    Py_ssize_t p = 19;
+    if (n < p || s[13] != ':' || s[16] != ':' || !is_digit(s[11]) || !is_digit(s[12]) || !is_digit(s[14]) ||
+        !is_digit(s[15]) || !is_digit(s[17]) || !is_digit(s[18]))
+        return -1;
+    if (p < n && (s[p] == '.' || s[p] == ',')) {
+        Py_ssize_t f = p + 1;
+        while (f < n && is_digit(s[f]) && f - p <= 9)
+            f++;
+        if (f == p + 1 || (f < n && is_digit(s[f])))
+            return -1;
+        p = f;
+    }
+    if (p < n && s[p] == 'Z')
+        p++;
+    else if (p < n && (s[p] == '+' || s[p] == '-')) {
+        if (!(p + 6 <= n && is_digit(s[p + 1]) && is_digit(s[p + 2]) && s[p + 3] == ':' && is_digit(s[p + 4]) &&
+              is_digit(s[p + 5])))
+            return -1;
+        p += 6;
+    }
+    a->iso = s;
+    a->iso_n = p;
+    if (p < n && s[p] == ']')
+        return -1;
+    Py_ssize_t q = p;
+    while (q < n && s[q] == ' ')
+        q++;
+    if (q == p || q == n || s[q] == '-')
+        return -1;
+    if (s[q] == '[') { /* a thread before the level */
+        Py_ssize_t e = bracket(s, q, n);
+        if (e < 0)
+            return -1;
+        a->thread = s + q + 1;
+        a->thread_n = e - q - 2;
+        p = e;
+        q = p;
+        while (q < n && s[q] == ' ')
+            q++;
+        if (q == p)
+            return -1;
+    }
+    p = q;
+    int bracketed = p < n && s[p] == '[';
+    p += bracketed;
+    int w = 0;
+    for (; LEVEL_WORDS_RE[w] != NULL; w++) {
+        Py_ssize_t k = (Py_ssize_t)strlen(LEVEL_WORDS_RE[w]);
+        if (n - p >= k && memcmp(s + p, LEVEL_WORDS_RE[w], k) == 0)
+            break;
+    }
+    if (LEVEL_WORDS_RE[w] == NULL)
+        return -1;
+    a->level = s + p;
+    a->level_n = (Py_ssize_t)strlen(LEVEL_WORDS_RE[w]);
+    p += a->level_n;
+    if (p < n && s[p] == ']')
+        p++;
+    if (p < n && s[p] == ':')
+        p++;
+    /* (?: +THREAD)? */
+    q = p;
+    while (q < n && s[q] == ' ')
+        q++;
+    if (q > p && q < n && s[q] == '[') {
+        Py_ssize_t e = bracket(s, q, n);
+        if (e >= 0) {
+            if (a->thread == NULL) {
+                a->thread = s + q + 1;
+                a->thread_n = e - q - 2;
+            }
+            p = e;
+        }
+    }
+    /* (?: +(?:- )?(?:dotted.logger(@\d+)?:|word -)(?= ))? */
+    q = p;
+    while (q < n && s[q] == ' ')
+        q++;
+    if (q > p) {
+        Py_ssize_t r = q;
+        if (r + 1 < n && s[r] == '-' && s[r + 1] == ' ')
+            r += 2;
+        Py_ssize_t w0 = r, e = r;
+        if (e < n && ((s[e] >= 'A' && s[e] <= 'Z') || (s[e] >= 'a' && s[e] <= 'z') || s[e] == '_')) {
+            /* dotted: segments of [\w$-] joined by dots, maybe @digits, then ':' and a space */
+            Py_ssize_t d = e + 1;
+            int dots = 0;
+            for (;;) {
+                while (d < n && (is_alnum(s[d]) || s[d] == '_' || s[d] == '$' || s[d] == '-'))
+                    d++;
+                if (d + 1 < n && s[d] == '.' && (is_alnum(s[d + 1]) || s[d + 1] == '_' || s[d + 1] == '$' ||
+                                                 s[d + 1] == '-')) {
+                    dots++;
+                    d++;
+                    continue;
+                }
+                break;
+            }
+            Py_ssize_t end_name = d;
+            if (dots && d < n && s[d] == '@' && d + 1 < n && is_digit(s[d + 1])) {
+                d++;
+                while (d < n && is_digit(s[d]))
+                    d++;
+            }
+            if (dots && d + 1 < n && s[d] == ':' && s[d + 1] == ' ') {
+                a->logger = s + w0;
+                a->logger_n = d - w0;
+                p = d + 1;
+            }
+            else {
+                (void)end_name;
+                /* word -: [\w.$-]* then " -" and a space */
+                Py_ssize_t t = e + 1;
+                while (t < n && (is_alnum(s[t]) || s[t] == '_' || s[t] == '.' || s[t] == '$' || s[t] == '-'))
+                    t++;
+                if (t + 2 < n && s[t] == ' ' && s[t + 1] == '-' && s[t + 2] == ' ') {
+                    a->logger = s + w0;
+                    a->logger_n = t - w0;
+                    p = t + 2;
+                }
+            }
+        }
+    }
+    /* (?: +-)? then ' *' */
+    q = p;
+    while (q < n && s[q] == ' ')
+        q++;
+    if (q > p && q < n && s[q] == '-')
+        p = q + 1;
+    while (p < n && s[p] == ' ')
+        p++;
+    a->msg = s + p;
+    a->msg_n = n - p;
+    return 0;
+}
+
+/* ``TimeParser.any`` of a string field: ISO of the shape it tries first, or -1. */
+static int
+string_time(const Ctx *cx, const Member *m, Line *ln)
+{
+    const char *v = m->v;
+    if (!(m->vn >= 8 && v[4] == '-' && is_digit(v[0]) && is_digit(v[1]) && is_digit(v[2]) && is_digit(v[3])))
+        return -1;
+    if (iso_time(v, m->vn, cx->naive_utc, &ln->us) < 0)
+        return -1;
+    ln->has_ts = 1;
+    return 0;
+}
+
+/* -- one line -------------------------------------------------------------------------------- */
+
+/* The line at s[pos:] as a row when the lane takes it: where its newline is, or -1; -2 is
+ * a Python error. ``sticky`` is the format the parser tries first; ``*format`` is set to
+ * the line's. Writes the fields to ``fields``, the message to ``msg`` or points into the
+ * line. */
+static Py_ssize_t
+take_line(const Ctx *cx, int sticky, const char *s, Py_ssize_t n, Py_ssize_t pos, Py_ssize_t max_line, Line *ln,
+          Buf *fields, Buf *msg, int *format)
 {
     const char *q = pos < n ? memchr(s + pos, '\n', n - pos) : NULL;
     if (q == NULL)
         return -1;
     Py_ssize_t nl = q - s, len = nl - pos;
     const char *line = s + pos;
-    /* The next line must have begun: its first character says no rule joins it to this one. */
-    if (nl + 1 >= n || !(is_digit(s[nl + 1]) || s[nl + 1] == ':' || s[nl + 1] == '{'))
+    if (len == 0 || len > max_line || joins_unparsed(line[0]) || !plain(line, len))
         return -1;
-    if (len > max_line || !plain(line, len))
+    unsigned char c = line[0];
+    int code;
+    if (c == '{')
+        code = F_JSON;
+    else if (is_digit(c) && len > 4 && line[4] == '-')
+        code = F_APP;
+    else if (is_digit(c) || c == ':')
+        code = F_ACCESS;
+    else if ((c >= 'a' && c <= 'z') || c == '_' || c == '@')
+        code = F_LOGFMT;
+    else
         return -1;
+    if (java_first(c) && java_exc_possible(line, len))
+        return -1; /* it would open an event in Java mode */
+
+    /* The parser tries its sticky format first, then the others in order: each before
+     * this line's own must surely give up on it. */
+    PyObject *order = PyTuple_GET_ITEM(cx->cands, c);
+    const unsigned char *idx = (const unsigned char *)PyBytes_AS_STRING(order);
+    Py_ssize_t k = PyBytes_GET_SIZE(order);
+    int found = -1, sticky_ok = 0;
+    for (Py_ssize_t i = 0; i < k; i++)
+        sticky_ok |= idx[i] == sticky;
+    if (sticky_ok && sticky < cx->n_formats) {
+        if (cx->codes[sticky] == code)
+            found = sticky;
+        else if (!fails(cx->codes[sticky], line, len))
+            return -1;
+    }
+    for (Py_ssize_t i = 0; i < k && found < 0; i++) {
+        if (idx[i] == sticky || idx[i] >= cx->n_formats)
+            continue;
+        if (cx->codes[idx[i]] == code)
+            found = idx[i];
+        else if (!fails(cx->codes[idx[i]], line, len))
+            return -1;
+    }
+    if (found < 0)
+        return -1;
+    *format = found;
+
     fields->n = msg->n = 0;
     if (reserve(fields, 6 * len + 256) < 0 || reserve(msg, len + 8) < 0)
         return -2;
     ln->level = NULL;
-    if (kind == ACCESS) {
+    ln->has_ts = 0;
+    ln->keep_raw = 1;
+    if (code == F_ACCESS) {
         Access a = {0};
         if (parse_access(line, len, &a) < 0)
             return -1;
@@ -970,52 +1432,83 @@ take_line(int kind, const Ctx *cx, const char *s, Py_ssize_t n, Py_ssize_t pos, 
         put_int(msg, a.status);
         ln->msg = msg->p;
         ln->msg_n = msg->n;
-        ln->keep_raw = 1;
         write_access_fields(fields, &a);
-        return nl;
     }
-    /* JSON */
-    Member top[MAX_MEMBERS];
-    int count = 0, bail = 0;
-    if (len == 0 || line[0] != '{')
-        return -1;
-    Py_ssize_t end = json_object(line, 0, len, fields, 1, top, &count);
-    if (end < 0 || skip_spaces(line, end, len) != len)
-        return -1;
-    Member *m = member(top, count, "log", 3);
-    if (m != NULL) /* Docker's json-file lines, and "log" as the message: the Python path's */
-        return -1;
-    Member *msg_m = first_of(top, count, &cx->message_keys, &bail);
-    Member *time_m = first_of(top, count, &cx->time_keys, &bail);
-    Member *level_m = first_of(top, count, &cx->level_keys, &bail);
-    if (bail)
-        return -1;
-    ln->has_ts = 0;
-    if (time_m != NULL && (time_m->type == 'i' || time_m->type == 'd'))
-        return -1; /* epoch numbers: the Python path's */
-    if (time_m != NULL && time_m->type == 's') {
-        /* TimeParser.any takes a string of this shape as ISO or as nothing; others go elsewhere. */
-        const char *v = time_m->v;
-        if (!(time_m->vn >= 8 && v[4] == '-' && is_digit(v[0]) && is_digit(v[1]) && is_digit(v[2]) &&
-              is_digit(v[3])))
-            return -1;
-        if (iso_time(v, time_m->vn, cx->naive_utc, &ln->us) < 0)
+    else if (code == F_APP) {
+        App a;
+        if (parse_app(line, len, &a) < 0 || iso_time(a.iso, a.iso_n, cx->naive_utc, &ln->us) < 0)
             return -1;
         ln->has_ts = 1;
-    }
-    if (json_level(cx, level_m, &ln->level) < 0)
-        return -2;
-    ln->format = "json";
-    if (msg_m != NULL && msg_m->type == 's') {
-        ln->msg = msg_m->v;
-        ln->msg_n = msg_m->vn;
-        ln->keep_raw = 1; /* a JSON line is never only its message */
+        if (word_level(cx, a.level, a.level_n, &ln->level) < 0)
+            return -2;
+        ln->format = "app";
+        ln->msg = a.msg;
+        ln->msg_n = a.msg_n;
+        if (a.thread == NULL && a.logger == NULL) {
+            put(fields, "\\N", 2);
+        }
+        else {
+            put_c(fields, '{');
+            if (a.thread != NULL) {
+                put(fields, "\"thread\":", 9);
+                put_json_string(fields, a.thread, a.thread_n);
+            }
+            if (a.logger != NULL) {
+                put(fields, a.thread != NULL ? ",\"logger\":" : "\"logger\":", a.thread != NULL ? 10 : 9);
+                put_json_string(fields, a.logger, a.logger_n);
+            }
+            put_c(fields, '}');
+        }
     }
     else {
-        ln->msg = line;
-        ln->msg_n = len;
-        ln->keep_raw = 0;
+        Member top[MAX_MEMBERS];
+        int count = 0, bail = 0;
+        if (code == F_JSON) {
+            Py_ssize_t end = json_object(line, 0, len, fields, 1, top, &count);
+            if (end < 0 || skip_spaces(line, end, len) != len)
+                return -1;
+            ln->format = "json";
+        }
+        else {
+            if (parse_logfmt(line, len, top, &count) < 0)
+                return -1;
+            put_c(fields, '{');
+            for (int i = 0; i < count; i++) {
+                if (i)
+                    put_c(fields, ',');
+                put_json_string(fields, top[i].k, top[i].kn);
+                put_c(fields, ':');
+                put_json_string(fields, top[i].v, top[i].vn);
+            }
+            put_c(fields, '}');
+            ln->format = "logfmt";
+        }
+        if (member(top, count, "log", 3) != NULL) /* Docker's lines, and "log" as the message */
+            return -1;
+        Member *msg_m = first_of(top, count, &cx->message_keys, &bail);
+        Member *time_m = first_of(top, count, &cx->time_keys, &bail);
+        Member *level_m = first_of(top, count, &cx->level_keys, &bail);
+        if (bail)
+            return -1;
+        if (time_m != NULL && (time_m->type == 'i' || time_m->type == 'd'))
+            return -1; /* epoch numbers: the Python path's */
+        if (time_m != NULL && time_m->type == 's' && string_time(cx, time_m, ln) < 0)
+            return -1;
+        if (json_level(cx, level_m, &ln->level) < 0)
+            return -2;
+        if (msg_m != NULL && msg_m->type == 's') {
+            ln->msg = msg_m->v;
+            ln->msg_n = msg_m->vn;
+        }
+        else {
+            ln->msg = line;
+            ln->msg_n = len;
+            ln->keep_raw = 0;
+        }
     }
+    /* The next line must have begun, and surely start an event of its own. */
+    if (!next_starts_event(s, nl + 1, n, ln->has_ts))
+        return -1;
     return nl;
 }
 
@@ -1053,16 +1546,56 @@ scratch_give(Scratch *sc, Scratch *own)
     }
 }
 
+/* The options last parsed, kept with a reference to them: a lane passes the same tuple
+ * to every call, and parsing it cost more than a short run's lines. */
+static PyObject *ctx_opts;
+static Ctx ctx_kept;
+
+static int parse_options(Ctx *cx, PyObject *opts);
+
 static int
 ctx_of(Ctx *cx, PyObject *opts)
 {
-    PyObject *tk, *lk, *mk;
-    if (!PyArg_ParseTuple(opts, "O!OO!OOOp:options", &PyDict_Type, &cx->by_key, &cx->add, &PyDict_Type,
-                          &cx->level_words, &tk, &lk, &mk, &cx->naive_utc))
+    if (opts != ctx_opts) {
+        Ctx fresh;
+        if (parse_options(&fresh, opts) < 0)
+            return -1;
+        Py_XSETREF(ctx_opts, Py_NewRef(opts));
+        ctx_kept = fresh;
+    }
+    *cx = ctx_kept;
+    return 0;
+}
+
+static int
+parse_options(Ctx *cx, PyObject *opts)
+{
+    PyObject *tk, *lk, *mk, *names;
+    if (!PyArg_ParseTuple(opts, "O!OO!OOOpO!O!:options", &PyDict_Type, &cx->by_key, &cx->add, &PyDict_Type,
+                          &cx->level_words, &tk, &lk, &mk, &cx->naive_utc, &PyTuple_Type, &names, &PyTuple_Type,
+                          &cx->cands))
         return -1;
-    return keys_of(tk, &cx->time_keys) < 0 || keys_of(lk, &cx->level_keys) < 0 || keys_of(mk, &cx->message_keys) < 0
-               ? -1
-               : 0;
+    if (keys_of(tk, &cx->time_keys) < 0 || keys_of(lk, &cx->level_keys) < 0 || keys_of(mk, &cx->message_keys) < 0)
+        return -1;
+    if (PyTuple_GET_SIZE(names) > MAX_FORMATS || PyTuple_GET_SIZE(cx->cands) != 128) {
+        PyErr_SetString(PyExc_ValueError, "at most 32 format names, and candidates for each of 128 characters");
+        return -1;
+    }
+    cx->n_formats = (int)PyTuple_GET_SIZE(names);
+    for (int i = 0; i < cx->n_formats; i++) {
+        PyObject *name = PyTuple_GET_ITEM(names, i);
+        cx->codes[i] = F_OTHER;
+        for (size_t f = 0; f < sizeof(FORMAT_CODES) / sizeof(FORMAT_CODES[0]); f++)
+            if (PyUnicode_Check(name) && PyUnicode_CompareWithASCIIString(name, FORMAT_CODES[f].name) == 0)
+                cx->codes[i] = FORMAT_CODES[f].code;
+    }
+    for (int c = 0; c < 128; c++) {
+        if (!PyBytes_Check(PyTuple_GET_ITEM(cx->cands, c))) {
+            PyErr_SetString(PyExc_TypeError, "candidates are bytes of format indexes");
+            return -1;
+        }
+    }
+    return 0;
 }
 
 static PyObject *
@@ -1070,17 +1603,17 @@ takes(PyObject *self, PyObject *args)
 {
     Py_buffer data;
     Py_ssize_t start, max_line;
-    int kind;
+    int sticky, format;
     PyObject *opts;
-    if (!PyArg_ParseTuple(args, "iy*nnO!:takes", &kind, &data, &start, &max_line, &PyTuple_Type, &opts))
+    if (!PyArg_ParseTuple(args, "y*nniO!:takes", &data, &start, &max_line, &sticky, &PyTuple_Type, &opts))
         return NULL;
     Ctx cx;
     Scratch own = {0}, *sc = scratch_take(&own);
     Line ln;
     Py_ssize_t nl = ctx_of(&cx, opts) < 0 ? -2
                     : start < 0           ? -1
-                                          : take_line(kind, &cx, data.buf, data.len, start, max_line, &ln,
-                                                      &sc->fields, &sc->msg);
+                                          : take_line(&cx, sticky, data.buf, data.len, start, max_line, &ln,
+                                                      &sc->fields, &sc->msg, &format);
     scratch_give(sc, &own);
     PyBuffer_Release(&data);
     if (nl == -2)
@@ -1092,12 +1625,13 @@ static PyObject *
 rows(PyObject *self, PyObject *args)
 {
     Py_buffer data;
-    int kind;
+    int sticky;
     Py_ssize_t start, max_rows, max_line, line_no;
     long long ingested_us;
     PyObject *prefix_obj, *ingested_obj, *opts;
-    if (!PyArg_ParseTuple(args, "iy*nnnnUULO!:rows", &kind, &data, &start, &max_rows, &max_line, &line_no,
-                          &prefix_obj, &ingested_obj, &ingested_us, &PyTuple_Type, &opts))
+    PyObject *known;
+    if (!PyArg_ParseTuple(args, "y*nnnnUULiO!O!:rows", &data, &start, &max_rows, &max_line, &line_no, &prefix_obj,
+                          &ingested_obj, &ingested_us, &sticky, &PyTuple_Type, &opts, &PyDict_Type, &known))
         return NULL;
     const char *s = data.buf;
     Py_ssize_t n = data.len, pos = start < 0 ? 0 : start, rows = 0, errors = 0;
@@ -1107,6 +1641,7 @@ rows(PyObject *self, PyObject *args)
     Scratch own = {0}, *sc = scratch_take(&own);
     Buf *out = &sc->out, *msg = &sc->msg, *key = &sc->key, *key2 = &sc->key2, *fields = &sc->fields;
     Entries t = {0};
+    t.patterns = known;
     int months[MAX_MONTHS], n_months = 0;
     PyObject *result = NULL;
     Ctx cx;
@@ -1115,7 +1650,8 @@ rows(PyObject *self, PyObject *args)
 
     while (rows < max_rows) {
         Line ln;
-        Py_ssize_t nl = take_line(kind, &cx, s, n, pos, max_line, &ln, fields, msg);
+        int format;
+        Py_ssize_t nl = take_line(&cx, sticky, s, n, pos, max_line, &ln, fields, msg, &format);
         if (nl == -2)
             goto done;
         if (nl < 0)
@@ -1186,6 +1722,7 @@ rows(PyObject *self, PyObject *args)
             if (found == NULL)
                 goto done;
             PyDict_Clear(t.index);
+            PyDict_Clear(t.patterns);
             e = entry_of(&t, found, ln.msg, ln.msg_n, when);
             Py_DECREF(found);
             if (e == NULL)
@@ -1245,6 +1782,7 @@ rows(PyObject *self, PyObject *args)
         put_c(out, '\n');
         rows++;
         pos = nl + 1;
+        sticky = format; /* the parser tries this line's format first on the next */
     }
 
     if (flush_counts(&t) < 0)
@@ -1276,7 +1814,7 @@ rows(PyObject *self, PyObject *args)
             }
             Py_DECREF(item);
         }
-        result = Py_BuildValue("(nNnnNN)", pos, text, rows, errors, month_list, stats);
+        result = Py_BuildValue("(nNnnNNi)", pos, text, rows, errors, month_list, stats, sticky);
     }
 
 done:
@@ -1341,12 +1879,13 @@ shape_keys(PyObject *self, PyObject *arg)
 
 static PyMethodDef methods[] = {
     {"takes", takes, METH_VARARGS,
-     "takes(kind, data, start, max_line_bytes, options) -> bool\n\n"
+     "takes(data, start, max_line_bytes, sticky, options) -> bool\n\n"
      "Whether rows() would take the line at data[start:] (given room for a row)."},
     {"rows", rows, METH_VARARGS,
-     "rows(kind, data, start, max_rows, max_line_bytes, line_no, prefix, ingested, ingested_us, options)\n"
-     "-> (stop, rows_bytes, rows, errors, months, patterns)\n\n"
-     "COPY rows for the run of lines of kind (0 access log, 1 JSON) at data[start:]; see logpipe.ingest.lane."},
+     "rows(data, start, max_rows, max_line_bytes, line_no, prefix, ingested, ingested_us, sticky, options,\n"
+     "     patterns)\n"
+     "-> (stop, rows_bytes, rows, errors, months, patterns, sticky)\n\n"
+     "COPY rows for the run of lines at data[start:]; see logpipe.ingest.lane."},
     {"shape_keys", shape_keys, METH_O,
      "shape_keys(message) -> (digits key, full key)\n\n"
      "The keys rows() looks a plain message up by, for tests to hold against the miner's."},

@@ -1,24 +1,27 @@
-"""The compiled lane: runs of access-log and JSON lines turned into COPY rows in C.
+"""The compiled lane: runs of plain lines of the common formats turned into COPY rows in C.
 
-On such logs nearly all of the Python path's time goes to work around the regex or the
-JSON decoder, several microseconds a line of calls and objects. The lane (``_lane.c``)
-does that work for a whole run of lines in one call: it parses each line, finds its
-pattern through the miner's key cache, and writes the row exactly as the Python path
-would. The tests compare the two byte for byte, rows, counts and patterns.
+Most of the Python path's time on a line goes to work around the regex or the JSON
+decoder, several microseconds of calls and objects. The lane (``_lane.c``) does that work
+for a whole run of lines in one call: it parses each line, finds its pattern through the
+miner's key cache, and writes the row exactly as the Python path would. The tests compare
+the two byte for byte: rows, counts, patterns, aliases and templates.
 
-A run may start only where the Python path would read the next line in the lane's format
-first (the source's parser has settled on ``apache_access`` or ``json``), and past the
-lines a resumed gzip chunk reads again; it ends where the batch is full. It takes lines
-while each is plain (printable ASCII, no backslash, within the line limit), is of that
-format in the strict form the lane knows, and is followed by a line that starts with a
-digit, a colon or a brace, which no multi-line rule joins to it. Any other line ends the
-run and takes the Python path; a lane may start again after it.
+It knows four formats, each in a strict form; any other line takes the Python path:
 
-- Access logs: the host is an IP address, the time a CLF time with its offset.
-- JSON lines: an object whose strings have no escapes, whose numbers orjson writes back
-  as they are written (integers within 64 bits, decimals of at most 15 digits without an
-  exponent), with no key twice, no ``log`` key (Docker's lines), and a time, if any, in
-  RFC 3339 form (without a zone only where the source's zone is UTC).
+- access logs: an IP address first, a CLF time with its offset;
+- JSON lines: an object whose strings have no escapes, whose numbers orjson writes back as
+  written (integers within 64 bits, decimals of at most 15 digits without an exponent),
+  with no key twice and no ``log`` key (Docker's lines);
+- logfmt: at least two ``key=value`` pairs, plain or quoted values, no key twice;
+- application layouts (``app``): an ISO time, a level word, maybe a ``[thread]`` and a
+  logger, as ``Parser._APP`` reads them (not the Python logging layout).
+
+A time in a JSON or logfmt field is RFC 3339 (without a zone only where the source's zone
+is UTC). A line takes the lane only when it is plain (printable ASCII, no backslash,
+within the line limit), when every format the parser would try before its own surely
+gives up on it (the parser tries the format of the line before first, then the others in
+its order; the lane keeps that state and hands it back), and when the line after it
+surely starts an event of its own: no multi-line rule joins them.
 
 Where the extension was not built (no compiler) or ``LOGPIPE_COMPILED_LANE=off``, there
 is no lane and the Python path does everything, only slower.
@@ -31,7 +34,7 @@ from types import ModuleType
 
 from ..db.events import CopyBuffer
 from ..parsing import Rows
-from ..parsing.formats import _LEVEL_WORDS, LEVEL_KEYS, MESSAGE_KEYS, TIME_KEYS, Parser
+from ..parsing.formats import _LEVEL_WORDS, FORMATS, LEVEL_KEYS, MESSAGE_KEYS, TIME_KEYS, Parser
 from ..patterns import PatternMiner
 
 _lane: ModuleType | None
@@ -40,8 +43,6 @@ try:
 except ImportError:  # not built here: the Python path does the work
     _lane = None
 
-# The formats the lane knows, by the number _lane.c knows them by.
-KINDS = {"apache_access": 0, "json": 1}
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
 
@@ -49,10 +50,6 @@ MICROSECOND = timedelta(microseconds=1)
 def available() -> bool:
     """Whether the compiled lane is built and loads."""
     return _lane is not None
-
-
-def utc_micros(us: int) -> datetime:
-    return EPOCH + us * MICROSECOND
 
 
 class CompiledLane:
@@ -65,8 +62,16 @@ class CompiledLane:
         self._batch_rows = batch_rows
         self._min_line = min_line
         naive_utc = parser.time.tz is UTC
-        self._options = (miner.key_cache, miner.add, _LEVEL_WORDS, TIME_KEYS, LEVEL_KEYS, MESSAGE_KEYS, naive_utc)
-        self._kind = 0  # of the run announced last
+        # Per ASCII character, the formats the parser tries on a line starting with it.
+        candidates = tuple(bytes(FORMATS.index(f) for f in parser.candidates(chr(c))) for c in range(128))
+        self._miner = miner
+        # Patterns by shape, while the miner's templates hold (see PatternMiner.generation).
+        self._patterns: dict[object, tuple[str, str]] = {}
+        self._generation = miner.generation
+        self._options = (
+            miner.key_cache, miner.add, _LEVEL_WORDS, TIME_KEYS, LEVEL_KEYS, MESSAGE_KEYS, naive_utc, FORMATS,
+            candidates,
+        )  # fmt: skip
         self.buf: CopyBuffer | None = None
 
     @classmethod
@@ -80,21 +85,25 @@ class CompiledLane:
         return cls(parser, miner, max_line_bytes=max_line_bytes, batch_rows=batch_rows, min_line=min_line)
 
     def takes(self, data: bytes, start: int, line: int) -> bool:
-        kind = KINDS.get(self._parser.settled())
-        if kind is None or self.buf is None or line < self._min_line:
+        if self.buf is None or line < self._min_line:
             return False
         assert _lane is not None
-        self._kind = kind
-        taken: bool = _lane.takes(kind, data, start, self._max_line, self._options)
+        sticky = FORMATS.index(self._parser.settled())
+        taken: bool = _lane.takes(data, start, self._max_line, sticky, self._options)
         return taken
 
     def fill(self, rows: Rows) -> None:
         buf = self.buf
         assert buf is not None and _lane is not None
         ingested_us = (buf.ingested_at - EPOCH) // MICROSECOND
-        stop, rows.data, rows.count, rows.errors, rows.months, rows.patterns = _lane.rows(
-            self._kind, rows.source, rows.start, self._batch_rows - buf.rows, self._max_line, rows.line, buf.prefix,
-            buf.ingested, ingested_us, self._options,
+        sticky = FORMATS.index(self._parser.settled())
+        if self._miner.generation != self._generation:
+            self._patterns.clear()
+        stop, rows.data, rows.count, rows.errors, rows.months, rows.patterns, sticky = _lane.rows(
+            rows.source, rows.start, self._batch_rows - buf.rows, self._max_line, rows.line, buf.prefix,
+            buf.ingested, ingested_us, sticky, self._options, self._patterns,
         )  # fmt: skip
+        self._generation = self._miner.generation  # what is kept now was looked up after any change
+        self._parser.settle(FORMATS[sticky])  # as after its last line
         rows.end_offset = rows.offset + stop - rows.start
         rows.source = b""  # the block is the reader's again

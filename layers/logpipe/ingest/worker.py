@@ -39,7 +39,7 @@ from ..queue import Delivery, Outcome, WorkQueue, work_queue
 from ..storage import Bucket
 from .boundaries import split_points
 from .gunzip import GZIP_MAGIC, DamagedInputError, GunzipReader
-from .lane import CompiledLane, utc_micros
+from .lane import EPOCH, MICROSECOND, CompiledLane
 
 log = logging.getLogger("logpipe.ingest")
 
@@ -419,12 +419,12 @@ def _add_rows(batch: Batch, rows: Rows) -> None:
     batch.errors += rows.errors
     patterns = batch.patterns
     for pattern_id, template, count, first, last, sample in rows.patterns:
-        first_seen, last_seen = utc_micros(first), utc_micros(last)
         seen = patterns.get(pattern_id)
         if seen is None:
-            patterns[pattern_id] = [template, count, first_seen, last_seen, sample]
+            patterns[pattern_id] = [template, count, EPOCH + first * MICROSECOND, EPOCH + last * MICROSECOND, sample]
         else:
             seen[1] += count
+            first_seen, last_seen = EPOCH + first * MICROSECOND, EPOCH + last * MICROSECOND
             if first_seen < seen[2]:
                 seen[2] = first_seen
             if last_seen > seen[3]:

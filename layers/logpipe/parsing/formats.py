@@ -241,6 +241,14 @@ class Parser:
         """The format this parser tries first now: the last one that matched."""
         return self._last[0]
 
+    def settle(self, name: str) -> None:
+        """Try ``name`` first from now on, as after a line of that format (one of this parser's)."""
+        self._last = next(entry for entry in self._formats if entry[0] == name)
+
+    def candidates(self, c: str) -> list[str]:
+        """The formats ``parse`` tries, in its order after the settled one, on a line starting with ``c``."""
+        return [name for name, _ in self._formats if _may_start(name, c)]
+
     def parse(self, line: str) -> Parsed:
         """Parse one line (decoded, without its newline). Never raises."""
         if "\x1b" in line:

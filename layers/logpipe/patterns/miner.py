@@ -346,6 +346,9 @@ class PatternMiner:
         self._retired: dict[str, _Template] = {}
         self._reported: dict[str, str] = {}
         self._moved = False
+        # Counts the times templates may have changed: a pattern looked up before the
+        # count moved may be out of date (the compiled lane keeps them while it holds).
+        self.generation = 0
 
     def __len__(self) -> int:
         """How many distinct shapes have been seen."""
@@ -441,6 +444,7 @@ class PatternMiner:
         return bucket
 
     def _place(self, tokens: tuple[str, ...]) -> _Template:
+        self.generation += 1
         n = len(tokens)
         bucket = self._bucket(n, tokens[0] if tokens else "")
         found = bucket.match(tokens)
