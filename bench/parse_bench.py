@@ -116,9 +116,7 @@ def full_parse(path: Path, settings: Settings) -> tuple[int, int, float]:
     """(events, lines, seconds) of the parse-worker's own per-chunk work over the file,
     with the compiled lane when ``settings.compiled_lane`` and it is built, as the worker."""
     parser, miner = Parser(), PatternMiner()
-    lane = CompiledLane.create(
-        settings.compiled_lane, parser, miner, max_line_bytes=settings.max_line_bytes, batch_rows=settings.batch_rows
-    )
+    lane = CompiledLane.create(settings.compiled_lane, parser, miner, settings)
     joiner = Joiner(parser.parse, max_lines=settings.max_event_lines, max_bytes=settings.max_event_bytes)
     t0 = time.perf_counter()
     events = lines = 0

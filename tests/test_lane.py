@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 import pytest
 
+from logpipe.config import Settings
 from logpipe.ingest import lane as lane_module
 from logpipe.ingest._lane import json_fields, shape_keys  # type: ignore[import-not-found]
 from logpipe.ingest.lane import CompiledLane
@@ -65,11 +66,14 @@ def run(
     min_line: int = 0,
     tz: str = "UTC",
     format: str | None = None,
+    max_event_lines: int = 1000,
+    max_event_bytes: int = 256 * 1024,
 ) -> Run:
     """The worker's per-chunk loop over ``data``, as ``process_chunk`` sets it up."""
+    settings = Settings.from_env({}, max_line_bytes=max_line_bytes, batch_rows=batch_rows,
+                                 max_event_lines=max_event_lines, max_event_bytes=max_event_bytes)  # fmt: skip
     parser, miner = Parser(reference=INGESTED, tz=tz, format=format), PatternMiner()
-    the_lane = CompiledLane.create(lane, parser, miner, max_line_bytes=max_line_bytes, batch_rows=batch_rows,
-                                 min_line=min_line)  # fmt: skip
+    the_lane = CompiledLane.create(lane, parser, miner, settings, min_line=min_line)
     taken: list[Rows] = []
 
     def watch(items: Iterator[Line | Rows]) -> Iterator[Line | Rows]:
@@ -80,12 +84,13 @@ def run(
 
     reader = LineReader(io.BytesIO(data).read, max_line_bytes=max_line_bytes, block=block)
     lines = watch(reader.with_lane(the_lane, first_line=first_line))
-    events = Joiner(parser.parse).events_and_rows(lines, first_line=first_line, start_offset=0)
+    joiner = Joiner(parser.parse, max_lines=max_event_lines, max_bytes=max_event_bytes)
+    events = joiner.events_and_rows(lines, first_line=first_line, start_offset=0)
     batches = []
     for b in event_batches(events, miner, FILE_ID, INGESTED, batch_rows, 0, first_line, the_lane):
         batches.append((b.buf.payload(), b.buf.rows, sorted(b.buf.months), b.errors, b.truncated, b.patterns,
                         b.next_offset, b.next_line, b.aliases, b.last))  # fmt: skip
-    return Run(batches, miner.templates(), sum(r.count for r in taken), taken[0].line if taken else None)
+    return Run(batches, miner.templates(), sum(r.lines for r in taken), taken[0].line if taken else None)
 
 
 def assert_same(data: bytes, **options: Any) -> Run:
@@ -515,12 +520,45 @@ def test_a_run_leaves_the_parser_settled_on_its_last_format() -> None:
         assert compiled.lane_rows >= 4, before  # the lookalike too, after application lines
 
 
+def test_indented_lines_join_their_event_in_the_lane() -> None:
+    head = "2026-11-27T10:00:0{}Z ERROR [main] request {} failed"
+    frames = ("    at com.acme.Api.call(Api.java:42)", "    at com.acme.Main.main(Main.java:7)", "  File x.py")
+    lines = []
+    for i in range(6):
+        lines.append(head.format(i, i))
+        lines.extend(frames[: i % 4])
+    lines.append("2026-11-27T10:00:09Z INFO [main] done")
+    data = ("\n".join(lines) + "\n").encode()
+    compiled = assert_same(data)
+    assert compiled.lane_rows == len(lines) - 1  # every line but the last, frames included
+    rows = compiled.batches[0][0].decode().split("\n")
+    assert rows[1].split("\t")[7] == "request 1 failed\\n    at com.acme.Api.call(Api.java:42)"
+    assert rows[1].split("\t")[11] == "2"  # line count
+    for options in ({"max_event_lines": 2}, {"max_event_bytes": 80}, {"block": 64}):
+        assert_same(data, **options)
+    # A blank indented line, or one the lane does not take, leaves the event to the Python path.
+    for odd in ("    ", "    caf\u00e9", "\tat tab"):
+        assert_same(data.replace(frames[1].encode(), odd.encode()))
+
+
+def test_text_lines_in_the_lane() -> None:
+    texts = (
+        "GET /health 200 0.54ms", "starting worker pool size=4 queue=orders", "service ERROR happened",
+        "WARNING lower", "WARNINGS are not a level", "xINFO is not one either", "panic - not a Go panic",
+        "ready to accept connections on :8080", "a [bracket] here", "fatal error: Go's other head",
+    )  # fmt: skip
+    lines = []
+    for t in texts:
+        lines += ["2026-11-27T10:00:00Z INFO [main] before", t]
+    lines.append("2026-11-27T10:00:00Z INFO [main] last")
+    compiled = assert_same(("\n".join(lines) + "\n").encode())
+    assert compiled.lane_rows >= len(lines) - 6  # those with a colon or bracket go the Python way
+
+
 def test_a_forced_format_holds_for_the_lane_too() -> None:
     data = mixed_log(2000, 5)
     for name in ("logfmt", "app", "json", "apache_access", "syslog3164"):
-        compiled = assert_same(data, format=name)
-        if name == "syslog3164":
-            assert compiled.lane_rows == 0
+        assert_same(data, format=name)  # the others' lines are text then, or the Python path's
 
 
 def test_the_lane_takes_the_mixed_benchmark_lines() -> None:
@@ -586,7 +624,7 @@ def test_the_lane_finds_known_messages_without_calling_the_miner() -> None:
         return add(message)
 
     miner.add = counting_add  # type: ignore[method-assign]
-    lane = CompiledLane.create(True, parser, miner, max_line_bytes=65536, batch_rows=5000)
+    lane = CompiledLane.create(True, parser, miner, Settings.from_env({}))
     reader = LineReader(io.BytesIO(data).read, max_line_bytes=65536)
     events = Joiner(parser.parse).events_and_rows(reader.with_lane(lane, first_line=1), first_line=1, start_offset=0)
     for _ in event_batches(events, miner, FILE_ID, INGESTED, 5000, 0, 1, lane):
@@ -629,7 +667,7 @@ def test_the_worker_stores_the_same_events_with_and_without_the_lane(
 
     def counting_fill(self: CompiledLane, rows: Rows) -> None:
         fill(self, rows)
-        filled.append(rows.count)
+        filled.append(rows.lines)
 
     monkeypatch.setattr(CompiledLane, "fill", counting_fill)
     data = {"access": mixed_access_log, "json": json_log, "mixed": mixed_log}[kind](6000, 8)

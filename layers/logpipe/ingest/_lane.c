@@ -9,6 +9,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <datetime.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -93,6 +94,19 @@ put_json_string(Buf *b, const char *s, Py_ssize_t n)
         }
     }
     put_c(b, '"');
+}
+
+/* Plain text with the newlines that join an event's lines, escaped for COPY. */
+static void
+put_text(Buf *b, const char *s, Py_ssize_t n)
+{
+    const char *end = s + n, *nl;
+    while ((nl = memchr(s, '\n', end - s)) != NULL) {
+        put(b, s, nl - s);
+        put(b, "\\n", 2);
+        s = nl + 1;
+    }
+    put(b, s, end - s);
 }
 
 static PyObject *
@@ -374,22 +388,22 @@ hex_key(const char *s, Py_ssize_t n, char *out)
 static inline int
 path_stop(unsigned char c)
 {
-    return c == ' ' || c == '"' || c == '\'' || c == '<' || c == '>' || c == ',' || c == ';' || c == '(' ||
+    return c == ' ' || c == '\n' || c == '"' || c == '\'' || c == '<' || c == '>' || c == ',' || c == ';' || c == '(' ||
            c == ')' || c == '[' || c == ']' || c == '{' || c == '}' || c == '|';
 }
 
-/* SHAPE_PATH_RE.sub("/p", s): a whole token that is an absolute path. In plain text the
- * only whitespace is the space. */
+/* SHAPE_PATH_RE.sub("/p", s): a whole token that is an absolute path. In plain text (and
+ * the newlines that join an event's lines) the only whitespace is the space and the newline. */
 static Py_ssize_t
 path_key(const char *s, Py_ssize_t n, char *out)
 {
     Py_ssize_t o = 0;
     for (Py_ssize_t i = 0; i < n;) {
-        if (s[i] == '/' && (i == 0 || s[i - 1] == ' ')) {
+        if (s[i] == '/' && (i == 0 || s[i - 1] == ' ' || s[i - 1] == '\n')) {
             Py_ssize_t j = i + 1;
             while (j < n && !path_stop(s[j]))
                 j++;
-            if (j > i + 1 && (j == n || s[j] == ' ')) {
+            if (j > i + 1 && (j == n || s[j] == ' ' || s[j] == '\n')) {
                 out[o++] = '/';
                 out[o++] = 'p';
                 i = j;
@@ -431,6 +445,31 @@ entries_free(Entries *t)
     Py_XDECREF(t->index);
 }
 
+static PyObject *S_TEMPLATE, *S_PARENT, *S_PATTERN;
+
+/* ``shape.pattern()`` where its template's root has issued its pattern already, read from
+ * the slots without the method calls; NULL (no error) where it has not. */
+static PyObject *
+issued_pattern(PyObject *shape)
+{
+    PyObject *node = PyObject_GetAttr(shape, S_TEMPLATE);
+    while (node != NULL) {
+        PyObject *parent = PyObject_GetAttr(node, S_PARENT);
+        if (parent == NULL || parent == Py_None) {
+            Py_XDECREF(parent);
+            break;
+        }
+        Py_SETREF(node, parent);
+    }
+    if (node == NULL)
+        return NULL;
+    PyObject *pattern = PyObject_GetAttr(node, S_PATTERN);
+    Py_DECREF(node);
+    if (pattern == Py_None)
+        Py_CLEAR(pattern);
+    return pattern;
+}
+
 /* The entry of ``shape`` (borrowed), made on first sight from ``shape.pattern()``. */
 static Entry *
 entry_of(Entries *t, PyObject *shape, const char *msg, Py_ssize_t msg_n, int64_t epoch)
@@ -459,7 +498,9 @@ entry_of(Entries *t, PyObject *shape, const char *msg, Py_ssize_t msg_n, int64_t
     else {
         if (PyErr_Occurred())
             return NULL;
-        PyObject *pattern = PyObject_CallMethod(shape, "pattern", NULL);
+        PyObject *pattern = issued_pattern(shape);
+        if (pattern == NULL && !PyErr_Occurred())
+            pattern = PyObject_CallMethod(shape, "pattern", NULL);
         if (pattern == NULL)
             return NULL;
         pid = PyObject_GetAttrString(pattern, "id");
@@ -522,6 +563,70 @@ flush_counts(Entries *t)
         }
         Py_DECREF(sum);
         e->pending = 0;
+    }
+    return 0;
+}
+
+/* A UTC datetime of microseconds since the epoch. */
+static PyObject *
+utc_datetime(int64_t us)
+{
+    int64_t secs = us >= 0 ? us / 1000000 : -((-us + 999999) / 1000000);
+    int64_t days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
+    int rest = (int)(secs - days * 86400), y, m, d;
+    civil_from_days(days, &y, &m, &d);
+    return PyDateTimeAPI->DateTime_FromDateAndTime(y, m, d, rest / 3600, rest / 60 % 60, rest % 60,
+                                                   (int)(us - secs * 1000000), PyDateTime_TimeZone_UTC,
+                                                   PyDateTimeAPI->DateTimeType);
+}
+
+/* ``rows`` into the batch's pattern counts (``Batch.patterns``: id -> [template, count,
+ * first seen, last seen, sample]), as ``event_batches`` counts an event. */
+static int
+count_patterns(PyObject *seen, Entries *t)
+{
+    for (Py_ssize_t i = 0; i < t->n; i++) {
+        Entry *e = &t->e[i];
+        if (e->rows == 0)
+            continue;
+        PyObject *row = PyDict_GetItemWithError(seen, e->pid);
+        if (row == NULL) {
+            if (PyErr_Occurred())
+                return -1;
+            PyObject *first = utc_datetime(e->first), *last = utc_datetime(e->last);
+            PyObject *fresh = first && last ? Py_BuildValue("[OnOOO]", e->template, e->rows, first, last, e->sample)
+                                            : NULL;
+            Py_XDECREF(first);
+            Py_XDECREF(last);
+            if (fresh == NULL || PyDict_SetItem(seen, e->pid, fresh) < 0) {
+                Py_XDECREF(fresh);
+                return -1;
+            }
+            Py_DECREF(fresh);
+            continue;
+        }
+        if (!PyList_Check(row) || PyList_GET_SIZE(row) != 5) {
+            PyErr_SetString(PyExc_TypeError, "a batch's pattern row is a list of five");
+            return -1;
+        }
+        PyObject *more = PyLong_FromSsize_t(e->rows);
+        PyObject *count = more ? PyNumber_Add(PyList_GET_ITEM(row, 1), more) : NULL;
+        Py_XDECREF(more);
+        if (count == NULL)
+            return -1;
+        PyList_SetItem(row, 1, count); /* steals it */
+        for (int k = 2; k <= 3; k++) {
+            PyObject *when = utc_datetime(k == 2 ? e->first : e->last);
+            int moves = when ? PyObject_RichCompareBool(when, PyList_GET_ITEM(row, k), k == 2 ? Py_LT : Py_GT) : -1;
+            if (moves < 0) {
+                Py_XDECREF(when);
+                return -1;
+            }
+            if (moves)
+                PyList_SetItem(row, k, when);
+            else
+                Py_DECREF(when);
+        }
     }
     return 0;
 }
@@ -906,6 +1011,9 @@ enum {
     F_SPARK,
     F_GO,
     F_LOGFMT,
+    F_SYSLOG3164,
+    F_RAILS,
+    F_PYTHON,
 };
 static const struct {
     const char *name;
@@ -913,7 +1021,8 @@ static const struct {
 } FORMAT_CODES[] = {
     {"json", F_JSON},     {"cri", F_CRI},       {"github_actions", F_GHA}, {"apache_access", F_ACCESS},
     {"nginx_error", F_NGINX_ERROR}, {"app", F_APP}, {"android", F_ANDROID}, {"hdfs", F_HDFS},
-    {"spark", F_SPARK},   {"go", F_GO},         {"logfmt", F_LOGFMT},
+    {"spark", F_SPARK},   {"go", F_GO},         {"logfmt", F_LOGFMT}, {"syslog3164", F_SYSLOG3164},
+    {"rails", F_RAILS},   {"python", F_PYTHON},
 };
 #define MAX_FORMATS 32
 
@@ -926,6 +1035,7 @@ typedef struct {
     PyObject *cands;
     int codes[MAX_FORMATS]; /* the code of each index */
     int n_formats;
+    Py_ssize_t max_lines, max_bytes; /* of one event */
 } Ctx;
 
 /* What a row needs beyond its fields (which are in ``fields``, written for COPY). */
@@ -937,6 +1047,8 @@ typedef struct {
     const char *msg;
     Py_ssize_t msg_n;
     int keep_raw; /* the raw line differs from the message */
+    const char *raw; /* the event's lines, joined by newlines */
+    Py_ssize_t raw_n, lines;
 } Line;
 
 static PyObject *LEVEL_NAMES[6];
@@ -1043,6 +1155,21 @@ fails(int code, const char *s, Py_ssize_t n)
         return !(n > 6 && s[6] == ' ');
     case F_SPARK:
         return !(n > 2 && s[2] == '/');
+    case F_SYSLOG3164:
+        /* no <priority>, and no month name then a space where its pattern wants them */
+        return s[0] != '<' && !(n > 3 && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'a' && s[1] <= 'z' && s[2] >= 'a' &&
+                                s[2] <= 'z' && s[3] == ' ');
+    case F_RAILS:
+        return !(n > 2 && s[1] == ',' && s[2] == ' ');
+    case F_PYTHON: {
+        static const char *heads[] = {"DEBUG:", "INFO:", "WARNING:", "ERROR:", "CRITICAL:", NULL};
+        for (int h = 0; heads[h] != NULL; h++) {
+            Py_ssize_t k = (Py_ssize_t)strlen(heads[h]);
+            if (n >= k && memcmp(s, heads[h], k) == 0)
+                return 0;
+        }
+        return 1;
+    }
     case F_LOGFMT: {
         Py_ssize_t i = 0;
         while (i < n && s[i] == ' ')
@@ -1355,15 +1482,58 @@ string_time(const Ctx *cx, const Member *m, Line *ln)
     return 0;
 }
 
-/* -- one line -------------------------------------------------------------------------------- */
+/* -- one event ------------------------------------------------------------------------------- */
 
-/* The line at s[pos:] as a row when the lane takes it: where its newline is, or -1; -2 is
- * a Python error. ``sticky`` is the format the parser tries first; ``*format`` is set to
- * the line's. Writes the fields to ``fields``, the message to ``msg`` or points into the
- * line. */
+static const char *ANY_LEVEL[] = {
+    /* Parser._ANY_LEVEL's alternatives, in its order */
+    "TRACE", "DEBUG", "INFO", "NOTICE", "WARN", "WARNING", "ERROR", "FATAL", "CRITICAL", "SEVERE", "PANIC", NULL,
+};
+
+static inline int
+word_char(unsigned char c)
+{
+    return is_alnum(c) || c == '_';
+}
+
+/* ``Parser._text`` of a line no format claims, where its head holds no time to look for:
+ * the whole line is the message, with the first level word found in its head. */
+static int
+parse_text(const Ctx *cx, const char *line, Py_ssize_t len, Line *ln, Buf *fields)
+{
+    Py_ssize_t head = len < 120 ? len : 120;
+    if (memchr(line, ':', head) != NULL || memchr(line, '[', head) != NULL)
+        return -1; /* it would look for a time there */
+    for (Py_ssize_t i = 0; i < head && ln->level == NULL; i++) {
+        if (i > 0 && word_char(line[i - 1]))
+            continue;
+        for (int w = 0; ANY_LEVEL[w] != NULL; w++) {
+            Py_ssize_t k = (Py_ssize_t)strlen(ANY_LEVEL[w]);
+            if (i + k <= head && memcmp(line + i, ANY_LEVEL[w], k) == 0 && (i + k == head || !word_char(line[i + k]))) {
+                if (word_level(cx, ANY_LEVEL[w], k, &ln->level) < 0)
+                    return -2;
+                break;
+            }
+        }
+    }
+    ln->format = "text";
+    ln->msg = line;
+    ln->msg_n = len;
+    ln->keep_raw = 0;
+    put(fields, "\\N", 2);
+    return 0;
+}
+
+static int parse_as(int code, const Ctx *cx, const char *line, Py_ssize_t len, Line *ln, Buf *fields, Buf *msg);
+
+/* The event that starts at s[pos:] as a row, when the lane takes it: -1 when not, -2 on a
+ * Python error. ``sticky`` is the format the parser tries first; ``*format`` is set to the
+ * line's (-1 for text, which does not move the parser). The event is its line and the
+ * indented lines after it (``ln->lines``, up to ``ln->end``). Writes the fields to
+ * ``fields``, the message to ``msg`` (or points into the line) and the joined message of
+ * a multi-line event to ``joined``. */
 static Py_ssize_t
-take_line(const Ctx *cx, int sticky, const char *s, Py_ssize_t n, Py_ssize_t pos, Py_ssize_t max_line, Line *ln,
-          Buf *fields, Buf *msg, int *format)
+take_event(const Ctx *cx, int sticky, const char *s, Py_ssize_t n, Py_ssize_t pos, Py_ssize_t max_line, Line *ln,
+           Buf *fields, Buf *msg, Buf *joined, int *format)
 {
     const char *q = pos < n ? memchr(s + pos, '\n', n - pos) : NULL;
     if (q == NULL)
@@ -1373,52 +1543,81 @@ take_line(const Ctx *cx, int sticky, const char *s, Py_ssize_t n, Py_ssize_t pos
     if (len == 0 || len > max_line || joins_unparsed(line[0]) || !plain(line, len))
         return -1;
     unsigned char c = line[0];
-    int code;
-    if (c == '{')
-        code = F_JSON;
-    else if (is_digit(c) && len > 4 && line[4] == '-')
-        code = F_APP;
-    else if (is_digit(c) || c == ':')
-        code = F_ACCESS;
-    else if ((c >= 'a' && c <= 'z') || c == '_' || c == '@')
-        code = F_LOGFMT;
-    else
-        return -1;
     if (java_first(c) && java_exc_possible(line, len))
         return -1; /* it would open an event in Java mode */
-
-    /* The parser tries its sticky format first, then the others in order: each before
-     * this line's own must surely give up on it. */
-    PyObject *order = PyTuple_GET_ITEM(cx->cands, c);
-    const unsigned char *idx = (const unsigned char *)PyBytes_AS_STRING(order);
-    Py_ssize_t k = PyBytes_GET_SIZE(order);
-    int found = -1, sticky_ok = 0;
-    for (Py_ssize_t i = 0; i < k; i++)
-        sticky_ok |= idx[i] == sticky;
-    if (sticky_ok && sticky < cx->n_formats) {
-        if (cx->codes[sticky] == code)
-            found = sticky;
-        else if (!fails(cx->codes[sticky], line, len))
-            return -1;
-    }
-    for (Py_ssize_t i = 0; i < k && found < 0; i++) {
-        if (idx[i] == sticky || idx[i] >= cx->n_formats)
-            continue;
-        if (cx->codes[idx[i]] == code)
-            found = idx[i];
-        else if (!fails(cx->codes[idx[i]], line, len))
-            return -1;
-    }
-    if (found < 0)
-        return -1;
-    *format = found;
-
-    fields->n = msg->n = 0;
+    if ((len >= 7 && memcmp(line, "panic: ", 7) == 0) || (len >= 13 && memcmp(line, "fatal error: ", 13) == 0))
+        return -1; /* ...or a Go panic */
+    fields->n = msg->n = joined->n = 0;
     if (reserve(fields, 6 * len + 256) < 0 || reserve(msg, len + 8) < 0)
         return -2;
     ln->level = NULL;
     ln->has_ts = 0;
     ln->keep_raw = 1;
+    ln->lines = 1;
+
+    /* The parser tries its settled format first, then the others in its order: the line
+     * is the first one's that does not surely give up on it, where this file can read
+     * that format; none, and it is text. */
+    PyObject *order = PyTuple_GET_ITEM(cx->cands, c);
+    const unsigned char *idx = (const unsigned char *)PyBytes_AS_STRING(order);
+    Py_ssize_t k = PyBytes_GET_SIZE(order);
+    int sticky_ok = 0, found = -1;
+    for (Py_ssize_t i = 0; i < k; i++)
+        sticky_ok |= idx[i] == sticky;
+    for (Py_ssize_t i = -1; i < k && found < 0; i++) {
+        int f = i < 0 ? (sticky_ok ? sticky : -1) : idx[i];
+        if (f < 0 || (i >= 0 && f == sticky) || f >= cx->n_formats)
+            continue;
+        if (fails(cx->codes[f], line, len))
+            continue;
+        int r = parse_as(cx->codes[f], cx, line, len, ln, fields, msg);
+        if (r < 0)
+            return r;
+        found = f;
+    }
+    *format = found;
+    if (found < 0) {
+        int r = parse_text(cx, line, len, ln, fields);
+        if (r < 0)
+            return r;
+    }
+
+    /* Indented lines continue the event, up to the limits of one. */
+    Py_ssize_t end = nl + 1, size = len, last = nl;
+    while (end < n && s[end] == ' ') {
+        const char *e = memchr(s + end, '\n', n - end);
+        if (e == NULL)
+            return -1;
+        Py_ssize_t cl = e - (s + end), blank = 1;
+        for (Py_ssize_t i = 0; i < cl && blank; i++)
+            blank = s[end + i] == ' ';
+        if (blank || cl > max_line || !plain(s + end, cl) || ln->lines >= cx->max_lines || size + cl > cx->max_bytes)
+            return -1;
+        size += cl + 1;
+        ln->lines++;
+        last = e - s;
+        end = last + 1;
+    }
+    /* The line after it must have begun, and surely start an event of its own. */
+    if (!next_starts_event(s, end, n, ln->has_ts))
+        return -1;
+    ln->raw = line;
+    ln->raw_n = last - pos;
+    if (ln->lines > 1) {
+        if (reserve(joined, ln->msg_n + (last - nl) + 8) < 0)
+            return -2;
+        put(joined, ln->msg, ln->msg_n);
+        put(joined, s + nl, last - nl); /* the newline and the lines after */
+        ln->msg = joined->p;
+        ln->msg_n = joined->n;
+    }
+    return end;
+}
+
+/* Read the line as format ``code``: 0, -1 when this file cannot be sure, -2 on a Python error. */
+static int
+parse_as(int code, const Ctx *cx, const char *line, Py_ssize_t len, Line *ln, Buf *fields, Buf *msg)
+{
     if (code == F_ACCESS) {
         Access a = {0};
         if (parse_access(line, len, &a) < 0)
@@ -1460,7 +1659,7 @@ take_line(const Ctx *cx, int sticky, const char *s, Py_ssize_t n, Py_ssize_t pos
             put_c(fields, '}');
         }
     }
-    else {
+    else if (code == F_JSON || code == F_LOGFMT) {
         Member top[MAX_MEMBERS];
         int count = 0, bail = 0;
         if (code == F_JSON) {
@@ -1506,17 +1705,16 @@ take_line(const Ctx *cx, int sticky, const char *s, Py_ssize_t n, Py_ssize_t pos
             ln->keep_raw = 0;
         }
     }
-    /* The next line must have begun, and surely start an event of its own. */
-    if (!next_starts_event(s, nl + 1, n, ln->has_ts))
+    else {
         return -1;
-    return nl;
+    }
+    return 0;
 }
-
 /* Buffers kept from call to call: growing new ones for each call cost more in page faults
  * than the parsing did. A call that finds them in use (another thread's, while that one
  * is in Python code) makes its own. The GIL is held whenever they are touched. */
 typedef struct {
-    Buf out, msg, key, key2, fields;
+    Buf out, msg, key, key2, fields, joined;
     int busy;
 } Scratch;
 
@@ -1540,6 +1738,7 @@ scratch_give(Scratch *sc, Scratch *own)
         PyMem_Free(own->key.p);
         PyMem_Free(own->key2.p);
         PyMem_Free(own->fields.p);
+        PyMem_Free(own->joined.p);
     }
     else {
         kept.busy = 0;
@@ -1571,9 +1770,9 @@ static int
 parse_options(Ctx *cx, PyObject *opts)
 {
     PyObject *tk, *lk, *mk, *names;
-    if (!PyArg_ParseTuple(opts, "O!OO!OOOpO!O!:options", &PyDict_Type, &cx->by_key, &cx->add, &PyDict_Type,
+    if (!PyArg_ParseTuple(opts, "O!OO!OOOpO!O!nn:options", &PyDict_Type, &cx->by_key, &cx->add, &PyDict_Type,
                           &cx->level_words, &tk, &lk, &mk, &cx->naive_utc, &PyTuple_Type, &names, &PyTuple_Type,
-                          &cx->cands))
+                          &cx->cands, &cx->max_lines, &cx->max_bytes))
         return -1;
     if (keys_of(tk, &cx->time_keys) < 0 || keys_of(lk, &cx->level_keys) < 0 || keys_of(mk, &cx->message_keys) < 0)
         return -1;
@@ -1612,8 +1811,8 @@ takes(PyObject *self, PyObject *args)
     Line ln;
     Py_ssize_t nl = ctx_of(&cx, opts) < 0 ? -2
                     : start < 0           ? -1
-                                          : take_line(&cx, sticky, data.buf, data.len, start, max_line, &ln,
-                                                      &sc->fields, &sc->msg, &format);
+                                          : take_event(&cx, sticky, data.buf, data.len, start, max_line, &ln,
+                                                       &sc->fields, &sc->msg, &sc->joined, &format);
     scratch_give(sc, &own);
     PyBuffer_Release(&data);
     if (nl == -2)
@@ -1629,9 +1828,10 @@ rows(PyObject *self, PyObject *args)
     Py_ssize_t start, max_rows, max_line, line_no;
     long long ingested_us;
     PyObject *prefix_obj, *ingested_obj, *opts;
-    PyObject *known;
-    if (!PyArg_ParseTuple(args, "y*nnnnUULiO!O!:rows", &data, &start, &max_rows, &max_line, &line_no, &prefix_obj,
-                          &ingested_obj, &ingested_us, &sticky, &PyTuple_Type, &opts, &PyDict_Type, &known))
+    PyObject *known, *seen;
+    if (!PyArg_ParseTuple(args, "y*nnnnUULiO!O!O!:rows", &data, &start, &max_rows, &max_line, &line_no,
+                          &prefix_obj, &ingested_obj, &ingested_us, &sticky, &PyTuple_Type, &opts, &PyDict_Type,
+                          &known, &PyDict_Type, &seen))
         return NULL;
     const char *s = data.buf;
     Py_ssize_t n = data.len, pos = start < 0 ? 0 : start, rows = 0, errors = 0;
@@ -1639,7 +1839,9 @@ rows(PyObject *self, PyObject *args)
     const char *prefix = PyUnicode_AsUTF8AndSize(prefix_obj, &prefix_n);
     const char *ingested = PyUnicode_AsUTF8AndSize(ingested_obj, &ingested_n);
     Scratch own = {0}, *sc = scratch_take(&own);
-    Buf *out = &sc->out, *msg = &sc->msg, *key = &sc->key, *key2 = &sc->key2, *fields = &sc->fields;
+    Buf *out = &sc->out, *msg = &sc->msg, *key = &sc->key, *key2 = &sc->key2, *fields = &sc->fields,
+        *joined = &sc->joined;
+    Py_ssize_t lines = 0;
     Entries t = {0};
     t.patterns = known;
     int months[MAX_MONTHS], n_months = 0;
@@ -1651,13 +1853,11 @@ rows(PyObject *self, PyObject *args)
     while (rows < max_rows) {
         Line ln;
         int format;
-        Py_ssize_t nl = take_line(&cx, sticky, s, n, pos, max_line, &ln, fields, msg, &format);
-        if (nl == -2)
+        Py_ssize_t end = take_event(&cx, sticky, s, n, pos, max_line, &ln, fields, msg, joined, &format);
+        if (end == -2)
             goto done;
-        if (nl < 0)
+        if (end < 0)
             break;
-        const char *line = s + pos;
-        Py_ssize_t len = nl - pos;
 
         Utc utc = {0};
         int64_t secs = 0, when = ingested_us;
@@ -1735,10 +1935,10 @@ rows(PyObject *self, PyObject *args)
             e->last = when;
 
         /* The row, as CopyBuffer.add writes it. */
-        if (reserve(out, prefix_n + 2 * ingested_n + ln.msg_n + fields->n + len + 128) < 0)
+        if (reserve(out, prefix_n + 2 * ingested_n + 2 * (ln.msg_n + ln.raw_n) + fields->n + 128) < 0)
             goto done;
         put(out, prefix, prefix_n);
-        put_int(out, line_no + rows);
+        put_int(out, line_no + lines);
         put_c(out, '\t');
         if (ln.has_ts) {
             put_utc(out, &utc);
@@ -1769,52 +1969,39 @@ rows(PyObject *self, PyObject *args)
         put_c(out, '\t');
         put(out, ln.format, (Py_ssize_t)strlen(ln.format));
         put_c(out, '\t');
-        put(out, ln.msg, ln.msg_n);
+        put_text(out, ln.msg, ln.msg_n);
         put_c(out, '\t');
         put(out, fields->p, fields->n);
         put_c(out, '\t');
         if (ln.keep_raw)
-            put(out, line, len);
+            put_text(out, ln.raw, ln.raw_n);
         else
             put(out, "\\N", 2);
-        put(out, "\tf\t1\t", 5);
+        put(out, "\tf\t", 3);
+        put_int(out, ln.lines);
+        put_c(out, '\t');
         put(out, e->id, 16);
         put_c(out, '\n');
         rows++;
-        pos = nl + 1;
-        sticky = format; /* the parser tries this line's format first on the next */
+        lines += ln.lines;
+        pos = end;
+        if (format >= 0)
+            sticky = format; /* the parser tries this line's format first on the next */
     }
 
-    if (flush_counts(&t) < 0)
+    if (flush_counts(&t) < 0 || count_patterns(seen, &t) < 0)
         goto done;
     {
         PyObject *text = PyBytes_FromStringAndSize(out->p ? out->p : "", out->n);
         PyObject *month_list = PyList_New(n_months);
-        PyObject *stats = PyList_New(0);
-        if (text == NULL || month_list == NULL || stats == NULL) {
+        if (text == NULL || month_list == NULL) {
             Py_XDECREF(text);
             Py_XDECREF(month_list);
-            Py_XDECREF(stats);
             goto done;
         }
         for (int i = 0; i < n_months; i++)
             PyList_SET_ITEM(month_list, i, Py_BuildValue("(ii)", months[i] / 12, months[i] % 12 + 1));
-        for (Py_ssize_t i = 0; i < t.n; i++) {
-            Entry *e = &t.e[i];
-            if (e->rows == 0)
-                continue;
-            PyObject *item = Py_BuildValue("(OOnLLO)", e->pid, e->template, e->rows, (long long)e->first,
-                                           (long long)e->last, e->sample);
-            if (item == NULL || PyList_Append(stats, item) < 0) {
-                Py_XDECREF(item);
-                Py_DECREF(text);
-                Py_DECREF(month_list);
-                Py_DECREF(stats);
-                goto done;
-            }
-            Py_DECREF(item);
-        }
-        result = Py_BuildValue("(nNnnNNi)", pos, text, rows, errors, month_list, stats, sticky);
+        result = Py_BuildValue("(nNnnnNi)", pos, text, rows, lines, errors, month_list, sticky);
     }
 
 done:
@@ -1856,9 +2043,12 @@ shape_keys(PyObject *self, PyObject *arg)
 {
     Py_ssize_t n;
     const char *m = PyUnicode_Check(arg) ? PyUnicode_AsUTF8AndSize(arg, &n) : NULL;
-    if (m == NULL || !plain(m, n)) {
+    int ok = m != NULL;
+    for (Py_ssize_t i = 0; ok && i < n; i++)
+        ok = m[i] == '\n' || plain(m + i, 1);
+    if (!ok) {
         if (!PyErr_Occurred())
-            PyErr_SetString(PyExc_ValueError, "shape_keys takes plain text (printable ASCII, no backslash)");
+            PyErr_SetString(PyExc_ValueError, "shape_keys takes plain text (printable ASCII, no backslash) and newlines");
         return NULL;
     }
     char *k1 = PyMem_Malloc(3 * n + 1), *k2 = PyMem_Malloc(3 * n + 1), *k3 = PyMem_Malloc(3 * n + 1);
@@ -1883,8 +2073,8 @@ static PyMethodDef methods[] = {
      "Whether rows() would take the line at data[start:] (given room for a row)."},
     {"rows", rows, METH_VARARGS,
      "rows(data, start, max_rows, max_line_bytes, line_no, prefix, ingested, ingested_us, sticky, options,\n"
-     "     patterns)\n"
-     "-> (stop, rows_bytes, rows, errors, months, patterns, sticky)\n\n"
+     "     known_patterns, batch_patterns)\n"
+     "-> (stop, rows_bytes, rows, lines, errors, months, sticky)\n\n"
      "COPY rows for the run of lines at data[start:]; see logpipe.ingest.lane."},
     {"shape_keys", shape_keys, METH_O,
      "shape_keys(message) -> (digits key, full key)\n\n"
@@ -1906,9 +2096,16 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC
 PyInit__lane(void)
 {
+    PyDateTime_IMPORT;
+    if (PyDateTimeAPI == NULL)
+        return NULL;
     for (int i = 0; i < 6; i++) {
         if (LEVEL_NAMES[i] == NULL && (LEVEL_NAMES[i] = PyUnicode_InternFromString(LEVEL_TEXT[i])) == NULL)
             return NULL;
     }
+    if ((S_TEMPLATE = PyUnicode_InternFromString("template")) == NULL ||
+        (S_PARENT = PyUnicode_InternFromString("parent")) == NULL ||
+        (S_PATTERN = PyUnicode_InternFromString("_pattern")) == NULL)
+        return NULL;
     return PyModule_Create(&module);
 }

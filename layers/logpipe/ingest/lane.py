@@ -14,14 +14,18 @@ It knows four formats, each in a strict form; any other line takes the Python pa
   with no key twice and no ``log`` key (Docker's lines);
 - logfmt: at least two ``key=value`` pairs, plain or quoted values, no key twice;
 - application layouts (``app``): an ISO time, a level word, maybe a ``[thread]`` and a
-  logger, as ``Parser._APP`` reads them (not the Python logging layout).
+  logger, as ``Parser._APP`` reads them (not the Python logging layout);
+- text that no format claims, with no time to look for in its head (no ``:`` or ``[``).
+
+Indented lines after a line join its event, as the multi-line rules join them, within
+the limits of one event.
 
 A time in a JSON or logfmt field is RFC 3339 (without a zone only where the source's zone
 is UTC). A line takes the lane only when it is plain (printable ASCII, no backslash,
 within the line limit), when every format the parser would try before its own surely
 gives up on it (the parser tries the format of the line before first, then the others in
-its order; the lane keeps that state and hands it back), and when the line after it
-surely starts an event of its own: no multi-line rule joins them.
+its order; the lane keeps that state and hands it back), and when the line after its
+event surely starts an event of its own.
 
 Where the extension was not built (no compiler) or ``LOGPIPE_COMPILED_LANE=off``, there
 is no lane and the Python path does everything, only slower.
@@ -31,7 +35,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from types import ModuleType
+from typing import Any
 
+from ..config import Settings
 from ..db.events import CopyBuffer
 from ..parsing import Rows
 from ..parsing.formats import _LEVEL_WORDS, FORMATS, LEVEL_KEYS, MESSAGE_KEYS, TIME_KEYS, Parser
@@ -53,13 +59,12 @@ def available() -> bool:
 
 
 class CompiledLane:
-    """The lane of one chunk. ``buf`` is the batch being filled, which ``event_batches`` sets."""
+    """The lane of one chunk."""
 
-    def __init__(self, parser: Parser, miner: PatternMiner, *, max_line_bytes: int, batch_rows: int,
-                 min_line: int = 0) -> None:  # fmt: skip
+    def __init__(self, parser: Parser, miner: PatternMiner, settings: Settings, min_line: int = 0) -> None:
         self._parser = parser
-        self._max_line = max_line_bytes
-        self._batch_rows = batch_rows
+        self._max_line = settings.max_line_bytes
+        self._batch_rows = settings.batch_rows
         self._min_line = min_line
         naive_utc = parser.time.tz is UTC
         # Per ASCII character, the formats the parser tries on a line starting with it.
@@ -70,19 +75,21 @@ class CompiledLane:
         self._generation = miner.generation
         self._options = (
             miner.key_cache, miner.add, _LEVEL_WORDS, TIME_KEYS, LEVEL_KEYS, MESSAGE_KEYS, naive_utc, FORMATS,
-            candidates,
+            candidates, settings.max_event_lines, settings.max_event_bytes,
         )  # fmt: skip
+        # The batch being filled, which ``event_batches`` sets: its rows and its pattern counts.
         self.buf: CopyBuffer | None = None
+        self.seen: dict[str, list[Any]] = {}
 
     @classmethod
     def create(
-        cls, enabled: bool, parser: Parser, miner: PatternMiner, *, max_line_bytes: int, batch_rows: int,
-        min_line: int = 0,
-    ) -> CompiledLane | None:  # fmt: skip
-        """A lane, or None when it is turned off or not built."""
+        cls, enabled: bool, parser: Parser, miner: PatternMiner, settings: Settings, min_line: int = 0
+    ) -> CompiledLane | None:
+        """A lane, or None when it is turned off or not built. ``settings`` give the limits
+        of a line, an event and a batch."""
         if not enabled or _lane is None:
             return None
-        return cls(parser, miner, max_line_bytes=max_line_bytes, batch_rows=batch_rows, min_line=min_line)
+        return cls(parser, miner, settings, min_line)
 
     def takes(self, data: bytes, start: int, line: int) -> bool:
         if self.buf is None or line < self._min_line:
@@ -99,9 +106,9 @@ class CompiledLane:
         sticky = FORMATS.index(self._parser.settled())
         if self._miner.generation != self._generation:
             self._patterns.clear()
-        stop, rows.data, rows.count, rows.errors, rows.months, rows.patterns, sticky = _lane.rows(
+        stop, rows.data, rows.count, rows.lines, rows.errors, rows.months, sticky = _lane.rows(
             rows.source, rows.start, self._batch_rows - buf.rows, self._max_line, rows.line, buf.prefix,
-            buf.ingested, ingested_us, sticky, self._options, self._patterns,
+            buf.ingested, ingested_us, sticky, self._options, self._patterns, self.seen,
         )  # fmt: skip
         self._generation = self._miner.generation  # what is kept now was looked up after any change
         self._parser.settle(FORMATS[sticky])  # as after its last line

@@ -39,7 +39,7 @@ from ..queue import Delivery, Outcome, WorkQueue, work_queue
 from ..storage import Bucket
 from .boundaries import split_points
 from .gunzip import GZIP_MAGIC, DamagedInputError, GunzipReader
-from .lane import EPOCH, MICROSECOND, CompiledLane
+from .lane import CompiledLane
 
 log = logging.getLogger("logpipe.ingest")
 
@@ -356,7 +356,7 @@ def event_batches(
     batch = Batch(CopyBuffer(file_id, ingested), next_offset, next_line)
     add_row, patterns = batch.buf.add, batch.patterns
     if lane is not None:
-        lane.buf = batch.buf
+        lane.buf, lane.seen = batch.buf, batch.patterns
     mine = miner.add
     for ev in events:
         if isinstance(ev, Rows):
@@ -370,7 +370,7 @@ def event_batches(
                 batch = Batch(CopyBuffer(file_id, ingested), batch.next_offset, batch.next_line)
                 add_row, patterns = batch.buf.add, batch.patterns
                 if lane is not None:
-                    lane.buf = batch.buf
+                    lane.buf, lane.seen = batch.buf, batch.patterns
             continue
         p = ev.parsed
         message = ev.message()
@@ -407,29 +407,17 @@ def event_batches(
             batch = Batch(CopyBuffer(file_id, ingested), batch.next_offset, batch.next_line)
             add_row, patterns = batch.buf.add, batch.patterns
             if lane is not None:
-                lane.buf = batch.buf
+                lane.buf, lane.seen = batch.buf, batch.patterns
     batch.last = True
     batch.aliases = miner.take_aliases()
     yield batch
 
 
 def _add_rows(batch: Batch, rows: Rows) -> None:
-    """Add a run of rows that a lane wrote, and count its patterns as ``event_batches`` does."""
+    """Add a run of rows that a lane wrote (which counted their patterns in the batch)."""
     batch.buf.add_rows(rows.data, rows.count, rows.months)
     batch.errors += rows.errors
-    patterns = batch.patterns
-    for pattern_id, template, count, first, last, sample in rows.patterns:
-        seen = patterns.get(pattern_id)
-        if seen is None:
-            patterns[pattern_id] = [template, count, EPOCH + first * MICROSECOND, EPOCH + last * MICROSECOND, sample]
-        else:
-            seen[1] += count
-            first_seen, last_seen = EPOCH + first * MICROSECOND, EPOCH + last * MICROSECOND
-            if first_seen < seen[2]:
-                seen[2] = first_seen
-            if last_seen > seen[3]:
-                seen[3] = last_seen
-    batch.next_offset, batch.next_line = rows.end_offset, rows.line + rows.count
+    batch.next_offset, batch.next_line = rows.end_offset, rows.line + rows.lines
 
 
 class _Committer:
@@ -478,10 +466,7 @@ def process_chunk(ctx: Context, file_id: str, seq: int, deadline: float) -> None
     except (ValueError, LookupError) as exc:
         raise PermanentError(f"bad parsing options of file {file_id}: {exc}") from exc
     miner = ctx.miner
-    lane = CompiledLane.create(
-        settings.compiled_lane, parser, miner, max_line_bytes=settings.max_line_bytes,
-        batch_rows=settings.batch_rows, min_line=c.next_line,
-    )  # fmt: skip
+    lane = CompiledLane.create(settings.compiled_lane, parser, miner, settings, min_line=c.next_line)
     if c.compression == "gzip":
         reader = GunzipReader(ctx.bucket.open(c.key))
         raw_lines = LineReader(reader.read, max_line_bytes=settings.max_line_bytes, offset=0)

@@ -28,8 +28,8 @@ class Line:
 
 @dataclass(slots=True)
 class Rows:
-    """A run of lines that a lane turns straight into COPY rows: one event a line, each
-    complete, as no multi-line rule joins a line to the one before or after it.
+    """A run of lines that a lane turns straight into COPY rows: whole events, as no
+    multi-line rule joins their lines to the ones before or after the run.
 
     The reader hands it over before it is filled: whoever consumes the events fills it
     (``Lane.fill``) once everything before it is consumed, so that the run's lines meet
@@ -41,14 +41,12 @@ class Rows:
     source: bytes  # the block the run is in...
     start: int  # ...from this index
     # Set by ``Lane.fill``:
-    count: int = 0  # lines, events and rows alike
+    count: int = 0  # events, and rows
+    lines: int = 0
     end_offset: int = 0  # just past its last line
     data: bytes = b""  # the rows, in COPY text format
     errors: int = 0  # events of level error or fatal
     months: list[tuple[int, int]] = field(default_factory=list)  # (year, month) of their times
-    # Per pattern, in order of first sight: id, template, events, first and last time
-    # (UTC microseconds since the epoch) and the first event's message.
-    patterns: list[tuple[str, str, int, int, int, str]] = field(default_factory=list)
 
 
 class Lane(Protocol):
@@ -58,7 +56,7 @@ class Lane(Protocol):
         """Whether a run starts with the line at ``data[start:]``, numbered ``line``."""
 
     def fill(self, rows: Rows) -> None:
-        """Write the run's rows: at least one."""
+        """Write the run's rows (at least one), and count their patterns in the batch."""
 
 
 def _decode(raw: bytes) -> str:
@@ -153,10 +151,10 @@ class LineReader:
                     if lane.takes(data, at, line):
                         rows = Rows(line, pos, data, at)
                         yield rows  # filled by the time it asks for more
-                        if rows.count <= 0:
+                        if rows.lines <= 0:
                             raise RuntimeError(f"the lane took no line of the run at line {line}")
-                        k += rows.count
-                        line += rows.count
+                        k += rows.lines
+                        line += rows.lines
                         at += rows.end_offset - pos
                         pos = rows.end_offset
                         continue

@@ -176,7 +176,7 @@ class Joiner:
                 if line.line != number:
                     raise ValueError(f"a run of rows starts at line {line.line}, expected {number}")
                 yield line  # filled by the time it asks for more
-                number += line.count
+                number += line.lines
                 offset = line.end_offset
                 continue
             text = line.text
