@@ -40,7 +40,7 @@ from typing import Any
 from ..config import Settings
 from ..db.events import CopyBuffer
 from ..parsing import Rows
-from ..parsing.formats import _LEVEL_WORDS, FORMATS, LEVEL_KEYS, MESSAGE_KEYS, TIME_KEYS, Parser
+from ..parsing.formats import FORMATS, LEVEL_KEYS, LEVEL_WORDS, MESSAGE_KEYS, TIME_KEYS, Parser
 from ..patterns import PatternMiner
 
 _lane: ModuleType | None
@@ -74,7 +74,7 @@ class CompiledLane:
         self._patterns: dict[object, tuple[str, str]] = {}
         self._generation = miner.generation
         self._options = (
-            miner.key_cache, miner.add, _LEVEL_WORDS, TIME_KEYS, LEVEL_KEYS, MESSAGE_KEYS, naive_utc, FORMATS,
+            miner.key_cache, miner.add, LEVEL_WORDS, TIME_KEYS, LEVEL_KEYS, MESSAGE_KEYS, naive_utc, FORMATS,
             candidates, settings.max_event_lines, settings.max_event_bytes,
         )  # fmt: skip
         # The batch being filled, which ``event_batches`` sets: its rows and its pattern counts.

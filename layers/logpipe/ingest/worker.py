@@ -364,43 +364,36 @@ def event_batches(
                 raise ValueError("a run of rows without the lane that fills it")
             lane.fill(ev)
             _add_rows(batch, ev)
-            if batch.buf.rows >= batch_rows:
-                batch.aliases = miner.take_aliases()
-                yield batch
-                batch = Batch(CopyBuffer(file_id, ingested), batch.next_offset, batch.next_line)
-                add_row, patterns = batch.buf.add, batch.patterns
-                if lane is not None:
-                    lane.buf, lane.seen = batch.buf, batch.patterns
-            continue
-        p = ev.parsed
-        message = ev.message()
-        if "\x00" in message or not message.isascii():
-            message = _storable(message)
-        raw = ev.raw()
-        pattern = mine(message).pattern()
-        pattern_id = pattern.id
-        ts = p.ts
-        level = p.level
-        texts = ev.texts
-        add_row(
-            ev.line, ts, level, p.format, message, p.fields, raw if raw != message else None,
-            ev.truncated, len(texts), pattern_id,
-        )  # fmt: skip
-        if level in ERROR_LEVELS:
-            batch.errors += 1
-        if ev.truncated:
-            batch.truncated += ev.truncated_lines
-        when = ts or ingested
-        seen = patterns.get(pattern_id)
-        if seen is None:
-            patterns[pattern_id] = [pattern.template, 1, when, when, message[:1000]]
         else:
-            seen[1] += 1
-            if when < seen[2]:
-                seen[2] = when
-            if when > seen[3]:
-                seen[3] = when
-        batch.next_offset, batch.next_line = ev.end_offset, ev.line + len(texts)
+            p = ev.parsed
+            message = ev.message()
+            if "\x00" in message or not message.isascii():
+                message = _storable(message)
+            raw = ev.raw()
+            pattern = mine(message).pattern()
+            pattern_id = pattern.id
+            ts = p.ts
+            level = p.level
+            texts = ev.texts
+            add_row(
+                ev.line, ts, level, p.format, message, p.fields, raw if raw != message else None,
+                ev.truncated, len(texts), pattern_id,
+            )  # fmt: skip
+            if level in ERROR_LEVELS:
+                batch.errors += 1
+            if ev.truncated:
+                batch.truncated += ev.truncated_lines
+            when = ts or ingested
+            seen = patterns.get(pattern_id)
+            if seen is None:
+                patterns[pattern_id] = [pattern.template, 1, when, when, message[:1000]]
+            else:
+                seen[1] += 1
+                if when < seen[2]:
+                    seen[2] = when
+                if when > seen[3]:
+                    seen[3] = when
+            batch.next_offset, batch.next_line = ev.end_offset, ev.line + len(texts)
         if batch.buf.rows >= batch_rows:
             batch.aliases = miner.take_aliases()
             yield batch

@@ -22,7 +22,7 @@ from .timeparse import TimeParser
 
 LEVELS = ("trace", "debug", "info", "warn", "error", "fatal")
 
-_LEVEL_WORDS = {
+LEVEL_WORDS = {
     "trace": "trace", "trc": "trace", "finest": "trace", "finer": "trace", "verbose": "trace", "v": "trace",
     "debug": "debug", "dbg": "debug", "dbug": "debug", "fine": "debug", "config": "debug", "d": "debug",
     "info": "info", "inf": "info", "information": "info", "informational": "info", "notice": "info",
@@ -63,7 +63,7 @@ def normalise_level(word: object) -> str | None:
         level = _level_of_text.get(word, "")
         if level != "":
             return level
-        level = _LEVEL_WORDS.get(word.strip().lower())
+        level = LEVEL_WORDS.get(word.strip().lower())
         if len(_level_of_text) >= _LEVEL_CACHE_SIZE:
             _level_of_text.clear()
         _level_of_text[word] = level
@@ -77,7 +77,7 @@ def normalise_level(word: object) -> str | None:
             if word <= bound:
                 return name
         return "fatal"
-    return _LEVEL_WORDS.get(str(word).strip().lower())
+    return LEVEL_WORDS.get(str(word).strip().lower())
 
 
 def level_from_status(status: int) -> str:
