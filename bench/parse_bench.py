@@ -23,6 +23,7 @@ import random
 import re
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -55,8 +56,9 @@ _PATHS = ("/", "/index.html", "/api/orders/{n}", "/static/app.{n}.js", "/images/
 _STATUS = (200,) * 40 + (304,) * 5 + (301, 302, 400, 401, 403, 500, 502, 503) + (404,) * 4
 
 
-def write_apache(path: Path, lines: int, seed: int = 1) -> int:
-    """Apache combined lines, deterministic for a seed; returns the size in bytes."""
+def _write_lines(path: Path, lines: int, seed: int, line: Callable[[random.Random, datetime], str]) -> int:
+    """``lines`` lines of ``line(rnd, t)`` into ``path``, the time moving 0-120 ms a line
+    from 2026-11-01; deterministic for a seed. Returns the size in bytes."""
     rnd = random.Random(seed)
     t = datetime(2026, 11, 1, tzinfo=UTC)
     size = 0
@@ -65,44 +67,42 @@ def write_apache(path: Path, lines: int, seed: int = 1) -> int:
             out = []
             for _ in range(min(10_000, lines - start)):
                 t += timedelta(milliseconds=rnd.randint(0, 120))
-                ip = f"{rnd.randint(1, 223)}.{rnd.randint(0, 255)}.{rnd.randint(0, 255)}.{rnd.randint(1, 254)}"
-                req = (
-                    f"{rnd.choice(('GET', 'GET', 'GET', 'POST'))} {rnd.choice(_PATHS).format(n=rnd.randint(1, 99999))}"
-                )
-                out.append(
-                    f'{ip} - - [{t:%d/%b/%Y:%H:%M:%S} +0000] "{req} HTTP/1.1" {rnd.choice(_STATUS)} '
-                    f'{rnd.randint(0, 60000)} "https://shop.example.com/" "{rnd.choice(_AGENTS)}"\n'
-                )
+                out.append(line(rnd, t))
             block = "".join(out).encode()
             fh.write(block)
             size += len(block)
     path.with_suffix(".part").rename(path)
     return size
+
+
+def _apache_line(rnd: random.Random, t: datetime) -> str:
+    ip = f"{rnd.randint(1, 223)}.{rnd.randint(0, 255)}.{rnd.randint(0, 255)}.{rnd.randint(1, 254)}"
+    req = f"{rnd.choice(('GET', 'GET', 'GET', 'POST'))} {rnd.choice(_PATHS).format(n=rnd.randint(1, 99999))}"
+    return (
+        f'{ip} - - [{t:%d/%b/%Y:%H:%M:%S} +0000] "{req} HTTP/1.1" {rnd.choice(_STATUS)} '
+        f'{rnd.randint(0, 60000)} "https://shop.example.com/" "{rnd.choice(_AGENTS)}"\n'
+    )
+
+
+def _json_line(rnd: random.Random, t: datetime) -> str:
+    level = rnd.choice(("info",) * 6 + ("debug", "warn", "error"))
+    msg = rnd.choice(generate.MESSAGES)
+    return (
+        f'{{"time":"{t:%Y-%m-%dT%H:%M:%S}.{t.microsecond // 1000:03d}Z","level":"{level}",'
+        f'"service":"{rnd.choice(generate.SERVICES)}","msg":"{msg}","request_id":"{rnd.getrandbits(64):016x}",'
+        f'"status":{rnd.choice(_STATUS)},"duration_ms":{rnd.randint(1, 9000) / 10},'
+        f'"path":"{rnd.choice(_PATHS).format(n=rnd.randint(1, 99999))}"}}\n'
+    )
+
+
+def write_apache(path: Path, lines: int, seed: int = 1) -> int:
+    """Apache combined lines, deterministic for a seed; returns the size in bytes."""
+    return _write_lines(path, lines, seed, _apache_line)
 
 
 def write_json(path: Path, lines: int, seed: int = 1) -> int:
     """JSON lines as a service logs them (pino, zap, slog), deterministic for a seed."""
-    rnd = random.Random(seed)
-    t = datetime(2026, 11, 1, tzinfo=UTC)
-    size = 0
-    with open(path.with_suffix(".part"), "wb") as fh:
-        for start in range(0, lines, 10_000):
-            out = []
-            for _ in range(min(10_000, lines - start)):
-                t += timedelta(milliseconds=rnd.randint(0, 120))
-                level = rnd.choice(("info",) * 6 + ("debug", "warn", "error"))
-                msg = rnd.choice(generate.MESSAGES)
-                out.append(
-                    f'{{"time":"{t:%Y-%m-%dT%H:%M:%S}.{t.microsecond // 1000:03d}Z","level":"{level}",'
-                    f'"service":"{rnd.choice(generate.SERVICES)}","msg":"{msg}","request_id":"{rnd.getrandbits(64):016x}",'
-                    f'"status":{rnd.choice(_STATUS)},"duration_ms":{rnd.randint(1, 9000) / 10},'
-                    f'"path":"{rnd.choice(_PATHS).format(n=rnd.randint(1, 99999))}"}}\n'
-                )
-            block = "".join(out).encode()
-            fh.write(block)
-            size += len(block)
-    path.with_suffix(".part").rename(path)
-    return size
+    return _write_lines(path, lines, seed, _json_line)
 
 
 def ensure(path: Path, make: object) -> Path:
