@@ -13,7 +13,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 setup: $(VENV)/.installed
 
-# The editable install also compiles the access-log lane (layers/logpipe/ingest/_lane.c) in
+# The editable install also compiles the parsing lane (layers/logpipe/ingest/_lane.c) in
 # place, where the layer build picks it up; without gcc the Python path does its work.
 $(VENV)/.installed: requirements.txt requirements-dev.txt layers/requirements.txt pyproject.toml setup.py \
 		layers/logpipe/ingest/_lane.c
@@ -22,7 +22,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt layers/requirements.tx
 	$(BIN)/pip install -q -r requirements-dev.txt
 	$(BIN)/pip install -q --no-deps -e .
 	@$(BIN)/python -c "import logpipe.ingest._lane" 2>/dev/null || \
-	  echo "note: the compiled access-log lane did not build (is gcc installed?); the Python path does its work"
+	  echo "note: the compiled lane did not build (is gcc installed?); the Python path does its work"
 	touch $@
 
 $(SAM_VENV)/.installed: requirements-sam.txt

@@ -1,4 +1,4 @@
-"""The compiled lane for access logs (layers/logpipe/ingest/_lane.c); everything else is in pyproject.toml.
+"""The compiled parsing lane (layers/logpipe/ingest/_lane.c); everything else is in pyproject.toml.
 
 The extension is optional: where it cannot be built, the same rows come from the Python path.
 """

@@ -2088,7 +2088,7 @@ static PyMethodDef methods[] = {
 static struct PyModuleDef module = {
     .m_base = PyModuleDef_HEAD_INIT,
     .m_name = "logpipe.ingest._lane",
-    .m_doc = "The compiled lane for access logs (see logpipe.ingest.lane).",
+    .m_doc = "The compiled parsing lane (see logpipe.ingest.lane).",
     .m_size = -1,
     .m_methods = methods,
 };
