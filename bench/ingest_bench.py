@@ -30,6 +30,7 @@ import logging
 import multiprocessing
 import os
 import platform
+import signal
 import sys
 import threading
 import time
@@ -663,6 +664,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", type=Path, default=HERE / "out", help="where generated files are kept")
     args = ap.parse_args(argv)
+    # A SIGTERM unwinds like Ctrl-C, so the workers stop and the database and bucket go
+    # (by default it ends this process alone, and its workers retry a vanished endpoint forever).
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     lines = args.lines or (50_000 if args.quick else 1_000_000)
     gzip_mb = args.gzip_mb if args.gzip_mb is not None else (16 if args.quick else DEFAULT_GZIP_MB)
     args.out.mkdir(parents=True, exist_ok=True)
