@@ -79,8 +79,8 @@ class Settings:
     multipart_threshold: int = 64 * MiB
     multipart_part_bytes: int = 16 * MiB
     presign_expiry_s: int = 900
-    # Runs of access-log lines go through the compiled lane when it is built (the same
-    # rows as the Python path, several times faster); off forces the Python path.
+    # Lines of the formats the compiled lane knows go through it when it is built (the
+    # same rows as the Python path, many times faster); off forces the Python path.
     compiled_lane: bool = True
 
     @classmethod

@@ -194,6 +194,10 @@ def _may_start(fmt: str, c: str) -> bool:
     return True
 
 
+# ``ingest/_lane.c`` reads the access-log, JSON, logfmt, application and text formats
+# itself, and tells other formats apart by the guard each function below opens with
+# (its ``fails``): a change to a format or a guard here must be made there too.
+# tests/test_lane.py compares the two paths and fails when they part.
 FORMATS = (
     "json", "cri", "github_actions", "syslog5424", "syslog3164", "apache_access", "apache_error", "nginx_error",
     "app", "android", "hdfs", "spark", "rails", "python", "go", "logfmt",

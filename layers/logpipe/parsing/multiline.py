@@ -58,7 +58,9 @@ def can_continue(text: str) -> bool:
 
 # First characters of the lines that a rule may join to an event before the line is parsed
 # (indented and blank lines, Python traceback heads, Java markers, goroutine headers): any
-# other line is parsed straight away. "" stands for the empty line.
+# other line is parsed straight away. "" stands for the empty line. ``ingest/_lane.c``
+# keeps these first characters, and the Java exception test, to know where events end:
+# a change to the rules here must be made there too.
 _JOINS_UNPARSED = frozenset(("", " ", "\t", "T", "D", "C", ".", "S", "g"))
 # What each opening rule's pattern can start with (``_GO_HEAD``, ``_PY_HEAD``, ``_JAVA_EXC``).
 _GO_FIRST = frozenset("pf")
@@ -102,6 +104,13 @@ def _opening_mode(text: str) -> str:
     if c in _JAVA_FIRST and _JAVA_EXC.fullmatch(text):
         return "java"
     return ""
+
+
+def _finished(ev: Event) -> Event:
+    """``ev``, complete: a traceback, exception or panic with no level of its own is an error."""
+    if ev.mode and ev.parsed.level is None:
+        ev.parsed.level = "error"
+    return ev
 
 
 class Joiner:
@@ -169,9 +178,7 @@ class Joiner:
         for line in lines:
             if isinstance(line, Rows):
                 if current is not None:
-                    if current.mode and current.parsed.level is None:
-                        current.parsed.level = "error"
-                    yield current
+                    yield _finished(current)
                     current = None
                 if line.line != number:
                     raise ValueError(f"a run of rows starts at line {line.line}, expected {number}")
@@ -209,9 +216,7 @@ class Joiner:
                     number += 1
                     offset = line.end_offset
                     continue
-                if current.mode and current.parsed.level is None:
-                    current.parsed.level = "error"  # a traceback, exception or panic with no level of its own
-                yield current
+                yield _finished(current)
             if parsed is None:
                 parsed = parse(text)
             truncated = line.truncated
@@ -222,6 +227,4 @@ class Joiner:
             number += 1
             offset = line.end_offset
         if current is not None:
-            if current.mode and current.parsed.level is None:
-                current.parsed.level = "error"
-            yield current
+            yield _finished(current)
