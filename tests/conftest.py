@@ -28,7 +28,7 @@ os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 from logpipe import db  # noqa: E402
 from logpipe.config import Settings  # noqa: E402
 from logpipe.db.migrate import migrate  # noqa: E402
-from logpipe.http import create_app  # noqa: E402
+from logpipe.http import create_app, deps  # noqa: E402
 from logpipe.ingest import Context, handle_deliveries  # noqa: E402
 from logpipe.queue import WorkQueue, ingest_queue, work_queue  # noqa: E402
 
@@ -184,7 +184,7 @@ class Api:
         self.headers = {"Authorization": f"Bearer {TOKEN}"}
 
     def close(self) -> None:
-        self.client.application.config["LOGPIPE_DB"].close()
+        deps.close(self.client.application)
 
     def get(self, path: str, **kw: Any) -> Any:
         return self.client.get(path, headers=kw.pop("headers", self.headers), **kw)

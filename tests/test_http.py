@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from logpipe.config import Settings
-from logpipe.http import create_app
+from logpipe.http import create_app, deps
 
 from conftest import TOKEN, Api
 
@@ -37,7 +37,7 @@ def health(make_settings: Callable[..., Settings]) -> Iterator[Callable[..., Any
 
     yield get
     for app in apps:
-        app.config["LOGPIPE_DB"].close()
+        deps.close(app)
 
 
 def test_health_ok(health: Callable[..., Any]) -> None:

@@ -19,6 +19,7 @@ import pytest
 import requests
 
 from logpipe.config import Settings
+from logpipe.http import deps
 
 from conftest import ROOT, query, settings_env
 
@@ -159,7 +160,7 @@ def test_invoke_accepts_what_sam_generate_event_prints(
     assert json.loads(response["body"])["status"] == "ok"
     # The handlers keep their connections for the next invocation, as in a warm Lambda container.
     sys.modules["parse_worker"]._ctx.close()
-    sys.modules["query_api"].app.config["LOGPIPE_DB"].close()
+    deps.close(sys.modules["query_api"].app)
 
 
 def test_run_uses_configured_postgres_and_rabbitmq(tmp_path: Path, rabbit_vhost: str) -> None:

@@ -8,7 +8,7 @@ from flask import Blueprint, request
 
 from ..db import files as files_db
 from ..errors import BadRequestError, NotFoundError
-from .app import connection
+from .deps import connection
 
 bp = Blueprint("files", __name__)
 

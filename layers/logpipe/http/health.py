@@ -9,7 +9,7 @@ from flask import Blueprint
 from ..errors import ServiceUnavailableError
 from ..queue import all_queues
 from ..storage import Bucket
-from .app import connection, settings
+from .deps import connection, settings
 
 bp = Blueprint("health", __name__)
 

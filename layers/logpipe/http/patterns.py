@@ -10,7 +10,7 @@ from flask import Blueprint, request
 
 from ..errors import BadRequestError
 from ..parsing.formats import LEVELS
-from .app import connection
+from .deps import connection
 
 bp = Blueprint("patterns", __name__)
 

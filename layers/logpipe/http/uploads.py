@@ -11,7 +11,7 @@ from ..errors import BadRequestError, ConflictError, NotFoundError, PermanentErr
 from ..parsing.formats import FORMATS
 from ..parsing.timeparse import zone
 from ..storage import Bucket
-from .app import connection, settings
+from .deps import connection, settings
 
 bp = Blueprint("uploads", __name__)
 

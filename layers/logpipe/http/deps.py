@@ -1,0 +1,42 @@
+"""What a route needs from the app that serves it: the settings and a database connection.
+
+``create_app`` binds both to the app it builds (``bind``); a blueprint reads them during a
+request through ``settings()`` and ``connection()``. Blueprints import this module and
+never ``app.py``, so building the app imports the blueprints and nothing imports back.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+
+import pg8000.native
+from flask import Flask, current_app
+
+from ..config import Settings
+from .pool import Connections
+
+_SETTINGS = "logpipe.settings"
+_CONNECTIONS = "logpipe.connections"
+
+
+def bind(app: Flask, settings_: Settings) -> None:
+    """Give ``app`` its settings and a pool of Postgres connections built from them."""
+    app.config[_SETTINGS] = settings_
+    app.config[_CONNECTIONS] = Connections(settings_)
+
+
+def settings() -> Settings:
+    """The settings of the app serving the current request."""
+    return current_app.config[_SETTINGS]  # type: ignore[no-any-return]
+
+
+def connection() -> AbstractContextManager[pg8000.native.Connection]:
+    """A pooled Postgres connection for the current request, given back when the block ends."""
+    pool: Connections = current_app.config[_CONNECTIONS]
+    return pool.get()
+
+
+def close(app: Flask) -> None:
+    """Close the Postgres connections of ``app`` (it serves no more requests)."""
+    pool: Connections = app.config[_CONNECTIONS]
+    pool.close()
