@@ -42,9 +42,9 @@ if str(ROOT / "layers") not in sys.path:  # in case the package is not installed
     sys.path.append(str(ROOT / "layers"))
 
 from logpipe.patterns import PatternMiner  # noqa: E402
-from logpipe.patterns.evaluate import grouping_accuracy, load_truth, systems  # noqa: E402
 
-DEFAULT_LOGHUB = ROOT.parent / "shared" / "testdata" / "loghub"
+from patterns_accuracy import DEFAULT_LOGHUB, grouping_accuracy, load_truth, systems  # noqa: E402
+
 VALUE_DIGITS = re.compile(r"(?<![A-Za-z0-9])[0-9]+")
 
 # drain3's examples/drain3.ini, [MASKING] and [DRAIN].

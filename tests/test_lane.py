@@ -29,13 +29,10 @@ from logpipe.parsing import Line, LineReader, Rows
 from logpipe.parsing.formats import Parser
 from logpipe.parsing.multiline import Joiner
 from logpipe.patterns import PatternMiner
-from logpipe.patterns.evaluate import load_truth, systems
 from logpipe.patterns.masking import HEX_STANDIN, SHAPE_DIGITS_RE, SHAPE_HEX_RE, path_key
 
-from conftest import SHARED, Api, pump, query
-
-LOGHUB = SHARED / "loghub"
-needs_loghub = pytest.mark.skipif(not LOGHUB.is_dir(), reason=f"the Loghub samples are not at {LOGHUB}")
+from conftest import LOGHUB, Api, needs_loghub, pump, query
+from patterns_accuracy import load_truth, systems
 
 INGESTED = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 FILE_ID = "0b7e1f3c-0000-4000-8000-000000000001"

@@ -2,7 +2,8 @@
 
 ``PatternMiner`` mines templates from messages as they stream; ``mine`` gives each message
 of a batch its final pattern; ``line_patterns`` does it for the lines of a log file, as
-``logpipe patterns FILE`` prints them; ``evaluate`` measures grouping accuracy on Loghub.
+``logpipe patterns FILE`` prints them. (``bench/patterns_accuracy.py`` measures grouping
+accuracy on Loghub.)
 """
 
 from .files import line_patterns, read_lines

@@ -4,12 +4,14 @@ A line counts as correct when the set of lines that share its predicted pattern 
 the set of lines that share its ground-truth ``EventId``; GA is correct lines over all
 lines (``evaluator.get_accuracy`` in logpai/logparser).
 
-    python -m logpipe.patterns.evaluate [LOGHUB_DIR] [--content-from-truth]
+    .venv/bin/python bench/patterns_accuracy.py [LOGHUB_DIR] [--content-from-truth | --both]
 
 reads ``<System>/<System>_2k.log`` (raw lines, parsed as ``logpipe patterns`` parses them)
 and ``<System>/<System>_2k.log_structured.csv`` (``LineId``, ``Content``, ``EventId``).
 With ``--content-from-truth`` the miner gets the ground truth's ``Content`` column instead
 of the parser's message: that measures the miner alone, apart from header parsing.
+
+A development tool: it lives beside the benchmarks, not in the package the functions ship.
 """
 
 from __future__ import annotations
@@ -23,11 +25,15 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .files import line_patterns, read_lines
-from .miner import DEFAULT_MIN_DISTINCT, mine
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT / "layers") not in sys.path:  # in case the package is not installed in this Python
+    sys.path.append(str(ROOT / "layers"))
+
+from logpipe.patterns import line_patterns, read_lines  # noqa: E402
+from logpipe.patterns.miner import DEFAULT_MIN_DISTINCT, mine  # noqa: E402
 
 # The repository's sibling ``shared`` folder holds the Loghub samples (never copied into the repo).
-DEFAULT_LOGHUB = Path(__file__).resolve().parents[3].parent / "shared" / "testdata" / "loghub"
+DEFAULT_LOGHUB = ROOT.parent / "shared" / "testdata" / "loghub"
 
 
 def grouping_accuracy(truth: Sequence[Hashable], predicted: Sequence[Hashable]) -> float:
@@ -97,7 +103,7 @@ def evaluate(
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m logpipe.patterns.evaluate", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="bench/patterns_accuracy.py", description=__doc__.split("\n")[0])
     p.add_argument("loghub_dir", nargs="?", type=Path, default=Path(os.environ.get("LOGHUB_DIR", DEFAULT_LOGHUB)))
     p.add_argument("--content-from-truth", action="store_true", help="mine the ground truth's Content column")
     p.add_argument("--both", action="store_true", help="report raw lines and ground-truth content side by side")
