@@ -34,6 +34,9 @@ from logpipe.http import create_app, deps  # noqa: E402
 from logpipe.ingest import Context, handle_deliveries  # noqa: E402
 from logpipe.queue import WorkQueue, ingest_queue, work_queue  # noqa: E402
 
+# The `services` mark, derived from the fixtures and enforced (see service_marks.py).
+from service_marks import _service_guard, pytest_collection_modifyitems  # noqa: E402, F401
+
 PG_HOST = os.environ.get("TEST_PSQL_ADDR", "127.0.0.1")
 PG_PORT = int(os.environ.get("TEST_PSQL_PORT", "5432"))
 PG_USER = os.environ.get("TEST_PSQL_USER", "postgres")

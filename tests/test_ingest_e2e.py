@@ -5,11 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 
-import pytest
-
 from conftest import MIXED, Api, pump, query
-
-pytestmark = pytest.mark.services
 
 
 def test_upload_is_parsed_into_events(api: Api) -> None:

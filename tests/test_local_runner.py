@@ -23,8 +23,6 @@ from logpipe.http import deps
 
 from conftest import ROOT, query, settings_env
 
-pytestmark = pytest.mark.services
-
 LOGPIPE = str(Path(sys.executable).with_name("logpipe"))
 SAM = ROOT / ".venv-sam" / "bin" / "sam"
 EMBEDDED_ENV = ("PSQL_ADDR", "PSQL_PORT", "PSQL_USER", "PSQL_PASS", "PSQL_DB", "AWS_ENDPOINT_URL", "RABBITMQ_URL")
@@ -91,6 +89,7 @@ def _wait_done(run: Running, file_id: str) -> dict[str, Any]:
     raise AssertionError(f"file {file_id} did not finish: {f}")
 
 
+@pytest.mark.services  # `logpipe run` starts its embedded PostgreSQL and moto
 def test_run_on_embedded_defaults_then_restart_keeps_data(tmp_path: Path) -> None:
     data = b"".join(b"2026-11-27T10:00:%02dZ INFO request %d served\n" % (i % 60, i) for i in range(500))
     run = Running(tmp_path)
