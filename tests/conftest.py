@@ -259,8 +259,13 @@ def api(make_api: Callable[..., Api]) -> Api:
     return make_api()
 
 
-def pump(settings: Settings, *, idle_rounds: int = 2, timeout_s: float = 120, ctx: Context | None = None) -> int:
-    """Work the queues in this process until they stay empty; returns how many messages it handled."""
+def pump(
+    settings: Settings, *, idle_rounds: int = 2, timeout_s: float = 120, wait_s: float = 0.3, ctx: Context | None = None
+) -> int:
+    """Work the queues in this process until they stay empty; returns how many messages it handled.
+
+    Fails when they are still busy after ``timeout_s``: a test never goes on as if they were done.
+    """
     own = ctx is None
     ctx = ctx or Context(settings)
     queues: list[WorkQueue] = [ingest_queue(settings)]
@@ -268,10 +273,11 @@ def pump(settings: Settings, *, idle_rounds: int = 2, timeout_s: float = 120, ct
         queues.append(work_queue(settings))
     handled, idle, deadline = 0, 0, time.monotonic() + timeout_s
     try:
-        while idle < idle_rounds and time.monotonic() < deadline:
+        while idle < idle_rounds:
+            assert time.monotonic() < deadline, f"the queues were still busy after {timeout_s} s ({handled} handled)"
             got = 0
             for q in queues:
-                deliveries = q.receive(10, wait_s=0.3)
+                deliveries = q.receive(10, wait_s=wait_s)
                 got += len(deliveries)
                 for d, outcome in zip(
                     deliveries, handle_deliveries(ctx, deliveries, time.monotonic() + 600), strict=True

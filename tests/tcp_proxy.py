@@ -4,13 +4,19 @@
 listening, so new connections are refused as if the server were down; ``restore()``
 listens again on the same port. ``cut_at(marker)`` cuts in the middle of a message: the
 first time a client sends ``marker``, the bytes before it reach the server and nothing
-after. One thread accepts, two threads per connection copy bytes.
+after; ``when_sent(marker, action)`` runs ``action`` at that moment and forwards all.
+One thread accepts, two threads per connection copy bytes.
+
+The port stays the proxy's while it is cut: a socket stays bound to it without listening
+(connections are refused), so that no client's outgoing connection can take it as its
+local port before ``restore()`` listens on it again.
 """
 
 from __future__ import annotations
 
 import socket
 import threading
+from collections.abc import Callable
 from types import TracebackType
 
 
@@ -25,21 +31,28 @@ class TcpProxy:
         self._lock = threading.Lock()
         self._open: set[socket.socket] = set()
         self._listener: socket.socket | None = None
+        self._held = self._bind()  # bound, not listening: the port is kept, connections refused
+        self.port = self._held.getsockname()[1]
         self._marker: bytes | None = None
+        self._action: Callable[[], None] | None = None  # None: cut at the marker
         self.restore()
 
     # -- control -------------------------------------------------------------------------
+    def _bind(self) -> socket.socket:
+        # SO_REUSEPORT lets the next socket bind the port while the listener still holds it.
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        s.bind(("127.0.0.1", self.port))
+        return s
+
     def restore(self) -> None:
         """Listen (again) on the same port; does nothing while already listening."""
         with self._lock:
-            if self._listener is not None:
+            if self._listener is not None or self._held is None:
                 return
-            listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            listener.bind(("127.0.0.1", self.port))
+            listener, self._held = self._held, None
             listener.listen(64)
             listener.settimeout(0.05)  # lets the accept loop notice that it was cut
-            self.port = listener.getsockname()[1]
             self._listener = listener
         threading.Thread(target=self._accept, args=(listener,), daemon=True, name=f"proxy-{self.port}").start()
 
@@ -47,6 +60,8 @@ class TcpProxy:
         """Refuse new connections and close every open one, at once."""
         with self._lock:
             listener, self._listener = self._listener, None
+            if listener is not None:
+                self._held = self._bind()  # before the listener goes, so the port is never free
             sockets, self._open = self._open, set()
             self.cuts += 1
         if listener is not None:
@@ -56,10 +71,20 @@ class TcpProxy:
 
     def cut_at(self, marker: bytes) -> None:
         """Cut the first time a client sends ``marker``, after forwarding what precedes it."""
-        self._marker = marker
+        self._marker, self._action = marker, None
+
+    def when_sent(self, marker: bytes, action: Callable[[], None]) -> None:
+        """Run ``action`` the first time a client sends ``marker``, before forwarding it; the
+        connection goes on. A hook on the client's own traffic, so a test acts at a point
+        of the work it chose, not when a poll happens to look."""
+        self._marker, self._action = marker, action
 
     def close(self) -> None:
         self.cut()
+        with self._lock:
+            held, self._held = self._held, None
+        if held is not None:
+            held.close()
 
     def __enter__(self) -> TcpProxy:
         return self
@@ -117,10 +142,13 @@ class TcpProxy:
                 if marker is not None:
                     at = (pending + data).find(marker) - len(pending)
                     if at >= -len(pending):
-                        self._marker = None
-                        dst.sendall(data[: max(at, 0)])
-                        self.cut()
-                        break
+                        action, self._marker = self._action, None
+                        if action is not None:
+                            action()
+                        else:
+                            dst.sendall(data[: max(at, 0)])
+                            self.cut()
+                            break
                     pending = data[-len(marker) :]
                 dst.sendall(data)
         except OSError:

@@ -21,7 +21,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from logpipe import db
 from logpipe.config import Settings
 from logpipe.errors import RetryableError
 from logpipe.ingest import Context, handle_deliveries
@@ -100,24 +99,10 @@ def drive(settings: Settings, ctx: Context, until: Callable[[], bool], log: Log,
             q.close()
 
 
-def cut_when(proxy: TcpProxy, settings: Settings, file_id: str, events: int) -> threading.Thread:
-    """Cut the proxy as soon as the file has ``events`` committed events (watched directly, not through it)."""
-
-    def watch() -> None:
-        conn = db.connect(settings)
-        try:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                if conn.run("SELECT events FROM files WHERE id = CAST(:f AS uuid)", f=file_id)[0][0] >= events:
-                    proxy.cut()
-                    return
-                time.sleep(0.005)
-        finally:
-            conn.close()
-
-    t = threading.Thread(target=watch, daemon=True)
-    t.start()
-    return t
+def copy_of_line(n: int) -> bytes:
+    """What the worker sends Postgres when line ``n`` of ``numbered_lines`` is in a COPY:
+    a hook on it acts in the middle of that batch, whatever the timing."""
+    return f"\tline number {n}\t".encode()
 
 
 def outcomes(log: Log) -> list[tuple[Delivery, Outcome]]:
@@ -135,12 +120,11 @@ def test_postgres_down_mid_run_loses_and_duplicates_nothing(make_api: Callable[.
     file_id = api.upload("outage.log", numbered_lines(n))
     log: Log = []
     with TcpProxy(settings.psql_addr, settings.psql_port) as proxy:
+        proxy.cut_at(copy_of_line(n // 4))  # Postgres goes away a quarter of the way in
         worker = replace(settings, psql_port=proxy.port)
         ctx = Context(worker)
         try:
-            watcher = cut_when(proxy, settings, file_id, n // 4)
             drive(worker, ctx, lambda: proxy.is_cut, log)
-            watcher.join()
             assert file_state(settings, file_id)[0] != "done"
             at_cut = len(log)
 
@@ -238,13 +222,19 @@ def test_rabbitmq_down_mid_run_loses_and_duplicates_nothing(rabbit_settings: Set
     try:
         file_id = api.upload("rabbit-outage.log", numbered_lines(n))
         broker = urlsplit(settings.rabbitmq_url)
-        with TcpProxy(broker.hostname or "127.0.0.1", broker.port or 5672) as proxy:
-            worker = replace(settings, rabbitmq_url=rabbit_through(settings.rabbitmq_url, proxy.port))
+        with (
+            TcpProxy(broker.hostname or "127.0.0.1", broker.port or 5672) as proxy,
+            TcpProxy(settings.psql_addr, settings.psql_port) as postgres,
+        ):
+            # RabbitMQ goes away while the worker is in the middle of a chunk: at the moment
+            # it writes line n/4 to Postgres (which stays up, and is only watched).
+            postgres.when_sent(copy_of_line(n // 4), proxy.cut)
+            worker = replace(
+                settings, rabbitmq_url=rabbit_through(settings.rabbitmq_url, proxy.port), psql_port=postgres.port
+            )
             ctx = Context(worker)
             try:
-                watcher = cut_when(proxy, settings, file_id, n // 4)
                 drive(worker, ctx, lambda: proxy.is_cut, log)
-                watcher.join()
                 assert file_state(settings, file_id)[0] != "done"
                 at_cut = len(log)
 
@@ -327,35 +317,38 @@ def test_worker_killed_mid_chunk_loses_and_duplicates_nothing(make_api: Callable
         **settings_env(settings),
     }
     code = "from logpipe_local.consumer import run_worker; run_worker('parse-worker', {})"
-    with open(tmp_path / "worker.log", "wb") as worker_log:
-        proc = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=worker_log, stderr=worker_log)
-    try:
-        conn = db.connect(settings)
+    # The worker reaches Postgres through a proxy that kills it the moment it writes line
+    # 650 in a COPY: six batches of the first chunk (of about 6,000 lines) are committed,
+    # and the seventh never will be.
+    started = threading.Event()
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def kill() -> None:
+        assert started.wait(60)
+        procs[0].send_signal(signal.SIGKILL)
+
+    with TcpProxy(settings.psql_addr, settings.psql_port) as postgres:
+        postgres.when_sent(copy_of_line(6 * settings.batch_rows + 50), kill)
+        env.update(settings_env(replace(settings, psql_port=postgres.port)))
+        with open(tmp_path / "worker.log", "wb") as worker_log:
+            procs.append(subprocess.Popen([sys.executable, "-c", code], env=env, stdout=worker_log, stderr=worker_log))
+        started.set()
+        proc = procs[0]
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                assert proc.poll() is None, (tmp_path / "worker.log").read_text()
-                assert time.monotonic() < deadline, "the worker never got into a chunk"
-                # Several batches are committed, and a chunk is part committed: its middle.
-                events, partial = conn.run(
-                    "SELECT f.events, count(c.seq) FROM files f LEFT JOIN chunks c ON c.file_id = f.id "
-                    "AND NOT c.done AND c.next_line > c.first_line WHERE f.id = CAST(:f AS uuid) GROUP BY f.events",
-                    f=file_id,
-                )[0]
-                if events >= 5 * settings.batch_rows and partial:
-                    proc.send_signal(signal.SIGKILL)
-                    break
-                time.sleep(0.005)
+            proc.wait(timeout=120)  # a guard against a hang, not a timing assertion
         finally:
-            conn.close()
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == -signal.SIGKILL
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert proc.returncode == -signal.SIGKILL, (tmp_path / "worker.log").read_text()
     status, _, events = file_state(settings, file_id)
     assert status != "done" and 0 < events < n
+    # The killed chunk is part committed: its middle.
+    assert query(
+        settings,
+        "SELECT count(*) FROM chunks WHERE file_id = CAST(:f AS uuid) AND NOT done AND next_line > first_line",
+        f=file_id,
+    ) == [[1]]
 
     # What `logpipe run` does at start; otherwise the killed worker's message would come
     # back by itself once its visibility timeout (a minute locally) is over.

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import logging
 import os
+import queue
 import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -35,6 +37,9 @@ def _clean_env() -> dict[str, str]:
 
 
 class Running:
+    """``logpipe run`` in a process of its own; its output is read by a thread, so that
+    waiting for its banner ends at a deadline even if it prints nothing."""
+
     def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
         self.proc = subprocess.Popen(
             [LOGPIPE, "--data-dir", str(data_dir), "run", "--port", "0", "--workers", "2"],
@@ -43,14 +48,14 @@ class Running:
             text=True,
             env={**_clean_env(), **(env or {})},
         )
+        self.output: list[str] = []
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
         self.banner: list[str] = []
-        assert self.proc.stdout is not None
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            line = self.proc.stdout.readline()
-            if not line:
-                break
-            self.banner.append(line.rstrip())
+        while (line := self._next_line(deadline)) is not None:
+            self.banner.append(line)
             if line.startswith("  data:"):
                 break
         text = "\n".join(self.banner)
@@ -62,9 +67,27 @@ class Running:
         self.text = text
         self.headers = {"Authorization": f"Bearer {self.token}"}
 
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        with self.proc.stdout:
+            for line in self.proc.stdout:
+                self.output.append(line)
+                self._lines.put(line.rstrip())
+        self._lines.put(None)
+
+    def _next_line(self, deadline: float) -> str | None:
+        """The next line printed, None once the process closed its output; fails at ``deadline``."""
+        try:
+            return self._lines.get(timeout=max(deadline - time.monotonic(), 0))
+        except queue.Empty:
+            self.proc.kill()
+            raise AssertionError("`logpipe run` printed no banner in time:\n" + "".join(self.output)) from None
+
     def stop(self) -> str:
         self.proc.send_signal(signal.SIGINT)
-        out, _ = self.proc.communicate(timeout=90)
+        self.proc.wait(timeout=90)  # a guard against a hang, not a timing assertion
+        self._reader.join(timeout=10)
+        out = "".join(self.output)
         assert self.proc.returncode == 0, out
         return out
 
