@@ -239,7 +239,7 @@ def test_runner_logs_each_request_under_its_function_name(
         (folder / f"{module}.py").write_text(
             "import logging\n"
             "from logpipe import logs\n"
-            f"logs.configure({name!r})\n"
+            f"logs.configure({name!r}, 'INFO')\n"
             "def app(environ, start_response):\n"
             f"    logging.getLogger('t').warning('served by %s', {name!r})\n"
             "    start_response('200 OK', [('Content-Type', 'text/plain')])\n"
@@ -251,7 +251,7 @@ def test_runner_logs_each_request_under_its_function_name(
         FunctionSpec(n, tmp_path / n, f"{n.replace('-', '_')}_mod.app", 3, routes=[_route("GET", f"/{n}")])
         for n in ("alpha-fn", "beta-fn")
     ]
-    client = Client(Dispatcher(specs))
+    client = Client(Dispatcher(specs, "INFO"))
     capsys.readouterr()
     for name in ("alpha-fn", "beta-fn", "alpha-fn"):
         assert client.get(f"/{name}").status_code == 200

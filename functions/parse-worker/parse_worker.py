@@ -10,9 +10,10 @@ from logpipe.config import Settings
 from logpipe.ingest import Context
 from logpipe.ingest.lambda_events import handle_event
 
-logs.configure("parse-worker")
+_settings = Settings.from_env()
+logs.configure("parse-worker", _settings.log_level)
 
-_ctx = Context(Settings.from_env())  # connections survive between invocations of a warm container
+_ctx = Context(_settings)  # connections survive between invocations of a warm container
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

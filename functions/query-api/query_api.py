@@ -6,7 +6,8 @@ from logpipe import logs
 from logpipe.config import Settings
 from logpipe.http import create_app
 
-logs.configure("query-api")
+settings = Settings.from_env()
+logs.configure("query-api", settings.log_level)
 
-app = create_app(Settings.from_env(), "files", "patterns", "health")
+app = create_app(settings, "files", "patterns", "health")
 handler = make_lambda_handler(app)

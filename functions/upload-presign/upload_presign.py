@@ -6,7 +6,8 @@ from logpipe import logs
 from logpipe.config import Settings
 from logpipe.http import create_app
 
-logs.configure("upload-presign")
+settings = Settings.from_env()
+logs.configure("upload-presign", settings.log_level)
 
-app = create_app(Settings.from_env(), "uploads")
+app = create_app(settings, "uploads")
 handler = make_lambda_handler(app)

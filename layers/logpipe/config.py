@@ -1,7 +1,9 @@
 """Settings, read once from the environment into one frozen object.
 
 Explicit keyword arguments win over the environment (``Settings.from_env(**overrides)``).
-A malformed value fails at start with the variable's name in the message.
+A malformed value fails at start with the variable's name in the message. ``env_int``,
+``env_bool``, ``env_str`` and ``env_log_level`` are that rule; the local runner's own
+settings read its variables with them too.
 """
 
 from __future__ import annotations
@@ -16,7 +18,10 @@ from .errors import ConfigError
 MiB = 1024 * 1024
 
 
-def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def env_int(env: Mapping[str, str], name: str, default: int, minimum: int = 0, maximum: int | None = None) -> int:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
@@ -26,10 +31,12 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> i
         raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
     if value < minimum:
         raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"{name} must be at most {maximum}, got {value}")
     return value
 
 
-def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+def env_bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
@@ -41,9 +48,17 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise ConfigError(f"{name} must be on or off, got {raw!r}")
 
 
-def _str(env: Mapping[str, str], name: str, default: str = "") -> str:
+def env_str(env: Mapping[str, str], name: str, default: str = "") -> str:
     value = env.get(name)
     return default if value is None or value == "" else value
+
+
+def env_log_level(env: Mapping[str, str], name: str, default: str) -> str:
+    """A level name of the ``logging`` module, in capitals (``debug`` is taken as ``DEBUG``)."""
+    value = env_str(env, name, default).strip().upper()
+    if value not in LOG_LEVELS:
+        raise ConfigError(f"{name} must be one of {', '.join(LOG_LEVELS)}, got {env.get(name)!r}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -82,35 +97,37 @@ class Settings:
     # Lines of the formats the compiled lane knows go through it when it is built (the
     # same rows as the Python path, many times faster); off forces the Python path.
     compiled_lane: bool = True
+    log_level: str = "INFO"  # of every process: the functions, the local runner and the command line
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         e = os.environ if env is None else env
         base = cls(
-            psql_addr=_str(e, "PSQL_ADDR", cls.psql_addr),
-            psql_port=_int(e, "PSQL_PORT", cls.psql_port, 1),
-            psql_user=_str(e, "PSQL_USER", cls.psql_user),
-            psql_pass=_str(e, "PSQL_PASS", cls.psql_pass),
-            psql_db=_str(e, "PSQL_DB", cls.psql_db),
-            aws_endpoint_url=_str(e, "AWS_ENDPOINT_URL"),
-            aws_region=_str(e, "AWS_REGION", _str(e, "AWS_DEFAULT_REGION", cls.aws_region)),
-            bucket=_str(e, "LOGPIPE_BUCKET", cls.bucket),
-            ingest_queue=_str(e, "LOGPIPE_INGEST_QUEUE", cls.ingest_queue),
-            dead_letter_queue=_str(e, "LOGPIPE_DLQ", cls.dead_letter_queue),
-            rabbitmq_url=_str(e, "RABBITMQ_URL"),
-            rabbitmq_queue=_str(e, "LOGPIPE_RABBITMQ_QUEUE", cls.rabbitmq_queue),
-            api_token=_str(e, "LOGPIPE_API_TOKEN"),
-            max_attempts=_int(e, "LOGPIPE_MAX_ATTEMPTS", cls.max_attempts, 1),
-            outage_retry_s=_int(e, "LOGPIPE_OUTAGE_RETRY_S", cls.outage_retry_s, 0),
-            chunk_bytes=_int(e, "LOGPIPE_CHUNK_BYTES", cls.chunk_bytes, 1024),
-            batch_rows=_int(e, "LOGPIPE_BATCH_ROWS", cls.batch_rows, 1),
-            max_line_bytes=_int(e, "LOGPIPE_MAX_LINE_BYTES", cls.max_line_bytes, 64),
-            max_event_lines=_int(e, "LOGPIPE_MAX_EVENT_LINES", cls.max_event_lines, 1),
-            max_event_bytes=_int(e, "LOGPIPE_MAX_EVENT_BYTES", cls.max_event_bytes, 64),
-            multipart_threshold=_int(e, "LOGPIPE_MULTIPART_THRESHOLD", cls.multipart_threshold, 5 * MiB),
-            multipart_part_bytes=_int(e, "LOGPIPE_MULTIPART_PART_BYTES", cls.multipart_part_bytes, 5 * MiB),
-            presign_expiry_s=_int(e, "LOGPIPE_PRESIGN_EXPIRY", cls.presign_expiry_s, 1),
-            compiled_lane=_bool(e, "LOGPIPE_COMPILED_LANE", cls.compiled_lane),
+            psql_addr=env_str(e, "PSQL_ADDR", cls.psql_addr),
+            psql_port=env_int(e, "PSQL_PORT", cls.psql_port, 1),
+            psql_user=env_str(e, "PSQL_USER", cls.psql_user),
+            psql_pass=env_str(e, "PSQL_PASS", cls.psql_pass),
+            psql_db=env_str(e, "PSQL_DB", cls.psql_db),
+            aws_endpoint_url=env_str(e, "AWS_ENDPOINT_URL"),
+            aws_region=env_str(e, "AWS_REGION", env_str(e, "AWS_DEFAULT_REGION", cls.aws_region)),
+            bucket=env_str(e, "LOGPIPE_BUCKET", cls.bucket),
+            ingest_queue=env_str(e, "LOGPIPE_INGEST_QUEUE", cls.ingest_queue),
+            dead_letter_queue=env_str(e, "LOGPIPE_DLQ", cls.dead_letter_queue),
+            rabbitmq_url=env_str(e, "RABBITMQ_URL"),
+            rabbitmq_queue=env_str(e, "LOGPIPE_RABBITMQ_QUEUE", cls.rabbitmq_queue),
+            api_token=env_str(e, "LOGPIPE_API_TOKEN"),
+            max_attempts=env_int(e, "LOGPIPE_MAX_ATTEMPTS", cls.max_attempts, 1),
+            outage_retry_s=env_int(e, "LOGPIPE_OUTAGE_RETRY_S", cls.outage_retry_s, 0),
+            chunk_bytes=env_int(e, "LOGPIPE_CHUNK_BYTES", cls.chunk_bytes, 1024),
+            batch_rows=env_int(e, "LOGPIPE_BATCH_ROWS", cls.batch_rows, 1),
+            max_line_bytes=env_int(e, "LOGPIPE_MAX_LINE_BYTES", cls.max_line_bytes, 64),
+            max_event_lines=env_int(e, "LOGPIPE_MAX_EVENT_LINES", cls.max_event_lines, 1),
+            max_event_bytes=env_int(e, "LOGPIPE_MAX_EVENT_BYTES", cls.max_event_bytes, 64),
+            multipart_threshold=env_int(e, "LOGPIPE_MULTIPART_THRESHOLD", cls.multipart_threshold, 5 * MiB),
+            multipart_part_bytes=env_int(e, "LOGPIPE_MULTIPART_PART_BYTES", cls.multipart_part_bytes, 5 * MiB),
+            presign_expiry_s=env_int(e, "LOGPIPE_PRESIGN_EXPIRY", cls.presign_expiry_s, 1),
+            compiled_lane=env_bool(e, "LOGPIPE_COMPILED_LANE", cls.compiled_lane),
+            log_level=env_log_level(e, "LOGPIPE_LOG_LEVEL", cls.log_level),
         )
         known = {f.name for f in fields(cls)}
         unknown = set(overrides) - known

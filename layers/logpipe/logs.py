@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -40,12 +39,18 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, ensure_ascii=False, default=str)
 
 
-def configure(function: str, level: str | None = None) -> None:
-    """Send this process's logs to stderr as JSON lines (replacing Lambda's or basicConfig's handler)."""
+def configure(function: str, level: str) -> None:
+    """Send this process's logs at ``level`` (``Settings.log_level``) and above to stderr as
+    JSON lines, replacing Lambda's or basicConfig's handler."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter(function))
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level or os.environ.get("LOGPIPE_LOG_LEVEL", "INFO"))
+    root.setLevel(level)
+    quiet_libraries()
+
+
+def quiet_libraries() -> None:
+    """Hold the libraries that log every request or connection at INFO to warnings."""
     for name in NOISY:
         logging.getLogger(name).setLevel(logging.WARNING)

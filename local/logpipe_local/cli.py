@@ -12,21 +12,23 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from logpipe import logs
 from logpipe.config import Settings
 from logpipe.errors import LogpipeError
 from logpipe.parsing.formats import FORMATS
 
-DEFAULT_DATA_DIR = Path(os.environ.get("LOGPIPE_DATA_DIR", "data"))
+from .settings import RunnerSettings
+
 RUN_FILE = "run.json"
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(defaults: RunnerSettings) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="logpipe", description="A serverless, real-time log pipeline.")
-    p.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="where local state lives (default: ./data)")
+    p.add_argument("--data-dir", type=Path, default=defaults.data_dir, help="where local state lives (default: ./data)")
     sub = p.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="start the whole pipeline locally")
-    run.add_argument("--port", type=int, default=int(os.environ.get("LOGPIPE_PORT", "8080")))
+    run.add_argument("--port", type=int, default=defaults.port)
     run.add_argument("--host", default="127.0.0.1")
     run.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="parse-worker processes")
     run.add_argument("--data-dir", type=Path, default=argparse.SUPPRESS)
@@ -56,7 +58,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 @contextlib.contextmanager
-def _services(data_dir: Path) -> Iterator[Any]:
+def _services(data_dir: Path, moto_port: int) -> Iterator[Any]:
     """Settings pointing at the running stack (``logpipe run``), else at a stack started for this command."""
     from logpipe.config import Settings
 
@@ -70,7 +72,7 @@ def _services(data_dir: Path) -> Iterator[Any]:
                 os.environ.setdefault(key, value)
             yield Settings.from_env()
             return
-    stack = Stack(data_dir)
+    stack = Stack(data_dir, moto_port)
     settings = None
     try:
         settings = stack.start()
@@ -135,24 +137,24 @@ def _cmd_parse(path: Path, fmt: str | None, tz: str) -> int:
     return 0
 
 
-def _cmd_invoke(name: str, event_path: str, data_dir: Path) -> int:
+def _cmd_invoke(name: str, event_path: str, data_dir: Path, moto_port: int) -> int:
     from . import template
     from .consumer import LocalContext
 
     text = sys.stdin.read() if event_path == "-" else Path(event_path).read_text(encoding="utf-8")
     event = json.loads(text)
     spec = template.find(name)
-    with _services(data_dir):
+    with _services(data_dir, moto_port):
         handler = spec.handler_function()
         result = handler(event, LocalContext(spec.name, spec.timeout_s))
     print(json.dumps(result, indent=2, default=str))
     return 0
 
 
-def _cmd_dlq(args: argparse.Namespace) -> int:
+def _cmd_dlq(args: argparse.Namespace, moto_port: int) -> int:
     from logpipe.queue import all_queues
 
-    with _services(args.data_dir) as settings:
+    with _services(args.data_dir, moto_port) as settings:
         queues = all_queues(settings)
         try:
             if args.dlq_command == "list":
@@ -175,11 +177,11 @@ def _cmd_dlq(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_migrate(data_dir: Path) -> int:
+def _cmd_migrate(data_dir: Path, moto_port: int) -> int:
     from logpipe import db
     from logpipe.db.migrate import migrate
 
-    with _services(data_dir) as settings:
+    with _services(data_dir, moto_port) as settings:
         db.ensure_database(settings)
         conn = db.connect(settings, wait_s=5)
         try:
@@ -191,27 +193,32 @@ def _cmd_migrate(data_dir: Path) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=os.environ.get("LOGPIPE_LOG_LEVEL", "WARNING"), format="%(levelname)s %(name)s: %(message)s"
-    )
+    try:
+        runner = RunnerSettings.from_env()
+        log_level = Settings.from_env().log_level
+    except LogpipeError as exc:  # a malformed variable: said before anything starts
+        print(f"logpipe: error: {exc}", file=sys.stderr)
+        return 2
+    args = _parser(runner).parse_args(argv)
+    logging.basicConfig(level=log_level, format="%(levelname)s %(name)s: %(message)s")
+    logs.quiet_libraries()
     # pika logs each refused connection with a traceback; the error it raises is reported below, in one line.
     logging.getLogger("pika").setLevel(logging.CRITICAL)
     try:
         if args.command == "run":
             from .runner import run
 
-            return run(args.port, args.data_dir.resolve(), max(args.workers, 1), args.host)
+            return run(args.port, args.data_dir.resolve(), max(args.workers, 1), args.host, runner.moto_port)
         if args.command == "parse":
             return _cmd_parse(args.file, args.format, args.timezone)
         if args.command == "patterns":
             return _cmd_patterns(args.file)
         if args.command == "invoke":
-            return _cmd_invoke(args.name, args.event, args.data_dir)
+            return _cmd_invoke(args.name, args.event, args.data_dir, runner.moto_port)
         if args.command == "migrate":
-            return _cmd_migrate(args.data_dir)
+            return _cmd_migrate(args.data_dir, runner.moto_port)
         if args.command == "dlq":
-            return _cmd_dlq(args)
+            return _cmd_dlq(args, runner.moto_port)
     except LogpipeError as exc:
         print(f"logpipe: error: {exc}", file=sys.stderr)
         return 2

@@ -136,13 +136,13 @@ def _serve_rabbit(spec: template.FunctionSpec, handler: Any, queue: WorkQueue, w
 def run_worker(function_name: str, env: dict[str, str], stop: Any = None) -> None:
     """Entry point of a worker process: serve the function's queues until told to stop."""
     os.environ.update(env)
-    logs.configure(function_name)
+    settings = Settings.from_env()
+    logs.configure(function_name, settings.log_level)
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
     spec = template.find(function_name)
     handler = spec.handler_function()
-    settings = Settings.from_env()
     sqs = ingest_queue(settings)
     rabbit = work_queue(settings) if settings.rabbitmq_url else None
     idle_backoff = 0.0

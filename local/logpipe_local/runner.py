@@ -53,7 +53,7 @@ def _sweep_uploads(settings: Settings, stopping: threading.Event) -> None:
 class Dispatcher:
     """One WSGI app that routes each request to the function whose template route matches."""
 
-    def __init__(self, specs: list[template.FunctionSpec]) -> None:
+    def __init__(self, specs: list[template.FunctionSpec], log_level: str) -> None:
         self.table: list[tuple[template.Route, str, WsgiApp]] = []
         for spec in specs:
             if spec.routes:
@@ -61,7 +61,7 @@ class Dispatcher:
                 self.table += [(route, spec.name, app) for route in spec.routes]
         # Each function module configures logging for its name as it loads: the process
         # itself is the runner, and each request is logged under its function's name.
-        logs.configure("logpipe-run")
+        logs.configure("logpipe-run", log_level)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path, method = environ.get("PATH_INFO", "/"), environ.get("REQUEST_METHOD", "GET")
@@ -84,15 +84,15 @@ class Dispatcher:
         return [body]
 
 
-def run(port: int, data_dir: Path, workers: int, host: str = "127.0.0.1") -> int:
-    stack = Stack(data_dir)
+def run(port: int, data_dir: Path, workers: int, host: str = "127.0.0.1", moto_port: int = 0) -> int:
+    stack = Stack(data_dir, moto_port)
     settings: Settings | None = None
     procs: list[multiprocessing.process.BaseProcess] = []
     server = None
     try:
         settings = stack.start()
         specs = template.load()
-        dispatcher = Dispatcher(specs)
+        dispatcher = Dispatcher(specs, settings.log_level)
         server = make_server(host, port, dispatcher, threaded=True)
         ctx = Context(settings)
         try:

@@ -37,6 +37,7 @@ REDRIVE_MAX_RECEIVES = 10  # as in template.yaml: a backstop behind the worker's
 @dataclass
 class Stack:
     data_dir: Path
+    moto_port: int = 0  # of the embedded moto server; 0 takes any free port
     started: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
     _pg: Any = None
@@ -46,8 +47,11 @@ class Stack:
     def start(self) -> Settings:
         """Start or reach every service and return the settings that point at them."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.env["LOGPIPE_API_TOKEN"] = os.environ.get("LOGPIPE_API_TOKEN") or self._token()
-        self._postgres()
+        # The values come from Settings; whether a service is configured at all is whether
+        # its variable is set, which Settings (with its defaults for Lambda) cannot tell.
+        configured = Settings.from_env()
+        self.env["LOGPIPE_API_TOKEN"] = configured.api_token or self._token()
+        self._postgres(configured)
         self._aws()
         os.environ.update(self.env)
         settings = Settings.from_env()
@@ -70,11 +74,9 @@ class Stack:
             path.chmod(0o600)
         return path.read_text(encoding="utf-8").strip()
 
-    def _postgres(self) -> None:
+    def _postgres(self, configured: Settings) -> None:
         if os.environ.get("PSQL_ADDR"):
-            self.started.append(
-                f"postgres: {os.environ['PSQL_ADDR']}:{os.environ.get('PSQL_PORT', '5432')} (configured)"
-            )
+            self.started.append(f"postgres: {configured.psql_addr}:{configured.psql_port} (configured)")
             return
         import warnings
 
@@ -87,7 +89,7 @@ class Stack:
         uri = self._pg.get_uri()
         socket_dir = uri.split("host=", 1)[1].split("&", 1)[0]
         self.env.update({"PSQL_ADDR": socket_dir, "PSQL_PORT": "5432", "PSQL_USER": "postgres", "PSQL_PASS": ""})
-        self.env.setdefault("PSQL_DB", os.environ.get("PSQL_DB", "logpipe"))
+        self.env.setdefault("PSQL_DB", configured.psql_db)
         self.started.append(f"postgres: embedded (pgserver) in {pgdata}")
 
     def _aws(self) -> None:
@@ -99,9 +101,7 @@ class Stack:
             return
         from moto.server import ThreadedMotoServer
 
-        self._moto = ThreadedMotoServer(
-            ip_address="127.0.0.1", port=int(os.environ.get("LOGPIPE_MOTO_PORT", "0")), verbose=False
-        )
+        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.moto_port, verbose=False)
         self._moto.start()
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's server logs every request
         host, port = self._moto.get_host_and_port()

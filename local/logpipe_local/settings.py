@@ -1,0 +1,30 @@
+"""The local runner's own settings: what only ``logpipe`` on a laptop needs.
+
+Read once from the environment by the same rules as ``logpipe.config.Settings`` (a
+malformed value fails at start, naming the variable); command-line options win.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from logpipe.config import env_int, env_str
+
+
+@dataclass(frozen=True)
+class RunnerSettings:
+    data_dir: Path = Path("data")  # the embedded database, the bucket snapshot, the API token
+    port: int = 8080  # of the local HTTP server (``run --port``)
+    moto_port: int = 0  # of the embedded moto server; 0 takes any free port
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> RunnerSettings:
+        e = os.environ if env is None else env
+        return cls(
+            data_dir=Path(env_str(e, "LOGPIPE_DATA_DIR", str(cls.data_dir))),
+            port=env_int(e, "LOGPIPE_PORT", cls.port, 0, 65535),
+            moto_port=env_int(e, "LOGPIPE_MOTO_PORT", cls.moto_port, 0, 65535),
+        )
