@@ -12,7 +12,9 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -263,3 +265,63 @@ def test_runner_logs_each_request_under_its_function_name(
         ("alpha-fn", "served by alpha-fn"),
         ("logpipe-run", "between requests"),
     ]
+
+
+def _provisioned(settings: Settings) -> tuple[int, int, list[dict[str, Any]]]:
+    """What the bucket and the ingest queue were given: visibility, redrive count, CORS rules."""
+    from logpipe.aws import client
+
+    sqs = client("sqs", settings)
+    url = sqs.get_queue_url(QueueName=settings.ingest_queue)["QueueUrl"]
+    attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout", "RedrivePolicy"])["Attributes"]
+    cors = client("s3", settings).get_bucket_cors(Bucket=settings.bucket)["CORSRules"]
+    return int(attrs["VisibilityTimeout"]), int(json.loads(attrs["RedrivePolicy"])["maxReceiveCount"]), cors
+
+
+def _declared(path: Path) -> tuple[int, int, list[dict[str, Any]]]:
+    """The same, read straight from a template (a deployment with no parameter set)."""
+    import yaml
+
+    from logpipe_local.template import _CfnLoader
+
+    doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_CfnLoader)
+    queue = doc["Resources"]["IngestQueue"]["Properties"]
+    origin = doc["Parameters"]["AllowedOrigin"]["Default"]
+    names = {"ExposedHeaders": "ExposeHeaders", "MaxAge": "MaxAgeSeconds"}  # CloudFormation's and S3's
+    cors = [
+        {names.get(k, k): [origin if o == {"Ref": "AllowedOrigin"} else o for o in v] if k == "AllowedOrigins" else v
+         for k, v in rule.items()}
+        for rule in doc["Resources"]["UploadBucket"]["Properties"]["CorsConfiguration"]["CorsRules"]
+    ]  # fmt: skip
+    return int(queue["VisibilityTimeout"]), int(queue["RedrivePolicy"]["maxReceiveCount"]), cors
+
+
+@pytest.mark.parametrize("edited", [False, True], ids=["template", "edited-template"])
+def test_the_runner_provisions_what_the_template_declares(
+    make_settings: Callable[..., Settings], tmp_path: Path, edited: bool
+) -> None:
+    """CORS, the redrive count and the visibility timeout come from template.yaml, so an
+    edit there reaches `logpipe run` too. The visibility is the template's capped by one
+    rule (stack.LOCAL_RECOVERY_S): the local heartbeat extends it while a worker lives."""
+    from logpipe_local.stack import LOCAL_RECOVERY_S, provision_aws
+
+    settings = make_settings()  # provisioned from template.yaml
+    path = ROOT / "template.yaml"
+    if edited:
+        text = path.read_text(encoding="utf-8")
+        for old, new in (
+            ("VisibilityTimeout: 5400", "VisibilityTimeout: 45"),
+            ("maxReceiveCount: 10", "maxReceiveCount: 4"),
+            ('Default: "*"', 'Default: "https://logs.example.org"'),
+            ("ExposedHeaders: [ETag]", "ExposedHeaders: [ETag, x-amz-version-id]"),
+        ):
+            assert old in text, old
+            text = text.replace(old, new)
+        path = tmp_path / "template.yaml"
+        path.write_text(text, encoding="utf-8")
+        tag = uuid.uuid4().hex[:8]
+        settings = replace(settings, bucket=f"edited-{tag}", ingest_queue=f"edited-{tag}", dead_letter_queue=f"d-{tag}")
+        provision_aws(settings, path)
+
+    visibility, receives, cors = _declared(path)
+    assert _provisioned(settings) == (min(visibility, LOCAL_RECOVERY_S), receives, cors)

@@ -26,7 +26,7 @@ from logpipe.queue.rabbitmq import ATTEMPT
 from logpipe.queue.sqs import SqsQueue
 
 from . import template
-from .stack import LOCAL_VISIBILITY_S
+from .stack import local_visibility_s
 
 log = logging.getLogger("logpipe.worker")
 
@@ -79,29 +79,29 @@ def rabbit_event(queue_name: str, deliveries: list[Delivery]) -> dict[str, Any]:
 class _Heartbeat(threading.Thread):
     """Keeps SQS messages invisible to other workers while they are being handled."""
 
-    def __init__(self, queue: SqsQueue, deliveries: list[Delivery]) -> None:
+    def __init__(self, queue: SqsQueue, deliveries: list[Delivery], visibility_s: int) -> None:
         super().__init__(daemon=True)
-        self.queue, self.deliveries = queue, deliveries
+        self.queue, self.deliveries, self.visibility_s = queue, deliveries, visibility_s
         self.done = threading.Event()
 
     def run(self) -> None:
-        while not self.done.wait(LOCAL_VISIBILITY_S / 3):
+        while not self.done.wait(self.visibility_s / 3):
             for d in self.deliveries:
                 try:
                     self.queue.sqs.change_message_visibility(
                         QueueUrl=self.queue.url(self.queue.name),
                         ReceiptHandle=d.id,
-                        VisibilityTimeout=LOCAL_VISIBILITY_S,
+                        VisibilityTimeout=self.visibility_s,
                     )
                 except Exception:
                     log.warning("could not extend a message's visibility", exc_info=True)
 
 
-def _serve_sqs(spec: template.FunctionSpec, handler: Any, queue: SqsQueue, wait_s: float) -> bool:
+def _serve_sqs(spec: template.FunctionSpec, handler: Any, queue: SqsQueue, wait_s: float, visibility_s: int) -> bool:
     deliveries = queue.receive(spec.batch_size, wait_s=wait_s)
     if not deliveries:
         return False
-    beat = _Heartbeat(queue, deliveries)
+    beat = _Heartbeat(queue, deliveries, visibility_s)
     beat.start()
     try:
         response = handler(sqs_event(queue, deliveries), LocalContext(spec.name, spec.timeout_s))
@@ -143,6 +143,7 @@ def run_worker(function_name: str, env: dict[str, str], stop: Any = None) -> Non
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
     spec = template.find(function_name)
     handler = spec.handler_function()
+    visibility_s = local_visibility_s(template.upload_path()[1].visibility_timeout_s)  # as provisioned
     sqs = ingest_queue(settings)
     rabbit = work_queue(settings) if settings.rabbitmq_url else None
     idle_backoff = 0.0
@@ -152,7 +153,7 @@ def run_worker(function_name: str, env: dict[str, str], stop: Any = None) -> Non
             # Long-poll only when idle, and split the wait between the two queues, so that
             # a stream of RabbitMQ work is never held up by an empty SQS queue.
             wait = 0.0 if busy else (0.5 if rabbit is not None else 1.0)
-            busy = _serve_sqs(spec, handler, sqs, wait)
+            busy = _serve_sqs(spec, handler, sqs, wait, visibility_s)
             if rabbit is not None:
                 busy = _serve_rabbit(spec, handler, rabbit, wait) or busy
             idle_backoff = 0.0

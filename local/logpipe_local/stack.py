@@ -28,10 +28,22 @@ from logpipe.db.migrate import migrate
 from logpipe.errors import ServiceUnavailableError
 from logpipe.queue import all_queues
 
+from . import template
+
 log = logging.getLogger("logpipe.local")
 
-LOCAL_VISIBILITY_S = 60  # the local consumer extends it while a message is being handled
-REDRIVE_MAX_RECEIVES = 10  # as in template.yaml: a backstop behind the worker's own dead-lettering
+# The template's visibility timeout is six times the worker's timeout, as Lambda asks of a
+# function that cannot extend it: a message held by a worker killed with -9 would stay
+# hidden that long (90 minutes). The local consumer extends a message's visibility while
+# its worker lives (a heartbeat every third of it), so the queue's own can be short: the
+# local one is the template's, capped so that a killed worker's message is back within a
+# minute. Everything else the runner provisions is the template's as written.
+LOCAL_RECOVERY_S = 60
+
+
+def local_visibility_s(template_visibility_s: int) -> int:
+    """The visibility timeout of a queue in the local runner, from the template's (see above)."""
+    return min(template_visibility_s, LOCAL_RECOVERY_S)
 
 
 @dataclass
@@ -213,19 +225,22 @@ class Stack:
             self._pg = None
 
 
-def provision_aws(settings: Settings) -> None:
-    """Create the bucket (with CORS and its notification) and the queues, where missing."""
+def provision_aws(settings: Settings, template_path: Path = template.TEMPLATE) -> None:
+    """Create the bucket (with CORS and its notification) and the queues, where missing,
+    as template.yaml declares them."""
+    bucket, ingest, _ = template.upload_path(template_path)
     s3, sqs = client("s3", settings), client("sqs", settings)
     try:
         dlq_url = sqs.create_queue(QueueName=settings.dead_letter_queue)["QueueUrl"]
     except Exception as exc:
         raise ServiceUnavailableError("queue", f"SQS at {settings.aws_endpoint_url or 'AWS'}: {exc}") from exc
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(ingest.max_receive_count)}
     ingest_url = sqs.create_queue(
         QueueName=settings.ingest_queue,
         Attributes={
-            "VisibilityTimeout": str(LOCAL_VISIBILITY_S),
-            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(REDRIVE_MAX_RECEIVES)}),
+            "VisibilityTimeout": str(local_visibility_s(ingest.visibility_timeout_s)),
+            "RedrivePolicy": json.dumps(redrive),
         },
     )["QueueUrl"]
     ingest_arn = sqs.get_queue_attributes(QueueUrl=ingest_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -236,20 +251,7 @@ def provision_aws(settings: Settings) -> None:
     except Exception as exc:
         if "BucketAlreadyOwnedByYou" not in str(exc):
             raise ServiceUnavailableError("bucket", f"S3 at {settings.aws_endpoint_url or 'AWS'}: {exc}") from exc
-    s3.put_bucket_cors(
-        Bucket=settings.bucket,
-        CORSConfiguration={
-            "CORSRules": [
-                {
-                    "AllowedMethods": ["POST", "PUT"],
-                    "AllowedOrigins": ["*"],
-                    "AllowedHeaders": ["*"],
-                    "ExposeHeaders": ["ETag"],
-                    "MaxAgeSeconds": 3000,
-                }
-            ]
-        },
-    )
+    s3.put_bucket_cors(Bucket=settings.bucket, CORSConfiguration={"CORSRules": bucket.cors_rules})
     s3.put_bucket_notification_configuration(
         Bucket=settings.bucket,
         NotificationConfiguration={"QueueConfigurations": [{"QueueArn": ingest_arn, "Events": ["s3:ObjectCreated:*"]}]},

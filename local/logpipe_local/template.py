@@ -1,4 +1,5 @@
-"""Reading template.yaml: which functions exist, their handlers, and what triggers them."""
+"""Reading template.yaml: which functions exist, their handlers and what triggers them, and
+the bucket and queues that the runner provisions as the template declares them."""
 
 from __future__ import annotations
 
@@ -76,8 +77,13 @@ def _route(method: str, path: str) -> Route:
     return Route(method.upper(), path, re.compile(f"^{regex}$"))
 
 
+def _document(path: Path) -> dict[str, Any]:
+    doc: dict[str, Any] = yaml.load(path.read_text(encoding="utf-8"), Loader=_CfnLoader)
+    return doc
+
+
 def load(path: Path = TEMPLATE) -> list[FunctionSpec]:
-    doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_CfnLoader)
+    doc = _document(path)
     default_timeout = int(doc.get("Globals", {}).get("Function", {}).get("Timeout", 3))
     specs = []
     for logical_id, resource in doc.get("Resources", {}).items():
@@ -110,3 +116,106 @@ def find(name: str, specs: list[FunctionSpec] | None = None) -> FunctionSpec:
             return spec
     known = ", ".join(s.name for s in specs)
     raise KeyError(f"no function {name!r} in template.yaml (there are: {known})")
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    logical_id: str
+    visibility_timeout_s: int
+    max_receive_count: int | None  # of its redrive policy, if it has one
+    dead_letter_queue: str | None  # logical id of the redrive policy's target
+
+
+@dataclass(frozen=True)
+class BucketSpec:
+    logical_id: str
+    cors_rules: list[dict[str, Any]]  # as S3's PutBucketCors takes them
+    notified_queues: list[str]  # logical ids of the queues its notifications go to
+
+
+# SQS's own default, for a queue that does not set it.
+SQS_DEFAULT_VISIBILITY_S = 30
+
+# CloudFormation's names of a CORS rule's keys, and S3's API names for them.
+_CORS_KEYS = {
+    "AllowedMethods": "AllowedMethods",
+    "AllowedOrigins": "AllowedOrigins",
+    "AllowedHeaders": "AllowedHeaders",
+    "ExposedHeaders": "ExposeHeaders",
+    "MaxAge": "MaxAgeSeconds",
+    "Id": "ID",
+}
+
+
+def _resolve(value: Any, parameters: dict[str, Any]) -> Any:
+    """``value`` with each ``!Ref`` to a parameter replaced by the parameter's default,
+    as a deployment that sets no parameter would see it."""
+    if isinstance(value, dict):
+        if set(value) == {"Ref"} and value["Ref"] in parameters:
+            param = parameters[value["Ref"]]
+            if "Default" not in param:
+                raise ValueError(f"template.yaml: parameter {value['Ref']} has no default for the local runner")
+            return param["Default"]
+        return {k: _resolve(v, parameters) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolve(v, parameters) for v in value]
+    return value
+
+
+def _arn_target(value: Any) -> str:
+    """The logical id that ``!GetAtt X.Arn`` (or ``!Ref X``) names."""
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        return str(value["Fn::GetAtt"][0])
+    if isinstance(value, dict) and "Ref" in value:
+        return str(value["Ref"])
+    raise ValueError(f"template.yaml: expected !GetAtt or !Ref to a resource, got {value!r}")
+
+
+def queues(path: Path = TEMPLATE) -> dict[str, QueueSpec]:
+    """The SQS queues of the template, by logical id."""
+    doc = _document(path)
+    found = {}
+    for logical_id, resource in doc.get("Resources", {}).items():
+        if resource.get("Type") != "AWS::SQS::Queue":
+            continue
+        props = _resolve(resource.get("Properties") or {}, doc.get("Parameters") or {})
+        redrive = props.get("RedrivePolicy") or {}
+        found[logical_id] = QueueSpec(
+            logical_id=logical_id,
+            visibility_timeout_s=int(props.get("VisibilityTimeout", SQS_DEFAULT_VISIBILITY_S)),
+            max_receive_count=int(redrive["maxReceiveCount"]) if "maxReceiveCount" in redrive else None,
+            dead_letter_queue=_arn_target(redrive["deadLetterTargetArn"]) if "deadLetterTargetArn" in redrive else None,
+        )
+    return found
+
+
+def buckets(path: Path = TEMPLATE) -> dict[str, BucketSpec]:
+    """The S3 buckets of the template, by logical id, with their CORS rules and notifications."""
+    doc = _document(path)
+    found = {}
+    for logical_id, resource in doc.get("Resources", {}).items():
+        if resource.get("Type") != "AWS::S3::Bucket":
+            continue
+        props = _resolve(resource.get("Properties") or {}, doc.get("Parameters") or {})
+        rules = (props.get("CorsConfiguration") or {}).get("CorsRules") or []
+        notifications = (props.get("NotificationConfiguration") or {}).get("QueueConfigurations") or []
+        found[logical_id] = BucketSpec(
+            logical_id=logical_id,
+            cors_rules=[{_CORS_KEYS[k]: v for k, v in rule.items()} for rule in rules],
+            notified_queues=[_arn_target(n["Queue"]) for n in notifications],
+        )
+    return found
+
+
+def upload_path(path: Path = TEMPLATE) -> tuple[BucketSpec, QueueSpec, QueueSpec]:
+    """The bucket whose notifications feed a queue, that queue, and its dead-letter queue:
+    what the runner provisions as ``LOGPIPE_BUCKET``, ``LOGPIPE_INGEST_QUEUE`` and ``LOGPIPE_DLQ``."""
+    notifying = [b for b in buckets(path).values() if b.notified_queues]
+    if len(notifying) != 1 or len(notifying[0].notified_queues) != 1:
+        raise ValueError("template.yaml: the local runner expects one bucket that notifies one queue")
+    bucket = notifying[0]
+    by_id = queues(path)
+    ingest = by_id[bucket.notified_queues[0]]
+    if ingest.dead_letter_queue is None or ingest.max_receive_count is None:
+        raise ValueError(f"template.yaml: queue {ingest.logical_id} needs a RedrivePolicy to its dead-letter queue")
+    return bucket, ingest, by_id[ingest.dead_letter_queue]
