@@ -106,9 +106,11 @@ def run(port: int, data_dir: Path, workers: int, host: str = "127.0.0.1", moto_p
         for spec in specs:
             if spec.queues:
                 for n in range(workers):
-                    p = spawn.Process(target=run_worker, args=(spec.name, env), name=f"{spec.name}-{n}", daemon=True)
-                    p.start()
-                    procs.append(p)
+                    worker = spawn.Process(
+                        target=run_worker, args=(spec.name, env), name=f"{spec.name}-{n}", daemon=True
+                    )
+                    worker.start()
+                    procs.append(worker)
 
         run_file = data_dir / "run.json"  # lets `logpipe dlq ...` reach this stack while it runs
         run_file.write_text(json.dumps({"pid": os.getpid(), "env": env}), encoding="utf-8")

@@ -94,10 +94,10 @@ class Stack:
 
         # platformdirs, under pgserver, warns when XDG_RUNTIME_DIR is unset; /tmp serves.
         warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
-        import pgserver
+        from pgserver.postgres_server import get_server
 
         pgdata = self.data_dir / "postgres"
-        self._pg = pgserver.get_server(pgdata, cleanup_mode="stop")
+        self._pg = get_server(pgdata, cleanup_mode="stop")
         uri = self._pg.get_uri()
         socket_dir = uri.split("host=", 1)[1].split("&", 1)[0]
         self.env.update({"PSQL_ADDR": socket_dir, "PSQL_PORT": "5432", "PSQL_USER": "postgres", "PSQL_PASS": ""})
@@ -182,7 +182,7 @@ class Stack:
         tmp = self._snapshot_dir.with_suffix(".new")
         shutil.rmtree(tmp, ignore_errors=True)
         (tmp / "objects").mkdir(parents=True)
-        manifest = {}
+        manifest: dict[str, str] = {}
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=settings.bucket):
             for n, obj in enumerate(page.get("Contents", []), start=len(manifest)):
                 name = f"{n:08d}"
