@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -89,34 +90,26 @@ def test_variables_are_read_into_settings_and_nowhere_else() -> None:
 
 
 @pytest.mark.parametrize(
-    ("env", "name"),
+    ("read", "env", "name"),
     [
-        ({"LOGPIPE_LOG_LEVEL": "loud"}, "LOGPIPE_LOG_LEVEL"),
-        ({"LOGPIPE_BATCH_ROWS": "many"}, "LOGPIPE_BATCH_ROWS"),
-        ({"LOGPIPE_COMPILED_LANE": "maybe"}, "LOGPIPE_COMPILED_LANE"),
+        (Settings.from_env, {"LOGPIPE_LOG_LEVEL": "loud"}, "LOGPIPE_LOG_LEVEL"),
+        (Settings.from_env, {"LOGPIPE_BATCH_ROWS": "many"}, "LOGPIPE_BATCH_ROWS"),
+        (Settings.from_env, {"LOGPIPE_COMPILED_LANE": "maybe"}, "LOGPIPE_COMPILED_LANE"),
+        (RunnerSettings.from_env, {"LOGPIPE_PORT": "http"}, "LOGPIPE_PORT"),
+        (RunnerSettings.from_env, {"LOGPIPE_PORT": "-1"}, "LOGPIPE_PORT"),
+        (RunnerSettings.from_env, {"LOGPIPE_MOTO_PORT": "70000"}, "LOGPIPE_MOTO_PORT"),
     ],
 )
-def test_a_malformed_setting_fails_naming_its_variable(env: dict[str, str], name: str) -> None:
+def test_a_malformed_setting_fails_naming_its_variable(
+    read: Callable[[dict[str, str]], object], env: dict[str, str], name: str
+) -> None:
     with pytest.raises(ConfigError, match=name):
-        Settings.from_env(env)
+        read(env)
 
 
 def test_log_level_takes_any_case_and_defaults_to_info() -> None:
     assert Settings.from_env({}).log_level == "INFO"
     assert Settings.from_env({"LOGPIPE_LOG_LEVEL": " debug"}).log_level == "DEBUG"
-
-
-@pytest.mark.parametrize(
-    ("env", "name"),
-    [
-        ({"LOGPIPE_PORT": "http"}, "LOGPIPE_PORT"),
-        ({"LOGPIPE_MOTO_PORT": "70000"}, "LOGPIPE_MOTO_PORT"),
-        ({"LOGPIPE_PORT": "-1"}, "LOGPIPE_PORT"),
-    ],
-)
-def test_a_malformed_runner_setting_fails_naming_its_variable(env: dict[str, str], name: str) -> None:
-    with pytest.raises(ConfigError, match=name):
-        RunnerSettings.from_env(env)
 
 
 def test_runner_settings_defaults() -> None:

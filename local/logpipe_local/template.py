@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import re
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -171,14 +172,18 @@ def _arn_target(value: Any) -> str:
     raise ValueError(f"template.yaml: expected !GetAtt or !Ref to a resource, got {value!r}")
 
 
+def _resources(path: Path, kind: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Each resource of type ``kind``: its logical id and its properties, parameters resolved."""
+    doc = _document(path)
+    for logical_id, resource in doc.get("Resources", {}).items():
+        if resource.get("Type") == kind:
+            yield logical_id, _resolve(resource.get("Properties") or {}, doc.get("Parameters") or {})
+
+
 def queues(path: Path = TEMPLATE) -> dict[str, QueueSpec]:
     """The SQS queues of the template, by logical id."""
-    doc = _document(path)
     found = {}
-    for logical_id, resource in doc.get("Resources", {}).items():
-        if resource.get("Type") != "AWS::SQS::Queue":
-            continue
-        props = _resolve(resource.get("Properties") or {}, doc.get("Parameters") or {})
+    for logical_id, props in _resources(path, "AWS::SQS::Queue"):
         redrive = props.get("RedrivePolicy") or {}
         found[logical_id] = QueueSpec(
             logical_id=logical_id,
@@ -191,12 +196,8 @@ def queues(path: Path = TEMPLATE) -> dict[str, QueueSpec]:
 
 def buckets(path: Path = TEMPLATE) -> dict[str, BucketSpec]:
     """The S3 buckets of the template, by logical id, with their CORS rules and notifications."""
-    doc = _document(path)
     found = {}
-    for logical_id, resource in doc.get("Resources", {}).items():
-        if resource.get("Type") != "AWS::S3::Bucket":
-            continue
-        props = _resolve(resource.get("Properties") or {}, doc.get("Parameters") or {})
+    for logical_id, props in _resources(path, "AWS::S3::Bucket"):
         rules = (props.get("CorsConfiguration") or {}).get("CorsRules") or []
         notifications = (props.get("NotificationConfiguration") or {}).get("QueueConfigurations") or []
         found[logical_id] = BucketSpec(
