@@ -14,9 +14,9 @@ import pytest
 
 from logpipe.aws import client
 from logpipe.ingest import Context
-from logpipe.ingest.gunzip import DamagedInputError, GunzipReader
 from logpipe.ingest.sweep import UPLOAD_GRACE_S, expire_uploads
 from logpipe.parsing import Line, LineReader, looks_binary
+from logpipe.storage.gunzip import DamagedInputError, GunzipReader
 
 from conftest import Api, pump, query
 

@@ -106,17 +106,15 @@ def _cmd_patterns(path: Path) -> int:
 
 def _cmd_parse(path: Path, fmt: str | None, tz: str) -> int:
     """Print the events of a local file as the parse-worker would store them, one JSON object a line."""
-    from logpipe.ingest.gunzip import GZIP_MAGIC, GunzipReader
     from logpipe.parsing import LineReader
     from logpipe.parsing.formats import Parser
     from logpipe.parsing.multiline import Joiner
+    from logpipe.storage.gunzip import open_text
 
     settings = Settings.from_env()
     parser = Parser(format=fmt, tz=tz)
     joiner = Joiner(parser.parse, max_lines=settings.max_event_lines, max_bytes=settings.max_event_bytes)
-    with open(path, "rb") as fh:
-        read = GunzipReader(fh.read).read if fh.read(2) == GZIP_MAGIC else fh.read
-        fh.seek(0)
+    with open_text(path) as read:
         lines = LineReader(read, max_line_bytes=settings.max_line_bytes)
         out = sys.stdout
         for ev in joiner.events(lines, first_line=1, start_offset=0):

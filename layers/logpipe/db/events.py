@@ -13,6 +13,8 @@ from typing import Any
 import orjson
 import pg8000.native
 
+from ..text import storable, without_nul
+
 COLUMNS = (
     "file_id, line, ts, ts_inferred, ingested_at, level, format, message, fields, raw, truncated, "
     "line_count, pattern_id"
@@ -20,19 +22,10 @@ COLUMNS = (
 COPY_SQL = f"COPY events ({COLUMNS}) FROM STDIN"
 
 _NULL = "\\N"
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def storable_text(value: str) -> str:
-    """``value`` with its lone surrogates (JSON can escape one: "\\ud800"), which have no
-    UTF-8 form, turned into U+FFFD, as any other invalid text is, rather than failing."""
-    if _SURROGATE.search(value) is None:
-        return value
-    return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 def _text(value: str) -> str:
-    """Escape a value for COPY's text format (and drop NUL, which Postgres text cannot hold)."""
+    """Escape a value for COPY's text format (and replace NUL, which Postgres text cannot hold)."""
     if "\\" in value:
         value = value.replace("\\", "\\\\")
     if "\t" in value:
@@ -41,9 +34,7 @@ def _text(value: str) -> str:
         value = value.replace("\n", "\\n")
     if "\r" in value:
         value = value.replace("\r", "\\r")
-    if "\x00" in value:
-        value = value.replace("\x00", "\ufffd")
-    return value
+    return without_nul(value)
 
 
 def _json_encoder() -> Callable[[Any], str]:
@@ -174,7 +165,7 @@ class CopyBuffer:
         try:
             return text.encode("utf-8")
         except UnicodeEncodeError:
-            return storable_text(text).encode("utf-8")
+            return storable(text).encode("utf-8")
 
     def copy_into(self, conn: pg8000.native.Connection) -> None:
         if self.rows:

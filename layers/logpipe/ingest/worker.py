@@ -29,7 +29,7 @@ import pg8000.native
 from .. import db
 from ..config import Settings
 from ..db import files as files_db
-from ..db.events import CopyBuffer, ensure_partitions, storable_text
+from ..db.events import CopyBuffer, ensure_partitions
 from ..errors import LogpipeError, PermanentError, RetryableError, ServiceUnavailableError
 from ..parsing import Line, LineReader, Rows, looks_binary
 from ..parsing.formats import Parser
@@ -37,8 +37,9 @@ from ..parsing.multiline import Event, Joiner
 from ..patterns import Pattern, PatternMiner
 from ..queue import Delivery, Outcome, WorkQueue, work_queue
 from ..storage import Bucket
+from ..storage.gunzip import DamagedInputError, compression_of, decompressed
+from ..text import storable
 from .boundaries import split_points
-from .gunzip import GZIP_MAGIC, DamagedInputError, GunzipReader
 from .lane import CompiledLane
 
 log = logging.getLogger("logpipe.ingest")
@@ -217,10 +218,10 @@ def plan_object(ctx: Context, key: str, deadline: float) -> None:
         return
 
     head = ctx.bucket.open(key, 0, min(info.size, SNIFF_BYTES))(SNIFF_BYTES)
-    compression = "gzip" if head.startswith(GZIP_MAGIC) else None
-    if compression == "gzip":
+    compression = compression_of(head)
+    if compression is not None:
         try:
-            head = GunzipReader(ctx.bucket.open(key)).read(SNIFF_BYTES)
+            head = decompressed(ctx.bucket.open(key), compression)(SNIFF_BYTES)
         except DamagedInputError:
             head = b""  # the chunk itself will report the damage, after keeping what it can
     if looks_binary(head):
@@ -330,16 +331,6 @@ class Batch:
     last: bool = False  # the chunk's last batch: its commit marks the chunk done
 
 
-def _storable(message: str) -> str:
-    """``message`` as Postgres text can hold it, and as it is stored: NUL (decoded from a
-    JSON "\\u0000") and lone surrogates (from "\\ud800") become U+FFFD."""
-    if "\x00" in message:
-        message = message.replace("\x00", "\ufffd")
-    if not message.isascii():
-        message = storable_text(message)
-    return message
-
-
 def event_batches(
     events: Iterable[Event | Rows],
     miner: PatternMiner,
@@ -366,9 +357,8 @@ def event_batches(
             _add_rows(batch, ev)
         else:
             p = ev.parsed
-            message = ev.message()
-            if "\x00" in message or not message.isascii():
-                message = _storable(message)
+            # As stored, before it is mined: the pattern's sample and the row say the same.
+            message = storable(ev.message())
             raw = ev.raw()
             pattern = mine(message).pattern()
             pattern_id = pattern.id
@@ -460,9 +450,9 @@ def process_chunk(ctx: Context, file_id: str, seq: int, deadline: float) -> None
         raise PermanentError(f"bad parsing options of file {file_id}: {exc}") from exc
     miner = ctx.miner
     lane = CompiledLane.create(settings.compiled_lane, parser, miner, settings, min_line=c.next_line)
-    if c.compression == "gzip":
-        reader = GunzipReader(ctx.bucket.open(c.key))
-        raw_lines = LineReader(reader.read, max_line_bytes=settings.max_line_bytes, offset=0)
+    if c.compression is not None:
+        read = decompressed(ctx.bucket.open(c.key), c.compression)
+        raw_lines = LineReader(read, max_line_bytes=settings.max_line_bytes, offset=0)
         first_line, skip = c.first_line, c.next_line - c.first_line  # gzip cannot seek: read past what is committed
     else:
         read = ctx.bucket.open(c.key, c.next_offset, c.end_offset)

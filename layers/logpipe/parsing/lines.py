@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol, cast
 
+from ..text import without_nul
+
 BOM = b"\xef\xbb\xbf"
 BLOCK = 1 << 20
 
@@ -62,10 +64,7 @@ class Lane(Protocol):
 def _decode(raw: bytes) -> str:
     if raw.endswith(b"\r"):
         raw = raw[:-1]
-    text = raw.decode("utf-8", "replace")
-    if "\x00" in text:
-        text = text.replace("\x00", "\ufffd")
-    return text
+    return without_nul(raw.decode("utf-8", "replace"))
 
 
 def _cut(raw: bytes, limit: int) -> bytes:

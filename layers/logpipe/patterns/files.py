@@ -12,6 +12,7 @@ from pathlib import Path
 from ..parsing import Line, LineReader
 from ..parsing.formats import Parser
 from ..parsing.multiline import Joiner
+from ..storage.gunzip import open_text
 from .miner import DEFAULT_MIN_DISTINCT, Pattern, PatternMiner, Shape
 
 MAX_LINE_BYTES = 64 * 1024
@@ -21,13 +22,7 @@ MAX_EVENT_BYTES = 256 * 1024
 
 def read_lines(path: Path, *, max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[Line]:
     """The lines of a plain or gzip file, streamed (gzip is told by its magic bytes)."""
-    # Imported here: the ingest package imports this one (its worker mines patterns).
-    from ..ingest.gunzip import GZIP_MAGIC, GunzipReader
-
-    with open(path, "rb") as fh:
-        head = fh.read(2)
-        fh.seek(0)
-        read = GunzipReader(fh.read).read if head == GZIP_MAGIC else fh.read
+    with open_text(path) as read:
         yield from LineReader(read, max_line_bytes=max_line_bytes)
 
 

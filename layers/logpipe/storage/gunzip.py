@@ -1,14 +1,41 @@
-"""Streaming gzip decompression with bounded memory, multi-member aware."""
+"""gzip: told by its magic bytes (never by a name), and read back in a stream with bounded memory.
+
+Whatever reads an object or a file (the parse-worker, ``logpipe parse``, ``logpipe
+patterns``) tells gzip from plain text here, and only here.
+"""
 
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 from ..errors import PermanentError
 
 GZIP_MAGIC = b"\x1f\x8b"
 _IN_BLOCK = 256 * 1024
+
+Read = Callable[[int], bytes]
+
+
+def compression_of(head: bytes) -> str | None:
+    """``"gzip"`` when ``head`` (the first bytes of a stream) starts as gzip does, else None (plain)."""
+    return "gzip" if head.startswith(GZIP_MAGIC) else None
+
+
+def decompressed(read: Read, compression: str | None) -> Read:
+    """A ``read(n)`` of the text that ``read`` holds compressed with ``compression``."""
+    return GunzipReader(read).read if compression == "gzip" else read
+
+
+@contextmanager
+def open_text(path: Path) -> Iterator[Read]:
+    """A ``read(n)`` of a local file's text, plain or gzip; the file is closed on leaving."""
+    with open(path, "rb") as fh:
+        head = fh.read(len(GZIP_MAGIC))
+        fh.seek(0)
+        yield decompressed(fh.read, compression_of(head))
 
 
 class DamagedInputError(PermanentError):
@@ -24,7 +51,7 @@ class GunzipReader:
     ``DamagedInputError``, and so does every later one.
     """
 
-    def __init__(self, read: Callable[[int], bytes]) -> None:
+    def __init__(self, read: Read) -> None:
         self._src = read
         self._src_ended = False
         self._d = zlib.decompressobj(wbits=31)
