@@ -60,7 +60,7 @@ template: $(SAM_VENV)/.installed
 	@# the built layer on its own: the worker imports, and the compiled lane loads
 	$(PYTHON) -I -c \
 	  "import sys; sys.path.insert(0, '.aws-sam/build/SharedLayer/python'); \
-	   import logpipe.ingest.worker, logpipe.ingest._lane; print('layer ok:', logpipe.ingest._lane.__file__)"
+	   import logpipe.ingest, logpipe.ingest._lane; print('layer ok:', logpipe.ingest._lane.__file__)"
 
 # pytest's exit code 5 (no test collected) is not a failure.
 test: setup services lint template

@@ -60,7 +60,7 @@ from logpipe.config import Settings  # noqa: E402
 from logpipe.db.events import COPY_SQL, ensure_partitions  # noqa: E402
 from logpipe.db.migrate import migrate  # noqa: E402
 from logpipe.http import create_app  # noqa: E402
-from logpipe.ingest.worker import event_batches  # noqa: E402 - the worker's own per-chunk loop
+from logpipe.ingest import event_batches  # noqa: E402 - the worker's own per-chunk loop
 from logpipe.parsing import LineReader  # noqa: E402
 from logpipe.parsing.formats import Parser  # noqa: E402
 from logpipe.parsing.multiline import Joiner  # noqa: E402

@@ -34,9 +34,9 @@ sys.path.insert(0, str(HERE))
 import generate  # noqa: E402
 
 from logpipe.config import Settings  # noqa: E402
+from logpipe.ingest import event_batches  # noqa: E402 - the worker's own per-chunk loop
 from logpipe.ingest import lane as compiled_lane  # noqa: E402
 from logpipe.ingest.lane import CompiledLane  # noqa: E402
-from logpipe.ingest.worker import event_batches  # noqa: E402 - the worker's own per-chunk loop
 from logpipe.parsing import LineReader  # noqa: E402
 from logpipe.parsing.formats import Parser  # noqa: E402
 from logpipe.parsing.multiline import Joiner  # noqa: E402

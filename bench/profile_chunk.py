@@ -22,7 +22,8 @@ from ingest_bench import HERE, Pipeline, generation_start, plain_file, say
 
 from logpipe.aws import client
 from logpipe.ingest import Context
-from logpipe.ingest.worker import plan_object, process_chunk
+from logpipe.ingest.chunk import process_chunk
+from logpipe.ingest.plan import plan_object
 
 
 def measure(ctx: Context, file_id: str, seq: int, deadline: float) -> tuple[int, float, float]:

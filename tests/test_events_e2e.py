@@ -130,7 +130,7 @@ def test_patterns_have_counts_and_are_served_top_first(make_api: Callable[..., A
     assert api.get("/api/patterns?from=yesterday").status_code == 400
 
     # Redelivery adds no count: the counts move with the events, in one transaction.
-    from logpipe.ingest.worker import chunk_message
+    from logpipe.ingest import chunk_message
     from logpipe.queue import ingest_queue
 
     ingest_queue(api.settings).send([chunk_message(file_id, 0), chunk_message(file_id, 1)])

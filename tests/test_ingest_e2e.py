@@ -36,8 +36,7 @@ def test_redelivered_messages_add_no_rows(api: Api) -> None:
     file_id = api.upload("twice.log", MIXED * 100)
     pump(api.settings)
     key = query(api.settings, "SELECT object_key FROM files WHERE id = CAST(:f AS uuid)", f=file_id)[0][0]
-    from logpipe.ingest.sweep import s3_event
-    from logpipe.ingest.worker import chunk_message
+    from logpipe.ingest import chunk_message, s3_event
     from logpipe.queue import ingest_queue
 
     q = ingest_queue(api.settings)

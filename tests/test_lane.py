@@ -21,10 +21,10 @@ import orjson
 import pytest
 
 from logpipe.config import Settings
+from logpipe.ingest import Context, event_batches
 from logpipe.ingest import lane as lane_module
 from logpipe.ingest._lane import json_fields, shape_keys  # type: ignore[import-not-found]
 from logpipe.ingest.lane import CompiledLane
-from logpipe.ingest.worker import Context, event_batches
 from logpipe.parsing import Line, LineReader, Rows
 from logpipe.parsing.formats import Parser
 from logpipe.parsing.multiline import Joiner

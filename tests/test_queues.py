@@ -18,10 +18,8 @@ import pytest
 
 from logpipe.aws import client
 from logpipe.config import Settings
-from logpipe.ingest import Context, handle_deliveries
+from logpipe.ingest import Context, chunk_message, handle_deliveries, s3_event
 from logpipe.ingest.lambda_events import handle_event
-from logpipe.ingest.sweep import s3_event
-from logpipe.ingest.worker import chunk_message
 from logpipe.queue import DeadLetter, WorkQueue, ingest_queue, work_queue
 from logpipe.queue.rabbitmq import ATTEMPT
 

@@ -101,8 +101,136 @@ def list_recent(conn: pg8000.native.Connection, limit: int = 100, before: str | 
 
 
 def fail(conn: pg8000.native.Connection, file_id: str, error: str) -> None:
+    """Mark the file failed, with the error users read."""
     conn.run(
-        "UPDATE files SET status = 'failed', error = :e, finished_at = now() WHERE id = :id",
+        "UPDATE files SET status = 'failed', error = :e, finished_at = now() WHERE id = CAST(:id AS uuid)",
         e=error[:2000],
         id=file_id,
+    )
+
+
+def fail_dead_lettered(conn: pg8000.native.Connection, file_id: str, error: str) -> None:
+    """Mark the file failed because a message about it was dead-lettered with ``error``.
+
+    A replay that finishes the file's last chunk brings it back to ``done`` (see ``add_progress``).
+    """
+    fail(conn, file_id, f"dead-lettered: {error}")
+
+
+def awaits_replay(f: dict[str, Any]) -> bool:
+    """Whether the file failed only because a message about it was dead-lettered."""
+    # The state hides in the error text's prefix, as add_progress reads it too.
+    return bool(f["status"] == "failed" and str(f["error"] or "").startswith("dead-lettered:"))
+
+
+def set_object(conn: pg8000.native.Connection, file_id: str, size: int, etag: str) -> None:
+    """Record the object that arrived for the file, which is now queued for parsing."""
+    conn.run(
+        "UPDATE files SET size = :size, etag = :etag, status = 'queued', queued_at = coalesce(queued_at, now()) "
+        "WHERE id = CAST(:id AS uuid)",
+        size=size,
+        etag=etag,
+        id=file_id,
+    )
+
+
+def finish_empty(conn: pg8000.native.Connection, file_id: str) -> None:
+    """An empty object: the file is done, with no chunk to parse."""
+    conn.run(
+        "UPDATE files SET status = 'done', chunks_total = 0, finished_at = now() WHERE id = CAST(:id AS uuid)",
+        id=file_id,
+    )
+
+
+def set_plan(
+    conn: pg8000.native.Connection, file_id: str, chunks_total: int, compression: str | None, chunk_bytes: int
+) -> None:
+    """Record how the object was planned. Chunks may have finished meanwhile (each is queued
+    as soon as it is found): if all have, the file is done now, unless it failed."""
+    conn.run(
+        "UPDATE files SET chunks_total = :n, compression = :c, chunk_bytes = :cb, "
+        "status = CASE WHEN chunks_done >= :n AND status <> 'failed' THEN 'done' ELSE status END, "
+        "finished_at = CASE WHEN chunks_done >= :n THEN coalesce(finished_at, now()) ELSE finished_at END "
+        "WHERE id = CAST(:id AS uuid)",
+        n=chunks_total,
+        c=compression,
+        cb=chunk_bytes,
+        id=file_id,
+    )
+
+
+def add_progress(
+    conn: pg8000.native.Connection,
+    file_id: str,
+    *,
+    lines: int,
+    events: int,
+    errors: int,
+    truncated: int,
+    chunk_done: bool,
+    content_error: str | None,
+) -> None:
+    """Add a committed batch to the file's counters and status, in the caller's transaction.
+
+    ``chunk_done``: the batch finished its chunk. ``content_error``: the chunk's input is
+    damaged (after the batch, which holds what could be read): the file fails with it.
+    A file failed only because a message was dead-lettered comes back to ``done`` when that
+    message is replayed and the file's last chunk is done; until then it stays failed,
+    even while its other chunks go on. Any other failure stands.
+    """
+    conn.run(
+        "UPDATE files SET lines = lines + :lines, events = events + :events, errors = errors + :errors, "
+        " truncated_lines = truncated_lines + :trunc, chunks_done = chunks_done + :d, "
+        " status = CASE"
+        "   WHEN :failed THEN 'failed'"
+        "   WHEN status = 'failed' AND error NOT LIKE 'dead-lettered:%' THEN 'failed'"
+        "   WHEN chunks_total IS NOT NULL AND chunks_done + :d >= chunks_total THEN 'done'"
+        "   WHEN status = 'failed' THEN 'failed'"
+        "   ELSE 'processing' END,"
+        " error = CASE WHEN :failed THEN :error"
+        "   WHEN error LIKE 'dead-lettered:%' AND chunks_total IS NOT NULL AND chunks_done + :d >= chunks_total"
+        "   THEN NULL ELSE error END,"
+        " finished_at = CASE WHEN :failed OR (chunks_total IS NOT NULL AND chunks_done + :d >= chunks_total)"
+        "   THEN now() ELSE finished_at END "
+        "WHERE id = CAST(:f AS uuid)",
+        lines=lines,
+        events=events,
+        errors=errors,
+        trunc=truncated,
+        d=1 if chunk_done else 0,
+        failed=content_error is not None,
+        error=content_error,
+        f=file_id,
+    )
+
+
+def unplanned_keys(conn: pg8000.native.Connection, older_than_s: int) -> list[str]:
+    """Object keys of files older than that, not yet planned, that may still be: their
+    notification may have been lost."""
+    rows = conn.run(
+        "SELECT object_key FROM files WHERE chunks_total IS NULL "
+        "AND status IN ('awaiting_upload', 'queued', 'processing') "
+        "AND created_at < now() - make_interval(secs => :age)",
+        age=older_than_s,
+    )
+    return [key for (key,) in rows]
+
+
+def awaiting_upload(conn: pg8000.native.Connection, older_than_s: int) -> list[tuple[str, str]]:
+    """(id, object key) of the files created longer ago than that whose upload never came."""
+    rows = conn.run(
+        "SELECT id, object_key FROM files WHERE status = 'awaiting_upload' "
+        "AND created_at < now() - make_interval(secs => :age)",
+        age=older_than_s,
+    )
+    return [(str(file_id), key) for file_id, key in rows]
+
+
+def expire_upload(conn: pg8000.native.Connection, file_id: str, error: str) -> None:
+    """Fail a file whose upload never came, unless it came meanwhile."""
+    conn.run(
+        "UPDATE files SET status = 'failed', finished_at = now(), error = :error "
+        "WHERE id = CAST(:f AS uuid) AND status = 'awaiting_upload'",
+        f=file_id,
+        error=error,
     )

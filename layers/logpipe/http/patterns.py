@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Blueprint, request
 
+from ..db import patterns as patterns_db
 from ..errors import BadRequestError
 from ..parsing.formats import LEVELS
 from .deps import connection
@@ -48,56 +49,18 @@ def top_patterns() -> Any:
 
     with connection() as conn:
         if not (file_id or level or start or end):
-            rows = conn.run(
-                "WITH top AS ("
-                " SELECT COALESCE(a.target, p.id) AS id, CAST(sum(p.count) AS bigint) AS n, min(p.first_seen) AS first,"
-                "  max(p.last_seen) AS last, max(a.template) AS alias_template"
-                " FROM patterns p LEFT JOIN pattern_aliases a ON a.id = p.id"
-                " GROUP BY 1 ORDER BY n DESC, id LIMIT :limit)"
-                " SELECT top.id, COALESCE(t.template, top.alias_template), top.n, top.first, top.last,"
-                "  COALESCE(t.sample, (SELECT p.sample FROM patterns p JOIN pattern_aliases a ON a.id = p.id"
-                "   WHERE a.target = top.id LIMIT 1))"
-                " FROM top LEFT JOIN patterns t ON t.id = top.id ORDER BY top.n DESC, top.id",
-                limit=limit,
-            )
+            rows = patterns_db.top(conn, limit)
         else:
-            where: list[str] = ["e.pattern_id IS NOT NULL"]
-            params: dict[str, object] = {"limit": limit}
-            if file_id:
-                where.append("e.file_id = CAST(:file_id AS uuid)")
-                params["file_id"] = file_id
-            if level:
-                where.append("e.level = :level")
-                params["level"] = level
-            if start:
-                where.append("e.ts >= CAST(:start AS timestamptz)")
-                params["start"] = start
-            if end:
-                where.append("e.ts < CAST(:end AS timestamptz)")
-                params["end"] = end
-            rows = conn.run(
-                "WITH top AS ("
-                " SELECT COALESCE(a.target, e.pattern_id) AS id, count(*) AS n, min(e.ts) AS first,"
-                "  max(e.ts) AS last, max(a.template) AS alias_template"
-                " FROM events e LEFT JOIN pattern_aliases a ON a.id = e.pattern_id"
-                f" WHERE {' AND '.join(where)} GROUP BY 1 ORDER BY n DESC, id LIMIT :limit)"
-                " SELECT top.id, COALESCE(t.template, top.alias_template), top.n, top.first, top.last,"
-                "  (SELECT e.message FROM events e LEFT JOIN pattern_aliases a ON a.id = e.pattern_id"
-                "   WHERE COALESCE(a.target, e.pattern_id) = top.id"
-                + (" AND e.file_id = CAST(:file_id AS uuid)" if file_id else "")
-                + "   LIMIT 1)"
-                " FROM top LEFT JOIN patterns t ON t.id = top.id ORDER BY top.n DESC, top.id",
-                **params,
-            )
+            rows = patterns_db.top_in_events(conn, limit, file_id=file_id, level=level, start=start, end=end)
     return {
         "patterns": [
             {
-                "id": r[0],
-                "template": r[1],
-                "count": r[2],
-                "first_seen": r[3].isoformat(),
-                "last_seen": r[4].isoformat(),
-                "sample": r[5],
+                "id": r.id,
+                "template": r.template,
+                "count": r.count,
+                "first_seen": r.first_seen.isoformat(),
+                "last_seen": r.last_seen.isoformat(),
+                "sample": r.sample,
             }
             for r in rows
         ]

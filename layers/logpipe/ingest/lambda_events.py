@@ -18,7 +18,8 @@ from typing import Any
 from ..errors import PermanentError
 from ..queue import Delivery, ingest_queue
 from ..queue.rabbitmq import ATTEMPT, RabbitQueue
-from .worker import Context, handle_deliveries
+from .context import Context
+from .outcome import handle_deliveries
 
 
 def _header_int(headers: dict[str, Any], name: str, default: int) -> int:

@@ -6,55 +6,29 @@ Safe at any time: every message it sends is idempotent, so a duplicate costs a l
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime
-from urllib.parse import quote_plus
-
+from ..db import chunks as chunks_db
+from ..db import files as files_db
 from ..errors import PermanentError
 from ..queue import ingest_queue
-from .worker import Context, chunk_message
+from .context import Context
+from .messages import chunk_message, s3_event
 
 
-def s3_event(bucket: str, key: str) -> str:
-    """An ``ObjectCreated`` notification for ``key``, shaped as S3 sends it (URL-encoded key)."""
-    return json.dumps(
-        {
-            "Records": [
-                {
-                    "eventVersion": "2.1",
-                    "eventSource": "aws:s3",
-                    "eventName": "ObjectCreated:Put",
-                    "eventTime": datetime.now(UTC).isoformat(),
-                    "s3": {"bucket": {"name": bucket}, "object": {"key": quote_plus(key, safe="/")}},
-                }
-            ]
-        }
-    )
+def _in_bucket(ctx: Context, key: str) -> bool:
+    try:
+        ctx.bucket.head(key)
+    except PermanentError:
+        return False
+    return True
 
 
 def requeue_stalled(ctx: Context, older_than_s: int = 0) -> int:
     """Send again the messages that unfinished files need; returns how many were sent."""
     conn = ctx.conn
-    rows = conn.run(
-        "SELECT c.file_id, c.seq FROM chunks c JOIN files f ON f.id = c.file_id "
-        "WHERE NOT c.done AND f.status IN ('queued', 'processing') AND f.chunks_total IS NOT NULL "
-        "AND c.updated_at < now() - make_interval(secs => :age)",
-        age=older_than_s,
-    )
-    chunks = [chunk_message(str(file_id), seq) for file_id, seq in rows]
-    unplanned = conn.run(
-        "SELECT object_key FROM files WHERE chunks_total IS NULL "
-        "AND status IN ('awaiting_upload', 'queued', 'processing') "
-        "AND created_at < now() - make_interval(secs => :age)",
-        age=older_than_s,
-    )
-    objects = []
-    for (key,) in unplanned:
-        try:
-            ctx.bucket.head(key)
-        except PermanentError:
-            continue  # not uploaded (yet): nothing to do
-        objects.append(s3_event(ctx.settings.bucket, key))
+    chunks = [chunk_message(file_id, seq) for file_id, seq in chunks_db.stalled(conn, older_than_s)]
+    # Not uploaded (yet): nothing to do. Uploaded: only the notification went missing.
+    objects = [s3_event(ctx.settings.bucket, key) for key in files_db.unplanned_keys(conn, older_than_s)
+               if _in_bucket(ctx, key)]  # fmt: skip
     if chunks:
         ctx.queue.send(chunks)
     if objects:
@@ -73,25 +47,11 @@ def expire_uploads(ctx: Context, grace_s: int = UPLOAD_GRACE_S) -> int:
     for ``requeue_stalled``: it was uploaded, and only its notification went missing."""
     conn = ctx.conn
     expiry_s = ctx.settings.presign_expiry_s
-    rows = conn.run(
-        "SELECT id, object_key FROM files WHERE status = 'awaiting_upload' "
-        "AND created_at < now() - make_interval(secs => :age)",
-        age=expiry_s + grace_s,
-    )
-    gone = []
-    for file_id, key in rows:
-        try:
-            ctx.bucket.head(key)
-        except PermanentError:
-            gone.append(str(file_id))
+    gone = [file_id for file_id, key in files_db.awaiting_upload(conn, expiry_s + grace_s) if not _in_bucket(ctx, key)]
     for file_id in gone:
-        conn.run(
-            "UPDATE files SET status = 'failed', finished_at = now(), error = :error "
-            "WHERE id = CAST(:f AS uuid) AND status = 'awaiting_upload'",
-            f=file_id,
-            error=(
-                f"the upload never completed: its links expired {expiry_s} s after they were issued; "
-                "upload the file again"
-            ),
+        files_db.expire_upload(
+            conn,
+            file_id,
+            f"the upload never completed: its links expired {expiry_s} s after they were issued; upload the file again",
         )
     return len(gone)

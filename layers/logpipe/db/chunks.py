@@ -1,0 +1,98 @@
+"""The chunks table: the newline-aligned byte ranges a file is parsed in, and their resume points.
+
+A chunk's resume point (``next_offset``, ``next_line``) moves forward only in the
+transaction that writes the events before it: a delivery that finds it moved knows that
+what it was about to write is already there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pg8000.native
+
+
+@dataclass
+class Chunk:
+    """A chunk as a worker reads it, with what it needs of its file."""
+
+    file_id: str
+    key: str
+    compression: str | None
+    start_offset: int
+    end_offset: int
+    first_line: int
+    next_offset: int
+    next_line: int
+    done: bool
+    file_status: str
+    source_format: str | None
+    source_tz: str | None
+
+
+def add(conn: pg8000.native.Connection, file_id: str, seq: int, start: int, end: int, first_line: int) -> None:
+    """Record a planned chunk, its resume point at its start. Idempotent: planning again adds nothing."""
+    conn.run(
+        "INSERT INTO chunks (file_id, seq, start_offset, end_offset, first_line, next_offset, next_line) "
+        "VALUES (CAST(:f AS uuid), :s, :a, :b, :l, :a, :l) ON CONFLICT (file_id, seq) DO NOTHING",
+        f=file_id,
+        s=seq,
+        a=start,
+        b=end,
+        l=first_line,
+    )
+
+
+def pending(conn: pg8000.native.Connection, file_id: str) -> list[int]:
+    """The numbers of the file's chunks that are not done."""
+    return [
+        seq for (seq,) in conn.run("SELECT seq FROM chunks WHERE file_id = CAST(:f AS uuid) AND NOT done", f=file_id)
+    ]
+
+
+def load(conn: pg8000.native.Connection, file_id: str, seq: int) -> Chunk | None:
+    """The chunk and its file, or None when no such chunk was planned."""
+    rows = conn.run(
+        "SELECT f.object_key, f.compression, c.start_offset, c.end_offset, c.first_line, c.next_offset, "
+        "c.next_line, c.done, f.status, f.source_format, f.source_tz FROM chunks c JOIN files f ON f.id = c.file_id "
+        "WHERE c.file_id = CAST(:f AS uuid) AND c.seq = :s",
+        f=file_id,
+        s=seq,
+    )
+    return Chunk(file_id, *rows[0]) if rows else None
+
+
+def lock_resume_point(conn: pg8000.native.Connection, file_id: str, seq: int) -> tuple[int, bool] | None:
+    """The chunk's ``(next_line, done)``, its row locked until the caller's transaction ends."""
+    rows = conn.run(
+        "SELECT next_line, done FROM chunks WHERE file_id = CAST(:f AS uuid) AND seq = :s FOR UPDATE",
+        f=file_id,
+        s=seq,
+    )
+    return (rows[0][0], rows[0][1]) if rows else None
+
+
+def advance(
+    conn: pg8000.native.Connection, file_id: str, seq: int, next_offset: int, next_line: int, done: bool
+) -> None:
+    """Move the chunk's resume point, in the transaction that wrote the events before it."""
+    conn.run(
+        "UPDATE chunks SET next_offset = :o, next_line = :l, done = :d, updated_at = now() "
+        "WHERE file_id = CAST(:f AS uuid) AND seq = :s",
+        o=next_offset,
+        l=next_line,
+        d=done,
+        f=file_id,
+        s=seq,
+    )
+
+
+def stalled(conn: pg8000.native.Connection, older_than_s: int) -> list[tuple[str, int]]:
+    """(file id, seq) of unfinished chunks of planned, unfinished files, untouched for that long."""
+    rows = conn.run(
+        "SELECT c.file_id, c.seq FROM chunks c JOIN files f ON f.id = c.file_id "
+        "WHERE NOT c.done AND f.status IN ('queued', 'processing') AND f.chunks_total IS NOT NULL "
+        "AND c.updated_at < now() - make_interval(secs => :age)",
+        age=older_than_s,
+    )
+    return [(str(file_id), seq) for file_id, seq in rows]

@@ -1,0 +1,109 @@
+"""Events into batches: what one commit writes, with the counts it moves and the resume point it sets.
+
+``event_batches`` is the per-chunk loop of the worker (and of the benchmarks): each event
+gets its pattern from the miner, its row in the batch's COPY buffer, and its place in the
+batch's pattern counts; runs of rows that the compiled lane wrote are added as they are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from ..db.events import CopyBuffer
+from ..parsing import Rows
+from ..parsing.multiline import Event
+from ..patterns import Pattern, PatternMiner
+from ..text import storable
+from .lane import CompiledLane
+
+ERROR_LEVELS = ("error", "fatal")
+
+
+@dataclass
+class Batch:
+    """Events on their way to one commit, with the counts that commit moves and the resume
+    point it sets: just past its last event."""
+
+    buf: CopyBuffer
+    next_offset: int
+    next_line: int
+    errors: int = 0
+    truncated: int = 0  # truncated lines in its events
+    patterns: dict[str, list[Any]] = field(default_factory=dict)
+    aliases: dict[str, Pattern] = field(default_factory=dict)  # see PatternMiner.take_aliases
+    last: bool = False  # the chunk's last batch: its commit marks the chunk done
+
+
+def event_batches(
+    events: Iterable[Event | Rows],
+    miner: PatternMiner,
+    file_id: str,
+    ingested: datetime,
+    batch_rows: int,
+    next_offset: int,
+    next_line: int,
+    lane: CompiledLane | None = None,
+) -> Iterator[Batch]:
+    """The events (and runs of rows that ``lane`` wrote) as batches ready to commit: full
+    ones of at most ``batch_rows`` rows, then the last one (maybe empty), each yielded as
+    soon as it is complete."""
+    batch = Batch(CopyBuffer(file_id, ingested), next_offset, next_line)
+    add_row, patterns = batch.buf.add, batch.patterns
+    if lane is not None:
+        lane.buf, lane.seen = batch.buf, batch.patterns
+    mine = miner.add
+    for ev in events:
+        if isinstance(ev, Rows):
+            if lane is None:
+                raise ValueError("a run of rows without the lane that fills it")
+            lane.fill(ev)
+            _add_rows(batch, ev)
+        else:
+            p = ev.parsed
+            # As stored, before it is mined: the pattern's sample and the row say the same.
+            message = storable(ev.message())
+            raw = ev.raw()
+            pattern = mine(message).pattern()
+            pattern_id = pattern.id
+            ts = p.ts
+            level = p.level
+            texts = ev.texts
+            add_row(
+                ev.line, ts, level, p.format, message, p.fields, raw if raw != message else None,
+                ev.truncated, len(texts), pattern_id,
+            )  # fmt: skip
+            if level in ERROR_LEVELS:
+                batch.errors += 1
+            if ev.truncated:
+                batch.truncated += ev.truncated_lines
+            when = ts or ingested
+            seen = patterns.get(pattern_id)
+            if seen is None:
+                patterns[pattern_id] = [pattern.template, 1, when, when, message[:1000]]
+            else:
+                seen[1] += 1
+                if when < seen[2]:
+                    seen[2] = when
+                if when > seen[3]:
+                    seen[3] = when
+            batch.next_offset, batch.next_line = ev.end_offset, ev.line + len(texts)
+        if batch.buf.rows >= batch_rows:
+            batch.aliases = miner.take_aliases()
+            yield batch
+            batch = Batch(CopyBuffer(file_id, ingested), batch.next_offset, batch.next_line)
+            add_row, patterns = batch.buf.add, batch.patterns
+            if lane is not None:
+                lane.buf, lane.seen = batch.buf, batch.patterns
+    batch.last = True
+    batch.aliases = miner.take_aliases()
+    yield batch
+
+
+def _add_rows(batch: Batch, rows: Rows) -> None:
+    """Add a run of rows that a lane wrote (which counted their patterns in the batch)."""
+    batch.buf.add_rows(rows.data, rows.count, rows.months)
+    batch.errors += rows.errors
+    batch.next_offset, batch.next_line = rows.end_offset, rows.line + rows.lines

@@ -1,0 +1,95 @@
+"""A chunk, from its resume point to its end: read, parse, join, batch, commit.
+
+Streaming throughout: lines are read from the bucket (decompressed when the file is
+gzip), parsed and joined into events, and every ``batch_rows`` events are committed
+(``commit``) on a thread of their own while the next batch is parsed. Before the function's
+time runs out, the worker commits what it has and queues the rest of the chunk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from itertools import islice
+
+from ..db import chunks as chunks_db
+from ..errors import PermanentError
+from ..parsing import Line, LineReader, Rows
+from ..parsing.formats import Parser
+from ..parsing.multiline import Joiner
+from ..storage.gunzip import DamagedInputError, decompressed
+from .batches import event_batches
+from .commit import Committer
+from .context import Context
+from .lane import CompiledLane
+from .messages import chunk_message
+
+# Stop taking new batches this long before the function's time runs out.
+BUDGET_MARGIN_S = 20.0
+
+
+class UnknownChunkError(PermanentError):
+    """A chunk message names a chunk that was never planned: the message is bad, not the file."""
+
+
+class _Lines:
+    """The chunk's lines from its resume point: skips what gzip cannot seek past, and ends
+    quietly at damage (kept in ``damage``) so that the event being joined when it struck is
+    still written."""
+
+    def __init__(self, lines: Iterable[Line | Rows], skip: int) -> None:
+        self._lines = lines
+        self._skip = skip  # lines, all of which come as Line: no lane starts before them
+        self.damage: DamagedInputError | None = None
+
+    def __iter__(self) -> Iterator[Line | Rows]:
+        try:
+            lines = iter(self._lines)
+            next(islice(lines, self._skip, self._skip), None)  # read past the first ``skip``
+            yield from lines
+        except DamagedInputError as exc:
+            self.damage = exc
+
+
+def process_chunk(ctx: Context, file_id: str, seq: int, deadline: float) -> None:
+    """Parse and store one chunk from its resume point. Idempotent and resumable: a chunk
+    that is done, or whose resume point another delivery moved, gets no row twice."""
+    c = chunks_db.load(ctx.conn, file_id, seq)
+    if c is None:
+        raise UnknownChunkError(f"no chunk {seq} of file {file_id}")
+    if c.done:
+        return
+    settings = ctx.settings
+    try:
+        parser = Parser(tz=c.source_tz or "UTC", format=c.source_format)
+    except (ValueError, LookupError) as exc:
+        raise PermanentError(f"bad parsing options of file {file_id}: {exc}") from exc
+    miner = ctx.miner
+    lane = CompiledLane.create(settings.compiled_lane, parser, miner, settings, min_line=c.next_line)
+    if c.compression is not None:
+        read = decompressed(ctx.bucket.open(c.key), c.compression)
+        raw_lines = LineReader(read, max_line_bytes=settings.max_line_bytes, offset=0)
+        first_line, skip = c.first_line, c.next_line - c.first_line  # gzip cannot seek: read past what is committed
+    else:
+        read = ctx.bucket.open(c.key, c.next_offset, c.end_offset)
+        raw_lines = LineReader(read, max_line_bytes=settings.max_line_bytes, offset=c.next_offset)
+        first_line, skip = c.next_line, 0
+    lines = _Lines(raw_lines.with_lane(lane, first_line=first_line), skip)
+    joiner = Joiner(parser.parse, max_lines=settings.max_event_lines, max_bytes=settings.max_event_bytes)
+    events = joiner.events_and_rows(lines, first_line=c.next_line, start_offset=c.next_offset)
+    batches = event_batches(
+        events, miner, file_id, datetime.now(UTC), settings.batch_rows, c.next_offset, c.next_line, lane
+    )
+    expect_line = c.next_line
+    try:
+        with Committer(ctx, file_id, seq) as committer:
+            for batch in batches:
+                committer.commit(expect_line, batch, lines.damage if batch.last else None)
+                expect_line = batch.next_line
+                if not batch.last and ctx.clock() > deadline - BUDGET_MARGIN_S:
+                    committer.wait()
+                    ctx.queue.send([chunk_message(file_id, seq)])  # continue in a fresh invocation
+                    return
+    except BaseException:
+        miner.report_again()  # the pattern aliases of a failed commit go with the next one
+        raise

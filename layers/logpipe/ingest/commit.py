@@ -1,0 +1,91 @@
+"""The exactly-once commit: a batch's events, its chunk's new resume point, the file's
+counters and the pattern counts, in one transaction under a lock on the chunk row.
+
+A delivery that finds the resume point moved (a duplicate, a replay, a delivery that
+overlapped another) writes nothing; a worker killed mid-chunk loses only the batch it had
+not committed, which the next delivery redoes.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from ..db import chunks as chunks_db
+from ..db import files as files_db
+from ..db import patterns as patterns_db
+from ..db.events import ensure_partitions
+from ..errors import LogpipeError
+from .batches import Batch
+from .context import Context
+
+
+class ChunkTakenError(LogpipeError):
+    """Another delivery of the same chunk got there first: this one stops, nothing written."""
+
+
+def commit_batch(
+    ctx: Context, file_id: str, seq: int, expect_line: int, batch: Batch, damage: Exception | None = None
+) -> None:
+    """Write ``batch`` and move the chunk's resume point past it, in one transaction, if the
+    resume point is still ``expect_line``; else raise ChunkTakenError, having written nothing.
+
+    ``damage``: the chunk's input could not be read past this batch; the file fails with it.
+    """
+    buf = batch.buf
+    if buf.months:
+        ensure_partitions(ctx.conn, buf.months)
+    with ctx.transaction() as conn:
+        resume = chunks_db.lock_resume_point(conn, file_id, seq)
+        if resume is None or resume[1] or resume[0] != expect_line:
+            raise ChunkTakenError(f"chunk {seq} of {file_id} moved on under us")
+        buf.copy_into(conn)
+        chunks_db.advance(conn, file_id, seq, batch.next_offset, batch.next_line, batch.last)
+        files_db.add_progress(
+            conn,
+            file_id,
+            lines=batch.next_line - expect_line,
+            events=buf.rows,
+            errors=batch.errors,
+            truncated=batch.truncated,
+            chunk_done=batch.last,
+            content_error=str(damage) if damage is not None else None,
+        )
+        # Last: every worker counts the same patterns, so their rows stay locked for as
+        # short a time as can be.
+        patterns_db.add_counts(conn, batch.patterns)
+        patterns_db.add_aliases(conn, batch.aliases)
+
+
+class Committer:
+    """Commits one chunk's batches on a thread of its own while the next batch is parsed.
+
+    One commit at a time, in order: ``commit`` first waits for the one before, and raises
+    its error, if any, so a chunk stops at its first failed commit and nothing after that
+    commit is written. The database connection belongs to the commit thread from the
+    first ``commit`` until the ``with`` block ends, which waits for the last commit (its
+    error, which happened first, wins over one raised in the block).
+    """
+
+    def __init__(self, ctx: Context, file_id: str, seq: int) -> None:
+        self._ctx, self._file_id, self._seq = ctx, file_id, seq
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="logpipe-commit")
+        self._pending: Future[None] | None = None
+
+    def __enter__(self) -> Committer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self.wait()
+        finally:
+            self._pool.shutdown()
+
+    def commit(self, expect_line: int, batch: Batch, damage: Exception | None) -> None:
+        self.wait()
+        self._pending = self._pool.submit(commit_batch, self._ctx, self._file_id, self._seq, expect_line, batch, damage)
+
+    def wait(self) -> None:
+        """Wait for the commit under way, if any; raises its error."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()

@@ -1,0 +1,88 @@
+"""Planning: an object that reached the bucket becomes a file row, chunk rows and chunk messages.
+
+The object is checked first: larger than declared, empty, binary, gzip (by its magic
+bytes). A plain object over ``chunk_bytes`` is cut into newline-aligned chunks in one
+streaming pass, each recorded and queued as soon as it is found, so that workers start
+on it while planning goes on; a gzip object, or a small one, is one chunk, parsed at once
+by the worker that planned it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from ..db import chunks as chunks_db
+from ..db import files as files_db
+from ..parsing import looks_binary
+from ..storage import ObjectInfo
+from ..storage.gunzip import DamagedInputError, compression_of, decompressed
+from .boundaries import split_points
+from .chunk import process_chunk
+from .context import Context
+from .messages import chunk_message
+
+SNIFF_BYTES = 8192
+
+
+def _refusal(f: dict[str, Any], info: ObjectInfo) -> str | None:
+    """Why the object must not be parsed, if it must not."""
+    declared = f["size_declared"]
+    if declared is not None and info.size > declared:
+        return f"the uploaded object is {info.size} bytes but {declared} were declared: not parsed"
+    return None
+
+
+def plan_object(ctx: Context, key: str, deadline: float) -> None:
+    """Record the object's chunks and queue them. Deterministic, so a repeat changes nothing
+    (a file planned already has its unfinished chunks queued again)."""
+    info = ctx.bucket.head(key)
+    with ctx.transaction() as conn:
+        files_db.create_external(conn, key, info.size)
+        f = files_db.by_key(conn, key, lock=True)
+        assert f is not None
+        file_id = str(f["id"])
+        if f["status"] in ("done", "failed") and f["etag"] == info.etag and not files_db.awaits_replay(f):
+            return
+        refusal = _refusal(f, info)
+        pending = chunks_db.pending(conn, file_id) if f["chunks_total"] is not None else None
+        if pending is None:  # not planned yet
+            files_db.set_object(conn, file_id, info.size, info.etag)
+            if refusal is not None:
+                files_db.fail(conn, file_id, refusal)
+            elif info.size == 0:
+                files_db.finish_empty(conn, file_id)
+    if pending is not None:
+        ctx.queue.send([chunk_message(file_id, s) for s in pending])
+        return
+    if refusal is not None or info.size == 0:
+        return
+
+    head = ctx.bucket.open(key, 0, min(info.size, SNIFF_BYTES))(SNIFF_BYTES)
+    compression = compression_of(head)
+    if compression is not None:
+        try:
+            head = decompressed(ctx.bucket.open(key), compression)(SNIFF_BYTES)
+        except DamagedInputError:
+            head = b""  # the chunk itself will report the damage, after keeping what it can
+    if looks_binary(head):
+        with ctx.transaction() as conn:
+            reason = "this is a binary file (NUL or control bytes in its first 8 KiB), not a text log"
+            files_db.fail(conn, file_id, reason)
+        return
+
+    chunk_bytes = ctx.settings.chunk_bytes
+    whole = compression is not None or info.size <= chunk_bytes  # one chunk, parsed here and now
+    plan: Iterable[tuple[int, int, int]] = (
+        [(0, info.size, 1)] if whole else split_points(ctx.bucket.open(key), info.size, chunk_bytes)
+    )
+    count = 0
+    for seq, (start, end, first_line) in enumerate(plan):
+        chunks_db.add(ctx.conn, file_id, seq, start, end, first_line)
+        count += 1
+        if not whole:
+            ctx.queue.send([chunk_message(file_id, seq)])  # workers start while planning goes on
+    with ctx.transaction() as conn:
+        files_db.set_plan(conn, file_id, count, compression, chunk_bytes)
+    if whole:
+        process_chunk(ctx, file_id, 0, deadline)  # one chunk: no need for another queue hop
