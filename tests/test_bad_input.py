@@ -42,6 +42,11 @@ def json_rows(api: Api, file_id: str, fields: str = "fields") -> list[list[Any]]
     )
 
 
+def failure(api: Api, file_id: str) -> Any:
+    """Why the file failed, as the worker recorded it (``files.failure``)."""
+    return query(api.settings, "SELECT failure FROM files WHERE id = CAST(:f AS uuid)", f=file_id)[0][0]
+
+
 def object_key(api: Api, file_id: str) -> str:
     return str(query(api.settings, "SELECT object_key FROM files WHERE id = CAST(:f AS uuid)", f=file_id)[0][0])
 
@@ -71,6 +76,7 @@ def test_binary_file_fails_saying_so_and_stays_in_the_bucket(api: Api, head: byt
     f = api.file(file_id)
     assert f["status"] == "failed"
     assert "binary" in f["error"] and not f["error"].startswith("dead-lettered")
+    assert failure(api, file_id) == "content"
     assert (f["lines"], f["events"]) == (0, 0)
     assert events(api, file_id) == []
     kept = client("s3", api.settings).get_object(Bucket=api.settings.bucket, Key=object_key(api, file_id))
@@ -154,6 +160,7 @@ def test_truncated_gzip_fails_naming_the_damage_and_keeps_what_came_before(api: 
     f = api.file(file_id)
     assert f["status"] == "failed"
     assert f["error"].startswith("gzip stream is truncated")
+    assert failure(api, file_id) == "content"
     lines = [
         r[0]
         for r in query(
@@ -175,6 +182,7 @@ def test_upload_larger_than_declared_is_refused_by_the_worker(api: Api) -> None:
     f = api.file(file_id)
     assert f["status"] == "failed"
     assert f"the uploaded object is {len(data)} bytes but 100 were declared" in f["error"]
+    assert failure(api, file_id) == "upload"
     assert events(api, file_id) == []
 
 
@@ -203,6 +211,7 @@ def test_upload_that_never_arrives_fails_once_its_links_expired(api: Api) -> Non
     f = api.file(presigned)
     assert f["status"] == "failed" and f["finished_at"] is not None
     assert "the upload never completed" in f["error"] and "upload the file again" in f["error"]
+    assert failure(api, presigned) == "upload"
     assert api.file(late)["status"] == "awaiting_upload"  # its links are still good
     assert api.file(landed)["status"] == "awaiting_upload"
 

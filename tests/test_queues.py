@@ -48,13 +48,12 @@ def numbered_lines(n: int, marker: int | None = None) -> bytes:
     )
 
 
+FILE_ROW = ("status", "lines", "events", "error", "chunks_total", "chunks_done", "failure")
+
+
 def file_row(settings: Settings, file_id: str) -> dict[str, Any]:
-    rows = query(
-        settings,
-        "SELECT status, lines, events, error, chunks_total, chunks_done FROM files WHERE id = CAST(:f AS uuid)",
-        f=file_id,
-    )
-    return dict(zip(("status", "lines", "events", "error", "chunks_total", "chunks_done"), rows[0], strict=True))
+    rows = query(settings, f"SELECT {', '.join(FILE_ROW)} FROM files WHERE id = CAST(:f AS uuid)", f=file_id)
+    return dict(zip(FILE_ROW, rows[0], strict=True))
 
 
 def event_lines(settings: Settings, file_id: str) -> list[Any]:
@@ -246,7 +245,7 @@ def test_unexpected_error_is_retried_then_dead_lettered_then_replayed(make_api: 
     assert dead.attempts == settings.max_attempts
     assert "no_quarantine" in dead.error
     f = file_row(settings, file_id)
-    assert f["status"] == "failed"
+    assert (f["status"], f["failure"]) == ("failed", "dead_lettered")
     assert f["error"].startswith("dead-lettered: ") and "no_quarantine" in f["error"]
     assert f["chunks_done"] == f["chunks_total"] - 1
     count, distinct = event_lines(settings, file_id)[:2]
@@ -263,7 +262,7 @@ def test_unexpected_error_is_retried_then_dead_lettered_then_replayed(make_api: 
     pump(settings)
 
     f = file_row(settings, file_id)
-    assert (f["status"], f["lines"], f["events"], f["error"]) == ("done", 2000, 2000, None)
+    assert (f["status"], f["lines"], f["events"], f["error"], f["failure"]) == ("done", 2000, 2000, None, None)
     assert event_lines(settings, file_id) == [2000, 2000, 1, 2000, True]
     assert cli(settings, "dlq", "list")[1].strip() == "0 dead-lettered message(s)"
 
@@ -278,7 +277,7 @@ def test_a_file_stays_failed_while_chunks_after_a_dead_lettered_one_finish(make_
 
     f = file_row(settings, file_id)
     assert f["chunks_done"] == f["chunks_total"] - 1
-    assert f["status"] == "failed"
+    assert (f["status"], f["failure"]) == ("failed", "dead_lettered")
     assert f["error"].startswith("dead-lettered: ") and "no_quarantine" in f["error"]
     assert [d.body for d in ingest_queue(settings).list_dead()] == [chunk_message(file_id, 0)]
 

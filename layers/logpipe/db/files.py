@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, Literal
 
 import pg8000.native
 
 FILE_COLUMNS = (
     "id, name, size, status, lines, events, errors, created_at, finished_at, error, "
     "size_declared, content_type, upload_kind, object_key, multipart_id, compression, "
-    "chunks_total, chunks_done, truncated_lines, etag, source_format, source_tz"
+    "chunks_total, chunks_done, truncated_lines, etag, source_format, source_tz, failure"
 )
+# Why a file failed (the ``failure`` column): only ``dead_lettered`` can be undone, by a
+# replay of the message that was dead-lettered.
+Failure = Literal["dead_lettered", "upload", "content"]
 PUBLIC = ("id", "name", "size", "status", "lines", "events", "errors", "created_at", "finished_at", "error")
 
 
@@ -100,11 +103,13 @@ def list_recent(conn: pg8000.native.Connection, limit: int = 100, before: str | 
     return [_row(FILE_COLUMNS, r) for r in rows]
 
 
-def fail(conn: pg8000.native.Connection, file_id: str, error: str) -> None:
-    """Mark the file failed, with the error users read."""
+def fail(conn: pg8000.native.Connection, file_id: str, error: str, failure: Failure) -> None:
+    """Mark the file failed, with the error users read and the kind of failure it was."""
     conn.run(
-        "UPDATE files SET status = 'failed', error = :e, finished_at = now() WHERE id = CAST(:id AS uuid)",
+        "UPDATE files SET status = 'failed', error = :e, failure = :k, finished_at = now() "
+        "WHERE id = CAST(:id AS uuid)",
         e=error[:2000],
+        k=failure,
         id=file_id,
     )
 
@@ -114,13 +119,12 @@ def fail_dead_lettered(conn: pg8000.native.Connection, file_id: str, error: str)
 
     A replay that finishes the file's last chunk brings it back to ``done`` (see ``add_progress``).
     """
-    fail(conn, file_id, f"dead-lettered: {error}")
+    fail(conn, file_id, f"dead-lettered: {error}", "dead_lettered")
 
 
 def awaits_replay(f: dict[str, Any]) -> bool:
     """Whether the file failed only because a message about it was dead-lettered."""
-    # The state hides in the error text's prefix, as add_progress reads it too.
-    return bool(f["status"] == "failed" and str(f["error"] or "").startswith("dead-lettered:"))
+    return bool(f["status"] == "failed" and f["failure"] == "dead_lettered")
 
 
 def set_object(conn: pg8000.native.Connection, file_id: str, size: int, etag: str) -> None:
@@ -183,13 +187,16 @@ def add_progress(
         " truncated_lines = truncated_lines + :trunc, chunks_done = chunks_done + :d, "
         " status = CASE"
         "   WHEN :failed THEN 'failed'"
-        "   WHEN status = 'failed' AND error NOT LIKE 'dead-lettered:%' THEN 'failed'"
+        "   WHEN status = 'failed' AND failure IS DISTINCT FROM 'dead_lettered' THEN 'failed'"
         "   WHEN chunks_total IS NOT NULL AND chunks_done + :d >= chunks_total THEN 'done'"
         "   WHEN status = 'failed' THEN 'failed'"
         "   ELSE 'processing' END,"
         " error = CASE WHEN :failed THEN :error"
-        "   WHEN error LIKE 'dead-lettered:%' AND chunks_total IS NOT NULL AND chunks_done + :d >= chunks_total"
+        "   WHEN failure = 'dead_lettered' AND chunks_total IS NOT NULL AND chunks_done + :d >= chunks_total"
         "   THEN NULL ELSE error END,"
+        " failure = CASE WHEN :failed THEN 'content'"
+        "   WHEN failure = 'dead_lettered' AND chunks_total IS NOT NULL AND chunks_done + :d >= chunks_total"
+        "   THEN NULL ELSE failure END,"
         " finished_at = CASE WHEN :failed OR (chunks_total IS NOT NULL AND chunks_done + :d >= chunks_total)"
         "   THEN now() ELSE finished_at END "
         "WHERE id = CAST(:f AS uuid)",
@@ -229,7 +236,7 @@ def awaiting_upload(conn: pg8000.native.Connection, older_than_s: int) -> list[t
 def expire_upload(conn: pg8000.native.Connection, file_id: str, error: str) -> None:
     """Fail a file whose upload never came, unless it came meanwhile."""
     conn.run(
-        "UPDATE files SET status = 'failed', finished_at = now(), error = :error "
+        "UPDATE files SET status = 'failed', finished_at = now(), error = :error, failure = 'upload' "
         "WHERE id = CAST(:f AS uuid) AND status = 'awaiting_upload'",
         f=file_id,
         error=error,

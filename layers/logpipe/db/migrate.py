@@ -25,8 +25,9 @@ def available() -> list[tuple[int, str, str]]:
     return sorted(found)
 
 
-def migrate(conn: pg8000.native.Connection) -> list[str]:
-    """Apply the migrations this database lacks; returns the names it applied."""
+def migrate(conn: pg8000.native.Connection, *, upto: int | None = None) -> list[str]:
+    """Apply the migrations this database lacks (those up to version ``upto`` only, when
+    given); returns the names it applied."""
     conn.run("SELECT pg_advisory_lock(:k)", k=_LOCK_KEY)
     try:
         conn.run(
@@ -37,7 +38,7 @@ def migrate(conn: pg8000.native.Connection) -> list[str]:
         done = {row[0] for row in conn.run("SELECT version FROM schema_migrations")}
         applied = []
         for version, name, sql in available():
-            if version in done:
+            if version in done or (upto is not None and version > upto):
                 continue
             conn.run("BEGIN")
             try:

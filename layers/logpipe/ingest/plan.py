@@ -49,7 +49,7 @@ def plan_object(ctx: Context, key: str, deadline: float) -> None:
         if pending is None:  # not planned yet
             files_db.set_object(conn, file_id, info.size, info.etag)
             if refusal is not None:
-                files_db.fail(conn, file_id, refusal)
+                files_db.fail(conn, file_id, refusal, "upload")
             elif info.size == 0:
                 files_db.finish_empty(conn, file_id)
     if pending is not None:
@@ -68,7 +68,7 @@ def plan_object(ctx: Context, key: str, deadline: float) -> None:
     if looks_binary(head):
         with ctx.transaction() as conn:
             reason = "this is a binary file (NUL or control bytes in its first 8 KiB), not a text log"
-            files_db.fail(conn, file_id, reason)
+            files_db.fail(conn, file_id, reason, "content")
         return
 
     chunk_bytes = ctx.settings.chunk_bytes
