@@ -20,7 +20,7 @@ from logpipe.aws import client
 from logpipe.config import Settings
 from logpipe.ingest import Context, chunk_message, handle_deliveries, s3_event
 from logpipe.ingest.lambda_events import handle_event
-from logpipe.queue import DeadLetter, WorkQueue, ingest_queue, work_queue
+from logpipe.queue import DeadLetter, Delivery, WorkQueue, ingest_queue, work_queue
 from logpipe.queue.rabbitmq import ATTEMPT
 
 from conftest import MIXED, Api, pump, query, settings_env
@@ -439,5 +439,55 @@ def test_lambda_rabbitmq_event_republishes_retries_and_dead_letters(rabbit_api: 
         assert (f["lines"], f["events"]) == (1000, 1000)
         assert event_lines(settings, file_id) == [1000, 1000, 1, 1000, True]
         assert [d.body for d in q.list_dead()] == ["not json"]
+    finally:
+        q.close()
+
+
+@pytest.mark.parametrize("trigger", ["worker", "lambda"])
+def test_rabbitmq_outage_retry_waits_the_outage_delay_and_keeps_its_try(rabbit_api: Api, trigger: str) -> None:
+    # Far longer than the test: each retried message is still waiting in the retry queue
+    # when the test reads it there, with the TTL it was given.
+    settings = replace(rabbit_api.settings, outage_retry_s=600)
+    file_id = rabbit_api.upload("outage.log", numbered_lines(1000))
+    chunks = plan(settings, file_id)
+    q = work_queue(settings)
+    try:
+        with TcpProxy(settings.psql_addr, settings.psql_port) as proxy:
+            proxy.cut()
+            down = Context(replace(settings, psql_port=proxy.port))
+            try:
+                if trigger == "lambda":  # Lambda's trigger took the messages, on their second try
+                    attempt = 2
+                    q.purge()
+                    messages = [rmq_message(chunk_message(file_id, s), {ATTEMPT: attempt}) for s in range(chunks)]
+                    event = {"eventSource": "aws:rmq", "rmqMessagesByQueue": {f"{q.name}::/": messages}}
+                    assert handle_event(down, event, time.monotonic() + 600) == {}
+                else:  # a worker took them from the queue, on their first try
+                    attempt = 1
+                    deliveries: list[Delivery] = []
+                    deadline = time.monotonic() + 30
+                    while len(deliveries) < chunks:
+                        assert time.monotonic() < deadline, "the chunk messages did not come"
+                        deliveries += q.receive(chunks - len(deliveries), wait_s=1)
+                    outcomes = handle_deliveries(down, deliveries, time.monotonic() + 600)
+                    assert {o.action for o in outcomes} == {"retry"}
+                    for d, outcome in zip(deliveries, outcomes, strict=True):
+                        q.settle(d, outcome)
+            finally:
+                down.close()
+
+        conn = pika.BlockingConnection(pika.URLParameters(settings.rabbitmq_url))
+        try:
+            ch = conn.channel()
+            waiting = []
+            while (got := ch.basic_get(f"{q.name}.retry", auto_ack=True))[0] is not None:
+                waiting.append(got[1])
+        finally:
+            conn.close()
+        assert len(waiting) == chunks, "every chunk waits in the retry queue"
+        # The delay is LOGPIPE_OUTAGE_RETRY_S, and the outage did not use up a try.
+        assert {(p.expiration, p.headers[ATTEMPT]) for p in waiting} == {(str(600 * 1000), attempt)}
+        assert rabbit_depth(settings, q.name) == 0
+        assert rabbit_depth(settings, f"{q.name}.dlq") == 0
     finally:
         q.close()

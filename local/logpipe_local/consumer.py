@@ -1,10 +1,13 @@
 """A worker process: pulls messages and calls the function's handler with Lambda's event shape.
 
-SQS messages become ``{"Records": [...aws:sqs...]}`` and the handler's
-``batchItemFailures`` decide what is retried; RabbitMQ messages become
-``{"rmqMessagesByQueue": ...}`` as Amazon MQ would send them. While the handler runs, the
-messages' visibility is extended, so a long chunk is not handed to a second worker; a
-worker killed with -9 stops extending it and its messages come back within a minute.
+It does what Lambda's trigger does, and nothing more: SQS messages become
+``{"Records": [...aws:sqs...]}``, and those the handler does not report in
+``batchItemFailures`` are deleted; RabbitMQ messages become ``{"rmqMessagesByQueue": ...}``
+as Amazon MQ would send them, and are acked as a batch. The handler itself settles each
+message's retry or dead letter. When the handler raises, each of its messages is a failed
+try, settled as the retry policy says. While the handler runs, the messages' visibility
+is extended, so a long chunk is not handed to a second worker; a worker killed with -9
+stops extending it and its messages come back within a minute.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from typing import Any
 from logpipe import logs
 from logpipe.config import Settings
 from logpipe.errors import LogpipeError
-from logpipe.queue import Delivery, Outcome, WorkQueue, ingest_queue, work_queue
+from logpipe.queue import Delivery, Outcome, Result, RetryPolicy, WorkQueue, ingest_queue, work_queue
 from logpipe.queue.rabbitmq import ATTEMPT
 from logpipe.queue.sqs import SqsQueue
 
@@ -84,6 +87,11 @@ class _Heartbeat(threading.Thread):
         self.queue, self.deliveries, self.visibility_s = queue, deliveries, visibility_s
         self.done = threading.Event()
 
+    def stop(self) -> None:
+        """Stop extending, for good: the visibility the handler set for a retry must stand."""
+        self.done.set()
+        self.join()
+
     def run(self) -> None:
         while not self.done.wait(self.visibility_s / 3):
             for d in self.deliveries:
@@ -97,7 +105,16 @@ class _Heartbeat(threading.Thread):
                     log.warning("could not extend a message's visibility", exc_info=True)
 
 
-def _serve_sqs(spec: template.FunctionSpec, handler: Any, queue: SqsQueue, wait_s: float, visibility_s: int) -> bool:
+def _settle_failed(queue: WorkQueue, deliveries: list[Delivery], exc: Exception, policy: RetryPolicy) -> None:
+    """The handler raised: each of its messages had a failed try."""
+    failed = Result("failed", f"{type(exc).__name__}: {exc}")
+    for d in deliveries:
+        queue.settle(d, policy.decide(d, failed))
+
+
+def _serve_sqs(
+    spec: template.FunctionSpec, handler: Any, queue: SqsQueue, wait_s: float, visibility_s: int, policy: RetryPolicy
+) -> bool:
     deliveries = queue.receive(spec.batch_size, wait_s=wait_s)
     if not deliveries:
         return False
@@ -106,30 +123,33 @@ def _serve_sqs(spec: template.FunctionSpec, handler: Any, queue: SqsQueue, wait_
     try:
         response = handler(sqs_event(queue, deliveries), LocalContext(spec.name, spec.timeout_s))
     except Exception as exc:
-        log.exception("handler raised: the batch will be retried")
-        response = {"batchItemFailures": [{"itemIdentifier": d.id} for d in deliveries]}
-        del exc
-    finally:
-        beat.done.set()
+        log.exception("handler raised: each of its messages had a failed try")
+        beat.stop()
+        _settle_failed(queue, deliveries, exc, policy)
+        return True
+    beat.stop()
+    # Reported failures come back by themselves once the delay the handler set is over.
     failed = {f["itemIdentifier"] for f in (response or {}).get("batchItemFailures", [])}
     for d in deliveries:
-        queue.settle(d, Outcome(d.id, "retry" if d.id in failed else "ok"))
+        if d.id not in failed:
+            queue.settle(d, Outcome(d.id, "ack"))
     return True
 
 
-def _serve_rabbit(spec: template.FunctionSpec, handler: Any, queue: WorkQueue, wait_s: float) -> bool:
+def _serve_rabbit(
+    spec: template.FunctionSpec, handler: Any, queue: WorkQueue, wait_s: float, policy: RetryPolicy
+) -> bool:
     deliveries = queue.receive(spec.batch_size, wait_s=wait_s)
     if not deliveries:
         return False
     try:
         handler(rabbit_event(queue.name, deliveries), LocalContext(spec.name, spec.timeout_s))
-    except Exception:
-        log.exception("handler raised: the batch will be retried")
-        for d in deliveries:
-            queue.settle(d, Outcome(d.id, "retry", counts_as_attempt=True))
+    except Exception as exc:
+        log.exception("handler raised: each of its messages had a failed try")
+        _settle_failed(queue, deliveries, exc, policy)
         return True
-    for d in deliveries:  # the handler re-published what failed; these are done
-        queue.settle(d, Outcome(d.id, "ok"))
+    for d in deliveries:  # the handler published what is retried or dead-lettered
+        queue.settle(d, Outcome(d.id, "ack"))
     return True
 
 
@@ -144,6 +164,7 @@ def run_worker(function_name: str, env: dict[str, str], stop: Any = None) -> Non
     spec = template.find(function_name)
     handler = spec.handler_function()
     visibility_s = local_visibility_s(template.upload_path()[1].visibility_timeout_s)  # as provisioned
+    policy = RetryPolicy.of(settings)
     sqs = ingest_queue(settings)
     rabbit = work_queue(settings) if settings.rabbitmq_url else None
     idle_backoff = 0.0
@@ -153,9 +174,9 @@ def run_worker(function_name: str, env: dict[str, str], stop: Any = None) -> Non
             # Long-poll only when idle, and split the wait between the two queues, so that
             # a stream of RabbitMQ work is never held up by an empty SQS queue.
             wait = 0.0 if busy else (0.5 if rabbit is not None else 1.0)
-            busy = _serve_sqs(spec, handler, sqs, wait, visibility_s)
+            busy = _serve_sqs(spec, handler, sqs, wait, visibility_s, policy)
             if rabbit is not None:
-                busy = _serve_rabbit(spec, handler, rabbit, wait) or busy
+                busy = _serve_rabbit(spec, handler, rabbit, wait, policy) or busy
             idle_backoff = 0.0
         except LogpipeError as exc:
             # The queue itself is unreachable: wait and try again, do not spin.

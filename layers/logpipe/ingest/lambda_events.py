@@ -1,12 +1,15 @@
 """Lambda's queue trigger events in, Lambda's answers out: the same for SQS and Amazon MQ.
 
-- SQS (``Records`` with ``eventSource: aws:sqs``): failures to retry are reported as
-  ``batchItemFailures`` (the function has ``ReportBatchItemFailures``); messages that
-  must be dead-lettered are sent to the DLQ with their error and reported as handled.
-- RabbitMQ (``rmqMessagesByQueue``): Lambda acks a batch as a whole, so a failed message
-  is re-published to the retry queue (or the DLQ) by the handler itself.
+Each message's outcome is decided by the retry policy and carried out by its queue's
+``settle``, which leaves the acknowledgement to Lambda:
+
+- SQS (``Records`` with ``eventSource: aws:sqs``): Lambda deletes every message that is
+  not reported in ``batchItemFailures`` (the function has ``ReportBatchItemFailures``), so
+  only a retry that counts, whose visibility ``settle`` set to its delay, is reported.
+- RabbitMQ (``rmqMessagesByQueue``): Lambda acks a batch as a whole; a retry or a dead
+  letter is published by ``settle``.
 - A bare S3 notification (``eventSource: aws:s3``, as ``sam local generate-event s3 put``
-  prints) is handled as one message.
+  prints) is handled as one message; the invocation fails unless it succeeded.
 """
 
 from __future__ import annotations
@@ -42,24 +45,23 @@ def handle_event(ctx: Context, event: dict[str, Any], deadline: float) -> dict[s
         raise PermanentError("the event has neither 'Records' nor 'rmqMessagesByQueue'")
     if records[0].get("eventSource") == "aws:s3":
         outcome = handle_deliveries(ctx, [Delivery("s3", json.dumps(event), 1)], deadline)[0]
-        if outcome.action != "ok":
+        if outcome.action != "ack":
             raise RuntimeError(outcome.error)
         return {"batchItemFailures": []}
 
     deliveries = [
-        Delivery(r["messageId"], r["body"], int(r.get("attributes", {}).get("ApproximateReceiveCount", "1")))
+        Delivery(r["receiptHandle"], r["body"], int(r.get("attributes", {}).get("ApproximateReceiveCount", "1")))
         for r in records
     ]
-    failures = []
     queue = ingest_queue(ctx.settings)
-    for d, outcome in zip(deliveries, handle_deliveries(ctx, deliveries, deadline), strict=True):
-        if outcome.action == "retry" and not outcome.counts_as_attempt:
-            queue.requeue_fresh(d.body, ctx.settings.outage_retry_s)  # an outage must not use up the tries
-        elif outcome.action == "retry":
-            failures.append({"itemIdentifier": d.id})
-        elif outcome.action == "dead":
-            queue.dead_letter(d.body, outcome.error or "", d.attempt)
-    return {"batchItemFailures": failures}
+    outcomes = handle_deliveries(ctx, deliveries, deadline)
+    return {
+        "batchItemFailures": [
+            {"itemIdentifier": r["messageId"]}
+            for r, d, outcome in zip(records, deliveries, outcomes, strict=True)
+            if queue.settle(d, outcome, acknowledge=False)
+        ]
+    }
 
 
 def _handle_rabbit(ctx: Context, event: dict[str, Any], deadline: float) -> dict[str, Any]:
@@ -73,10 +75,7 @@ def _handle_rabbit(ctx: Context, event: dict[str, Any], deadline: float) -> dict
     queue = RabbitQueue(ctx.settings)
     try:
         for d, outcome in zip(deliveries, handle_deliveries(ctx, deliveries, deadline), strict=True):
-            if outcome.action == "retry":
-                queue.republish_for_retry(d.body, d.attempt + 1 if outcome.counts_as_attempt else d.attempt)
-            elif outcome.action == "dead":
-                queue.dead_letter(d.body, outcome.error or "", d.attempt)
+            queue.settle(d, outcome, acknowledge=False)
     finally:
         queue.close()
     return {}

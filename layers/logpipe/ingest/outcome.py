@@ -1,5 +1,11 @@
-"""What became of each message: it is run, its error classified (here, and only here), and
-the file of a dead-lettered message is marked failed."""
+"""What became of each message: it is run, its error classified (here, and only here), the
+retry policy decides its outcome, and the file of a dead-lettered message is marked failed.
+
+- a chunk another delivery got to first: done, nothing written;
+- ``PermanentError`` (the message is bad, or its object cannot be read): rejected;
+- a dependency that did not answer (Postgres, the queue, the bucket): unavailable;
+- anything else: failed, which the policy retries up to ``LOGPIPE_MAX_ATTEMPTS`` tries.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ from ..db import chunks as chunks_db
 from ..db import files as files_db
 from ..errors import PermanentError, RetryableError, ServiceUnavailableError
 from ..queue import Delivery, Outcome
+from ..queue.policy import OK, Result, RetryPolicy
 from .chunk import process_chunk
 from .commit import ChunkTakenError
 from .context import Context
@@ -30,8 +37,28 @@ def handle_message(ctx: Context, body: str, deadline: float) -> None:
         plan_object(ctx, key, deadline)
 
 
-def _transient(exc: BaseException) -> bool:
+def _unavailable(exc: BaseException) -> bool:
     return isinstance(exc, (RetryableError, ServiceUnavailableError, pg8000.native.InterfaceError, OSError))
+
+
+def _run(ctx: Context, d: Delivery, deadline: float) -> Result:
+    """Run the delivery's message; how it ended, with the connection left fit for the next one."""
+    try:
+        handle_message(ctx, d.body, deadline)
+    except ChunkTakenError:
+        return OK
+    except PermanentError as exc:
+        log.warning("dead-lettering a message: %s", exc)
+        return Result("rejected", str(exc))
+    except Exception as exc:
+        if _unavailable(exc):
+            ctx.drop_connection()
+            log.warning("will retry (dependency unavailable): %s", exc)
+            return Result("unavailable", str(exc))
+        log.exception("message failed on attempt %d", d.attempt)
+        ctx.rollback()
+        return Result("failed", f"{type(exc).__name__}: {exc}")
+    return OK
 
 
 def _files_of(ctx: Context, body: str) -> list[str]:
@@ -60,37 +87,13 @@ def _mark_dead_lettered(ctx: Context, body: str, error: str) -> None:
 
 
 def handle_deliveries(ctx: Context, deliveries: list[Delivery], deadline: float) -> list[Outcome]:
-    """Handle each delivery and say what should become of it.
-
-    - ok: done (or a duplicate that needed nothing);
-    - retry: a dependency is down (does not count toward the dead-letter limit) or an
-      unexpected error on a try before the last;
-    - dead: a permanent error, or the last allowed try failed. The file, if any, is
-      marked failed with the reason.
-    """
+    """Handle each delivery and say what should become of it (``RetryPolicy.decide``); the
+    file of a message that is to be dead-lettered is marked failed with the reason."""
+    policy = RetryPolicy.of(ctx.settings)
     outcomes = []
     for d in deliveries:
-        try:
-            handle_message(ctx, d.body, deadline)
-            outcomes.append(Outcome(d.id, "ok"))
-        except ChunkTakenError:
-            outcomes.append(Outcome(d.id, "ok"))
-        except PermanentError as exc:
-            log.warning("dead-lettering a message: %s", exc)
-            _mark_dead_lettered(ctx, d.body, str(exc))
-            outcomes.append(Outcome(d.id, "dead", str(exc)))
-        except Exception as exc:
-            if _transient(exc):
-                ctx.drop_connection()
-                log.warning("will retry (dependency unavailable): %s", exc)
-                outcomes.append(Outcome(d.id, "retry", str(exc), counts_as_attempt=False))
-                continue
-            error = f"{type(exc).__name__}: {exc}"
-            log.exception("message failed on attempt %d", d.attempt)
-            ctx.rollback()
-            if d.attempt >= ctx.settings.max_attempts:
-                _mark_dead_lettered(ctx, d.body, error)
-                outcomes.append(Outcome(d.id, "dead", error))
-            else:
-                outcomes.append(Outcome(d.id, "retry", error))
+        outcome = policy.decide(d, _run(ctx, d, deadline))
+        if outcome.action == "dead_letter":
+            _mark_dead_lettered(ctx, d.body, outcome.error or "")
+        outcomes.append(outcome)
     return outcomes

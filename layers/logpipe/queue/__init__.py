@@ -1,6 +1,7 @@
 """Work queues: SQS (local default and AWS) and RabbitMQ (through pika), with dead-letter queues.
 
 Both carry the same JSON messages. Delivery is at-least-once; handlers are idempotent.
+What becomes of a message after its handler ran is decided once, by ``policy``, for both.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from ..config import Settings
 from .base import DeadLetter, Delivery, Outcome, WorkQueue
+from .policy import Result, RetryPolicy
 
 if TYPE_CHECKING:
     from .sqs import SqsQueue
@@ -37,4 +39,14 @@ def all_queues(settings: Settings) -> list[WorkQueue]:
     return queues
 
 
-__all__ = ["DeadLetter", "Delivery", "Outcome", "WorkQueue", "all_queues", "ingest_queue", "work_queue"]
+__all__ = [
+    "DeadLetter",
+    "Delivery",
+    "Outcome",
+    "Result",
+    "RetryPolicy",
+    "WorkQueue",
+    "all_queues",
+    "ingest_queue",
+    "work_queue",
+]

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
+
+# What becomes of a delivery: acknowledged (done with), retried later, or dead-lettered.
+Action = Literal["ack", "retry", "dead_letter"]
 
 
 @dataclass(frozen=True)
@@ -17,12 +20,19 @@ class Delivery:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What became of a delivery: ``ok``, ``retry`` (try again later) or ``dead`` (to the DLQ)."""
+    """What becomes of a delivery, as ``policy.RetryPolicy`` decides it and a queue's
+    ``settle`` carries it out.
+
+    ``retry``: the message comes back after ``delay_s`` seconds as try ``next_attempt``
+    (the same number as this try when this try does not count toward the dead-letter
+    limit). ``dead_letter``: it goes to the dead-letter queue with ``error``.
+    """
 
     id: str
-    action: str
+    action: Action
     error: str | None = None
-    counts_as_attempt: bool = True
+    delay_s: int = 0
+    next_attempt: int = 0
 
 
 @dataclass(frozen=True)
@@ -53,8 +63,14 @@ class WorkQueue(Protocol):
     def receive(self, max_messages: int, wait_s: float) -> list[Delivery]:
         """Take up to ``max_messages``, waiting up to ``wait_s`` for the first one."""
 
-    def settle(self, delivery: Delivery, outcome: Outcome) -> None:
-        """Acknowledge, schedule a retry, or dead-letter one received message."""
+    def settle(self, delivery: Delivery, outcome: Outcome, *, acknowledge: bool = True) -> bool:
+        """Carry out ``outcome`` for one received message: publish its retry or its dead
+        letter, then acknowledge it.
+
+        ``acknowledge=False`` when the trigger acknowledges instead (Lambda deletes or acks
+        a batch's messages itself). Returns True when the message is left in the queue to
+        come back by itself, which such a trigger must be told (a batch item failure).
+        """
 
     def ping(self) -> None:
         """Raise ServiceUnavailableError('queue', ...) unless the queue answers."""

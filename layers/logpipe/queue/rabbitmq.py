@@ -21,7 +21,6 @@ import pika.exceptions
 from ..config import Settings
 from ..errors import RetryableError, ServiceUnavailableError
 from .base import DeadLetter, Delivery, Outcome
-from .sqs import retry_delay
 
 ATTEMPT = "x-logpipe-attempt"
 AMQP_ERRORS = (pika.exceptions.AMQPError, OSError)
@@ -97,13 +96,16 @@ class RabbitQueue:
         self._do(run)
 
     def dead_letter(self, body: str, error: str, attempts: int) -> None:
+        self._do(lambda ch: self._publish_dead(ch, body, error, attempts))
+
+    def _publish_dead(self, ch: Any, body: str, error: str, attempts: int) -> None:
         headers = {
             "error": error[:4000] or "unknown error",
             "attempts": attempts,
             "source_queue": self.name,
             "failed_at": datetime.now(UTC).isoformat(),
         }
-        self._do(lambda ch: self._publish(ch, self.dlq_name, body, headers))
+        self._publish(ch, self.dlq_name, body, headers)
 
     def _take_dead(self, ch: Any, limit: int | None) -> list[tuple[Any, Any, bytes]]:
         taken: list[tuple[Any, Any, bytes]] = []
@@ -166,23 +168,20 @@ class RabbitQueue:
 
         return self._do(run)  # type: ignore[no-any-return]
 
-    def settle(self, delivery: Delivery, outcome: Outcome) -> None:
-        tag = int(delivery.id)
-
+    def settle(self, delivery: Delivery, outcome: Outcome, *, acknowledge: bool = True) -> bool:
         def run(ch: Any) -> None:
             if outcome.action == "retry":
-                next_attempt = delivery.attempt + 1 if outcome.counts_as_attempt else delivery.attempt
-                self.republish_for_retry(delivery.body, next_attempt)
-            elif outcome.action == "dead":
-                self.dead_letter(delivery.body, outcome.error or "", delivery.attempt)
-            ch.basic_ack(tag)
+                # It waits out its delay in the retry queue (a per-message TTL), which then
+                # dead-letters it back into the work queue.
+                headers = {ATTEMPT: outcome.next_attempt}
+                self._publish(ch, self.retry_name, delivery.body, headers, outcome.delay_s * 1000)
+            elif outcome.action == "dead_letter":
+                self._publish_dead(ch, delivery.body, outcome.error or "", delivery.attempt)
+            if acknowledge:
+                ch.basic_ack(int(delivery.id))
 
         self._do(run)
-
-    def republish_for_retry(self, body: str, next_attempt: int) -> None:
-        """Lambda's RabbitMQ trigger acks whole batches: a failed record is re-sent instead."""
-        delay_ms = retry_delay(next_attempt - 1) * 1000
-        self._do(lambda ch: self._publish(ch, self.retry_name, body, {ATTEMPT: next_attempt}, delay_ms))
+        return False
 
     def ping(self) -> None:
         self._channel()

@@ -1,8 +1,10 @@
 """SQS (or moto's server) as a work queue with a dead-letter queue.
 
-The handler dead-letters a message itself, with the error as message attributes, once it
-has failed ``max_attempts`` times; the queue's redrive policy stays as a backstop for a
-worker that dies without saying why.
+The handler dead-letters a message itself, with the error as message attributes, when the
+retry policy says so; the queue's redrive policy stays as a backstop for a worker that
+dies without saying why. A try counts through SQS's own receive count, which nothing can
+set back: a retry that must not count (an outage) is a fresh message, whose count starts
+again.
 """
 
 from __future__ import annotations
@@ -16,12 +18,6 @@ from ..aws import client
 from ..config import Settings
 from ..errors import RetryableError, ServiceUnavailableError
 from .base import DeadLetter, Delivery, Outcome
-
-RETRY_DELAYS_S = (2, 10, 30, 60)
-
-
-def retry_delay(attempt: int) -> int:
-    return RETRY_DELAYS_S[min(max(attempt, 1), len(RETRY_DELAYS_S)) - 1]
 
 
 class SqsQueue:
@@ -133,31 +129,21 @@ class SqsQueue:
             for m in got
         ]
 
-    def requeue_fresh(self, body: str, delay_s: int) -> None:
-        """Send ``body`` again as a new message, whose receive count starts from zero.
-
-        Used when a dependency was down: such a try must not count toward the dead-letter
-        limit, and SQS's ``ApproximateReceiveCount`` cannot be told so.
-        """
-        self._call("send_message", QueueUrl=self.url(self.name), MessageBody=body, DelaySeconds=min(delay_s, 900))
-
-    def settle(self, delivery: Delivery, outcome: Outcome) -> None:
+    def settle(self, delivery: Delivery, outcome: Outcome, *, acknowledge: bool = True) -> bool:
         url = self.url(self.name)
-        if outcome.action == "retry" and not outcome.counts_as_attempt:
-            self.requeue_fresh(delivery.body, self.settings.outage_retry_s)
-            self._call("delete_message", QueueUrl=url, ReceiptHandle=delivery.id)
-            return
-        if outcome.action == "retry":
+        if outcome.action == "retry" and outcome.next_attempt > delivery.attempt:
+            # Back after the delay, its receive count one higher: the try counted.
             self._call(
-                "change_message_visibility",
-                QueueUrl=url,
-                ReceiptHandle=delivery.id,
-                VisibilityTimeout=retry_delay(delivery.attempt),
+                "change_message_visibility", QueueUrl=url, ReceiptHandle=delivery.id, VisibilityTimeout=outcome.delay_s
             )
-            return
-        if outcome.action == "dead":
+            return True
+        if outcome.action == "retry":
+            self._call("send_message", QueueUrl=url, MessageBody=delivery.body, DelaySeconds=min(outcome.delay_s, 900))
+        elif outcome.action == "dead_letter":
             self.dead_letter(delivery.body, outcome.error or "", delivery.attempt)
-        self._call("delete_message", QueueUrl=url, ReceiptHandle=delivery.id)
+        if acknowledge:
+            self._call("delete_message", QueueUrl=url, ReceiptHandle=delivery.id)
+        return False
 
     def ping(self) -> None:
         try:
