@@ -27,8 +27,8 @@ def requeue_stalled(ctx: Context, older_than_s: int = 0) -> int:
     conn = ctx.conn
     chunks = [chunk_message(file_id, seq) for file_id, seq in chunks_db.stalled(conn, older_than_s)]
     # Not uploaded (yet): nothing to do. Uploaded: only the notification went missing.
-    objects = [s3_event(ctx.settings.bucket, key) for key in files_db.unplanned_keys(conn, older_than_s)
-               if _in_bucket(ctx, key)]  # fmt: skip
+    landed = [key for key in files_db.unplanned_keys(conn, older_than_s) if _in_bucket(ctx, key)]
+    objects = [s3_event(ctx.settings.bucket, key) for key in landed]
     if chunks:
         ctx.queue.send(chunks)
     if objects:
