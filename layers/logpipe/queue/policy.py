@@ -3,12 +3,15 @@
 The handler's run on a delivery ends in a ``Result``; ``RetryPolicy.decide`` turns it
 into an ``Outcome``, which each backend's ``settle`` carries out:
 
-| result        | this try < max_attempts                   | this try = max_attempts |
-| ------------- | ----------------------------------------- | ----------------------- |
-| ok            | ack                                       | ack                     |
-| unavailable   | retry after outage_retry_s, try not counted | (the same)            |
-| rejected      | dead-letter                               | dead-letter             |
-| failed        | retry after backoff_s(try), next try      | dead-letter             |
+| result      | this try < max_attempts                      | this try >= max_attempts |
+| ----------- | -------------------------------------------- | ------------------------ |
+| ok          | ack                                          | ack                      |
+| unavailable | retry after outage_retry_s, on the same try  | (the same)               |
+| rejected    | dead-letter                                  | dead-letter              |
+| failed      | retry after backoff_s(try), as the next try  | dead-letter              |
+
+SQS cannot set a message's receive count back: its ``settle`` sends a retry on the same
+try as a fresh message, whose count starts again from 1.
 
 ``unavailable``: a dependency (Postgres, the queue, the bucket) did not answer; the
 message is not at fault, so however long the outage lasts it never uses up its tries.
