@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import re
 
+NUL = "\x00"
 REPLACEMENT = "\ufffd"
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def without_nul(text: str) -> str:
     """``text`` with each NUL as U+FFFD."""
-    return text.replace("\x00", REPLACEMENT) if "\x00" in text else text
+    return text.replace(NUL, REPLACEMENT) if NUL in text else text
 
 
 def storable(text: str) -> str:
     """``text`` with each NUL and each lone surrogate as U+FFFD; unchanged when it has neither."""
+    if NUL not in text and text.isascii():  # most messages: nothing to look for
+        return text
     text = without_nul(text)
     if text.isascii() or _SURROGATE.search(text) is None:
         return text
