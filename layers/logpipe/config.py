@@ -99,6 +99,13 @@ class Settings:
     compiled_lane: bool = True
     log_level: str = "INFO"  # of every process: the functions, the local runner and the command line
 
+    # The live stream (sse-relay).
+    stream_max_clients: int = 1000  # concurrent streams per process; more get 429
+    stream_max_s: int = 600  # a stream ends after this; the client resumes from its last id
+    stream_heartbeat_s: int = 15
+    stream_token_ttl_s: int = 300
+    stream_write_timeout_s: int = 30  # a client that reads nothing for this long is let go
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         e = os.environ if env is None else env
@@ -128,6 +135,11 @@ class Settings:
             presign_expiry_s=env_int(e, "LOGPIPE_PRESIGN_EXPIRY", cls.presign_expiry_s, 1),
             compiled_lane=env_bool(e, "LOGPIPE_COMPILED_LANE", cls.compiled_lane),
             log_level=env_log_level(e, "LOGPIPE_LOG_LEVEL", cls.log_level),
+            stream_max_clients=env_int(e, "LOGPIPE_STREAM_MAX_CLIENTS", cls.stream_max_clients, 1),
+            stream_max_s=env_int(e, "LOGPIPE_STREAM_MAX_S", cls.stream_max_s, 1),
+            stream_heartbeat_s=env_int(e, "LOGPIPE_STREAM_HEARTBEAT_S", cls.stream_heartbeat_s, 1),
+            stream_token_ttl_s=env_int(e, "LOGPIPE_STREAM_TOKEN_TTL_S", cls.stream_token_ttl_s, 1),
+            stream_write_timeout_s=env_int(e, "LOGPIPE_STREAM_WRITE_TIMEOUT_S", cls.stream_write_timeout_s, 1),
         )
         known = {f.name for f in fields(cls)}
         unknown = set(overrides) - known

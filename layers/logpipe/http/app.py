@@ -11,17 +11,26 @@ from werkzeug.exceptions import HTTPException
 
 from ..config import Settings
 from ..errors import ClientError, ServiceUnavailableError, UnauthorizedError
-from . import deps, files, health, patterns, uploads
+from ..stream import tokens
+from . import deps, files, health, patterns, stream, uploads
 
 log = logging.getLogger("logpipe.http")
 
 
+STREAM_PATH = "/api/stream"
+
+
 def require_token() -> None:
-    """Every /api route needs ``Authorization: Bearer <LOGPIPE_API_TOKEN>``."""
+    """Every /api route needs ``Authorization: Bearer <LOGPIPE_API_TOKEN>``; the stream also
+    takes a stream token as ``?token=`` (a browser's EventSource cannot send headers), and
+    no other route takes a token from the query string."""
     expected = deps.settings().api_token
     if not expected:
         raise ServiceUnavailableError("config", "LOGPIPE_API_TOKEN is not set on the server")
     header = request.headers.get("Authorization", "")
+    if not header and request.path == STREAM_PATH and "token" in request.args:
+        tokens.verify(expected, request.args["token"])
+        return
     scheme, _, given = header.partition(" ")
     if scheme.lower() != "bearer" or not given:
         raise UnauthorizedError("missing bearer token: send 'Authorization: Bearer <LOGPIPE_API_TOKEN>'")
@@ -30,12 +39,14 @@ def require_token() -> None:
 
 
 def create_app(settings_: Settings, *parts: str) -> Flask:
-    """The WSGI app serving ``parts`` (``uploads``, ``files``, ``patterns``, ``health``); all if none named."""
+    """The WSGI app serving ``parts`` (``uploads``, ``files``, ``patterns``, ``health``, ``stream``); all if
+    none named."""
     blueprints: dict[str, Blueprint] = {
         "uploads": uploads.bp,
         "files": files.bp,
         "patterns": patterns.bp,
         "health": health.bp,
+        "stream": stream.bp,
     }
     app = Flask("logpipe")
     deps.bind(app, settings_)

@@ -7,6 +7,7 @@ never ``app.py``, so building the app imports the blueprints and nothing imports
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 
 import pg8000.native
@@ -17,6 +18,7 @@ from .pool import Connections
 
 _SETTINGS = "logpipe.settings"
 _CONNECTIONS = "logpipe.connections"
+_CLOSERS = "logpipe.closers"
 
 
 def bind(app: Flask, settings_: Settings) -> None:
@@ -36,7 +38,20 @@ def connection() -> AbstractContextManager[pg8000.native.Connection]:
     return pool.get()
 
 
+def pool() -> Connections:
+    """The current app's pool, for work that outlives the request (a stream's body)."""
+    return current_app.config[_CONNECTIONS]  # type: ignore[no-any-return]
+
+
+def on_close(app: Flask, closer: Callable[[], None]) -> None:
+    """Have ``close(app)`` call ``closer`` (a thread to stop, say) before the connections go."""
+    app.config.setdefault(_CLOSERS, []).append(closer)
+
+
 def close(app: Flask) -> None:
-    """Close the Postgres connections of ``app`` (it serves no more requests)."""
-    pool: Connections = app.config[_CONNECTIONS]
-    pool.close()
+    """Let go of what ``app`` holds (it serves no more requests): what was registered with
+    ``on_close``, then its Postgres connections."""
+    for closer in app.config.pop(_CLOSERS, []):
+        closer()
+    pool_: Connections = app.config[_CONNECTIONS]
+    pool_.close()

@@ -1,0 +1,363 @@
+"""The live stream: positions that are final when a reader can see them, resume with no gap
+and no duplicate under concurrent writers, filters on the server, and its guardrails."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pg8000.native
+import pytest
+
+from logpipe import db
+from logpipe.config import Settings
+from logpipe.db import stream as stream_db
+from logpipe.db.events import CopyBuffer
+from logpipe.http import create_app
+from logpipe.stream import tokens
+from logpipe.stream.positions import Position
+from logpipe.stream.tail import Filter, Loaded, Tail, follow, load
+
+from conftest import TOKEN, query
+from sse_client import Message, Server, Stream
+
+pytestmark = pytest.mark.services
+
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+LEVELS = ("debug", "info", "warn", "error")
+
+
+def _file(conn: pg8000.native.Connection, source: str = "upload") -> str:
+    file_id = str(uuid.uuid4())
+    conn.run(
+        "INSERT INTO files (id, name, object_key, upload_kind, status, source) "
+        "VALUES (CAST(:f AS uuid), 'test.log', :k, 'external', 'processing', :s)",
+        f=file_id,
+        k=f"uploads/{file_id}",
+        s=source,
+    )
+    return file_id
+
+
+@dataclass
+class Written:
+    file_id: str
+    line: int
+    level: str
+    message: str
+
+
+def write_batch(
+    conn: pg8000.native.Connection,
+    file_id: str,
+    first_line: int,
+    messages: list[tuple[str, str]],
+    *,
+    hold_s: float = 0.0,
+    source: str = "upload",
+) -> list[Written]:
+    """Commit events and their stream entry in one transaction, as the parse-worker does,
+    holding the transaction open ``hold_s`` so that writers commit out of order."""
+    buf = CopyBuffer(file_id, datetime.now(UTC))
+    out = []
+    for n, (level, message) in enumerate(messages):
+        line = first_line + n
+        ts = datetime(2026, 11, 30, 12, 0, tzinfo=UTC) + timedelta(seconds=line)
+        buf.add(line, ts, level, "text", message, {"n": line, "w": file_id[:4]}, None, False, 1, None)
+        out.append(Written(file_id, line, level, message))
+    conn.run("BEGIN")
+    buf.copy_into(conn)
+    if source != "upload":
+        conn.run("UPDATE events SET source = :s WHERE file_id = CAST(:f AS uuid)", s=source, f=file_id)
+    rows = conn.run(
+        "UPDATE files SET lines = lines + :n, events = events + :n WHERE id = CAST(:f AS uuid) "
+        "RETURNING status, lines, events, errors",
+        n=len(messages),
+        f=file_id,
+    )
+    status, lines, events, errors = rows[0]
+    stream_db.append(
+        conn,
+        stream_db.EVENTS,
+        file_id=file_id,
+        first_line=first_line,
+        end_line=first_line + len(messages),
+        data={"id": file_id, "status": status, "lines": lines, "events": events, "errors": errors},
+    )
+    if hold_s:
+        time.sleep(hold_s)  # the point of the test: this transaction commits after later ones
+    conn.run("COMMIT")
+    stream_db.sequence(conn)
+    return out
+
+
+@pytest.fixture
+def live(make_settings: Callable[..., Settings]) -> Iterator[Callable[..., tuple[Settings, Server]]]:
+    """A stream server over a fresh database: ``live(**settings)``."""
+    servers: list[Server] = []
+
+    def start(**overrides: Any) -> tuple[Settings, Server]:
+        s = make_settings(**overrides)
+        servers.append(Server(create_app(s)))
+        return s, servers[-1]
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+def test_sequence_ids_commit_out_of_order_but_positions_do_not(make_settings: Callable[..., Settings]) -> None:
+    """The trap, shown, and the way out: a reader of ``id > N`` misses a row that commits
+    late; a reader of ``pos > N`` cannot."""
+    s = make_settings()
+    early, late, reader = db.connect(s), db.connect(s), db.connect(s)
+    try:
+        early.run("BEGIN")
+        stream_db.append(early, stream_db.FILE, data={"who": "early"})  # takes the lower id...
+        late.run("BEGIN")
+        stream_db.append(late, stream_db.FILE, data={"who": "late"})
+        late.run("COMMIT")  # ...but commits second
+        seen = reader.run("SELECT id FROM stream_log ORDER BY id")
+        assert len(seen) == 1  # a reader by id is now at the higher id...
+        stream_db.sequence(late)
+        assert [e.data for e in stream_db.entries_after(reader, 0)] == [{"who": "late"}]
+        early.run("COMMIT")
+        missed = reader.run("SELECT count(*) FROM stream_log WHERE id > :n", n=seen[0][0])[0][0]
+        assert missed == 0  # ...and "id > N" never shows it the early row
+        stream_db.sequence(early)
+        after = stream_db.entries_after(reader, 1)  # positions: the late-committing entry comes after
+        assert [e.data for e in after] == [{"who": "early"}] and after[0].pos == 2
+    finally:
+        for c in (early, late, reader):
+            c.close()
+
+
+def test_resume_under_concurrent_writers_gets_exactly_the_rows(
+    live: Callable[..., tuple[Settings, Server]],
+) -> None:
+    s, server = live(stream_heartbeat_s=1)
+    writers, batches = 4, 12
+    written: list[Written] = []
+    lock = threading.Lock()
+
+    def writer(w: int) -> None:
+        conn = db.connect(s)
+        try:
+            file_id = _file(conn)
+            line = 1
+            wr = random.Random(w)
+            for _ in range(batches):
+                n = wr.randint(1, 30)
+                batch = [(wr.choice(LEVELS), f"writer {w} says {wr.random():.6f}") for _ in range(n)]
+                got = write_batch(conn, file_id, line, batch, hold_s=wr.random() * 0.05)
+                with lock:
+                    written.extend(got)
+                line += n
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(writers)]
+    stream = Stream(server.port, "/api/stream", headers=AUTH)  # from the head, before anything is written
+    assert stream.status == 200
+    for t in threads:
+        t.start()
+    rnd = random.Random(11)
+    received: list[Message] = []
+    reconnects = 0
+    while True:
+        want, caught_up = rnd.randint(1, 40), False
+        for msg in stream:
+            if msg.event == "comment":  # a heartbeat: nothing more to send for now
+                caught_up = not any(t.is_alive() for t in threads)
+                if caught_up:
+                    break
+                continue
+            received.append(msg)
+            want -= 1
+            if want == 0:
+                break  # disconnect at a random point, mid-batch as often as not
+        stream.close()
+        if caught_up:
+            break
+        last = received[-1].id if received else None
+        stream = Stream(server.port, "/api/stream", headers={**AUTH, "Last-Event-ID": last} if last else AUTH)
+        reconnects += 1
+        assert reconnects < 5000, "the stream never caught up"
+
+    keys = [(m.json()["file_id"], m.json()["line"]) for m in received if m.event == "log"]
+    assert len(keys) == len(set(keys)), "a resumed stream repeated an event"
+    rows = query(
+        s,
+        "SELECT CAST(e.file_id AS text), e.line FROM events e JOIN stream_log l ON l.file_id = e.file_id "
+        "AND e.line >= l.first_line AND e.line < l.end_line ORDER BY l.pos, e.line",
+    )
+    assert len(rows) == len(written) == sum(1 for _ in query(s, "SELECT 1 FROM events"))
+    assert keys == [(f, line) for f, line in rows], "what was received is not the rows, in order"
+    assert reconnects > 10
+    positions = [tuple(int(p) for p in m.id.split(":")) for m in received if m.id]
+    assert positions == sorted(positions, key=lambda p: (p[0], p[1] if len(p) > 1 else 1 << 62))
+
+
+def test_filters_apply_on_the_server(live: Callable[..., tuple[Settings, Server]]) -> None:
+    s, server = live(stream_heartbeat_s=1)
+    conn = db.connect(s)
+    try:
+        a, b = _file(conn), _file(conn, source="github")
+        start = stream_db.head(conn)
+        write_batch(
+            conn,
+            a,
+            1,
+            [("info", "user alice logged in"), ("error", "disk full on /var"), ("warn", "user bob: errors ahead")],
+        )
+        write_batch(conn, b, 1, [("error", "build failed"), ("debug", "ERROR: not really")], source="github")
+    finally:
+        conn.close()
+
+    def messages(**params: str) -> list[str]:
+        st = Stream(server.port, "/api/stream", params={"since": str(start), **params}, headers=AUTH)
+        got: list[Message] = []
+        try:
+            for msg in st:
+                if msg.event == "comment":
+                    break  # a heartbeat: everything written was sent
+                if msg.event == "log":
+                    got.append(msg)
+        finally:
+            st.close()
+        return [m.json()["message"] for m in got]
+
+    assert messages(level="error") == ["disk full on /var", "build failed"]
+    assert messages(file_id=a) == ["user alice logged in", "disk full on /var", "user bob: errors ahead"]
+    assert messages(source="github") == ["build failed", "ERROR: not really"]
+    assert messages(q="error") == ["ERROR: not really"]  # a word, whole: "errors" is another word
+    assert messages(q='"user bob" -alice') == ["user bob: errors ahead"]
+    assert messages(q="fields.n=2") == ["disk full on /var", "ERROR: not really"]
+
+
+def test_auth_bearer_or_a_short_lived_stream_token(live: Callable[..., tuple[Settings, Server]]) -> None:
+    _s, server = live()
+
+    def status(params: dict[str, str] | None = None, headers: dict[str, str] | None = None) -> int:
+        st = Stream(server.port, "/api/stream", params=params, headers=headers)
+        try:
+            return st.status
+        finally:
+            st.close()
+
+    assert status() == 401
+    assert status(headers=AUTH) == 200
+    import requests
+
+    r = requests.post(f"http://127.0.0.1:{server.port}/api/stream-token", headers=AUTH, timeout=10)
+    assert r.status_code == 201 and r.json()["expires_at"] > time.time()
+    token = r.json()["token"]
+    assert status({"token": token}) == 200
+    assert status({"token": token[:-2] + "xx"}) == 401
+    assert status({"token": TOKEN}) == 401  # the API token itself is no stream token
+    expired, _ = tokens.issue(TOKEN, 60, now=time.time() - 3600)
+    assert status({"token": expired}) == 401
+    other = requests.get(f"http://127.0.0.1:{server.port}/api/files", params={"token": token}, timeout=10)
+    assert other.status_code == 401  # no other route takes a token from the query string
+    assert requests.post(f"http://127.0.0.1:{server.port}/api/stream-token", timeout=10).status_code == 401
+
+
+def test_bad_positions_and_queries_get_a_clear_answer(live: Callable[..., tuple[Settings, Server]]) -> None:
+    _s, server = live()
+    for headers, params in (
+        ({**AUTH, "Last-Event-ID": "garbage"}, None),
+        (AUTH, {"since": "12:x"}),
+        (AUTH, {"q": "x" * 10_000}),
+        (AUTH, {"q": '- "" -'}),
+        (AUTH, {"level": "loud"}),
+        (AUTH, {"file_id": "nope"}),
+        (AUTH, {"q": "fields.=3"}),
+    ):
+        st = Stream(server.port, "/api/stream", params=params, headers=headers)
+        try:
+            assert st.status == 400, (headers, params)
+            assert st.body()["error"]
+        finally:
+            st.close()
+    st = Stream(server.port, "/api/stream", headers={**AUTH, "Last-Event-ID": "999999"})
+    try:
+        first = next(iter(st))
+        assert first.event == "reset" and "ahead" in first.json()["reason"]
+    finally:
+        st.close()
+
+
+def test_heartbeat_and_duration_cap(live: Callable[..., tuple[Settings, Server]]) -> None:
+    _s, server = live(stream_heartbeat_s=1, stream_max_s=3)
+    st = Stream(server.port, "/api/stream", headers=AUTH)
+    try:
+        comments = [m.data for m in st if m.event == "comment"]
+    finally:
+        st.close()
+    assert any("heartbeat" in c for c in comments)
+    assert "time is up" in comments[-1]  # and then the server ended it: the iteration stopped
+
+
+def test_too_many_streams_get_429(live: Callable[..., tuple[Settings, Server]]) -> None:
+    _s, server = live(stream_max_clients=2)
+    held = [Stream(server.port, "/api/stream", headers=AUTH) for _ in range(2)]
+    try:
+        assert [h.status for h in held] == [200, 200]
+        extra = Stream(server.port, "/api/stream", headers=AUTH)
+        assert extra.status == 429 and "LOGPIPE_STREAM_MAX_CLIENTS" in extra.body()["error"]
+        extra.close()
+    finally:
+        for h in held:
+            h.close()
+
+
+def test_a_reader_behind_the_ring_catches_up_from_the_database(make_settings: Callable[..., Settings]) -> None:
+    """A tiny ring, a reader that takes nothing while batches flow: it must still get every
+    event, once, in order, by reading what the ring no longer holds from Postgres."""
+    s = make_settings()
+    conn = db.connect(s)
+    tail = Tail(lambda: db.connect(s), ring_bytes=2000)
+    try:
+        file_id = _file(conn)
+        tail.ensure_started()
+        start = Position(tail.head)
+        reader = follow(tail, Filter(), start, _reader_from(s), max_s=60, heartbeat_s=60)
+        with tail.cond:
+            tail.readers += 1  # as a reader that is connected but not reading would hold it
+        line = 1
+        for _ in range(30):
+            write_batch(conn, file_id, line, [("info", f"line {line + k} " + "x" * 80) for k in range(10)])
+            line += 10
+        head = stream_db.head(conn)
+        with tail.cond:
+            assert tail.cond.wait_for(lambda: tail.head >= head, timeout=30), "the tail never read the head"
+        assert tail.floor > start.pos  # the ring has dropped entries the reader has not seen
+        got: list[int] = []
+        for chunk in reader:
+            for block in chunk.decode().split("\n\n"):
+                if "event: log" in block:
+                    got.append(int(block.split("id: ", 1)[1].split("\n", 1)[0].split(":")[1]))
+            if len(got) >= 300:
+                break
+        assert got == list(range(1, 301))
+    finally:
+        tail.stop()
+        conn.close()
+
+
+def _reader_from(s: Settings) -> Callable[[Position], list[Loaded]]:
+    def read(cursor: Position) -> list[Loaded]:
+        conn = db.connect(s)
+        try:
+            entries = stream_db.entries_after(conn, cursor.pos if cursor.whole else cursor.pos - 1, 5)
+            return [load(conn, e, cursor) for e in entries]
+        finally:
+            conn.close()
+
+    return read
