@@ -361,3 +361,62 @@ def _reader_from(s: Settings) -> Callable[[Position], list[Loaded]]:
             conn.close()
 
     return read
+
+
+def test_the_relay_streams_under_gunicorn_as_on_aws(make_settings: Callable[..., Settings]) -> None:
+    """functions/sse-relay/run.sh, the command the Lambda Web Adapter starts, serves the stream."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from conftest import ROOT, settings_env
+
+    s = make_settings(stream_heartbeat_s=1)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {
+        **os.environ,
+        **settings_env(s),
+        "PORT": str(port),
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+        "LOGPIPE_STREAM_HEARTBEAT_S": "1",
+    }
+    folder = ROOT / "functions" / "sse-relay"
+    proc = subprocess.Popen(["sh", str(folder / "run.sh")], cwd=folder, env=env, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    err = proc.stderr.read().decode() if proc.stderr else ""
+                    raise AssertionError(f"gunicorn did not start serving: {err[-2000:]}") from None
+                time.sleep(0.1)
+        conn = db.connect(s)
+        try:
+            file_id = _file(conn)
+            start = stream_db.head(conn)
+            write_batch(conn, file_id, 1, [("info", "first"), ("error", "second")])
+        finally:
+            conn.close()
+        st = Stream(port, "/api/stream", params={"since": str(start)}, headers=AUTH)
+        try:
+            assert st.status == 200
+            got = []
+            for msg in st:
+                if msg.event == "comment":
+                    break
+                got.append((msg.event, msg.json().get("message")))
+        finally:
+            st.close()
+        assert got == [("log", "first"), ("log", "second"), ("file", None)]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        if proc.stderr is not None:
+            proc.stderr.close()

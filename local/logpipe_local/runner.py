@@ -51,30 +51,42 @@ def _sweep_uploads(settings: Settings, stopping: threading.Event) -> None:
 
 
 class Dispatcher:
-    """One WSGI app that routes each request to the function whose template route matches."""
+    """One WSGI app that routes each request to the function whose route matches: the routes
+    of the function's HTTP events in the template, or, for a function behind a function URL,
+    the routes its own app defines."""
 
     def __init__(self, specs: list[template.FunctionSpec], log_level: str) -> None:
-        self.table: list[tuple[template.Route, str, WsgiApp]] = []
+        self.table: list[tuple[Callable[[str], bool], list[str], str, WsgiApp]] = []
+        self.served: dict[str, list[str]] = {}  # "METHOD /path" by function, to print
         for spec in specs:
             if spec.routes:
-                app = spec.load().app
-                self.table += [(route, spec.name, app) for route in spec.routes]
+                app = spec.load_app()
+                for route in spec.routes:
+                    self.table.append((route.pattern.match, [route.method], spec.name, app))
+                    self.served.setdefault(spec.name, []).append(f"{route.method} {route.path}")
+            elif spec.wsgi_app:
+                app = spec.load_app()
+                for rule in app.url_map.iter_rules():
+                    if rule.endpoint != "static":
+                        methods = sorted(rule.methods - {"HEAD", "OPTIONS"})
+                        self.table.append((_rule_matcher(app, rule.rule), methods, spec.name, app))
+                        self.served.setdefault(spec.name, []).append(f"{'|'.join(methods)} {rule.rule}")
         # Each function module configures logging for its name as it loads: the process
         # itself is the runner, and each request is logged under its function's name.
         logs.configure("logpipe-run", log_level)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path, method = environ.get("PATH_INFO", "/"), environ.get("REQUEST_METHOD", "GET")
-        allowed = []
-        for route, name, app in self.table:
-            if route.pattern.match(path):
-                if route.method in (method, "ANY"):
+        allowed: list[str] = []
+        for matches, methods, name, app in self.table:
+            if matches(path):
+                if method in methods or "ANY" in methods or (method == "HEAD" and "GET" in methods):
                     token = logs.current_function.set(name)
                     try:
                         return app(environ, start_response)
                     finally:
                         logs.current_function.reset(token)
-                allowed.append(route.method)
+                allowed += methods
         status = "405 Method Not Allowed" if allowed else "404 Not Found"
         body = b'{"error": "%s"}' % (b"method not allowed" if allowed else b"no such route")
         headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
@@ -82,6 +94,18 @@ class Dispatcher:
             headers.append(("Allow", ", ".join(allowed)))
         start_response(status, headers)
         return [body]
+
+
+def _rule_matcher(app: Any, rule: str) -> Callable[[str], bool]:
+    """Whether a path is one of this Flask rule's (``/api/files/<file_id>`` and the like)."""
+    from werkzeug.routing import Map, Rule
+
+    one = Map([Rule(rule, endpoint="x")], converters=app.url_map.converters).bind("localhost")
+
+    def matches(path: str) -> bool:
+        return bool(one.test(path))
+
+    return matches
 
 
 def run(port: int, data_dir: Path, workers: int, host: str = "127.0.0.1", moto_port: int = 0) -> int:
@@ -122,7 +146,7 @@ def run(port: int, data_dir: Path, workers: int, host: str = "127.0.0.1", moto_p
         for line in stack.started:
             print(f"  {line}", flush=True)
         for spec in specs:
-            what = [f"{r.method} {r.path}" for r in spec.routes] + [f"queue {q} x{workers}" for q in spec.queues]
+            what = dispatcher.served.get(spec.name, []) + [f"queue {q} x{workers}" for q in spec.queues]
             print(f"  function {spec.name}: {', '.join(what)}", flush=True)
         if requeued:
             print(f"  re-queued {requeued} unfinished message(s) from the last run", flush=True)

@@ -54,6 +54,9 @@ class FunctionSpec:
     routes: list[Route] = field(default_factory=list)
     queues: list[str] = field(default_factory=list)  # logical ids of the SQS queues that trigger it
     batch_size: int = 10
+    # A function behind a function URL (no HTTP events): "module.attribute" of the WSGI app
+    # it serves on the routes that app defines.
+    wsgi_app: str | None = None
 
     @property
     def name(self) -> str:
@@ -70,6 +73,17 @@ class FunctionSpec:
 
     def handler_function(self) -> Any:
         return getattr(self.load(), self.handler.rsplit(".", 1)[1])
+
+    def load_app(self) -> Any:
+        """The WSGI app the function serves: ``app`` beside its handler, or the one its
+        metadata names (a function whose handler is a start-up script)."""
+        if self.wsgi_app is None:
+            return self.load().app
+        module_name, attribute = self.wsgi_app.rsplit(".", 1)
+        folder = str(self.code_uri)
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
+        return getattr(importlib.import_module(module_name), attribute)
 
 
 def _route(method: str, path: str) -> Route:
@@ -96,6 +110,7 @@ def load(path: Path = TEMPLATE) -> list[FunctionSpec]:
             code_uri=(path.parent / props["CodeUri"]).resolve(),
             handler=props["Handler"],
             timeout_s=int(props.get("Timeout", default_timeout)),
+            wsgi_app=(resource.get("Metadata") or {}).get("LocalWsgiApp"),
         )
         for event in (props.get("Events") or {}).values():
             kind, eprops = event.get("Type"), event.get("Properties", {})

@@ -1,0 +1,13 @@
+"""sse-relay: GET /api/stream (server-sent events) and POST /api/stream-token.
+
+A plain WSGI app: on AWS the Lambda Web Adapter runs it (``run.sh``) behind a function URL
+whose invoke mode streams the response; the local runner serves the same ``app``.
+"""
+
+from logpipe import logs
+from logpipe.config import Settings
+from logpipe.http import create_app
+
+logs.configure("sse-relay")
+
+app = create_app(Settings.from_env(), "stream")
