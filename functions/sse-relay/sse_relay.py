@@ -8,6 +8,7 @@ from logpipe import logs
 from logpipe.config import Settings
 from logpipe.http import create_app
 
-logs.configure("sse-relay")
+settings = Settings.from_env()
+logs.configure("sse-relay", settings.log_level)
 
-app = create_app(Settings.from_env(), "stream")
+app = create_app(settings, "stream")

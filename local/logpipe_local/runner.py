@@ -11,6 +11,7 @@ import json
 import logging
 import multiprocessing
 import os
+import re
 import signal
 import sys
 import threading
@@ -62,7 +63,7 @@ class Dispatcher:
             if spec.routes:
                 app = spec.load_app()
                 for route in spec.routes:
-                    self.table.append((route.pattern.match, [route.method], spec.name, app))
+                    self.table.append((_matcher(route.pattern), [route.method], spec.name, app))
                     self.served.setdefault(spec.name, []).append(f"{route.method} {route.path}")
             elif spec.wsgi_app:
                 app = spec.load_app()
@@ -94,6 +95,10 @@ class Dispatcher:
             headers.append(("Allow", ", ".join(allowed)))
         start_response(status, headers)
         return [body]
+
+
+def _matcher(pattern: re.Pattern[str]) -> Callable[[str], bool]:
+    return lambda path: pattern.match(path) is not None
 
 
 def _rule_matcher(app: Any, rule: str) -> Callable[[str], bool]:
