@@ -420,3 +420,46 @@ def test_the_relay_streams_under_gunicorn_as_on_aws(make_settings: Callable[...,
         proc.wait(timeout=30)
         if proc.stderr is not None:
             proc.stderr.close()
+
+
+def test_an_upload_streams_its_events_and_its_progress_until_done(
+    make_api: Callable[..., Any], live: Callable[..., tuple[Settings, Server]]
+) -> None:
+    """Through the real pipeline (presign, bucket, queue, parse-worker in chunks): the stream
+    carries every event once, in order, and the file's way from awaiting_upload to done."""
+    from conftest import MIXED, pump
+
+    api = make_api(chunk_bytes=1024, batch_rows=50)
+    server = Server(create_app(api.settings))
+    try:
+        start = Stream(server.port, "/api/stream", params={"since": "0"}, headers=AUTH)
+        start.close()  # the stream is empty: nothing before position 0
+        data = MIXED * 200
+        file_id = api.upload("mixed.log", data)
+        pump(api.settings)
+        assert api.file(file_id)["status"] == "done"
+        head = query(api.settings, "SELECT max(pos) FROM stream_log")[0][0]
+        st = Stream(server.port, "/api/stream", params={"since": "0", "file_id": file_id}, headers=AUTH)
+        got: list[Message] = []
+        try:
+            for msg in st:
+                got.append(msg)
+                if msg.id is not None and msg.id.split(":")[0] == str(head) and ":" not in msg.id:
+                    break
+        finally:
+            st.close()
+    finally:
+        server.close()
+    logs = [m.json() for m in got if m.event == "log"]
+    rows = query(
+        api.settings,
+        "SELECT line, message FROM events WHERE file_id = CAST(:f AS uuid) ORDER BY line",
+        f=file_id,
+    )
+    assert sorted((e["line"], e["message"]) for e in logs) == [(line, m) for line, m in rows]
+    assert len({e["line"] for e in logs}) == len(logs)
+    statuses = [m.json()["status"] for m in got if m.event == "file"]
+    assert statuses[0] == "awaiting_upload" and statuses[-1] == "done"
+    assert "queued" in statuses and "processing" in statuses
+    progress = [m.json()["events"] for m in got if m.event == "file"]
+    assert progress == sorted(progress) and progress[-1] == len(rows)

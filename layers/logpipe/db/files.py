@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 import pg8000.native
 
+from . import stream
+
 FILE_COLUMNS = (
     "id, name, size, status, lines, events, errors, created_at, finished_at, error, "
     "size_declared, content_type, upload_kind, object_key, multipart_id, compression, "
@@ -36,6 +38,14 @@ def public_view(f: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _announce(conn: pg8000.native.Connection, rows: list[list[Any]]) -> None:
+    """Tell live readers what the file has become (a stream entry in the caller's
+    transaction), if the statement that returned ``rows`` changed it."""
+    if rows:
+        view = public_view(_row(FILE_COLUMNS, rows[0]))
+        stream.append(conn, stream.FILE, file_id=view["id"], data=view)
+
+
 def create_upload(
     conn: pg8000.native.Connection,
     *,
@@ -59,6 +69,7 @@ def create_upload(
         ct=content_type,
         kind=kind,
     )
+    _announce(conn, rows)
     return _row(FILE_COLUMNS, rows[0])
 
 
@@ -105,13 +116,14 @@ def list_recent(conn: pg8000.native.Connection, limit: int = 100, before: str | 
 
 def fail(conn: pg8000.native.Connection, file_id: str, error: str, failure: Failure) -> None:
     """Mark the file failed, with the error users read and the kind of failure it was."""
-    conn.run(
+    rows = conn.run(
         "UPDATE files SET status = 'failed', error = :e, failure = :k, finished_at = now() "
-        "WHERE id = CAST(:id AS uuid)",
+        f"WHERE id = CAST(:id AS uuid) RETURNING {FILE_COLUMNS}",
         e=error[:2000],
         k=failure,
         id=file_id,
     )
+    _announce(conn, rows)
 
 
 def fail_dead_lettered(conn: pg8000.native.Connection, file_id: str, error: str) -> None:
@@ -129,21 +141,24 @@ def awaits_replay(f: dict[str, Any]) -> bool:
 
 def set_object(conn: pg8000.native.Connection, file_id: str, size: int, etag: str) -> None:
     """Record the object that arrived for the file, which is now queued for parsing."""
-    conn.run(
+    rows = conn.run(
         "UPDATE files SET size = :size, etag = :etag, status = 'queued', queued_at = coalesce(queued_at, now()) "
-        "WHERE id = CAST(:id AS uuid)",
+        f"WHERE id = CAST(:id AS uuid) RETURNING {FILE_COLUMNS}",
         size=size,
         etag=etag,
         id=file_id,
     )
+    _announce(conn, rows)
 
 
 def finish_empty(conn: pg8000.native.Connection, file_id: str) -> None:
     """An empty object: the file is done, with no chunk to parse."""
-    conn.run(
-        "UPDATE files SET status = 'done', chunks_total = 0, finished_at = now() WHERE id = CAST(:id AS uuid)",
+    rows = conn.run(
+        "UPDATE files SET status = 'done', chunks_total = 0, finished_at = now() WHERE id = CAST(:id AS uuid) "
+        f"RETURNING {FILE_COLUMNS}",
         id=file_id,
     )
+    _announce(conn, rows)
 
 
 def set_plan(
@@ -151,16 +166,17 @@ def set_plan(
 ) -> None:
     """Record how the object was planned. Chunks may have finished meanwhile (each is queued
     as soon as it is found): if all have, the file is done now, unless it failed."""
-    conn.run(
+    rows = conn.run(
         "UPDATE files SET chunks_total = :n, compression = :c, chunk_bytes = :cb, "
         "status = CASE WHEN chunks_done >= :n AND status <> 'failed' THEN 'done' ELSE status END, "
         "finished_at = CASE WHEN chunks_done >= :n THEN coalesce(finished_at, now()) ELSE finished_at END "
-        "WHERE id = CAST(:id AS uuid)",
+        f"WHERE id = CAST(:id AS uuid) RETURNING {FILE_COLUMNS}",
         n=chunks_total,
         c=compression,
         cb=chunk_bytes,
         id=file_id,
     )
+    _announce(conn, rows)
 
 
 def add_progress(
@@ -173,8 +189,9 @@ def add_progress(
     truncated: int,
     chunk_done: bool,
     content_error: str | None,
-) -> None:
-    """Add a committed batch to the file's counters and status, in the caller's transaction.
+) -> dict[str, Any]:
+    """Add a committed batch to the file's counters and status, in the caller's transaction;
+    returns the file as the API shows it now.
 
     ``chunk_done``: the batch finished its chunk. ``content_error``: the chunk's input is
     damaged (after the batch, which holds what could be read): the file fails with it.
@@ -182,7 +199,7 @@ def add_progress(
     message is replayed and the file's last chunk is done; until then it stays failed,
     even while its other chunks go on. Any other failure stands.
     """
-    conn.run(
+    rows = conn.run(
         "UPDATE files SET lines = lines + :lines, events = events + :events, errors = errors + :errors, "
         " truncated_lines = truncated_lines + :trunc, chunks_done = chunks_done + :d, "
         " status = CASE"
@@ -199,7 +216,7 @@ def add_progress(
         "   THEN NULL ELSE failure END,"
         " finished_at = CASE WHEN :failed OR (chunks_total IS NOT NULL AND chunks_done + :d >= chunks_total)"
         "   THEN now() ELSE finished_at END "
-        "WHERE id = CAST(:f AS uuid)",
+        f"WHERE id = CAST(:f AS uuid) RETURNING {FILE_COLUMNS}",
         lines=lines,
         events=events,
         errors=errors,
@@ -209,6 +226,7 @@ def add_progress(
         error=content_error,
         f=file_id,
     )
+    return public_view(_row(FILE_COLUMNS, rows[0]))
 
 
 def unplanned_keys(conn: pg8000.native.Connection, older_than_s: int) -> list[str]:
@@ -235,9 +253,10 @@ def awaiting_upload(conn: pg8000.native.Connection, older_than_s: int) -> list[t
 
 def expire_upload(conn: pg8000.native.Connection, file_id: str, error: str) -> None:
     """Fail a file whose upload never came, unless it came meanwhile."""
-    conn.run(
+    rows = conn.run(
         "UPDATE files SET status = 'failed', finished_at = now(), error = :error, failure = 'upload' "
-        "WHERE id = CAST(:f AS uuid) AND status = 'awaiting_upload'",
+        f"WHERE id = CAST(:f AS uuid) AND status = 'awaiting_upload' RETURNING {FILE_COLUMNS}",
         f=file_id,
         error=error,
     )
+    _announce(conn, rows)

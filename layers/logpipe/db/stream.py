@@ -24,12 +24,16 @@ under contention one run sequences the entries of many writers.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import pg8000.native
+
+log = logging.getLogger("logpipe.stream")
 
 CHANNEL = "logpipe_stream"  # NOTIFY channel: its payload is the new head position
 _SEQUENCER_LOCK = 0x6C6F6773  # "logs"
@@ -94,6 +98,29 @@ def sequence(conn: pg8000.native.Connection) -> int:
         conn.run("ROLLBACK")
         raise
     return len(rows)
+
+
+@contextmanager
+def transaction(conn: pg8000.native.Connection) -> Iterator[pg8000.native.Connection]:
+    """A transaction on ``conn`` whose stream entries show as soon as it commits."""
+    conn.run("BEGIN")
+    try:
+        yield conn
+        conn.run("COMMIT")
+    except BaseException:
+        conn.run("ROLLBACK")
+        raise
+    after_commit(conn)
+
+
+def after_commit(conn: pg8000.native.Connection) -> None:
+    """Sequence what the transaction just committed announced. A failure here loses
+    nothing (the entries wait, and the next sequencer run, a reader's at the latest, takes
+    them), so it is logged and not raised: the caller's work did commit."""
+    try:
+        sequence(conn)
+    except Exception:  # the caller's transaction stands; its entries show a little later
+        log.warning("could not sequence the stream entries just committed; a reader will", exc_info=True)
 
 
 def head(conn: pg8000.native.Connection) -> int:

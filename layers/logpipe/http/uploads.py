@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint, request
 
 from ..db import files as files_db
+from ..db import stream as stream_db
 from ..errors import BadRequestError, ConflictError, NotFoundError, PermanentError
 from ..parsing.formats import FORMATS
 from ..parsing.timeparse import zone
@@ -64,7 +65,7 @@ def create_upload() -> Any:
 
     multipart = size > s.multipart_threshold
     bucket = Bucket(s)
-    with connection() as conn:
+    with connection() as conn, stream_db.transaction(conn):
         f = files_db.create_upload(
             conn,
             name=name,

@@ -13,6 +13,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from ..db import chunks as chunks_db
 from ..db import files as files_db
 from ..db import patterns as patterns_db
+from ..db import stream as stream_db
 from ..db.events import ensure_partitions
 from ..errors import LogpipeError
 from .batches import Batch
@@ -40,7 +41,7 @@ def commit_batch(
             raise ChunkTakenError(f"chunk {seq} of {file_id} moved on under us")
         buf.copy_into(conn)
         chunks_db.advance(conn, file_id, seq, batch.next_offset, batch.next_line, batch.last)
-        files_db.add_progress(
+        progress = files_db.add_progress(
             conn,
             file_id,
             lines=batch.next_line - expect_line,
@@ -49,6 +50,10 @@ def commit_batch(
             truncated=batch.truncated,
             chunk_done=batch.last,
             content_error=str(damage) if damage is not None else None,
+        )
+        # Live readers learn of the batch, and of the file's progress after it.
+        stream_db.append(
+            conn, stream_db.EVENTS, file_id=file_id, first_line=expect_line, end_line=batch.next_line, data=progress
         )
         # Last: every worker counts the same patterns, so their rows stay locked for as
         # short a time as can be.

@@ -49,9 +49,11 @@ def expire_uploads(ctx: Context, grace_s: int = UPLOAD_GRACE_S) -> int:
     expiry_s = ctx.settings.presign_expiry_s
     gone = [file_id for file_id, key in files_db.awaiting_upload(conn, expiry_s + grace_s) if not _in_bucket(ctx, key)]
     for file_id in gone:
-        files_db.expire_upload(
-            conn,
-            file_id,
-            f"the upload never completed: its links expired {expiry_s} s after they were issued; upload the file again",
-        )
+        with ctx.transaction() as conn:
+            files_db.expire_upload(
+                conn,
+                file_id,
+                f"the upload never completed: its links expired {expiry_s} s after they were issued; "
+                "upload the file again",
+            )
     return len(gone)
