@@ -74,6 +74,7 @@ bench: setup services
 	$(BIN)/python bench/ingest_bench.py --access-log --gzip-mb 0 $(ARGS)
 	$(BIN)/python bench/parse_bench.py
 	$(BIN)/python bench/patterns_bench.py
+	$(BIN)/python bench/stream_bench.py
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache build layers/logpipe/ingest/_lane.*.so

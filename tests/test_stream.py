@@ -8,6 +8,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,7 +23,7 @@ from logpipe.db.events import CopyBuffer
 from logpipe.http import create_app
 from logpipe.stream import tokens
 from logpipe.stream.positions import Position
-from logpipe.stream.tail import Filter, Loaded, Tail, follow, load
+from logpipe.stream.tail import Filter, Tail, follow
 
 from conftest import TOKEN, query
 from sse_client import Message, Server, Stream
@@ -327,9 +328,9 @@ def test_a_reader_behind_the_ring_catches_up_from_the_database(make_settings: Ca
         file_id = _file(conn)
         tail.ensure_started()
         start = Position(tail.head)
-        reader = follow(tail, Filter(), start, _reader_from(s), max_s=60, heartbeat_s=60)
+        reader = follow(tail, Filter(), start, lambda: closing(db.connect(s)), max_s=60, heartbeat_s=60)
         with tail.cond:
-            tail.readers += 1  # as a reader that is connected but not reading would hold it
+            tail.readers.append(Filter())  # as a reader that is connected but not reading would hold it
         line = 1
         for _ in range(30):
             write_batch(conn, file_id, line, [("info", f"line {line + k} " + "x" * 80) for k in range(10)])
@@ -349,18 +350,6 @@ def test_a_reader_behind_the_ring_catches_up_from_the_database(make_settings: Ca
     finally:
         tail.stop()
         conn.close()
-
-
-def _reader_from(s: Settings) -> Callable[[Position], list[Loaded]]:
-    def read(cursor: Position) -> list[Loaded]:
-        conn = db.connect(s)
-        try:
-            entries = stream_db.entries_after(conn, cursor.pos if cursor.whole else cursor.pos - 1, 5)
-            return [load(conn, e, cursor) for e in entries]
-        finally:
-            conn.close()
-
-    return read
 
 
 def test_the_relay_streams_under_gunicorn_as_on_aws(make_settings: Callable[..., Settings]) -> None:

@@ -162,16 +162,24 @@ EVENT_COLUMNS = (
 
 
 def events_in_lines(
-    conn: pg8000.native.Connection, file_id: str, first_line: int, end_line: int, after_line: int | None = None
+    conn: pg8000.native.Connection,
+    file_id: str,
+    first_line: int,
+    end_line: int,
+    after_line: int | None = None,
+    levels: list[str] | None = None,
 ) -> Sequence[list[Any]]:
     """The events of ``file_id`` whose first line is in [first_line, end_line) (and above
-    ``after_line``), in line order, as ``EVENT_COLUMNS`` rows."""
+    ``after_line``; of one of ``levels`` if given), in line order, as ``EVENT_COLUMNS`` rows."""
     start = first_line if after_line is None else max(first_line, after_line + 1)
     rows: Sequence[list[Any]] = conn.run(
         f"SELECT {EVENT_COLUMNS} FROM events e WHERE e.file_id = CAST(:f AS uuid) "
-        "AND e.line >= :a AND e.line < :b ORDER BY e.line",
+        "AND e.line >= :a AND e.line < :b"
+        + (" AND e.level = ANY(:levels)" if levels is not None else "")
+        + " ORDER BY e.line",
         f=file_id,
         a=start,
         b=end_line,
+        **({"levels": levels} if levels is not None else {}),
     )
     return rows

@@ -19,13 +19,12 @@ from flask import Blueprint, Response, current_app, request
 
 from .. import db
 from ..config import Settings
-from ..db import stream as stream_db
 from ..errors import BadRequestError, ClientError
 from ..parsing.formats import LEVELS
 from ..search import query
 from ..stream import positions, tokens
 from ..stream.positions import Position
-from ..stream.tail import CATCH_UP_ENTRIES, Filter, Loaded, Tail, follow, load
+from ..stream.tail import Filter, Tail, follow
 from . import deps
 
 log = logging.getLogger("logpipe.stream")
@@ -119,17 +118,11 @@ def stream() -> Any:
     _limit_writes(request.environ, s.stream_write_timeout_s)
     pool = deps.pool()
 
-    def read_entries(cursor: Position) -> list[Loaded]:
-        with pool.get() as conn:
-            after = cursor.pos if cursor.whole else cursor.pos - 1
-            entries = stream_db.entries_after(conn, after, CATCH_UP_ENTRIES)
-            return [load(conn, e, cursor) for e in entries]
-
     def body() -> Iterator[bytes]:
         try:
             yield f"retry: {RETRY_MS}\n\n".encode() + first
             yield from follow(
-                streams.tail, flt, start, read_entries, max_s=s.stream_max_s, heartbeat_s=s.stream_heartbeat_s
+                streams.tail, flt, start, pool.get, max_s=s.stream_max_s, heartbeat_s=s.stream_heartbeat_s
             )
         except Exception:  # the client reconnects and resumes; say why here
             log.warning("a stream ended on an error; its client will resume", exc_info=True)

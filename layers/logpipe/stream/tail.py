@@ -22,6 +22,7 @@ import select
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,25 +55,50 @@ class Item:
     fields: str | None = None  # JSON text, parsed only for a filter that asks
 
 
+# What a reader needs of an entry's events: all of them, those of a level at least
+# LEVELS[k] (k = 0..5), or none. The tail loads what the readers it knows of need together;
+# an entry loaded with less than a reader needs, that reader reads again for itself.
+ALL = -1
+NONE = len(LEVELS)
+
+
 @dataclass(slots=True)
 class Loaded:
-    pos: int
+    entry: stream_db.Entry
     items: list[Item]
     size: int
+    need: int  # what of its events was loaded (ALL, a level's index or NONE)
+
+    @property
+    def pos(self) -> int:
+        return self.entry.pos
 
 
 def _sse(event: str, id_: str, data: str) -> bytes:
     return f"id: {id_}\nevent: {event}\ndata: {data}\n\n".encode()
 
 
-def _events_items(conn: pg8000.native.Connection, e: stream_db.Entry, after_line: int | None) -> list[Item]:
+def _events_items(conn: pg8000.native.Connection, e: stream_db.Entry, after_line: int | None, need: int) -> list[Item]:
     assert e.file_id is not None and e.first_line is not None and e.end_line is not None
-    items = [
-        Item("log", line, e.file_id, _sse("log", event_id(e.pos, line), text), level, source, message, pattern, fields)
-        for line, level, source, message, pattern, fields, text in stream_db.events_in_lines(
-            conn, e.file_id, e.first_line, e.end_line, after_line
-        )
-    ]
+    items = []
+    if need != NONE:
+        levels = None if need == ALL else list(LEVELS[need:])
+        items = [
+            Item(
+                "log",
+                line,
+                e.file_id,
+                _sse("log", event_id(e.pos, line), text),
+                level,
+                source,
+                message,
+                pattern,
+                fields,
+            )
+            for line, level, source, message, pattern, fields, text in stream_db.events_in_lines(
+                conn, e.file_id, e.first_line, e.end_line, after_line, levels
+            )
+        ]
     if e.data is not None:
         items.append(_file_item(e))
     return items
@@ -80,26 +106,28 @@ def _events_items(conn: pg8000.native.Connection, e: stream_db.Entry, after_line
 
 def _file_item(e: stream_db.Entry) -> Item:
     data = dict(e.data or {})
+    data["committed_at"] = e.written_at.isoformat()  # written last in its transaction, just before it commits
     return Item("file", WHOLE, e.file_id, _sse("file", str(e.pos), json.dumps(data, separators=(",", ":"))))
 
 
-def _file_items(conn: pg8000.native.Connection, e: stream_db.Entry, after_line: int | None) -> list[Item]:
+def _file_items(conn: pg8000.native.Connection, e: stream_db.Entry, after_line: int | None, need: int) -> list[Item]:
     return [_file_item(e)]
 
 
 # What each kind of entry becomes: adding a kind is adding its loader here.
-LOADERS: dict[str, Callable[[pg8000.native.Connection, stream_db.Entry, int | None], list[Item]]] = {
+LOADERS: dict[str, Callable[[pg8000.native.Connection, stream_db.Entry, int | None, int], list[Item]]] = {
     stream_db.EVENTS: _events_items,
     stream_db.FILE: _file_items,
 }
 
 
-def load(conn: pg8000.native.Connection, e: stream_db.Entry, after: Position | None = None) -> Loaded:
-    """An entry's items, after ``after`` when it is a position inside this entry."""
+def load(conn: pg8000.native.Connection, e: stream_db.Entry, need: int = ALL, after: Position | None = None) -> Loaded:
+    """An entry's items (of its events, those ``need`` says), after ``after`` when that is a
+    position inside this entry."""
     after_line = after.line if after is not None and after.pos == e.pos and not after.whole else None
     loader = LOADERS.get(e.kind)
-    items = loader(conn, e, after_line) if loader else []
-    return Loaded(e.pos, items, sum(len(i.text) + len(i.message) for i in items) + 64)
+    items = loader(conn, e, after_line, need) if loader else []
+    return Loaded(e, items, sum(len(i.text) + len(i.message) for i in items) + 64, need)
 
 
 @dataclass(frozen=True)
@@ -111,6 +139,12 @@ class Filter:
     source: str | None = None
     query: Query = field(default_factory=Query)
     pattern_id: str | None = None
+
+    def need(self, e: stream_db.Entry) -> int:
+        """What this reader needs of the entry's events (ALL, a level's index, or NONE)."""
+        if e.kind != stream_db.EVENTS or (self.file_id is not None and e.file_id != self.file_id):
+            return NONE
+        return ALL if self.min_level is None else LEVELS.index(self.min_level)
 
     def wants(self, item: Item) -> bool:
         if self.file_id is not None and item.file_id != self.file_id:
@@ -142,7 +176,7 @@ class Tail:
         self._size = 0
         self.floor = -1  # entries at or below it are not in the ring; -1 until the tail has read the head
         self.head = 0
-        self.readers = 0
+        self.readers: list[Filter] = []
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
 
@@ -194,7 +228,9 @@ class Tail:
                 stream_db.sequence(conn)
             entries = stream_db.entries_after(conn, self.head, 200)
             if entries:
-                loaded = [load(conn, e) for e in entries] if self.readers else []
+                with self.cond:
+                    readers = list(self.readers)
+                loaded = [load(conn, e, min(r.need(e) for r in readers)) for e in entries] if readers else []
                 with self.cond:
                     self.head = entries[-1].pos
                     if loaded:
@@ -243,7 +279,7 @@ def follow(
     tail: Tail,
     flt: Filter,
     start: Position,
-    read_entries: Callable[[Position], list[Loaded]],
+    connection: Callable[[], AbstractContextManager[pg8000.native.Connection]],
     *,
     max_s: float,
     heartbeat_s: float,
@@ -251,14 +287,14 @@ def follow(
 ) -> Iterator[bytes]:
     """The SSE messages after ``start`` that ``flt`` wants, until ``max_s`` has passed.
 
-    ``read_entries(cursor)`` reads from the database the entries a reader behind the ring
-    lacks (the first ones after ``cursor``). Yields a heartbeat comment whenever
-    ``heartbeat_s`` passes with nothing to send.
+    What the ring lacks (the reader is behind it, or an entry was loaded with less than
+    this reader needs) is read through ``connection()``. Yields a heartbeat comment
+    whenever ``heartbeat_s`` passes with nothing to send.
     """
     cursor = start
     began = last_sent = clock()
     with tail.cond:
-        tail.readers += 1
+        tail.readers.append(flt)
     try:
         while True:
             now = clock()
@@ -273,13 +309,16 @@ def follow(
                         tail.cond.wait(wait)
                     batch = tail.after(cursor)
             if batch is None:
-                batch = read_entries(cursor)
+                batch = _read_behind(connection, flt, cursor)
                 if not batch:  # retention dropped what lay between: go on from the ring
                     with tail.cond:
                         cursor = Position(max(cursor.pos, tail.floor))
                     continue
             out = []
             for entry in batch:
+                if entry.need > flt.need(entry.entry):  # loaded with less than this reader needs
+                    with connection() as conn:
+                        entry = load(conn, entry.entry, flt.need(entry.entry), cursor)
                 for item in entry.items:
                     if entry.pos == cursor.pos and item.line <= cursor.line:
                         continue
@@ -294,4 +333,13 @@ def follow(
                 yield b": heartbeat\n\n"
     finally:
         with tail.cond:
-            tail.readers -= 1
+            tail.readers.remove(flt)
+
+
+def _read_behind(
+    connection: Callable[[], AbstractContextManager[pg8000.native.Connection]], flt: Filter, cursor: Position
+) -> list[Loaded]:
+    """The first entries after ``cursor``, read from the database for a reader behind the ring."""
+    with connection() as conn:
+        entries = stream_db.entries_after(conn, cursor.pos if cursor.whole else cursor.pos - 1, CATCH_UP_ENTRIES)
+        return [load(conn, e, flt.need(e), cursor) for e in entries]
