@@ -452,3 +452,105 @@ def test_an_upload_streams_its_events_and_its_progress_until_done(
     assert "queued" in statuses and "processing" in statuses
     progress = [m.json()["events"] for m in got if m.event == "file"]
     assert progress == sorted(progress) and progress[-1] == len(rows)
+
+
+def test_two_relays_serve_the_same_truth(live: Callable[..., tuple[Settings, Server]]) -> None:
+    """Relays hold nothing of their own: two servers over one database send the same stream."""
+    s, one = live(stream_heartbeat_s=1)
+    other = Server(create_app(s))
+    try:
+        conn = db.connect(s)
+        try:
+            file_id = _file(conn)
+            for n in range(5):
+                write_batch(conn, file_id, 1 + 3 * n, [("info", f"m{n}.{k}") for k in range(3)])
+        finally:
+            conn.close()
+        seen = []
+        for server in (one, other):
+            st = Stream(server.port, "/api/stream", params={"since": "0"}, headers=AUTH)
+            try:
+                seen.append(_until_idle(st))
+            finally:
+                st.close()
+        assert seen[0] == seen[1] and len([1 for i, _ in seen[0] if ":" in (i or "")]) == 15
+    finally:
+        other.close()
+
+
+def _until_idle(st: Stream) -> list[tuple[str | None, str]]:
+    out = []
+    for msg in st:
+        if msg.event == "comment":
+            return out
+        out.append((msg.id, msg.data))
+    return out
+
+
+def test_a_client_that_never_reads_is_let_go(live: Callable[..., tuple[Settings, Server]]) -> None:
+    """Its socket's buffers fill, its sends time out, and its slot is free again: the relay
+    holds no more than the socket buffers for it."""
+    import socket
+
+    s, server = live(stream_write_timeout_s=1)
+    sock = socket.create_connection(("127.0.0.1", server.port))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.sendall(f"GET /api/stream HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n\r\n".encode())
+    try:
+        sock.settimeout(30)
+        assert b"200" in sock.recv(64)  # the stream is open; from now on nothing is read
+        streams = server.app.extensions["logpipe_streams"]
+        assert streams.open == 1
+        conn = db.connect(s)
+        try:
+            file_id = _file(conn)
+            deadline = time.monotonic() + 60
+            line = 1
+            while streams.open:  # write until the relay lets the silent client go
+                write_batch(conn, file_id, line, [("info", "x" * 4000) for _ in range(200)])
+                line += 200
+                assert time.monotonic() < deadline, "the relay kept a client that reads nothing"
+        finally:
+            conn.close()
+        assert line > 200  # it took a full socket's worth of events, not the first write
+        other = Stream(server.port, "/api/stream", params={"since": "0"}, headers=AUTH)
+        assert other.status == 200  # and it serves the others
+        other.close()
+    finally:
+        sock.close()
+
+
+def test_two_thousand_clients_at_once_each_get_an_answer(live: Callable[..., tuple[Settings, Server]]) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    s, server = live(stream_max_clients=50, stream_heartbeat_s=1)
+    watcher = Stream(server.port, "/api/stream", headers=AUTH)  # one that must keep being served
+    held: list[Stream] = []
+    lock = threading.Lock()
+
+    def connect(_: int) -> int:
+        st = Stream(server.port, "/api/stream", headers=AUTH, timeout=60)
+        if st.status == 200:
+            with lock:
+                held.append(st)
+        else:
+            st.body()
+            st.close()
+        return st.status
+
+    try:
+        with ThreadPoolExecutor(max_workers=64) as pool:
+            statuses = list(pool.map(connect, range(2000)))
+        assert set(statuses) <= {200, 429}
+        assert statuses.count(200) == 49  # the cap, less the watcher
+        conn = db.connect(s)
+        try:
+            write_batch(conn, _file(conn), 1, [("error", "still here")])
+        finally:
+            conn.close()
+        got = next(m for m in watcher if m.event == "log")
+        assert got.json()["message"] == "still here"
+    finally:
+        watcher.close()
+        for st in held:
+            st.close()
