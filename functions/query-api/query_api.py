@@ -1,4 +1,5 @@
-"""query-api: GET /api/files, /api/files/{id}, /api/patterns and /health behind API Gateway."""
+"""query-api: GET /api/files, /api/files/{id}, /api/patterns, /api/events, /api/events/{id},
+/api/histogram and /health behind API Gateway."""
 
 from apig_wsgi import make_lambda_handler
 
@@ -9,5 +10,5 @@ from logpipe.http import create_app
 settings = Settings.from_env()
 logs.configure("query-api", settings.log_level)
 
-app = create_app(settings, "files", "patterns", "health")
+app = create_app(settings, "files", "patterns", "events", "health")
 handler = make_lambda_handler(app)

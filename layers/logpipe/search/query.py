@@ -133,16 +133,33 @@ class Query:
                 out += [w for w in t.words() if w not in out]
         return out
 
-    def prefilter(self, column: str = "e.message") -> tuple[str, dict[str, str]]:
+    def prefilter(self, column: str = "e.message", fields_column: str | None = None) -> tuple[str, dict[str, Any]]:
         """An SQL condition (and its parameters) that every matching event meets: an
-        ILIKE per positive word or phrase. ILIKE folds case at least as widely as ``fold``
-        does and ignores word edges, so it keeps every match; ``matches`` decides."""
-        conds, params = [], {}
+        ILIKE per positive word or phrase, and with ``fields_column`` a ``#>>`` per
+        positive field filter. ILIKE folds case at least as widely as ``fold`` does and
+        ignores word edges; ``#>>`` follows the same keys (and array indexes too, where
+        ``matches`` does not) and gives a scalar's text as ``parse_fields`` does. So the
+        condition keeps every match; ``matches`` decides. Exclusions are left to it."""
+        conds: list[str] = []
+        params: dict[str, Any] = {}
         for n, t in enumerate(t for t in self.texts if not t.negated):
             name = f"q{n}"
             conds.append(f"{column} ILIKE :{name}")
             params[name] = "%" + _like_escape(t.text) + "%"
+        if fields_column is not None:
+            for n, f in enumerate(f for f in self.fields if not f.negated):
+                path, value = f"qf{n}p", f"qf{n}v"
+                conds.append(f"{fields_column} #>> CAST(:{path} AS text[]) = :{value}")
+                params[path], params[value] = list(f.path), f.value
         return " AND ".join(conds) or "TRUE", params
+
+    def field_keys(self) -> list[str]:
+        """The top-level keys that positive field filters need an event to have."""
+        out: list[str] = []
+        for f in self.fields:
+            if not f.negated and f.path[0] not in out:
+                out.append(f.path[0])
+        return out
 
 
 def _like_escape(text: str) -> str:

@@ -1,0 +1,79 @@
+"""GET /api/events, /api/events/{id} and /api/histogram: searching stored events.
+
+The handlers check the request (search/params.py), ask the engine (search/engine.py)
+and write its answer. Events come from the database as the stream's JSON text and go
+out as they came.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint, Response, request
+
+from ..errors import NotFoundError
+from ..search import engine, params
+from .deps import connection, settings
+
+bp = Blueprint("events", __name__)
+
+
+def _json(head: dict[str, Any], events_key: str | None = None, events: list[str] | None = None) -> Response:
+    """``head`` as a JSON object, with ``events_key`` holding the events' JSON texts as they are."""
+    body = json.dumps(head, separators=(",", ":"), default=str)
+    if events_key is not None:
+        body = body[:-1] + f',"{events_key}":[' + ",".join(events or []) + "]}"
+    return Response(body, mimetype="application/json")
+
+
+@bp.get("/api/events")
+def search_events() -> Any:
+    args = request.args.to_dict()
+    req = params.events_request(args, settings().api_token)
+    with connection() as conn:
+        page = engine.find_events(conn, req)
+    cursor = None
+    if page.last is not None:
+        cursor = params.make_cursor(settings().api_token, args, page.last, page.as_of, req.now)
+    head: dict[str, Any] = {"next_cursor": cursor, "as_of": page.as_of, "limit": req.limit, "order": req.order}
+    if page.unknown_fields:
+        head["unknown_fields"] = page.unknown_fields
+    return _json(head, "events", page.events)
+
+
+@bp.get("/api/events/<event_id>")
+def event_with_context(event_id: str) -> Any:
+    file_id, line = params.event_id(event_id)
+    before, after = params.context(request.args.to_dict())
+    with connection() as conn:
+        found = engine.event_context(conn, file_id, line, before, after)
+    if found is None:
+        raise NotFoundError(f"no event holds line {line} of file {file_id}")
+    body = json.dumps({"before_lines": before, "after_lines": after}, separators=(",", ":"))
+    body = (
+        body[:-1]
+        + f',"event":{found.event},"before":['
+        + ",".join(found.before)
+        + '],"after":['
+        + ",".join(found.after)
+        + "]}"
+    )
+    return Response(body, mimetype="application/json")
+
+
+@bp.get("/api/histogram")
+def histogram() -> Any:
+    flt, bucket = params.histogram_request(request.args.to_dict())
+    with connection() as conn:
+        h = engine.histogram(conn, flt, bucket)
+    return {
+        "bucket": h.bucket,
+        "bucket_seconds": params.BUCKETS[h.bucket],
+        "bucket_rule": engine.BUCKET_RULE if h.chosen else "as asked",
+        "from": h.start.isoformat() if h.start else None,
+        "to": h.end.isoformat() if h.end else None,
+        "total": h.total,
+        "as_of": h.as_of,
+        "buckets": h.buckets,
+    }
