@@ -106,11 +106,12 @@ def sql_condition(
         p = probe(token)
         h, m = f"{name}{n}h", f"{name}{n}m"
         params[h], params[m] = p.segment_hash, p.mask_text
-        conds.append(
-            f"(CAST('x' || encode(substring({bloom} FROM CAST(CAST(:{h} AS bigint) % {segments} AS integer) * {SEGMENT_BYTES} + 1"
-            f" FOR {SEGMENT_BYTES}), 'hex') AS bit({SEGMENT_BITS})) & CAST(:{m} AS bit({SEGMENT_BITS})))"
-            f" = CAST(:{m} AS bit({SEGMENT_BITS}))"
+        offset = f"CAST(CAST(:{h} AS bigint) % {segments} AS integer) * {SEGMENT_BYTES} + 1"
+        segment = (
+            f"CAST('x' || encode(substring({bloom} FROM {offset} FOR {SEGMENT_BYTES}), 'hex') AS bit({SEGMENT_BITS}))"
         )
+        mask = f"CAST(:{m} AS bit({SEGMENT_BITS}))"
+        conds.append(f"({segment} & {mask}) = {mask}")
     if not conds:
         return "TRUE", {}
     return "(" + (" OR " if any_of else " AND ").join(conds) + ")", params

@@ -266,14 +266,17 @@ def _ceil(ts: datetime, seconds: int) -> datetime:
 
 
 def histogram(conn: pg8000.native.Connection, flt: Filters, bucket: str | None) -> Histogram:
-    """Events per bucket and level, for events in [from, to) (by default the range the
-    matching events span). From the per-minute counts where they answer exactly (no
-    ``q`` nor ``pattern_id``, buckets of whole minutes), else by reading the blocks."""
+    """Events per bucket and level, for events in [from, to) (``to`` is now by default
+    when ``from`` is given; without either, the range the matching events span). From
+    the per-minute counts where they answer exactly (no ``q`` nor ``pattern_id``,
+    buckets of whole minutes), else by reading the blocks."""
     search_db.snapshot(conn)
     try:
         moment = _moment(conn, flt, None)
         unindexed = search_db.unindexed_blocks(conn, after=moment.indexed, upto=moment.as_of, file_id=flt.file_id)
         start, end = flt.start, flt.end
+        if start is not None and end is None:
+            end = max(start + timedelta(microseconds=1), datetime.now(UTC))
         if start is None or end is None:
             low, high = _extent(conn, _conditions(flt, moment), moment, unindexed)
             if low is None or high is None:
