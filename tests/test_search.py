@@ -640,3 +640,22 @@ def test_bloom_filters_never_miss(pg: pg8000.native.Connection, tokens: set[str]
     for t in absent[:5]:
         sql, params = bloom.sql_condition([t], "t", bloom="CAST(:bl AS bytea)", segments="CAST(:sg AS integer)")
         assert pg.run(f"SELECT {sql}", bl=filter_, sg=segments, **params)[0][0] == bloom.contains(segments, filter_, t)
+
+
+def test_index_command_brings_the_index_up_to_date(
+    search_api: tuple[Api, pg8000.native.Connection], monkeypatch: pytest.MonkeyPatch, tmp_path: Any, capsys: Any
+) -> None:
+    from logpipe_local.cli import main
+
+    from conftest import settings_env
+
+    api, conn = search_api
+    fill(conn, make_writers(conn, 2, 8), 5, random.Random(8))
+    for name, value in settings_env(api.settings).items():
+        monkeypatch.setenv(name, value)
+    assert main(["--data-dir", str(tmp_path), "index"]) == 0
+    out = capsys.readouterr().out
+    assert "indexed 5 blocks" in out and "up to date" in out
+    assert followers.watermark(conn, FOLLOWER) == stream_db.head(conn)
+    assert main(["--data-dir", str(tmp_path), "index"]) == 0
+    assert "indexed 0 blocks" in capsys.readouterr().out

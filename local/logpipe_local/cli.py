@@ -39,6 +39,9 @@ def _parser(defaults: RunnerSettings) -> argparse.ArgumentParser:
 
     sub.add_parser("migrate", help="apply database migrations")
 
+    index = sub.add_parser("index", help="bring the search index and the per-minute counts up to date")
+    index.add_argument("--budget", type=float, default=3600.0, help="stop after this many seconds (default 3600)")
+
     parse = sub.add_parser("parse", help="print the parsed events of a local file as JSON lines")
     parse.add_argument("file", type=Path)
     parse.add_argument("--format", default=None, choices=FORMATS, help="force a format instead of detecting it")
@@ -190,6 +193,22 @@ def _cmd_migrate(data_dir: Path, moto_port: int) -> int:
     return 0
 
 
+def _cmd_index(data_dir: Path, moto_port: int, budget_s: float) -> int:
+    """Index what the stream log holds after the search index's watermark."""
+    from logpipe import db
+    from logpipe.search.indexer import index_pending
+
+    with _services(data_dir, moto_port) as settings:
+        conn = db.connect(settings, wait_s=5)
+        try:
+            progress = index_pending(conn, budget_s)
+        finally:
+            conn.close()
+    state = "another indexer is at work" if progress.busy else "up to date" if progress.caught_up else "not done"
+    print(f"indexed {progress.blocks} blocks ({progress.events} events) up to position {progress.watermark}: {state}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         runner = RunnerSettings.from_env()
@@ -217,6 +236,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_migrate(args.data_dir, runner.moto_port)
         if args.command == "dlq":
             return _cmd_dlq(args, runner.moto_port)
+        if args.command == "index":
+            return _cmd_index(args.data_dir, runner.moto_port, args.budget)
     except LogpipeError as exc:
         print(f"logpipe: error: {exc}", file=sys.stderr)
         return 2
