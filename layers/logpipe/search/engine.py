@@ -266,10 +266,11 @@ def _ceil(ts: datetime, seconds: int) -> datetime:
 
 
 def histogram(conn: pg8000.native.Connection, flt: Filters, bucket: str | None) -> Histogram:
-    """Events per bucket and level, for events in [from, to) (``to`` is now by default
-    when ``from`` is given; without either, the range the matching events span). From
-    the per-minute counts where they answer exactly (no ``q`` nor ``pattern_id``,
-    buckets of whole minutes), else by reading the blocks."""
+    """Events per bucket and level, in whole buckets from the one holding ``from`` to the
+    one holding the last instant before ``to`` (``to`` is now by default when ``from`` is
+    given; without either, the range the matching events span). From the per-minute
+    counts where they answer exactly (no ``q`` nor ``pattern_id``, buckets of whole
+    minutes), else by reading the blocks."""
     search_db.snapshot(conn)
     try:
         moment = _moment(conn, flt, None)
@@ -296,6 +297,7 @@ def histogram(conn: pg8000.native.Connection, flt: Filters, bucket: str | None) 
                 "narrow the range or take a larger bucket"
             )
         counts: dict[datetime, dict[str, int]] = defaultdict(dict)
+        start, end = first, last  # whole buckets: a chart's first and last bars are not cut short
         ranged = replace(flt, start=start, end=end)
         if not flt.query and flt.pattern_id is None and seconds % 60 == 0:
             _from_rollups(conn, ranged, moment, unindexed, seconds, counts)
@@ -347,25 +349,13 @@ def _from_rollups(
     seconds: int,
     counts: dict[datetime, dict[str, int]],
 ) -> None:
-    """Whole minutes of indexed blocks from the counts; the partial minutes at the ends of
-    the range from their blocks' events; blocks not indexed yet from their events."""
+    """Indexed blocks from the per-minute counts (the range is on whole buckets, so on
+    whole minutes); blocks not indexed yet from their events."""
     assert flt.start is not None and flt.end is not None
-    whole_start, whole_end = _ceil(flt.start, 60), _floor(flt.end, 60)
     levels = LEVELS[LEVELS.index(flt.min_level) :] if flt.min_level is not None else None
-    edges: list[tuple[datetime, datetime]] = []
-    if whole_start < whole_end:
-        _add(counts, search_db.rollup_counts(
-            conn, bucket_s=seconds, start=whole_start, end=whole_end, file_id=flt.file_id, source=flt.source,
-            levels=levels,
-        ))  # fmt: skip
-        edges = [(flt.start, whole_start), (whole_end, flt.end)]
-    else:
-        edges = [(flt.start, flt.end)]
-    for a, b in edges:
-        if a < b:
-            cond = _conditions(flt, moment, start=a, end=b)
-            for group in _groups(list(_indexed(conn, cond, moment, False))):
-                _add(counts, search_db.counts_in(conn, group, cond, bucket_s=seconds))
+    _add(counts, search_db.rollup_counts(
+        conn, bucket_s=seconds, start=flt.start, end=flt.end, file_id=flt.file_id, source=flt.source, levels=levels,
+    ))  # fmt: skip
     cond = _conditions(flt, moment)
     for group in _groups_of(unindexed):
         _add(counts, search_db.counts_in(conn, group, cond, bucket_s=seconds))
