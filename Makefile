@@ -75,6 +75,7 @@ bench: setup services
 	$(BIN)/python bench/parse_bench.py
 	$(BIN)/python bench/patterns_bench.py
 	$(BIN)/python bench/stream_bench.py
+	$(BIN)/python bench/query_bench.py
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache build layers/logpipe/ingest/_lane.*.so

@@ -668,3 +668,18 @@ def test_index_command_brings_the_index_up_to_date(
     assert followers.watermark(conn, FOLLOWER) == stream_db.head(conn)
     assert main(["--data-dir", str(tmp_path), "index"]) == 0
     assert "indexed 0 blocks" in capsys.readouterr().out
+
+
+def test_query_api_serves_the_search_routes_locally_and_on_aws() -> None:
+    """template.yaml routes the search to query-api (so the local runner serves it too),
+    and query-api's app has the routes."""
+    from logpipe_local import template
+
+    spec = next(f for f in template.load() if f.name == "query-api")
+    paths = ["/api/events", f"/api/events/{uuid.uuid4()}:12", "/api/histogram"]
+    for path in paths:
+        assert any(r.method == "GET" and r.pattern.match(path) for r in spec.routes), path
+    app = spec.load().app
+    adapter = app.url_map.bind("localhost")
+    for path in paths:
+        assert adapter.match(path, method="GET")[0].startswith("events.")

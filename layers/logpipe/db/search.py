@@ -19,6 +19,7 @@ import pg8000.native
 
 from ..parsing.formats import LEVELS
 from ..search import bloom
+from ..search.params import wanted_levels
 from ..search.query import Query
 from . import stream as stream_db
 
@@ -207,11 +208,11 @@ def conditions(
         block.append(":source = ANY(b.sources)")
         event.append("e.source = :source")
         params["source"] = source
-    if min_level is not None:
-        wanted = LEVELS[LEVELS.index(min_level) :]
+    wanted = wanted_levels(min_level)
+    if wanted is not None:
         block.append("(" + " + ".join(f"b.levels[{LEVELS.index(lv) + 1}]" for lv in wanted) + ") > 0")
         event.append("e.level = ANY(CAST(:levels AS text[]))")
-        params["levels"] = list(wanted)
+        params["levels"] = wanted
     if start is not None:
         block.append("b.ts_max >= :start")
         event.append("e.ts >= :start")

@@ -16,7 +16,7 @@ whole. SQL narrows the rows (``Query.prefilter``); ``Query.matches`` decides.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -29,7 +29,7 @@ from ..db import stream as stream_db
 from ..errors import BadRequestError
 from ..parsing.formats import LEVELS
 from .indexer import FOLLOWER
-from .params import BUCKETS, EventsRequest, Filters, Key
+from .params import BUCKETS, EventsRequest, Filters, Key, wanted_levels
 from .query import parse_fields
 
 GROUP_EVENTS = 50_000  # events of indexed blocks read in one statement, at most (but one block at least)
@@ -299,10 +299,7 @@ def histogram(conn: pg8000.native.Connection, flt: Filters, bucket: str | None) 
         counts: dict[datetime, dict[str, int]] = defaultdict(dict)
         start, end = first, last  # whole buckets: a chart's first and last bars are not cut short
         ranged = replace(flt, start=start, end=end)
-        if not flt.query and flt.pattern_id is None and seconds % 60 == 0:
-            _from_rollups(conn, ranged, moment, unindexed, seconds, counts)
-        else:
-            _by_reading(conn, ranged, moment, unindexed, seconds, counts)
+        _count(conn, ranged, moment, unindexed, seconds, counts)
     finally:
         search_db.end_snapshot(conn)
     levels = [*LEVELS, NO_LEVEL]
@@ -341,7 +338,7 @@ def _extent(
     return (min(found_low) if found_low else None, max(found_high) if found_high else None)
 
 
-def _from_rollups(
+def _count(
     conn: pg8000.native.Connection,
     flt: Filters,
     moment: _Moment,
@@ -349,35 +346,26 @@ def _from_rollups(
     seconds: int,
     counts: dict[datetime, dict[str, int]],
 ) -> None:
-    """Indexed blocks from the per-minute counts (the range is on whole buckets, so on
-    whole minutes); blocks not indexed yet from their events."""
+    """Add the events of [flt.start, flt.end) to ``counts``: indexed blocks from the
+    per-minute counts where those answer exactly (no ``q`` nor pattern, buckets of whole
+    minutes, a range on whole buckets), else from the blocks' events; blocks not indexed
+    yet from their events."""
     assert flt.start is not None and flt.end is not None
-    levels = LEVELS[LEVELS.index(flt.min_level) :] if flt.min_level is not None else None
-    _add(counts, search_db.rollup_counts(
-        conn, bucket_s=seconds, start=flt.start, end=flt.end, file_id=flt.file_id, source=flt.source, levels=levels,
-    ))  # fmt: skip
     cond = _conditions(flt, moment)
-    for group in _groups_of(unindexed):
-        _add(counts, search_db.counts_in(conn, group, cond, bucket_s=seconds))
-
-
-def _by_reading(
-    conn: pg8000.native.Connection,
-    flt: Filters,
-    moment: _Moment,
-    unindexed: list[search_db.Block],
-    seconds: int,
-    counts: dict[datetime, dict[str, int]],
-) -> None:
-    cond = _conditions(flt, moment)
-    groups = _groups_of(unindexed) + _groups(list(_indexed(conn, cond, moment, False)))
     q = flt.query
+    if not q and flt.pattern_id is None and seconds % 60 == 0:
+        _add(counts, search_db.rollup_counts(
+            conn, bucket_s=seconds, start=flt.start, end=flt.end, file_id=flt.file_id, source=flt.source,
+            levels=wanted_levels(flt.min_level),
+        ))  # fmt: skip
+        groups = _groups_of(unindexed)
+    else:
+        groups = _groups_of(unindexed) + _groups(list(_indexed(conn, cond, moment, False)))
     if not q:
         for group in groups:
             _add(counts, search_db.counts_in(conn, group, cond, bucket_s=seconds))
         return
     checked = 0
-    bucket: Callable[[datetime], datetime] = lambda ts: _floor(ts, seconds)  # noqa: E731
     for group in groups:
         rows = search_db.candidates_in(conn, group, cond)
         checked += len(rows)
@@ -386,7 +374,7 @@ def _by_reading(
                 f"more than {MAX_SCAN_EVENTS:,} events to check for this q: narrow the range or add a rarer word"
             )
         _add(counts, [
-            (bucket(ts), level, 1)
+            (_floor(ts, seconds), level, 1)
             for ts, level, message, fields in rows
             if q.matches(message, parse_fields(fields) if q.needs_fields else None)
         ])  # fmt: skip

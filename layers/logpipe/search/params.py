@@ -62,6 +62,11 @@ class EventsRequest:
     now: datetime  # what relative times were resolved against (the first page's now)
 
 
+def wanted_levels(min_level: str | None) -> list[str] | None:
+    """The levels a "least severe level wanted" lets through (None: any, and none)."""
+    return None if min_level is None else list(LEVELS[LEVELS.index(min_level) :])
+
+
 def check_known(args: Mapping[str, str], known: tuple[str, ...]) -> None:
     unknown = sorted(set(args) - set(known))
     if unknown:
