@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import multiprocessing
 import os
 import queue
 import random
@@ -43,11 +44,13 @@ for _extra in (ROOT / "layers", ROOT / "local"):
 
 from logpipe import db  # noqa: E402
 from logpipe.config import Settings  # noqa: E402
+from logpipe.db import followers  # noqa: E402
+from logpipe.db import stream as stream_db  # noqa: E402
 from logpipe.db.events import COPY_SQL, ensure_partitions  # noqa: E402
 from logpipe.db.migrate import migrate  # noqa: E402
 from logpipe.db.stream import EVENTS  # noqa: E402
 from logpipe.http import close_app, create_app  # noqa: E402
-from logpipe.search.indexer import index_pending  # noqa: E402
+from logpipe.search.indexer import FOLLOWER, index_pending  # noqa: E402
 
 FILES = 20
 BATCH = 5000
@@ -268,35 +271,72 @@ def latency(settings: Settings, end: datetime, files: list[str], repeats: int) -
 
 
 def copy_costs(settings: Settings, rows_n: int) -> None:
-    """rows/s of COPY into a fresh events table with each candidate index on ts."""
-    payloads = []
+    """rows/s of COPY into a fresh events table with each candidate index on ts, and with
+    the indexer following the stream log in a process of its own while the COPYs go on."""
     rows = Rows(rows_n, datetime.now(UTC).replace(microsecond=0), seed=2)
-    for _, _, _, payload in rows.batches():
-        payloads.append(payload)
-    say(f"COPY of {rows_n:,} events in batches of {BATCH} (load {load()}):")
-    for name, ddl in (
-        ("no index on ts (what ships)", None),
-        ("BRIN on ts", "CREATE INDEX ON events USING brin (ts)"),
-        ("btree on ts", "CREATE INDEX ON events (ts)"),
+    batches = list(rows.batches())
+    say(f"COPY of {rows_n:,} events in batches of {BATCH}, a transaction each (load {load()}):")
+    for name, ddl, follow in (
+        ("no index on ts (what ships)", None, False),
+        ("BRIN on ts", "CREATE INDEX ON events USING brin (ts)", False),
+        ("btree on ts", "CREATE INDEX ON events (ts)", False),
+        ("no index on ts, a stream entry a batch, the indexer following", None, True),
     ):
-        dbname = f"logpipe_bench_copy_{uuid.uuid4().hex[:8]}"
-        s = Settings.from_env({}, **{**_psql(settings), "psql_db": dbname})
+        s = Settings.from_env({}, **{**_psql(settings), "psql_db": f"logpipe_bench_copy_{uuid.uuid4().hex[:8]}"})
         db.ensure_database(s)
         conn = db.connect(s)
+        indexer = None
+        stop = multiprocessing.Event()
         try:
             migrate(conn)
             if ddl:
                 conn.run(ddl)
             ensure_partitions(conn, {(d.year, d.month) for d in (rows.start, rows.end)})
             conn.run("CHECKPOINT")
+            if follow:
+                indexer = multiprocessing.Process(target=_follow, args=(s, stop), daemon=True)
+                indexer.start()
             t0 = time.monotonic()
-            for p in payloads:
-                conn.run(COPY_SQL, stream=[p])
+            for file_id, first, end_line, payload in batches:
+                if follow:
+                    conn.run("BEGIN")
+                    conn.run(COPY_SQL, stream=[payload])
+                    stream_db.append(conn, EVENTS, file_id=file_id, first_line=first, end_line=end_line)
+                    conn.run("COMMIT")
+                    stream_db.sequence(conn)
+                else:
+                    conn.run(COPY_SQL, stream=[payload])
             seconds = time.monotonic() - t0
-            say(f"  {name}: {rows_n / seconds:,.0f} rows/s ({seconds:.1f}s)")
+            note = ""
+            if follow:
+                behind = stream_db.head(conn) - followers.watermark(conn, FOLLOWER)
+                t1 = time.monotonic()
+                stop.set()
+                assert indexer is not None
+                indexer.join()
+                catch_up = index_pending(conn, budget_s=3600)
+                note = (
+                    f"; the indexer was {behind} of {len(batches)} blocks behind at the end and caught up "
+                    f"{time.monotonic() - t1:.1f}s later ({catch_up.blocks} blocks)"
+                )
+            say(f"  {name}: {rows_n / seconds:,.0f} rows/s ({seconds:.1f}s){note}")
         finally:
+            stop.set()
+            if indexer is not None:
+                indexer.join()
             conn.close()
             _drop(s)
+
+
+def _follow(settings: Settings, stop: Any) -> None:
+    """The indexer, as its schedule would run it, until told to stop."""
+    conn = db.connect(settings)
+    try:
+        while not stop.is_set():
+            if index_pending(conn, budget_s=5).caught_up:
+                stop.wait(0.2)  # the scheduled run's pause: nothing to do until more arrives
+    finally:
+        conn.close()
 
 
 def _psql(settings: Settings) -> dict[str, Any]:

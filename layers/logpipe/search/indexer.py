@@ -47,6 +47,7 @@ def _index(conn: pg8000.native.Connection, entries: Sequence[stream_db.Entry], p
     blocks = search_db.blocks_of(entries)
     if not blocks:
         return
+    search_db.no_jit(conn)
     stats = {s.pos: s for s in search_db.block_stats(conn, blocks)}
     full = [b for b in blocks if b.pos in stats]
     if not full:
