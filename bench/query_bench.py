@@ -276,12 +276,14 @@ def copy_costs(settings: Settings, rows_n: int) -> None:
     rows = Rows(rows_n, datetime.now(UTC).replace(microsecond=0), seed=2)
     batches = list(rows.batches())
     say(f"COPY of {rows_n:,} events in batches of {BATCH}, a transaction each (load {load()}):")
-    for name, ddl, follow in (
+    runs: tuple[tuple[str, str | None, bool | None], ...] = (
         ("no index on ts (what ships)", None, False),
         ("BRIN on ts", "CREATE INDEX ON events USING brin (ts)", False),
         ("btree on ts", "CREATE INDEX ON events (ts)", False),
+        ("no index on ts, a stream entry a batch", None, None),
         ("no index on ts, a stream entry a batch, the indexer following", None, True),
-    ):
+    )
+    for name, ddl, follow in runs:
         s = Settings.from_env({}, **{**_psql(settings), "psql_db": f"logpipe_bench_copy_{uuid.uuid4().hex[:8]}"})
         db.ensure_database(s)
         conn = db.connect(s)
@@ -298,7 +300,7 @@ def copy_costs(settings: Settings, rows_n: int) -> None:
                 indexer.start()
             t0 = time.monotonic()
             for file_id, first, end_line, payload in batches:
-                if follow:
+                if follow is not False:  # None: entries, no indexer
                     conn.run("BEGIN")
                     conn.run(COPY_SQL, stream=[payload])
                     stream_db.append(conn, EVENTS, file_id=file_id, first_line=first, end_line=end_line)

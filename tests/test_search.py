@@ -683,3 +683,33 @@ def test_query_api_serves_the_search_routes_locally_and_on_aws() -> None:
     adapter = app.url_map.bind("localhost")
     for path in paths:
         assert adapter.match(path, method="GET")[0].startswith("events.")
+
+
+def test_events_written_before_the_stream_log_get_entries_of_their_own(
+    search_api: tuple[Api, pg8000.native.Connection],
+) -> None:
+    """The migration gives events that no entry holds entries of 5,000 lines, so that the
+    search, which reads events through entries, finds them."""
+    from logpipe.db.migrate import migrate
+
+    api, conn = search_api
+    w = make_writers(conn, 1, 6)[0]
+    commit(conn, w.file_id, w.batch(30))  # an entry of its own: left as it is
+    old = w.batch(7000)
+    buf = CopyBuffer(w.file_id, datetime.now(UTC))
+    for ev in old:
+        buf.add(ev.line, ev.ts, ev.level, "text", ev.message, ev.fields, ev.raw, False, ev.line_count, ev.pattern_id)
+    ensure_partitions(conn, buf.months)
+    buf.copy_into(conn)  # no entry, as before the stream log
+    conn.run("DROP TABLE stream_followers, search_blocks, rollup_minutes, search_field_keys")
+    conn.run("DELETE FROM schema_migrations WHERE version = 6")
+    assert migrate(conn) == ["0006_search"]
+    entries = conn.run("SELECT first_line, end_line FROM stream_log WHERE pos IS NULL ORDER BY first_line")
+    assert (
+        len(entries) == len({ev.line // 5000 for ev in old})
+        and entries[0][0] == old[0].line
+        and entries[-1][1] == old[-1].line + old[-1].line_count
+    )
+    assert index_pending(conn).caught_up  # it sequences them first
+    got, _, _ = all_pages(api, limit="1000")
+    assert len(got) == 7030 == len({e["id"] for e in got})
