@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from logpipe import db
 from logpipe.config import Settings
 from logpipe.db import followers
+from logpipe.db import search as search_db
 from logpipe.db import stream as stream_db
 from logpipe.db.events import CopyBuffer, ensure_partitions
 from logpipe.errors import BadRequestError
@@ -246,9 +247,11 @@ CASES: list[dict[str, str]] = [
 ]
 
 
+@pytest.mark.parametrize("slice_lines", [512, 16])
 def test_every_parameter_returns_exactly_what_the_rules_accept(
-    search_api: tuple[Api, pg8000.native.Connection],
+    search_api: tuple[Api, pg8000.native.Connection], slice_lines: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(search_db, "SLICE_LINES", slice_lines)  # blocks of many slices too
     api, conn = search_api
     rnd = random.Random(5)
     writers = make_writers(conn, 4, 5)
@@ -290,10 +293,11 @@ def test_every_parameter_returns_exactly_what_the_rules_accept(
 
 
 def test_pages_stay_exact_while_rows_arrive_and_the_indexer_runs(
-    search_api: tuple[Api, pg8000.native.Connection],
+    search_api: tuple[Api, pg8000.native.Connection], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A writer commits a batch between every two pages (and an indexer moves on at the
     same time): each search still returns exactly the events of its first moment."""
+    monkeypatch.setattr(search_db, "SLICE_LINES", 8)
     api, conn = search_api
     rnd = random.Random(9)
     writers = make_writers(conn, 3, 9)
@@ -418,8 +422,6 @@ def test_indexer_indexes_each_block_exactly_once(search_api: tuple[Api, pg8000.n
     fill(conn, writers, 40, rnd)
 
     # A run that fails mid-step leaves nothing behind: the next one does the step again.
-    from logpipe.db import search as search_db
-
     real = search_db.add_rollups
     calls = [0]
 

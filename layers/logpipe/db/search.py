@@ -11,7 +11,7 @@ needed, and ingest pays for none (README, "Search").
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -23,10 +23,12 @@ from ..search.params import wanted_levels
 from ..search.query import Query
 from . import stream as stream_db
 
+SLICE_LINES = 512  # the lines of a block whose time range the index keeps apart
+
 
 @dataclass(frozen=True, slots=True)
 class Block:
-    """A block to read: the lines [first_line, end_line) of ``file_id``."""
+    """A block to read, or a slice of one: the lines [first_line, end_line) of ``file_id``."""
 
     pos: int
     file_id: str
@@ -103,6 +105,10 @@ class BlockStats:
     sources: list[str]
     pattern_ids: list[str]
     message_bytes: int
+    slices: list[int] = field(default_factory=list)
+    slice_min: list[datetime] = field(default_factory=list)
+    slice_max: list[datetime] = field(default_factory=list)
+    slice_events: list[int] = field(default_factory=list)
 
 
 _LEVEL_COUNTS = ", ".join(f"count(*) FILTER (WHERE e.level = '{lv}')" for lv in LEVELS)
@@ -118,7 +124,18 @@ def block_stats(conn: pg8000.native.Connection, blocks: Sequence[Block]) -> list
         **_ranges(blocks),
     )
     n = len(LEVELS) + 1
-    return [BlockStats(r[0], r[1], r[2], r[3], list(r[4 : 4 + n]), r[4 + n], r[5 + n], int(r[6 + n])) for r in rows]
+    stats = [BlockStats(r[0], r[1], r[2], r[3], list(r[4 : 4 + n]), r[4 + n], r[5 + n], int(r[6 + n])) for r in rows]
+    slices = conn.run(
+        "SELECT pos, array_agg(slice ORDER BY slice), array_agg(lo ORDER BY slice), array_agg(hi ORDER BY slice),"
+        " array_agg(n ORDER BY slice) FROM (SELECT b.pos, (e.line - b.first_line) / :w AS slice, min(e.ts) AS lo,"
+        f" max(e.ts) AS hi, count(*) AS n FROM {_events_of_blocks()} GROUP BY 1, 2) s GROUP BY pos",
+        **_ranges(blocks),
+        w=SLICE_LINES,
+    )
+    by_pos = {r[0]: r[1:] for r in slices}
+    for s in stats:
+        s.slices, s.slice_min, s.slice_max, s.slice_events = by_pos[s.pos]
+    return stats
 
 
 def block_messages(conn: pg8000.native.Connection, blocks: Sequence[Block]) -> dict[int, str]:
@@ -133,8 +150,9 @@ def block_messages(conn: pg8000.native.Connection, blocks: Sequence[Block]) -> d
 def write_block(conn: pg8000.native.Connection, block: Block, stats: BlockStats, segments: int, filter_: bytes) -> None:
     conn.run(
         "INSERT INTO search_blocks (pos, file_id, first_line, end_line, ts_min, ts_max, events, levels, sources,"
-        " segments, bloom) VALUES (:p, CAST(:f AS uuid), :a, :z, :t0, :t1, :n, CAST(:lv AS integer[]),"
-        " CAST(:src AS text[]), :sg, :bl)",
+        " segments, bloom, slices, slice_min, slice_max, slice_events) VALUES (:p, CAST(:f AS uuid), :a, :z, :t0,"
+        " :t1, :n, CAST(:lv AS integer[]), CAST(:src AS text[]), :sg, :bl, CAST(:sl AS integer[]),"
+        " CAST(:slo AS timestamptz[]), CAST(:shi AS timestamptz[]), CAST(:sn AS integer[]))",
         p=block.pos,
         f=block.file_id,
         a=block.first_line,
@@ -146,6 +164,10 @@ def write_block(conn: pg8000.native.Connection, block: Block, stats: BlockStats,
         src=stats.sources,
         sg=segments,
         bl=filter_,
+        sl=stats.slices,
+        slo=stats.slice_min,
+        shi=stats.slice_max,
+        sn=stats.slice_events,
     )
 
 
@@ -266,7 +288,7 @@ def indexed_blocks(
     desc: bool,
     after: tuple[datetime, int] | None,
     limit: int,
-) -> list[Block]:
+) -> list[IndexedBlock]:
     """Indexed blocks at or below position ``upto`` that may hold a match, by their first
     time (``desc``: by their last, latest first), after ``after`` (that time, pos)."""
     edge = "ts_max" if desc else "ts_min"
@@ -277,11 +299,29 @@ def indexed_blocks(
         params["after_ts"], params["after_pos"] = after
     way = "DESC" if desc else "ASC"
     rows = conn.run(
-        "SELECT b.pos, CAST(b.file_id AS text), b.first_line, b.end_line, b.ts_min, b.ts_max, b.events"
-        f" FROM search_blocks b WHERE {' AND '.join(where)} ORDER BY b.{edge} {way}, b.pos {way} LIMIT :n",
+        "SELECT b.pos, CAST(b.file_id AS text), b.first_line, b.end_line, b.ts_min, b.ts_max, b.events, b.slices,"
+        f" b.slice_min, b.slice_max, b.slice_events FROM search_blocks b WHERE {' AND '.join(where)}"
+        f" ORDER BY b.{edge} {way}, b.pos {way} LIMIT :n",
         **params,
     )
-    return [Block(*r) for r in rows]
+    return [IndexedBlock(Block(*r[:7]), r[7], r[8], r[9], r[10]) for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedBlock:
+    block: Block
+    slices: list[int]
+    slice_min: list[datetime]
+    slice_max: list[datetime]
+    slice_events: list[int]
+
+    def parts(self) -> list[Block]:
+        """The block's slices that hold events, each with its own time range."""
+        b, w = self.block, SLICE_LINES
+        return [
+            Block(b.pos, b.file_id, b.first_line + n * w, min(b.end_line, b.first_line + (n + 1) * w), lo, hi, count)
+            for n, lo, hi, count in zip(self.slices, self.slice_min, self.slice_max, self.slice_events, strict=True)
+        ]
 
 
 def unindexed_blocks(conn: pg8000.native.Connection, *, after: int, upto: int, file_id: str | None) -> list[Block]:

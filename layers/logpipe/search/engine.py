@@ -15,8 +15,9 @@ whole. SQL narrows the rows (``Query.prefilter``); ``Query.matches`` decides.
 
 from __future__ import annotations
 
+import heapq
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -100,18 +101,49 @@ def _groups(blocks: Sequence[search_db.Block]) -> list[list[search_db.Block]]:
     return out
 
 
-def _indexed(conn: pg8000.native.Connection, cond: search_db.Conditions, moment: _Moment, desc: bool) -> Any:
-    """Indexed blocks that may hold a match, in the order a page reads them."""
+def _indexed(
+    conn: pg8000.native.Connection, cond: search_db.Conditions, moment: _Moment, desc: bool
+) -> Iterator[search_db.IndexedBlock]:
+    """Indexed blocks that may hold a match, by first time (``desc``: by last, latest first)."""
     after: tuple[datetime, int] | None = None
     while True:
         page = search_db.indexed_blocks(conn, cond, upto=moment.indexed, desc=desc, after=after, limit=BLOCK_PAGE)
         yield from page
         if len(page) < BLOCK_PAGE:
             return
-        last = page[-1]
+        last = page[-1].block
         edge = last.ts_max if desc else last.ts_min
         assert edge is not None
         after = (edge, last.pos)
+
+
+def _micros(ts: datetime | None) -> int:
+    assert ts is not None
+    return (ts - _EPOCH) // timedelta(microseconds=1)
+
+
+def _slices_in_order(
+    conn: pg8000.native.Connection, cond: search_db.Conditions, moment: _Moment, desc: bool, flt: Filters
+) -> Iterator[search_db.Block]:
+    """The slices of the indexed blocks that may hold a match, in the order a page reads
+    them: by first time (``desc``: by last, latest first). A slice's times lie within its
+    block's and blocks come in that order, so a slice is due once the next block's
+    edge is past its own."""
+    due: list[tuple[int, int, search_db.Block]] = []
+    sign = -1 if desc else 1
+    n = 0
+    for ib in _indexed(conn, cond, moment, desc):
+        edge = sign * _micros(ib.block.ts_max if desc else ib.block.ts_min)
+        while due and due[0][0] <= edge:
+            yield heapq.heappop(due)[2]
+        for part in ib.parts():
+            assert part.ts_min is not None and part.ts_max is not None
+            if (flt.start is not None and part.ts_max < flt.start) or (flt.end is not None and part.ts_min >= flt.end):
+                continue
+            n += 1
+            heapq.heappush(due, (sign * _micros(part.ts_max if desc else part.ts_min), n, part))
+    while due:
+        yield heapq.heappop(due)[2]
 
 
 def find_events(conn: pg8000.native.Connection, req: EventsRequest) -> Page:
@@ -135,7 +167,7 @@ def find_events(conn: pg8000.native.Connection, req: EventsRequest) -> Page:
             page.read(group)
         group = []
         size = 0
-        for block in _indexed(conn, cond, moment, desc):
+        for block in _slices_in_order(conn, cond, moment, desc, replace(flt, **narrow)):
             if page.beyond(block):
                 break
             group.append(block)
@@ -360,7 +392,7 @@ def _count(
         ))  # fmt: skip
         groups = _groups_of(unindexed)
     else:
-        groups = _groups_of(unindexed) + _groups(list(_indexed(conn, cond, moment, False)))
+        groups = _groups_of(unindexed) + _groups([ib.block for ib in _indexed(conn, cond, moment, False)])
     if not q:
         for group in groups:
             _add(counts, search_db.counts_in(conn, group, cond, bucket_s=seconds))

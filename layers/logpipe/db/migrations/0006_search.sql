@@ -12,7 +12,7 @@ CREATE TABLE stream_followers (
 
 -- One row per 'events' entry of the stream log (a block: the lines [first_line,
 -- end_line) of one file, committed together), with what a query needs to skip it:
--- its time range, its events by level, its sources, and a Bloom filter of its tokens
+-- its time range (and its slices'), its events by level, its sources, and a Bloom filter of its tokens
 -- (search/bloom.py: words of the messages as search/query.py cuts them, and pattern
 -- ids). A block with no events gets no row.
 CREATE TABLE search_blocks (
@@ -26,7 +26,14 @@ CREATE TABLE search_blocks (
     levels       integer[] NOT NULL,       -- events per level: trace..fatal, then no level
     sources      text[] NOT NULL,
     segments     integer NOT NULL,         -- the filter is this many 64-byte segments
-    bloom        bytea NOT NULL
+    bloom        bytea NOT NULL,
+    -- Slices of SLICE_LINES lines from first_line (db/search.py): the time range and
+    -- events of each slice holding any, so that a query reads only the slices of a
+    -- block that can reach its page.
+    slices       integer[] NOT NULL,       -- slice numbers, 0 first
+    slice_min    timestamptz[] NOT NULL,
+    slice_max    timestamptz[] NOT NULL,
+    slice_events integer[] NOT NULL
 );
 -- Uncompressed out of line: a query reads one 64-byte slice per term, and PostgreSQL
 -- fetches only the slice of a value stored this way.
