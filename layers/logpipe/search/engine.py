@@ -35,7 +35,9 @@ from .query import parse_fields
 
 GROUP_EVENTS = 50_000  # events of indexed blocks read in one statement, at most (but one block at least)
 GROUP_BLOCKS = 64
-BLOCK_PAGE = 256  # indexed blocks listed at a time
+FIRST_GROUP_EVENTS = 4096
+FIRST_BLOCK_PAGE = 32  # indexed blocks listed at first; then four times more each time, up to
+BLOCK_PAGE = 512
 MAX_SCAN_EVENTS = 5_000_000  # candidates a histogram with q may check one by one
 
 AUTO_BUCKETS = 360
@@ -106,11 +108,13 @@ def _indexed(
 ) -> Iterator[search_db.IndexedBlock]:
     """Indexed blocks that may hold a match, by first time (``desc``: by last, latest first)."""
     after: tuple[datetime, int] | None = None
+    size = FIRST_BLOCK_PAGE  # most pages are found in the first few dozen blocks
     while True:
-        page = search_db.indexed_blocks(conn, cond, upto=moment.indexed, desc=desc, after=after, limit=BLOCK_PAGE)
+        page = search_db.indexed_blocks(conn, cond, upto=moment.indexed, desc=desc, after=after, limit=size)
         yield from page
-        if len(page) < BLOCK_PAGE:
+        if len(page) < size:
             return
+        size = min(size * 4, BLOCK_PAGE)
         last = page[-1].block
         edge = last.ts_max if desc else last.ts_min
         assert edge is not None
@@ -167,14 +171,15 @@ def find_events(conn: pg8000.native.Connection, req: EventsRequest) -> Page:
             page.read(group)
         group = []
         size = 0
+        cap = FIRST_GROUP_EVENTS  # small at first: once the page is full, its bound skips slices
         for block in _slices_in_order(conn, cond, moment, desc, replace(flt, **narrow)):
             if page.beyond(block):
                 break
             group.append(block)
             size += block.events
-            if size >= GROUP_EVENTS or len(group) >= GROUP_BLOCKS:
+            if size >= cap or len(group) >= GROUP_BLOCKS:
                 page.read(group)
-                group, size = [], 0
+                group, size, cap = [], 0, min(cap * 2, GROUP_EVENTS)
         if group:
             page.read(group)
         unknown = []
