@@ -36,8 +36,6 @@ from logpipe.search.query import parse_fields
 
 from conftest import Api, pump
 
-pytestmark = pytest.mark.services
-
 T0 = datetime(2026, 11, 30, 9, 0, 0, 250_000, tzinfo=UTC)
 WORDS = ("alpha", "beta", "gamma", "delta", "disk", "full", "timeout", "user", "login", "error", "errors", "Gateway")
 RARE = "zanzibar"
@@ -574,11 +572,10 @@ def test_bad_input_gets_a_clear_answer(search_api: tuple[Api, pg8000.native.Conn
 # -- the rules the index rests on ---------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def pg() -> Iterator[pg8000.native.Connection]:
-    from conftest import PG_HOST, PG_PORT, PG_USER
-
-    conn = pg8000.native.Connection(user=PG_USER, host=PG_HOST, port=PG_PORT, database="postgres")
+@pytest.fixture
+def pg(make_settings: Callable[..., Settings]) -> Iterator[pg8000.native.Connection]:
+    """A connection for the rules' SQL, shared by the examples of a property test."""
+    conn = db.connect(make_settings())
     yield conn
     conn.close()
 
