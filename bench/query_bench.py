@@ -49,7 +49,7 @@ from logpipe.db import stream as stream_db  # noqa: E402
 from logpipe.db.events import COPY_SQL, ensure_partitions  # noqa: E402
 from logpipe.db.migrate import migrate  # noqa: E402
 from logpipe.db.stream import EVENTS  # noqa: E402
-from logpipe.http import close_app, create_app  # noqa: E402
+from logpipe.http import create_app, deps  # noqa: E402
 from logpipe.search.indexer import FOLLOWER, index_pending  # noqa: E402
 
 FILES = 20
@@ -267,7 +267,7 @@ def latency(settings: Settings, end: datetime, files: list[str], repeats: int) -
             p99 = times[min(len(times) - 1, round(0.99 * (len(times) - 1)))]
             say(f"  {label}: p50 {statistics.median(times):.0f} ms, p99 {p99:.0f} ms ({describe(body)})")
     finally:
-        close_app(app)
+        deps.close(app)
 
 
 def copy_costs(settings: Settings, rows_n: int) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pg8000.native
@@ -106,8 +106,8 @@ class BlockStats:
     pattern_ids: list[str]
     message_bytes: int
     slices: list[int] = field(default_factory=list)
-    slice_min: list[datetime] = field(default_factory=list)
-    slice_max: list[datetime] = field(default_factory=list)
+    slice_min: list[int] = field(default_factory=list)  # microseconds since 1970
+    slice_max: list[int] = field(default_factory=list)
     slice_events: list[int] = field(default_factory=list)
 
 
@@ -127,8 +127,8 @@ def block_stats(conn: pg8000.native.Connection, blocks: Sequence[Block]) -> list
     stats = [BlockStats(r[0], r[1], r[2], r[3], list(r[4 : 4 + n]), r[4 + n], r[5 + n], int(r[6 + n])) for r in rows]
     slices = conn.run(
         "SELECT pos, array_agg(slice ORDER BY slice), array_agg(lo ORDER BY slice), array_agg(hi ORDER BY slice),"
-        " array_agg(n ORDER BY slice) FROM (SELECT b.pos, (e.line - b.first_line) / :w AS slice, min(e.ts) AS lo,"
-        f" max(e.ts) AS hi, count(*) AS n FROM {_events_of_blocks()} GROUP BY 1, 2) s GROUP BY pos",
+        f" array_agg(n ORDER BY slice) FROM (SELECT b.pos, (e.line - b.first_line) / :w AS slice, {_micros('min')}"
+        f" AS lo, {_micros('max')} AS hi, count(*) AS n FROM {_events_of_blocks()} GROUP BY 1, 2) s GROUP BY pos",
         **_ranges(blocks),
         w=SLICE_LINES,
     )
@@ -152,7 +152,7 @@ def write_block(conn: pg8000.native.Connection, block: Block, stats: BlockStats,
         "INSERT INTO search_blocks (pos, file_id, first_line, end_line, ts_min, ts_max, events, levels, sources,"
         " segments, bloom, slices, slice_min, slice_max, slice_events) VALUES (:p, CAST(:f AS uuid), :a, :z, :t0,"
         " :t1, :n, CAST(:lv AS integer[]), CAST(:src AS text[]), :sg, :bl, CAST(:sl AS integer[]),"
-        " CAST(:slo AS timestamptz[]), CAST(:shi AS timestamptz[]), CAST(:sn AS integer[]))",
+        " CAST(:slo AS bigint[]), CAST(:shi AS bigint[]), CAST(:sn AS integer[]))",
         p=block.pos,
         f=block.file_id,
         a=block.first_line,
@@ -280,48 +280,53 @@ def end_snapshot(conn: pg8000.native.Connection) -> None:
     conn.run("COMMIT")
 
 
-def indexed_blocks(
-    conn: pg8000.native.Connection,
-    cond: Conditions,
-    *,
-    upto: int,
-    desc: bool,
-    after: tuple[datetime, int] | None,
-    limit: int,
-) -> list[IndexedBlock]:
-    """Indexed blocks at or below position ``upto`` that may hold a match, by their first
-    time (``desc``: by their last, latest first), after ``after`` (that time, pos)."""
-    edge = "ts_max" if desc else "ts_min"
-    where = [cond.block, "b.pos <= :upto"]
-    params = {**cond.params, "upto": upto, "n": limit}
-    if after is not None:
-        where.append(f"(b.{edge}, b.pos) {'<' if desc else '>'} (:after_ts, :after_pos)")
-        params["after_ts"], params["after_pos"] = after
-    way = "DESC" if desc else "ASC"
+def candidates(conn: pg8000.native.Connection, cond: Conditions, *, upto: int, desc: bool) -> list[int]:
+    """Positions of the indexed blocks at or below ``upto`` that may hold a match, by their
+    first time (``desc``: by their last, latest first). The filter is read once for every
+    block, so they are all listed at once; their details come with ``indexed_blocks``."""
+    edge, way = ("ts_max", "DESC") if desc else ("ts_min", "ASC")
+    rows = conn.run(
+        f"SELECT b.pos FROM search_blocks b WHERE {cond.block} AND b.pos <= :upto ORDER BY b.{edge} {way}, b.pos {way}",
+        **cond.params,
+        upto=upto,
+    )
+    return [r[0] for r in rows]
+
+
+def indexed_blocks(conn: pg8000.native.Connection, positions: Sequence[int]) -> list[IndexedBlock]:
+    """The indexed blocks at ``positions``, in that order, with their slices."""
     rows = conn.run(
         "SELECT b.pos, CAST(b.file_id AS text), b.first_line, b.end_line, b.ts_min, b.ts_max, b.events, b.slices,"
-        f" b.slice_min, b.slice_max, b.slice_events FROM search_blocks b WHERE {' AND '.join(where)}"
-        f" ORDER BY b.{edge} {way}, b.pos {way} LIMIT :n",
-        **params,
+        " b.slice_min, b.slice_max, b.slice_events FROM search_blocks b WHERE b.pos = ANY(CAST(:p AS bigint[]))",
+        p=list(positions),
     )
-    return [IndexedBlock(Block(*r[:7]), r[7], r[8], r[9], r[10]) for r in rows]
+    by_pos = {r[0]: IndexedBlock(Block(*r[:7]), r[7], r[8], r[9], r[10]) for r in rows}
+    return [by_pos[p] for p in positions]
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _micros(agg: str) -> str:
+    return f"CAST(extract(epoch FROM {agg}(e.ts)) * 1000000 AS bigint)"
 
 
 @dataclass(frozen=True, slots=True)
 class IndexedBlock:
     block: Block
     slices: list[int]
-    slice_min: list[datetime]
-    slice_max: list[datetime]
+    slice_min: list[int]  # microseconds since 1970
+    slice_max: list[int]
     slice_events: list[int]
 
     def parts(self) -> list[Block]:
         """The block's slices that hold events, each with its own time range."""
         b, w = self.block, SLICE_LINES
         return [
-            Block(b.pos, b.file_id, b.first_line + n * w, min(b.end_line, b.first_line + (n + 1) * w), lo, hi, count)
+            Block(b.pos, b.file_id, b.first_line + n * w, min(b.end_line, b.first_line + (n + 1) * w),
+                  _EPOCH + timedelta(microseconds=lo), _EPOCH + timedelta(microseconds=hi), count)
             for n, lo, hi, count in zip(self.slices, self.slice_min, self.slice_max, self.slice_events, strict=True)
-        ]
+        ]  # fmt: skip
 
 
 def unindexed_blocks(conn: pg8000.native.Connection, *, after: int, upto: int, file_id: str | None) -> list[Block]:

@@ -107,18 +107,12 @@ def _indexed(
     conn: pg8000.native.Connection, cond: search_db.Conditions, moment: _Moment, desc: bool
 ) -> Iterator[search_db.IndexedBlock]:
     """Indexed blocks that may hold a match, by first time (``desc``: by last, latest first)."""
-    after: tuple[datetime, int] | None = None
-    size = FIRST_BLOCK_PAGE  # most pages are found in the first few dozen blocks
-    while True:
-        page = search_db.indexed_blocks(conn, cond, upto=moment.indexed, desc=desc, after=after, limit=size)
-        yield from page
-        if len(page) < size:
-            return
+    positions = search_db.candidates(conn, cond, upto=moment.indexed, desc=desc)
+    start, size = 0, FIRST_BLOCK_PAGE  # most pages are found in the first few dozen blocks
+    while start < len(positions):
+        yield from search_db.indexed_blocks(conn, positions[start : start + size])
+        start += size
         size = min(size * 4, BLOCK_PAGE)
-        last = page[-1].block
-        edge = last.ts_max if desc else last.ts_min
-        assert edge is not None
-        after = (edge, last.pos)
 
 
 def _micros(ts: datetime | None) -> int:

@@ -31,8 +31,8 @@ CREATE TABLE search_blocks (
     -- events of each slice holding any, so that a query reads only the slices of a
     -- block that can reach its page.
     slices       integer[] NOT NULL,       -- slice numbers, 0 first
-    slice_min    timestamptz[] NOT NULL,
-    slice_max    timestamptz[] NOT NULL,
+    slice_min    bigint[] NOT NULL,        -- microseconds since 1970 (cheaper to read than times)
+    slice_max    bigint[] NOT NULL,
     slice_events integer[] NOT NULL
 );
 -- Uncompressed out of line: a query reads one 64-byte slice per term, and PostgreSQL
