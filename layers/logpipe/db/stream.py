@@ -15,16 +15,16 @@ entry that lacks one, in a transaction of its own under one advisory lock:
 - a reader that sees position P therefore sees every position below P: reading
   ``pos > N`` in order misses nothing and repeats nothing.
 
-A writer calls ``sequence`` right after its commit (that is what makes a change show
-quickly); readers call it too when entries wait unsequenced, which covers a writer that
-died between its commit and its call. A run that finds nothing to do writes nothing, so
-under contention one run sequences the entries of many writers.
+Writers do not sequence: a sequencer run is a transaction of its own, and its commit
+waits for the disk, which after every batch cost a third of the ingest rate. The readers
+of the log sequence instead, whenever entries wait: each relay's tail at its short poll,
+the search indexer and rollups at the start of each run. One run takes the entries of
+every writer since the last, and a run that finds nothing writes nothing.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,8 +32,6 @@ from datetime import datetime
 from typing import Any
 
 import pg8000.native
-
-log = logging.getLogger("logpipe.stream")
 
 CHANNEL = "logpipe_stream"  # NOTIFY channel: its payload is the new head position
 _SEQUENCER_LOCK = 0x6C6F6773  # "logs"
@@ -102,7 +100,7 @@ def sequence(conn: pg8000.native.Connection) -> int:
 
 @contextmanager
 def transaction(conn: pg8000.native.Connection) -> Iterator[pg8000.native.Connection]:
-    """A transaction on ``conn`` whose stream entries show as soon as it commits."""
+    """A transaction on ``conn``: the entries it writes appear with the rows they announce."""
     conn.run("BEGIN")
     try:
         yield conn
@@ -110,17 +108,6 @@ def transaction(conn: pg8000.native.Connection) -> Iterator[pg8000.native.Connec
     except BaseException:
         conn.run("ROLLBACK")
         raise
-    after_commit(conn)
-
-
-def after_commit(conn: pg8000.native.Connection) -> None:
-    """Sequence what the transaction just committed announced. A failure here loses
-    nothing (the entries wait, and the next sequencer run, a reader's at the latest, takes
-    them), so it is logged and not raised: the caller's work did commit."""
-    try:
-        sequence(conn)
-    except Exception:  # the caller's transaction stands; its entries show a little later
-        log.warning("could not sequence the stream entries just committed; a reader will", exc_info=True)
 
 
 def head(conn: pg8000.native.Connection) -> int:

@@ -12,7 +12,6 @@ import pg8000.native
 from .. import db
 from ..config import Settings
 from ..db import patterns as patterns_db
-from ..db import stream as stream_db
 from ..patterns import PatternMiner
 from ..queue import WorkQueue, work_queue
 from ..storage import Bucket
@@ -58,8 +57,7 @@ class Context:
     @contextmanager
     def transaction(self) -> Iterator[pg8000.native.Connection]:
         """The connection, in a transaction that commits when the block ends and rolls back
-        when it raises (or when the commit fails). What it wrote to the stream log shows to
-        live readers as soon as it has committed."""
+        when it raises (or when the commit fails)."""
         conn = self.conn
         try:
             conn.run("BEGIN")
@@ -68,7 +66,6 @@ class Context:
         except BaseException:
             self.rollback()
             raise
-        stream_db.after_commit(conn)
 
     @property
     def miner(self) -> PatternMiner:

@@ -68,6 +68,13 @@ class _Moment:
     pattern_ids: list[str] | None
 
 
+def _sequence_committed(conn: pg8000.native.Connection) -> None:
+    """Give positions to what has committed, before the read-only snapshot a search reads in:
+    writers leave that to the log's readers, and a search must see every committed event."""
+    if stream_db.unsequenced(conn):
+        stream_db.sequence(conn)
+
+
 def _moment(conn: pg8000.native.Connection, flt: Filters, as_of: int | None) -> _Moment:
     head = stream_db.head(conn) if as_of is None else as_of
     indexed = min(followers.watermark(conn, FOLLOWER), head)
@@ -147,6 +154,7 @@ def _slices_in_order(
 def find_events(conn: pg8000.native.Connection, req: EventsRequest) -> Page:
     """A page of the events ``req`` asks for (see the module's docstring)."""
     flt, desc = req.filters, req.order == "desc"
+    _sequence_committed(conn)
     search_db.snapshot(conn)
     try:
         moment = _moment(conn, flt, req.as_of)
@@ -248,6 +256,7 @@ def event_context(conn: pg8000.native.Connection, file_id: str, line: int, befor
     """The event holding line ``line`` of ``file_id``, and the events with any line among
     the ``before`` lines before it and the ``after`` lines after it, whole (``grep -C``
     with multi-line events kept together). None when no event holds that line."""
+    _sequence_committed(conn)
     search_db.snapshot(conn)
     try:
         found = search_db.event_at(conn, file_id, line)
@@ -302,6 +311,7 @@ def histogram(conn: pg8000.native.Connection, flt: Filters, bucket: str | None) 
     given; without either, the range the matching events span). From the per-minute
     counts where they answer exactly (no ``q`` nor ``pattern_id``, buckets of whole
     minutes), else by reading the blocks."""
+    _sequence_committed(conn)
     search_db.snapshot(conn)
     try:
         moment = _moment(conn, flt, None)

@@ -107,7 +107,7 @@ def index_pending(
     ``step_entries`` entries). Safe to call at any time from any number of
     processes (one works, the others return ``busy``), and to retry after any failure.
     Call it outside a transaction."""
-    if stream_db.unsequenced(conn):  # a writer that died before sequencing its entries
+    if stream_db.unsequenced(conn):  # writers leave positions to the log's readers
         stream_db.sequence(conn)
     progress = Progress()
     deadline = clock() + budget_s

@@ -8,9 +8,9 @@ and the ring moved on) reads the entries it lacks from the database itself, then
 the ring again. So memory does not grow with readers or with slow readers, and nothing
 is known only to one process: the rows are the truth, the ring is a cache of them.
 
-The tail wakes when a writer's sequencer NOTIFYs, or every ``POLL_S`` at the latest. It
-also sequences entries that wait for a position, which covers a writer that died
-between its commit and its own call to ``sequence``.
+The tail looks for new entries every ``POLL_S``, and sooner when another relay's sequencer
+NOTIFYs. Writers leave their entries without a position (see ``logpipe.db.stream``): the
+tail gives them one, which is most of the latency from a commit to a client.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from .positions import WHOLE, Position, event_id
 
 log = logging.getLogger("logpipe.stream")
 
-POLL_S = 0.1
+POLL_S = 0.05
 RING_BYTES = 32 * 1024 * 1024
 CATCH_UP_ENTRIES = 20  # entries a reader behind the ring reads from the database at a time
 
@@ -106,7 +106,7 @@ def _events_items(conn: pg8000.native.Connection, e: stream_db.Entry, after_line
 
 def _file_item(e: stream_db.Entry) -> Item:
     data = dict(e.data or {})
-    data["committed_at"] = e.written_at.isoformat()  # written last in its transaction, just before it commits
+    data["committed_at"] = e.written_at.isoformat()  # when its entry was written, near the end of its transaction
     return Item("file", WHOLE, e.file_id, _sse("file", str(e.pos), json.dumps(data, separators=(",", ":"))))
 
 
