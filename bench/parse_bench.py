@@ -122,7 +122,7 @@ def full_parse(path: Path, settings: Settings) -> tuple[int, int, float]:
     events = lines = 0
     with open(path, "rb") as fh:
         reader = LineReader(fh.read, max_line_bytes=settings.max_line_bytes)
-        stream = joiner.events_and_rows(reader.with_lane(lane, first_line=1), first_line=1, start_offset=0)
+        stream = joiner.events_and_runs(reader.with_lane(lane, first_line=1), first_line=1, start_offset=0)
         file_id, now = "00000000-0000-0000-0000-000000000000", datetime.now(UTC)
         for batch in event_batches(stream, miner, file_id, now, settings.batch_rows, 0, 1, lane):
             batch.buf.chunks()  # the bytes COPY would send

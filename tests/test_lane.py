@@ -21,11 +21,12 @@ import orjson
 import pytest
 
 from logpipe.config import Settings
+from logpipe.db.events import CopyRows
 from logpipe.ingest import Context, event_batches
 from logpipe.ingest import lane as lane_module
 from logpipe.ingest._lane import json_fields, shape_keys  # type: ignore[import-not-found]
 from logpipe.ingest.lane import CompiledLane
-from logpipe.parsing import Line, LineReader, Rows
+from logpipe.parsing import Line, LineReader, Run
 from logpipe.parsing.formats import Parser
 from logpipe.parsing.multiline import Joiner
 from logpipe.patterns import PatternMiner
@@ -45,7 +46,7 @@ def test_the_lane_is_built() -> None:
 
 
 @dataclass
-class Run:
+class Outcome:
     batches: list[tuple[Any, ...]]
     templates: dict[str, int]
     lane_rows: int  # lines the lane took
@@ -65,32 +66,32 @@ def run(
     format: str | None = None,
     max_event_lines: int = 1000,
     max_event_bytes: int = 256 * 1024,
-) -> Run:
+) -> Outcome:
     """The worker's per-chunk loop over ``data``, as ``process_chunk`` sets it up."""
     settings = Settings.from_env({}, max_line_bytes=max_line_bytes, batch_rows=batch_rows,
                                  max_event_lines=max_event_lines, max_event_bytes=max_event_bytes)  # fmt: skip
     parser, miner = Parser(reference=INGESTED, tz=tz, format=format), PatternMiner()
     the_lane = CompiledLane.create(lane, parser, miner, settings, min_line=min_line)
-    taken: list[Rows] = []
+    taken: list[Run] = []
 
-    def watch(items: Iterator[Line | Rows]) -> Iterator[Line | Rows]:
+    def watch(items: Iterator[Line | Run]) -> Iterator[Line | Run]:
         for item in items:
-            if isinstance(item, Rows):
+            if isinstance(item, Run):
                 taken.append(item)
             yield item
 
     reader = LineReader(io.BytesIO(data).read, max_line_bytes=max_line_bytes, block=block)
     lines = watch(reader.with_lane(the_lane, first_line=first_line))
     joiner = Joiner(parser.parse, max_lines=max_event_lines, max_bytes=max_event_bytes)
-    events = joiner.events_and_rows(lines, first_line=first_line, start_offset=0)
+    events = joiner.events_and_runs(lines, first_line=first_line, start_offset=0)
     batches = []
     for b in event_batches(events, miner, FILE_ID, INGESTED, batch_rows, 0, first_line, the_lane):
         batches.append((b.buf.payload(), b.buf.rows, sorted(b.buf.months), b.errors, b.truncated, b.patterns,
                         b.next_offset, b.next_line, b.aliases, b.last))  # fmt: skip
-    return Run(batches, miner.templates(), sum(r.lines for r in taken), taken[0].line if taken else None)
+    return Outcome(batches, miner.templates(), sum(r.lines for r in taken), taken[0].line if taken else None)
 
 
-def assert_same(data: bytes, **options: Any) -> Run:
+def assert_same(data: bytes, **options: Any) -> Outcome:
     python, compiled = run(data, lane=False, **options), run(data, lane=True, **options)
     rows = [row for b in python.batches for row in b[0].split(b"\n")]
     lane_rows = [row for b in compiled.batches for row in b[0].split(b"\n")]
@@ -623,7 +624,7 @@ def test_the_lane_finds_known_messages_without_calling_the_miner() -> None:
     miner.add = counting_add  # type: ignore[method-assign]
     lane = CompiledLane.create(True, parser, miner, Settings.from_env({}))
     reader = LineReader(io.BytesIO(data).read, max_line_bytes=65536)
-    events = Joiner(parser.parse).events_and_rows(reader.with_lane(lane, first_line=1), first_line=1, start_offset=0)
+    events = Joiner(parser.parse).events_and_runs(reader.with_lane(lane, first_line=1), first_line=1, start_offset=0)
     for _ in event_batches(events, miner, FILE_ID, INGESTED, 5000, 0, 1, lane):
         pass
     assert 0 < calls < 10  # the first line and the new kinds of message
@@ -662,9 +663,10 @@ def test_the_worker_stores_the_same_events_with_and_without_the_lane(
     filled: list[int] = []
     fill = CompiledLane.fill
 
-    def counting_fill(self: CompiledLane, rows: Rows) -> None:
-        fill(self, rows)
-        filled.append(rows.lines)
+    def counting_fill(self: CompiledLane, run: Run) -> CopyRows:
+        rows = fill(self, run)
+        filled.append(run.lines)
+        return rows
 
     monkeypatch.setattr(CompiledLane, "fill", counting_fill)
     data = {"access": mixed_access_log, "json": json_log, "mixed": mixed_log}[kind](6000, 8)

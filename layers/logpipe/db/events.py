@@ -7,6 +7,7 @@ import json.encoder
 import math
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,11 +16,13 @@ import pg8000.native
 
 from ..text import storable, without_nul
 
+# The columns of a row, in the order ``CopyBuffer.add`` writes them; the compiled lane
+# (``logpipe.ingest.lane``) is handed this tuple and writes its rows in the same order.
 COLUMNS = (
-    "file_id, line, ts, ts_inferred, ingested_at, level, format, message, fields, raw, truncated, "
-    "line_count, pattern_id"
-)
-COPY_SQL = f"COPY events ({COLUMNS}) FROM STDIN"
+    "file_id", "line", "ts", "ts_inferred", "ingested_at", "level", "format", "message", "fields", "raw",
+    "truncated", "line_count", "pattern_id",
+)  # fmt: skip
+COPY_SQL = f"COPY events ({', '.join(COLUMNS)}) FROM STDIN"
 
 _NULL = "\\N"
 
@@ -93,10 +96,21 @@ def _finite(value: Any) -> Any:
     return value
 
 
+@dataclass(slots=True)
+class CopyRows:
+    """Rows encoded elsewhere in a ``CopyBuffer``'s format (its file id and ingest time)."""
+
+    data: bytes  # the rows, in COPY text format
+    count: int
+    months: list[tuple[int, int]]  # (year, month) of their times, for the partitions they need
+    errors: int  # rows of level error or fatal
+
+
 class CopyBuffer:
     """Accumulates rows in COPY text format; ``flush`` sends them in one COPY."""
 
     def __init__(self, file_id: str, ingested_at: datetime) -> None:
+        self.file_id = file_id
         self.prefix = f"{file_id}\t"  # what each row starts with
         self.ingested_at = ingested_at  # the ingest time of each row
         self.ingested = ingested_at.isoformat()
@@ -143,14 +157,14 @@ class CopyBuffer:
         )
         self.rows += 1
 
-    def add_rows(self, data: bytes, rows: int, months: list[tuple[int, int]]) -> None:
-        """Rows encoded elsewhere in this buffer's format (its prefix and ingest time)."""
+    def add_rows(self, rows: CopyRows) -> None:
+        """Rows encoded elsewhere in this buffer's format, after those added so far."""
         if self._parts:
             self._encoded.append(self._encode("".join(self._parts)))
             self._parts.clear()
-        self._encoded.append(data)
-        self.rows += rows
-        self.months.update(months)
+        self._encoded.append(rows.data)
+        self.rows += rows.count
+        self.months.update(rows.months)
 
     def chunks(self) -> list[bytes]:
         """The rows as COPY sends them, one CopyData message a chunk (whole rows each)."""

@@ -2,7 +2,7 @@
 
 ``event_batches`` is the per-chunk loop of the worker (and of the benchmarks): each event
 gets its pattern from the miner, its row in the batch's COPY buffer, and its place in the
-batch's pattern counts; runs of rows that the compiled lane wrote are added as they are.
+batch's pattern counts; the rows the compiled lane writes for a run of lines are added as they are.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ..db.events import CopyBuffer
-from ..parsing import Rows
+from ..db.events import CopyBuffer, CopyRows
+from ..parsing import Run
 from ..parsing.multiline import Event
 from ..patterns import Pattern, PatternMiner
 from ..text import storable
@@ -38,7 +38,7 @@ class Batch:
 
 
 def event_batches(
-    events: Iterable[Event | Rows],
+    events: Iterable[Event | Run],
     miner: PatternMiner,
     file_id: str,
     ingested: datetime,
@@ -47,7 +47,7 @@ def event_batches(
     next_line: int,
     lane: CompiledLane | None = None,
 ) -> Iterator[Batch]:
-    """The events (and runs of rows that ``lane`` wrote) as batches ready to commit: full
+    """The events (and runs of lines that ``lane`` reads) as batches ready to commit: full
     ones of at most ``batch_rows`` rows, then the last one (maybe empty), each yielded as
     soon as it is complete."""
     batch = Batch(CopyBuffer(file_id, ingested), next_offset, next_line)
@@ -56,11 +56,10 @@ def event_batches(
         lane.buf, lane.seen = batch.buf, batch.patterns
     mine = miner.add
     for ev in events:
-        if isinstance(ev, Rows):
+        if isinstance(ev, Run):
             if lane is None:
-                raise ValueError("a run of rows without the lane that fills it")
-            lane.fill(ev)
-            _add_rows(batch, ev)
+                raise ValueError("a run of lines without the lane that reads it")
+            _add_rows(batch, ev, lane.fill(ev))
         else:
             p = ev.parsed
             # As stored, before it is mined: the pattern's sample and the row say the same.
@@ -102,8 +101,8 @@ def event_batches(
     yield batch
 
 
-def _add_rows(batch: Batch, rows: Rows) -> None:
-    """Add a run of rows that a lane wrote (which counted their patterns in the batch)."""
-    batch.buf.add_rows(rows.data, rows.count, rows.months)
+def _add_rows(batch: Batch, run: Run, rows: CopyRows) -> None:
+    """Add the rows a lane wrote for a run (it counted their patterns in the batch)."""
+    batch.buf.add_rows(rows)
     batch.errors += rows.errors
-    batch.next_offset, batch.next_line = rows.end_offset, rows.line + rows.lines
+    batch.next_offset, batch.next_line = run.end_offset, run.line + run.lines

@@ -14,7 +14,7 @@ from itertools import islice
 
 from ..db import chunks as chunks_db
 from ..errors import PermanentError
-from ..parsing import Line, LineReader, Rows
+from ..parsing import Line, LineReader, Run
 from ..parsing.formats import Parser
 from ..parsing.multiline import Joiner
 from ..storage.gunzip import DamagedInputError, decompressed
@@ -37,12 +37,12 @@ class _Lines:
     quietly at damage (kept in ``damage``) so that the event being joined when it struck is
     still written."""
 
-    def __init__(self, lines: Iterable[Line | Rows], skip: int) -> None:
+    def __init__(self, lines: Iterable[Line | Run], skip: int) -> None:
         self._lines = lines
         self._skip = skip  # lines, all of which come as Line: no lane starts before them
         self.damage: DamagedInputError | None = None
 
-    def __iter__(self) -> Iterator[Line | Rows]:
+    def __iter__(self) -> Iterator[Line | Run]:
         try:
             lines = iter(self._lines)
             next(islice(lines, self._skip, self._skip), None)  # read past the first ``skip``
@@ -76,7 +76,7 @@ def process_chunk(ctx: Context, file_id: str, seq: int, deadline: float) -> None
         first_line, skip = c.next_line, 0
     lines = _Lines(raw_lines.with_lane(lane, first_line=first_line), skip)
     joiner = Joiner(parser.parse, max_lines=settings.max_event_lines, max_bytes=settings.max_event_bytes)
-    events = joiner.events_and_rows(lines, first_line=c.next_line, start_offset=c.next_offset)
+    events = joiner.events_and_runs(lines, first_line=c.next_line, start_offset=c.next_offset)
     batches = event_batches(
         events, miner, file_id, datetime.now(UTC), settings.batch_rows, c.next_offset, c.next_line, lane
     )

@@ -38,8 +38,8 @@ from types import ModuleType
 from typing import Any
 
 from ..config import Settings
-from ..db.events import CopyBuffer
-from ..parsing import Rows
+from ..db.events import CopyBuffer, CopyRows
+from ..parsing import Run
 from ..parsing.formats import FORMATS, LEVEL_KEYS, LEVEL_WORDS, MESSAGE_KEYS, TIME_KEYS, Parser
 from ..patterns import PatternMiner
 
@@ -99,18 +99,20 @@ class CompiledLane:
         taken: bool = _lane.takes(data, start, self._max_line, sticky, self._options)
         return taken
 
-    def fill(self, rows: Rows) -> None:
+    def fill(self, run: Run) -> CopyRows:
+        """The rows of the run's lines (at least one), with their patterns counted in the batch."""
         buf = self.buf
         assert buf is not None and _lane is not None
         ingested_us = (buf.ingested_at - EPOCH) // MICROSECOND
         sticky = FORMATS.index(self._parser.settled())
         if self._miner.generation != self._generation:
             self._patterns.clear()
-        stop, rows.data, rows.count, rows.lines, rows.errors, rows.months, sticky = _lane.rows(
-            rows.source, rows.start, self._batch_rows - buf.rows, self._max_line, rows.line, buf.prefix,
+        stop, data, count, run.lines, errors, months, sticky = _lane.rows(
+            run.source, run.start, self._batch_rows - buf.rows, self._max_line, run.line, buf.prefix,
             buf.ingested, ingested_us, sticky, self._options, self._patterns, self.seen,
         )  # fmt: skip
         self._generation = self._miner.generation  # what is kept now was looked up after any change
         self._parser.settle(FORMATS[sticky])  # as after its last line
-        rows.end_offset = rows.offset + stop - rows.start
-        rows.source = b""  # the block is the reader's again
+        run.end_offset = run.offset + stop - run.start
+        run.source = b""  # the block is the reader's again
+        return CopyRows(data, count, months, errors)

@@ -10,7 +10,7 @@ without being buffered.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol, cast
 
 from ..text import without_nul
@@ -29,26 +29,24 @@ class Line:
 
 
 @dataclass(slots=True)
-class Rows:
-    """A run of lines that a lane turns straight into COPY rows: whole events, as no
-    multi-line rule joins their lines to the ones before or after the run.
+class Run:
+    """A run of lines that a lane takes whole: whole events, as no multi-line rule joins
+    its lines to the ones before or after the run.
 
-    The reader hands it over before it is filled: whoever consumes the events fills it
-    (``Lane.fill``) once everything before it is consumed, so that the run's lines meet
-    the pattern miner in their place in the file. The reader then reads on from its end.
+    The reader hands it over unread. Whoever consumes the events has the lane read it
+    once everything before it is consumed, so that the run's lines meet the parser and the
+    pattern miner in their place in the file; the lane sets ``lines`` and ``end_offset``,
+    and the reader reads on from there. What the lane makes of the lines is the lane's
+    business (``logpipe.ingest.lane`` writes them as rows for storage).
     """
 
     line: int  # number of its first line
     offset: int  # where its first line starts
     source: bytes  # the block the run is in...
     start: int  # ...from this index
-    # Set by ``Lane.fill``:
-    count: int = 0  # events, and rows
+    # Set by the lane that reads it:
     lines: int = 0
     end_offset: int = 0  # just past its last line
-    data: bytes = b""  # the rows, in COPY text format
-    errors: int = 0  # events of level error or fatal
-    months: list[tuple[int, int]] = field(default_factory=list)  # (year, month) of their times
 
 
 class Lane(Protocol):
@@ -56,9 +54,6 @@ class Lane(Protocol):
 
     def takes(self, data: bytes, start: int, line: int) -> bool:
         """Whether a run starts with the line at ``data[start:]``, numbered ``line``."""
-
-    def fill(self, rows: Rows) -> None:
-        """Write the run's rows (at least one), and count their patterns in the batch."""
 
 
 def _decode(raw: bytes) -> str:
@@ -96,11 +91,11 @@ class LineReader:
     def __iter__(self) -> Iterator[Line]:
         return cast(Iterator[Line], self._lines(None, 0))
 
-    def with_lane(self, lane: Lane | None, *, first_line: int) -> Iterator[Line | Rows]:
+    def with_lane(self, lane: Lane | None, *, first_line: int) -> Iterator[Line | Run]:
         """The lines, where ``lane`` takes the runs it can; ``first_line`` numbers the first."""
         return self._lines(lane, first_line)
 
-    def _lines(self, lane: Lane | None, line: int) -> Iterator[Line | Rows]:
+    def _lines(self, lane: Lane | None, line: int) -> Iterator[Line | Run]:
         limit = self._max
         pos = self.offset
         buf = b""
@@ -148,14 +143,14 @@ class LineReader:
                 k, at = 0, 0  # the next part, and where it starts in ``data``
                 while k < len(parts):
                     if lane.takes(data, at, line):
-                        rows = Rows(line, pos, data, at)
-                        yield rows  # filled by the time it asks for more
-                        if rows.lines <= 0:
+                        run = Run(line, pos, data, at)
+                        yield run  # read by the time it asks for more
+                        if run.lines <= 0:
                             raise RuntimeError(f"the lane took no line of the run at line {line}")
-                        k += rows.lines
-                        line += rows.lines
-                        at += rows.end_offset - pos
-                        pos = rows.end_offset
+                        k += run.lines
+                        line += run.lines
+                        at += run.end_offset - pos
+                        pos = run.end_offset
                         continue
                     raw = parts[k]
                     k += 1

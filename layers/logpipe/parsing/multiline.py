@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import cast
 
 from .formats import Parsed
-from .lines import Line, Rows
+from .lines import Line, Run
 
 _PY_HEAD = re.compile(
     r"Traceback \(most recent call last\):"
@@ -163,11 +163,11 @@ class Joiner:
         return False, parsed
 
     def events(self, lines: Iterable[Line], *, first_line: int, start_offset: int) -> Iterator[Event]:
-        return cast(Iterator[Event], self.events_and_rows(lines, first_line=first_line, start_offset=start_offset))
+        return cast(Iterator[Event], self.events_and_runs(lines, first_line=first_line, start_offset=start_offset))
 
-    def events_and_rows(
-        self, lines: Iterable[Line | Rows], *, first_line: int, start_offset: int
-    ) -> Iterator[Event | Rows]:
+    def events_and_runs(
+        self, lines: Iterable[Line | Run], *, first_line: int, start_offset: int
+    ) -> Iterator[Event | Run]:
         """As ``events``, where runs of lines a lane took pass through as they are: the
         event before a run is complete, as no rule joins its first line to it."""
         parse = self.parse
@@ -176,13 +176,13 @@ class Joiner:
         number = first_line
         offset = start_offset
         for line in lines:
-            if isinstance(line, Rows):
+            if isinstance(line, Run):
                 if current is not None:
                     yield _finished(current)
                     current = None
                 if line.line != number:
-                    raise ValueError(f"a run of rows starts at line {line.line}, expected {number}")
-                yield line  # filled by the time it asks for more
+                    raise ValueError(f"a run of lines starts at line {line.line}, expected {number}")
+                yield line  # read by the lane by the time it asks for more
                 number += line.lines
                 offset = line.end_offset
                 continue
