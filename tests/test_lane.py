@@ -30,7 +30,7 @@ from logpipe.parsing import Line, LineReader, Run
 from logpipe.parsing.formats import Parser
 from logpipe.parsing.multiline import Joiner
 from logpipe.patterns import PatternMiner
-from logpipe.patterns.masking import HEX_STANDIN, SHAPE_DIGITS_RE, SHAPE_HEX_RE, path_key
+from logpipe.patterns.masking import shape_keys as python_keys
 
 from conftest import LOGHUB, Api, needs_loghub, pump, query
 from patterns_accuracy import load_truth, systems
@@ -576,12 +576,6 @@ def test_the_lane_takes_the_mixed_benchmark_lines() -> None:
 
 
 # -- the miner's keys ----------------------------------------------------------------------------
-
-
-def python_keys(message: str) -> tuple[str, str]:
-    """The two keys ``PatternMiner.add`` looks a message up by."""
-    digits = SHAPE_DIGITS_RE.sub("0", message)
-    return digits, path_key(SHAPE_HEX_RE.sub(HEX_STANDIN, digits))
 
 
 def _plain(text: str) -> bool:

@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from .guards import Guard
 from .timeparse import TimeParser
 
 LEVELS = ("trace", "debug", "info", "warn", "error", "fatal")
@@ -33,13 +34,39 @@ LEVEL_WORDS = {
     "emergency": "fatal", "alert": "fatal", "f": "fatal", "a": "fatal", "c": "fatal",
 }  # fmt: skip
 _SYSLOG_SEVERITY = ("fatal", "fatal", "fatal", "error", "warn", "info", "info", "debug")
+# pino's and bunyan's numbers: the level of a number up to each bound, and above the last.
+NUMERIC_LEVELS = ((10, "trace"), (20, "debug"), (30, "info"), (40, "warn"), (50, "error"))
+NUMERIC_LEVEL_ABOVE = "fatal"
+# The level of an access log's line by its HTTP status: from each status up, and below them all.
+STATUS_LEVELS = ((500, "error"), (400, "warn"))
+STATUS_LEVEL_BELOW = "info"
 
 TIME_KEYS = ("@timestamp", "timestamp", "time", "ts", "datetime", "date", "t", "eventTime", "created")
 LEVEL_KEYS = ("level", "severity", "lvl", "loglevel", "log.level", "levelname", "level_name", "severity_text")
 MESSAGE_KEYS = ("msg", "message", "log", "text", "event", "body")
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
-_LW = r"(?:TRACE|DEBUG|INFO|NOTICE|WARN(?:ING)?|ERROR|ERR|FATAL|CRITICAL|CRIT|SEVERE|PANIC|EMERG|ALERT|FINE|FINER|FINEST|CONFIG|trace|debug|info|notice|warn(?:ing)?|error|err|fatal|critical|crit|panic)"  # noqa: E501
+
+# The words a level column holds (``_LW`` in the layouts' patterns), in the order the
+# pattern tries them: where one is the start of another, the one listed first is taken.
+COLUMN_LEVEL_WORDS = (
+    "TRACE", "DEBUG", "INFO", "NOTICE", "WARNING", "WARN", "ERROR", "ERR", "FATAL", "CRITICAL", "CRIT", "SEVERE",
+    "PANIC", "EMERG", "ALERT", "FINE", "FINER", "FINEST", "CONFIG",
+    "trace", "debug", "info", "notice", "warning", "warn", "error", "err", "fatal", "critical", "crit", "panic",
+)  # fmt: skip
+# The words that give a line no format claims its level, as whole words in its head.
+TEXT_LEVEL_WORDS = (
+    "TRACE", "DEBUG", "INFO", "NOTICE", "WARN", "WARNING", "ERROR", "FATAL", "CRITICAL", "SEVERE", "PANIC",
+)  # fmt: skip
+# How much of a line no format claims is searched for its time and level.
+TEXT_HEAD = 120
+
+
+def _alternatives(words: tuple[str, ...]) -> str:
+    return "(?:" + "|".join(map(re.escape, words)) + ")"
+
+
+_LW = _alternatives(COLUMN_LEVEL_WORDS)
 _ISO = r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d{1,9})?(?:Z|[+-]\d{2}:?\d{2}| UTC)?"
 
 
@@ -73,15 +100,18 @@ def normalise_level(word: object) -> str | None:
     if isinstance(word, bool):
         return None
     if isinstance(word, int):
-        for bound, name in ((10, "trace"), (20, "debug"), (30, "info"), (40, "warn"), (50, "error")):
+        for bound, name in NUMERIC_LEVELS:
             if word <= bound:
                 return name
-        return "fatal"
+        return NUMERIC_LEVEL_ABOVE
     return LEVEL_WORDS.get(str(word).strip().lower())
 
 
 def level_from_status(status: int) -> str:
-    return "error" if status >= 500 else "warn" if status >= 400 else "info"
+    for bound, name in STATUS_LEVELS:
+        if status >= bound:
+            return name
+    return STATUS_LEVEL_BELOW
 
 
 def strip_ansi(text: str) -> str:
@@ -164,45 +194,50 @@ def _finite_as_text(value: Any) -> Any:
     return value
 
 
-_DIGIT_LED = frozenset(("cri", "github_actions", "nginx_error", "android", "hdfs", "spark", "go"))
+# -- which lines each format may claim ----------------------------------------------------------
 
+_LOGFMT_KEY = r"[A-Za-z_@][\w.\-/@]*"
+_PYBASIC_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
-def _may_start(fmt: str, c: str) -> bool:
-    """False only when no line starting with ``c`` can be of format ``fmt`` (its pattern or guard says so)."""
-    if c == "":
-        return False
-    if fmt == "json":
-        return c == "{"
-    if fmt in _DIGIT_LED:  # their patterns open with \d: what isdecimal() accepts
-        return c.isdecimal()
-    if fmt == "syslog5424":
-        return c == "<"
-    if fmt == "syslog3164":
-        return c == "<" or "A" <= c <= "S"
-    if fmt == "apache_access":
-        return not c.isspace()
-    if fmt == "apache_error":
-        return c == "["
-    if fmt == "app":
-        return c.isdigit() or c == "["
-    if fmt == "rails":
-        return c in "DIWEFU"
-    if fmt == "python":
-        return c in "DIWEC"
-    if fmt == "logfmt":
-        return c.isspace() or ("A" <= c <= "Z") or ("a" <= c <= "z") or c in "_@"
-    return True
-
-
-# ``ingest/_lane.c`` reads the access-log, JSON, logfmt, application and text formats
-# itself, and tells other formats apart by the guard each function below opens with
-# (its ``fails``): a change to a format or a guard here must be made there too.
-# tests/test_lane.py compares the two paths and fails when they part.
 FORMATS = (
     "json", "cri", "github_actions", "syslog5424", "syslog3164", "apache_access", "apache_error", "nginx_error",
     "app", "android", "hdfs", "spark", "rails", "python", "go", "logfmt",
 )  # fmt: skip
 """The names a source may force with ``Parser(format=...)``, in the order detection tries them."""
+
+# What a line must look like for each format's pattern to have a chance (see ``guards``):
+# a line its guard does not admit is not tried. Each is implied by the format's pattern
+# (or, for syslog, by the month names its time needs), so a guard only saves the pattern's
+# work. The compiled lane runs the same guards to know which formats surely give up on a
+# line. The text formats' guards start with the character their patterns start with.
+GUARDS = {
+    "json": Guard(r"\{"),
+    "cri": Guard(r"\d.{9}T", contains=" std"),
+    "github_actions": Guard(r"\d.{18}\..{7}Z"),
+    "syslog5424": Guard(r"<"),
+    "syslog3164": Guard(r"<|[A-S][a-z]{2} "),  # a priority, or a month's name (A to S) and a space
+    "apache_access": Guard(r"\S", contains='] "'),
+    "apache_error": Guard(r"\["),
+    "nginx_error": Guard(r"\d.{3}/"),
+    "app": Guard(r"\[?\d{4}-\d{2}-\d{2}[T ]"),  # _APP's and _PY's time
+    "android": Guard(r"\d.-.. "),
+    "hdfs": Guard(r"\d.{5} "),
+    "spark": Guard(r"\d./"),
+    "rails": Guard(r"[DIWEFU], "),
+    "python": Guard("|".join(w + ":" for w in _PYBASIC_LEVELS)),
+    "go": Guard(r"\d.{3}/"),
+    "logfmt": Guard(r"\s*" + _LOGFMT_KEY + "="),
+}
+assert tuple(GUARDS) == FORMATS
+
+
+def _may_start(fmt: str, c: str) -> bool:
+    """False only when no line starting with ``c`` can be of format ``fmt``."""
+    return c != "" and GUARDS[fmt].may_start(c)
+
+
+# A format's name, its guard's test, and the method that reads a line the guard admits.
+_Format = tuple[str, Callable[[str], object], Callable[[str], "Parsed | None"]]
 
 
 class Parser:
@@ -215,31 +250,21 @@ class Parser:
 
     def __init__(self, *, tz: str = "UTC", reference: datetime | None = None, format: str | None = None) -> None:
         self.time = TimeParser(tz, reference)
-        self._formats: list[tuple[str, Callable[[str], Parsed | None]]] = [
-            ("json", self._json),
-            ("cri", self._cri),
-            ("github_actions", self._github_actions),
-            ("syslog5424", self._syslog5424),
-            ("syslog3164", self._syslog3164),
-            ("apache_access", self._access),
-            ("apache_error", self._apache_error),
-            ("nginx_error", self._nginx_error),
-            ("app", self._app),
-            ("android", self._android),
-            ("hdfs", self._hdfs),
-            ("spark", self._spark),
-            ("rails", self._rails),
-            ("python", self._python_basic),
-            ("go", self._go),
-            ("logfmt", self._logfmt),
+        methods: dict[str, Callable[[str], Parsed | None]] = {
+            "json": self._json, "cri": self._cri, "github_actions": self._github_actions,
+            "syslog5424": self._syslog5424, "syslog3164": self._syslog3164, "apache_access": self._access,
+            "apache_error": self._apache_error, "nginx_error": self._nginx_error, "app": self._app,
+            "android": self._android, "hdfs": self._hdfs, "spark": self._spark, "rails": self._rails,
+            "python": self._python_basic, "go": self._go, "logfmt": self._logfmt,
+        }  # fmt: skip
+        if format is not None and format not in methods:
+            raise ValueError(f"unknown format {format!r}; known: {', '.join(sorted(methods))}")
+        # Each format's name, the guard a line must pass, and the method that reads it.
+        self._formats: list[_Format] = [
+            (name, GUARDS[name].admits, methods[name]) for name in FORMATS if format is None or name == format
         ]
-        names = {n for n, _ in self._formats}
-        if format is not None and format not in names:
-            raise ValueError(f"unknown format {format!r}; known: {', '.join(sorted(names))}")
-        if format is not None:
-            self._formats = [f for f in self._formats if f[0] == format]
         self._last = self._formats[0]
-        self._by_first: dict[str, list[tuple[str, Callable[[str], Parsed | None]]]] = {}
+        self._by_first: dict[str, list[_Format]] = {}
 
     def settled(self) -> str:
         """The format this parser tries first now: the last one that matched."""
@@ -251,7 +276,7 @@ class Parser:
 
     def candidates(self, c: str) -> list[str]:
         """The formats ``parse`` tries, in its order after the settled one, on a line starting with ``c``."""
-        return [name for name, _ in self._formats if _may_start(name, c)]
+        return [name for name, _, _ in self._formats if _may_start(name, c)]
 
     def parse(self, line: str) -> Parsed:
         """Parse one line (decoded, without its newline). Never raises."""
@@ -268,18 +293,18 @@ class Parser:
             candidates = self._by_first[c] = [e for e in self._formats if _may_start(e[0], c)]
         # A ValueError means the line is not of that format: int() refuses a number of
         # more than 4300 digits, which a line can hold where a pid or a size belongs.
-        if last in candidates:
+        if last in candidates and last[1](line):
             try:
-                parsed = last[1](line)
+                parsed = last[2](line)
             except ValueError:
                 parsed = None
             if parsed is not None:
                 return parsed
         for entry in candidates:
-            if entry is last:
+            if entry is last or not entry[1](line):
                 continue
             try:
-                parsed = entry[1](line)
+                parsed = entry[2](line)
             except ValueError:
                 continue
             if parsed is not None:
@@ -289,8 +314,6 @@ class Parser:
 
     # -- JSON and container logs ---------------------------------------------------------------
     def _json(self, line: str) -> Parsed | None:
-        if line[:1] != "{":
-            return None
         try:
             obj = _loads(line)
         except ValueError:
@@ -313,10 +336,10 @@ class Parser:
 
     def _inner(self, text: str) -> Parsed:
         """A container's line, parsed by the formats other than the container wrappers."""
-        for name, fn in self._formats:
-            if name in ("cri",):
+        for name, admits, read in self._formats:
+            if name in ("cri",) or not admits(text):
                 continue
-            parsed = fn(text)
+            parsed = read(text)
             if parsed is not None:
                 return parsed
         return self._text(text)
@@ -326,8 +349,6 @@ class Parser:
     )
 
     def _cri(self, line: str) -> Parsed | None:
-        if line[10:11] != "T" or " std" not in line:
-            return None
         m = self._CRI.fullmatch(line)
         if m is None:
             return None
@@ -343,8 +364,6 @@ class Parser:
     _GHA_LEVEL = {"error": "error", "warning": "warn", "notice": "info", "debug": "debug"}
 
     def _github_actions(self, line: str) -> Parsed | None:
-        if line[27:28] != "Z" or line[19:20] != ".":
-            return None
         m = self._GHA.fullmatch(line)
         if m is None:
             return None
@@ -362,8 +381,6 @@ class Parser:
     _SD_PARAM = re.compile(r'([^\s=\]]+)="([^"\\]*(?:\\.[^"\\]*)*)"')
 
     def _syslog5424(self, line: str) -> Parsed | None:
-        if line[:1] != "<":
-            return None
         m = self._S5424.fullmatch(line)
         if m is None:
             return None
@@ -389,9 +406,6 @@ class Parser:
     )
 
     def _syslog3164(self, line: str) -> Parsed | None:
-        c = line[:1]
-        if not (c == "<" or "A" <= c <= "S"):
-            return None
         m = self._S3164.fullmatch(line)
         if m is None:
             return None
@@ -418,8 +432,6 @@ class Parser:
     )
 
     def _access(self, line: str) -> Parsed | None:
-        if '] "' not in line:
-            return None
         m = self._ACCESS.fullmatch(line)
         if m is None:
             return None
@@ -450,8 +462,6 @@ class Parser:
     )
 
     def _apache_error(self, line: str) -> Parsed | None:
-        if line[:1] != "[":
-            return None
         m = self._AERR.fullmatch(line)
         if m is None:
             return None
@@ -469,8 +479,6 @@ class Parser:
     _NERR = re.compile(r"(\d{4})/(\d{2})/(\d{2}) (\d{2}:\d{2}:\d{2}) \[(\w+)\] (\d+)#(\d+): (?:\*(\d+) )?(.*)", re.S)
 
     def _nginx_error(self, line: str) -> Parsed | None:
-        if line[4:5] != "/":
-            return None
         m = self._NERR.fullmatch(line)
         if m is None:
             return None
@@ -496,8 +504,6 @@ class Parser:
     _PY = re.compile(r"(" + _ISO + r") - ([\w.\-]+) - (" + _LW + r") - (.*)", re.S)
 
     def _app(self, line: str) -> Parsed | None:
-        if not line[:1].isdigit() and line[:1] != "[":
-            return None
         m = self._PY.fullmatch(line) if " - " in line else None
         if m is not None:
             return Parsed(
@@ -518,8 +524,6 @@ class Parser:
     _ANDROID = re.compile(r"(\d{2})-(\d{2}) (\d{2}:\d{2}:\d{2})\.(\d{3}) +(\d+) +(\d+) ([VDIWEFA]) (.*?) *: (.*)", re.S)
 
     def _android(self, line: str) -> Parsed | None:
-        if line[5:6] != " " or line[2:3] != "-":
-            return None
         m = self._ANDROID.fullmatch(line)
         if m is None:
             return None
@@ -530,8 +534,6 @@ class Parser:
     _HDFS = re.compile(r"(\d{2})(\d{2})(\d{2}) (\d{6}) (\d+) (" + _LW + r") ([\w.$\-]+): (.*)", re.S)
 
     def _hdfs(self, line: str) -> Parsed | None:
-        if line[6:7] != " ":
-            return None
         m = self._HDFS.fullmatch(line)
         if m is None:
             return None
@@ -542,8 +544,6 @@ class Parser:
     _SPARK = re.compile(r"(\d{2})/(\d{2})/(\d{2}) (\d{2}:\d{2}:\d{2}) (" + _LW + r") ([\w.$\-]+): (.*)", re.S)
 
     def _spark(self, line: str) -> Parsed | None:
-        if line[2:3] != "/":
-            return None
         m = self._SPARK.fullmatch(line)
         if m is None:
             return None
@@ -553,8 +553,6 @@ class Parser:
     _RAILS = re.compile(r"([DIWEFU]), \[(\S+) #(\d+)\] +(\w+) -- ([^:]*): (.*)", re.S)
 
     def _rails(self, line: str) -> Parsed | None:
-        if line[1:3] != ", ":
-            return None
         m = self._RAILS.fullmatch(line)
         if m is None:
             return None
@@ -563,7 +561,7 @@ class Parser:
             fields["progname"] = m.group(5)
         return Parsed("rails", m.group(6), self.time.iso(m.group(2)), normalise_level(m.group(4)), fields)
 
-    _PYBASIC = re.compile(r"(DEBUG|INFO|WARNING|ERROR|CRITICAL):([\w.\-]*):(.*)", re.S)
+    _PYBASIC = re.compile("(" + "|".join(_PYBASIC_LEVELS) + r"):([\w.\-]*):(.*)", re.S)
 
     def _python_basic(self, line: str) -> Parsed | None:
         m = self._PYBASIC.fullmatch(line)
@@ -575,8 +573,6 @@ class Parser:
     _LEADING_LEVEL = re.compile(r"\[?(" + _LW + r")\]?:? +(.*)", re.S)
 
     def _go(self, line: str) -> Parsed | None:
-        if line[4:5] != "/":
-            return None
         m = self._GO.fullmatch(line)
         if m is None:
             return None
@@ -588,16 +584,13 @@ class Parser:
         return Parsed("go", message, ts, level)
 
     # -- logfmt (Go's slog text handler, logrus, Heroku...) ------------------------------------
-    _LOGFMT_PAIR = re.compile(r'([A-Za-z_@][\w.\-/@]*)=("[^"\\]*(?:\\.[^"\\]*)*"|[^\s"]*)')
-    _LOGFMT_HEAD = re.compile(r"\s*[A-Za-z_@][\w.\-/@]*=")
+    _LOGFMT_PAIR = re.compile("(" + _LOGFMT_KEY + r')=("[^"\\]*(?:\\.[^"\\]*)*"|[^\s"]*)')
 
     def _logfmt(self, line: str) -> Parsed | None:
         # A line of at least two pairs apart from whitespace. Split on the pairs, it is
         # [space, key, value, space, key, value, ..., space]: the spaces between pairs
         # must be whitespace, those at the ends may be empty too. (Where a pair can start,
         # the pattern's leftmost match is the only one a whole-line match could use.)
-        if "=" not in line or self._LOGFMT_HEAD.match(line) is None:
-            return None
         parts = self._LOGFMT_PAIR.split(line)
         if len(parts) < 7 or (parts[0] and not parts[0].isspace()) or (parts[-1] and not parts[-1].isspace()):
             return None
@@ -620,7 +613,7 @@ class Parser:
 
     # -- anything else -------------------------------------------------------------------------
     _ANY_TS = re.compile(_ISO)
-    _ANY_LEVEL = re.compile(r"\b(TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|FATAL|CRITICAL|SEVERE|PANIC)\b")
+    _ANY_LEVEL = re.compile(r"\b(" + "|".join(map(re.escape, TEXT_LEVEL_WORDS)) + r")\b")
 
     _ANY_CLF = re.compile(r"\[(\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4})\]")
 
@@ -629,7 +622,7 @@ class Parser:
 
         A timestamp that opens the line is taken off the message.
         """
-        head = line[:120]
+        head = line[:TEXT_HEAD]
         ts, message = None, line
         m = self._ANY_TS.search(head) if ":" in head else None
         if m is not None:

@@ -29,20 +29,27 @@ from dataclasses import dataclass
 from typing import cast
 
 from .formats import Parsed
+from .guards import Guard
 from .lines import Line, Run
 
-_PY_HEAD = re.compile(
+# The rules' opening lines, as guards (see ``guards``), which the compiled lane runs too.
+_PY_HEAD = Guard(
     r"Traceback \(most recent call last\):"
     r"|During handling of the above exception"
     r"|The above exception was the direct cause"
 )
 _PY_FINAL = re.compile(r"[A-Za-z_][\w.]*(?:Error|Exception|Warning|Exit|Interrupt|Iteration|Fault|Failure)(?::.*)?")
-_JAVA_MARK = re.compile(r"Caused by: |\.\.\. \d+ (?:more|common frames omitted)|Suppressed: ")
+_JAVA_MARK = Guard(r"Caused by: |\.\.\. \d+ more|\.\.\. \d+ common frames omitted|Suppressed: ")
 _JAVA_EXC = re.compile(
     r'(?:Exception in thread "[^"]*" )?(?:[a-z_$][\w$]*\.)+[A-Z][\w$]*(?:Exception|Error|Throwable)\b.*'
 )
-_GO_HEAD = re.compile(r"panic: |fatal error: ")
-_GO_CONT = re.compile(r"goroutine \d+ \[[^\]]*\]:|[\w./*()\[\]{}-]+\(.*\)$|created by |\[signal |exit status \d+$")
+# What every line that ``_JAVA_EXC`` matches starts with (the tests hold it to the pattern,
+# on lines generated from it): where a Java exception's line may be, as a guard can say it.
+JAVA_EXC_GUARD = Guard(r'Exception in thread "|[a-z_$][\w$]*\.')
+_GO_HEAD = Guard(r"panic: |fatal error: ")
+_GOROUTINE = "goroutine "
+_GO_CONT = re.compile(_GOROUTINE + r"\d+ \[[^\]]*\]:|[\w./*()\[\]{}-]+\(.*\)$|created by |\[signal |exit status \d+$")
+INDENT = (" ", "\t")
 
 # One regex for "could this line continue some event?", used to choose chunk boundaries.
 _MAYBE = re.compile(
@@ -58,14 +65,14 @@ def can_continue(text: str) -> bool:
 
 # First characters of the lines that a rule may join to an event before the line is parsed
 # (indented and blank lines, Python traceback heads, Java markers, goroutine headers): any
-# other line is parsed straight away. "" stands for the empty line. ``ingest/_lane.c``
-# keeps these first characters, and the Java exception test, to know where events end:
-# a change to the rules here must be made there too.
-_JOINS_UNPARSED = frozenset(("", " ", "\t", "T", "D", "C", ".", "S", "g"))
-# What each opening rule's pattern can start with (``_GO_HEAD``, ``_PY_HEAD``, ``_JAVA_EXC``).
-_GO_FIRST = frozenset("pf")
-_PY_FIRST = frozenset("TD")
-_JAVA_FIRST = frozenset("E_$abcdefghijklmnopqrstuvwxyz")
+# other line is parsed straight away. "" stands for the empty line.
+JOINS_UNPARSED = frozenset(("", *INDENT, _GOROUTINE[0])) | _PY_HEAD.first_chars() | _JAVA_MARK.first_chars()
+# What each opening rule's pattern can start with.
+_GO_FIRST = _GO_HEAD.first_chars()
+_PY_FIRST = _PY_HEAD.first_chars()
+_JAVA_FIRST = JAVA_EXC_GUARD.first_chars()
+# Lines that may open an event in a mode of its own (a Go panic, a traceback, a Java exception).
+OPENS_MODE = (_GO_HEAD, _PY_HEAD, JAVA_EXC_GUARD)
 
 
 @dataclass(slots=True)
@@ -97,9 +104,9 @@ class Event:
 def _opening_mode(text: str) -> str:
     """The mode a line puts the event it opens in: a Go panic, a traceback, a Java exception, or none."""
     c = text[:1]
-    if c in _GO_FIRST and _GO_HEAD.match(text):
+    if c in _GO_FIRST and _GO_HEAD.admits(text):
         return "go"
-    if c in _PY_FIRST and _PY_HEAD.match(text):
+    if c in _PY_FIRST and _PY_HEAD.admits(text):
         return "python"
     if c in _JAVA_FIRST and _JAVA_EXC.fullmatch(text):
         return "java"
@@ -131,25 +138,25 @@ class Joiner:
         if len(ev.texts) >= self.max_lines or ev.size + len(text) > self.max_bytes:
             return False, None
         c = text[:1]
-        if c == " " or c == "\t":
+        if c in INDENT:
             if text.strip():
                 return True, None
             return ev.mode in ("python", "go"), None
         if not text:
             return ev.mode in ("python", "go"), None
-        if _PY_HEAD.match(text):
+        if _PY_HEAD.admits(text):
             # A traceback belongs to the log line just before it (logging.exception), or to
             # the traceback it chains from; anywhere else it opens an event of its own.
             if ev.mode == "python" or (ev.mode == "" and len(ev.texts) == 1 and ev.parsed.ts is not None):
                 ev.mode = "python"
                 return True, None
             return False, None
-        if _JAVA_MARK.match(text):
+        if _JAVA_MARK.admits(text):
             ev.mode = ev.mode or "java"
             return True, None
         if ev.mode == "go" and _GO_CONT.match(text):
             return True, None
-        if text.startswith("goroutine ") and _GO_CONT.match(text):
+        if text.startswith(_GOROUTINE) and _GO_CONT.match(text):
             ev.mode = "go"
             return True, None
         parsed = self.parse(text)
@@ -189,7 +196,7 @@ class Joiner:
             text = line.text
             parsed: Parsed | None = None
             if current is not None:
-                if current.mode or text[:1] in _JOINS_UNPARSED:
+                if current.mode or text[:1] in JOINS_UNPARSED:
                     joins, parsed = self._continues(current, text)
                 elif len(current.texts) >= max_lines or current.size + len(text) > max_bytes:
                     joins = False

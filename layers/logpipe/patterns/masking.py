@@ -20,6 +20,9 @@ many different values it sees in the same place.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 
 WILDCARD = "<*>"
 
@@ -61,19 +64,43 @@ _ALTERNATIVES = (
 
 MASK_RE = re.compile("|".join(f"(?:{alt})" for alt in _ALTERNATIVES))
 
+
+@dataclass(frozen=True)
+class StandIn:
+    """Runs that a shape key puts a stand-in for: ``opener`` then one or more ``chars``,
+    touching no ``glue`` character before them (nor after them, when ``whole``), holding at
+    least one character of each of ``needs``. Classes are single characters' patterns in
+    regex syntax. ``pattern`` is the regex; the compiled lane is handed the rule itself and
+    replaces the same runs (for it, ``chars`` must be ``glue`` characters too, which makes
+    the longest run the only one that can match).
+    """
+
+    chars: str
+    glue: str
+    standin: str
+    opener: str = ""
+    whole: bool = False
+    needs: tuple[str, ...] = ()
+
+    @property
+    def pattern(self) -> str:
+        needs = "".join(f"(?={self.chars}*?{need})" for need in self.needs)
+        after = f"(?!{self.glue})" if self.whole else ""
+        return f"(?<!{self.glue}){re.escape(self.opener)}{needs}{self.chars}+{after}"
+
+
 # Digit runs not glued to a letter. No rule above tells one such run from another (no
 # digit is special, no count of digits is), so two messages that differ only in these
 # runs are masked alike, as long as none of the runs survives masking. Keep it so: a
 # rule such as ``\d{4}`` or ``0x`` would break the shape cache built on this.
-SHAPE_DIGITS_RE = re.compile(r"(?<![A-Za-z0-9])[0-9]+")
+DIGITS = StandIn("[0-9]", "[A-Za-z0-9]", "0")
 
 # Hex words with a letter and a digit, standing alone (``9b810e76``, ``c2ce6f44``): ids.
 # Every rule above that can take one takes it whole as a value, and none tells one from
 # another or from ``0x0``, their stand-in in the key: the rules that want digits alone
 # (dates, clocks) stop at the first letter of either. So messages that differ only in
 # such words mask alike too, while none of the words survives masking.
-SHAPE_HEX_RE = re.compile(r"(?<![A-Za-z0-9])(?=[0-9]*[a-fA-F])[0-9a-fA-F]*[0-9][0-9a-fA-F]*(?![A-Za-z0-9])")
-HEX_STANDIN = "0x0"
+HEX = StandIn("[0-9a-fA-F]", "[A-Za-z0-9]", "0x0", whole=True, needs=("[0-9]", "[a-fA-F]"))
 
 # A whole token that is an absolute path (``/api/orders/42?page=2``), between whitespace.
 # The path rule takes it whole, unless a quoted text with spaces takes it along (which
@@ -81,8 +108,17 @@ HEX_STANDIN = "0x0"
 # before it can reach across the space into it, and none after it looks back past the
 # space. So messages that differ only in such tokens mask alike; ``/p``, itself such a
 # path, stands in for them (``/`` alone is no path: it stays).
-SHAPE_PATH_RE = re.compile(r"(?<!\S)/[^\s\"'<>,;()\[\]{}|]+(?!\S)")
-PATH_STANDIN = "/p"
+PATH = StandIn(r"""[^\s"'<>,;()\[\]{}|]""", r"\S", "/p", opener="/", whole=True)
+
+# The shape key of a message: the digit runs first (the miner looks that key up first, as
+# most messages differ from one seen before in their numbers alone), then the rest.
+SHAPE_KEY_STAGES = ((DIGITS,), (HEX, PATH))
+
+SHAPE_DIGITS_RE = re.compile(DIGITS.pattern)
+SHAPE_HEX_RE = re.compile(HEX.pattern)
+HEX_STANDIN = HEX.standin
+SHAPE_PATH_RE = re.compile(PATH.pattern)
+PATH_STANDIN = PATH.standin
 
 
 def mask(message: str) -> str:
@@ -90,18 +126,38 @@ def mask(message: str) -> str:
     return MASK_RE.sub(WILDCARD, message)
 
 
-def shape_key(message: str) -> str:
-    """A cheap key that equals for messages ``mask`` treats alike, while no run of
-    ``SHAPE_DIGITS_RE`` or ``SHAPE_HEX_RE`` survives masking."""
-    return path_key(SHAPE_HEX_RE.sub(HEX_STANDIN, SHAPE_DIGITS_RE.sub("0", message)))
+def _stage(rules: tuple[StandIn, ...]) -> Callable[[str], str]:
+    """The text with the runs of ``rules`` replaced, one rule after the other."""
+    subs = tuple((re.compile(r.pattern).sub, r.standin, r.opener) for r in rules)
+    if len(subs) == 1 and not subs[0][2]:
+        return partial(subs[0][0], subs[0][1])  # the miner's every message: no Python frame
+
+    def apply(text: str) -> str:
+        for sub, standin, opener in subs:
+            if not opener or opener in text:
+                text = sub(standin, text)
+        return text
+
+    return apply
 
 
-def path_key(key: str) -> str:
-    """``key`` with its path tokens replaced (see ``SHAPE_PATH_RE``)."""
-    return SHAPE_PATH_RE.sub(PATH_STANDIN, key) if "/" in key else key
+first_key, _rest_of_key = (_stage(stage) for stage in SHAPE_KEY_STAGES)
+
+
+def full_key(first: str) -> str:
+    """The shape key of a message from its ``first_key``."""
+    return _rest_of_key(first)
+
+
+def shape_keys(message: str) -> tuple[str, str]:
+    """The keys the miner looks ``message`` up by, in turn: cheap keys that equal for
+    messages ``mask`` treats alike, while no run of ``DIGITS`` or ``HEX`` survives masking."""
+    first = first_key(message)
+    return first, _rest_of_key(first)
 
 
 def key_safe(masked: str) -> bool:
     """True when ``masked`` (a message after ``mask``) kept none of the runs the key
-    replaces: then every message of its key masks to it."""
+    replaces that masking may keep (paths it never keeps): then every message of its key
+    masks to it."""
     return SHAPE_DIGITS_RE.search(masked) is None and SHAPE_HEX_RE.search(masked) is None

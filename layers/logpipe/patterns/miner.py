@@ -5,7 +5,7 @@ How a message becomes a template:
 1. ``mask`` replaces the values a regex can recognise (numbers, ids, IPs, paths...) with
    ``<*>``; the masked text is the message's *shape*. A message whose numbers, hex ids
    and paths alone differ from one seen before skips the mask: a few cheap regex passes
-   (``shape_key``) and a dictionary lookup find its shape.
+   (``shape_keys``) and a dictionary lookup find its shape.
 2. A new shape is split on whitespace (a run of one repeated value, such as a list of
    block ids, counts once) and filed in a bucket by its token count and first token. A
    token that masking turned into a value (``<*>``, ``uid=<*>``, ``(<*>)``) is a slot:
@@ -35,7 +35,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .masking import HEX_STANDIN, MASK_RE, SHAPE_DIGITS_RE, SHAPE_HEX_RE, WILDCARD, key_safe, path_key
+from .masking import MASK_RE, WILDCARD, first_key, full_key, key_safe
 
 DEFAULT_MIN_DISTINCT = 4
 # A new template is compared one by one with at most this many others of its bucket.
@@ -46,8 +46,6 @@ KEY_CACHE_SIZE = 1 << 16
 FIRST_TOKEN_FACTOR = 2
 
 _MASK_SUB = MASK_RE.sub
-_KEY_SUB = SHAPE_DIGITS_RE.sub
-_HEX_KEY_SUB = SHAPE_HEX_RE.sub
 
 # A token that is one value between a key prefix and closing punctuation: ``<*>``,
 # ``uid=<*>``, ``(uid=<*>)``, ``[<*>]``, ``<*>,``.
@@ -337,7 +335,7 @@ class PatternMiner:
         self.min_distinct = min_distinct
         self.key_cache_size = key_cache_size
         self._shapes: dict[str, Shape] = {}
-        # shape_key(message) -> shape, bounded: it is only a shortcut past the mask.
+        # shape_keys(message) -> shape, bounded: it is only a shortcut past the mask.
         self._by_key: dict[str, Shape] = {}
         self._buckets: dict[tuple[int, str | None], _Bucket] = {}
         self._heads: dict[int, dict[str, _Template]] = {}
@@ -356,7 +354,7 @@ class PatternMiner:
 
     @property
     def key_cache(self) -> dict[str, Shape]:
-        """``shape_key``-style keys to their shapes: what ``add`` looks up before masking.
+        """``shape_keys`` to their shapes: what ``add`` looks up before masking.
         The compiled lane looks there itself, counts what it finds in ``Shape.count``,
         and calls ``add`` for anything else."""
         return self._by_key
@@ -367,11 +365,11 @@ class PatternMiner:
         A message whose numbers, hex ids and paths alone differ from one seen before
         costs a few cheap regex passes and a lookup; the full mask runs once per new key.
         """
-        key = _KEY_SUB("0", message)
+        key = first_key(message)
         shape = self._by_key.get(key)
         if shape is None:
-            # The digits alone did not find it: with hex ids and paths put aside too (see ``shape_key``).
-            key = path_key(_HEX_KEY_SUB(HEX_STANDIN, key))
+            # The digits alone did not find it: with hex ids and paths put aside too (see ``shape_keys``).
+            key = full_key(key)
             shape = self._by_key.get(key)
         if shape is None:
             masked = _MASK_SUB(WILDCARD, message)
