@@ -16,7 +16,7 @@ setup: $(VENV)/.installed
 # The editable install also compiles the parsing lane (layers/logpipe/ingest/_lane.c) in
 # place, where the layer build picks it up; without gcc the Python path does its work.
 $(VENV)/.installed: requirements.txt requirements-dev.txt layers/requirements.txt pyproject.toml setup.py \
-		layers/logpipe/ingest/_lane.c
+		layers/logpipe/ingest/_lane.c layers/logpipe/ingest/lane_spec.py
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is needed (Runtime: python3.11)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q -r requirements-dev.txt

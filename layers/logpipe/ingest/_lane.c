@@ -6,12 +6,21 @@
  * ``CopyBuffer.add``): the tests compare the two byte for byte. Where this file is not
  * sure of what the Python path would do with a line, the run ends there and the Python
  * path takes the line.
+ *
+ * The rules the two paths share are not written here: the lane is handed them as data
+ * (a ``LaneSpec``, see ``lane_spec.py``, whose generated ``_lane_spec.h`` says how its
+ * fields are read) and runs them. What is written here are the readers of four layouts
+ * (access logs, JSON, logfmt, the application layout), the time formats they use, and
+ * the COPY text of each column, which the tests hold against the Python path on lines
+ * generated from its patterns.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <datetime.h>
 #include <stdint.h>
 #include <string.h>
+
+#include "_lane_spec.h"
 
 /* -- growing byte buffers ---------------------------------------------------------------- */
 
@@ -333,80 +342,667 @@ parse_access(const char *s, Py_ssize_t n, Access *a)
     return 0;
 }
 
-/* -- the miner's shape keys (see ``logpipe.patterns.masking``) -------------------------- */
 
-/* SHAPE_DIGITS_RE.sub("0", s): a digit run not glued to a letter or digit before it. */
-static Py_ssize_t
-digits_key(const char *s, Py_ssize_t n, char *out)
-{
-    Py_ssize_t o = 0;
-    for (Py_ssize_t i = 0; i < n;) {
-        if (is_digit(s[i]) && (i == 0 || !is_alnum(s[i - 1]))) {
-            out[o++] = '0';
-            while (i < n && is_digit(s[i]))
-                i++;
-        }
-        else {
-            out[o++] = s[i++];
-        }
-    }
-    return o;
-}
+/* -- the spec: the Python path's rules, as data ----------------------------------------- */
 
-/* SHAPE_HEX_RE.sub("0x0", s): a standalone hex word with a digit and a letter. */
-static Py_ssize_t
-hex_key(const char *s, Py_ssize_t n, char *out)
-{
-    Py_ssize_t o = 0;
-    for (Py_ssize_t i = 0; i < n;) {
-        if (is_hex(s[i]) && (i == 0 || !is_alnum(s[i - 1]))) {
-            Py_ssize_t j = i;
-            int digit = 0, letter = 0;
-            for (; j < n && is_hex(s[j]); j++) {
-                if (is_digit(s[j]))
-                    digit = 1;
-                else
-                    letter = 1;
-            }
-            if (digit && letter && (j == n || !is_alnum(s[j]))) {
-                memcpy(out + o, "0x0", 3);
-                o += 3;
-            }
-            else {
-                memcpy(out + o, s + i, j - i);
-                o += j - i;
-            }
-            i = j;
-        }
-        else {
-            out[o++] = s[i++];
-        }
-    }
-    return o;
-}
+/* An ASCII character class: bit c of the 128. */
+typedef struct {
+    uint64_t b[2];
+} CharSet;
 
 static inline int
-path_stop(unsigned char c)
+in_set(const CharSet *cs, unsigned char c)
 {
-    return c == ' ' || c == '\n' || c == '"' || c == '\'' || c == '<' || c == '>' || c == ',' || c == ';' || c == '(' ||
-           c == ')' || c == '[' || c == ']' || c == '{' || c == '}' || c == '|';
+    return c < 128 && (cs->b[c >> 6] >> (c & 63)) & 1;
 }
 
-/* SHAPE_PATH_RE.sub("/p", s): a whole token that is an absolute path. In plain text (and
- * the newlines that join an event's lines) the only whitespace is the space and the newline. */
-static Py_ssize_t
-path_key(const char *s, Py_ssize_t n, char *out)
+/* A str of the spec (the spec holds it). */
+typedef struct {
+    const char *p;
+    Py_ssize_t n;
+} Text;
+
+typedef struct {
+    Text *w;
+    int n;
+} Words;
+
+/* One item of a guard: a character class, how many times, and whether the class may
+ * match a character beyond ASCII (then such a byte leaves the answer open). */
+typedef struct {
+    CharSet cs;
+    int least, most, ascii_only;
+} GuardItem;
+
+typedef struct {
+    Text contains;
+    int n_alts;
+    int *alt_len;
+    GuardItem **alts;
+} Guard;
+
+typedef struct {
+    Guard *g;
+    int n;
+} GuardList;
+
+typedef struct {
+    long long *bound;
+    PyObject **level; /* borrowed from the spec */
+    int n;
+} Bounds;
+
+typedef struct {
+    Text opener, standin;
+    CharSet chars, glue;
+    int whole, n_needs;
+    CharSet needs[4];
+} StandIn;
+
+typedef struct {
+    StandIn *rules;
+    int n;
+} Stage;
+
+typedef struct {
+    Stage *stages;
+    int n;
+} Stages;
+
+typedef Text text_t;
+typedef PyObject *str_t;
+typedef PyObject *dict_t;
+typedef PyObject *callable_t;
+typedef int flag_t;
+typedef Py_ssize_t count_t;
+typedef Words words_t;
+typedef CharSet chars_t;
+typedef Guard guard_t;
+typedef GuardList guards_t;
+typedef Bounds bounds_t;
+typedef PyObject *candidates_t;
+typedef Stages stages_t;
+
+/* The readers this file has for the parser's formats; any other format's lines are the
+ * Python path's. */
+enum { F_OTHER, F_JSON, F_ACCESS, F_APP, F_LOGFMT };
+static const struct {
+    const char *name;
+    int code;
+} READERS[] = {{"json", F_JSON}, {"apache_access", F_ACCESS}, {"app", F_APP}, {"logfmt", F_LOGFMT}};
+
+/* The columns this file writes, by the names ``db.events.COLUMNS`` gives them. */
+enum { C_FILE_ID, C_LINE, C_TS, C_TS_INFERRED, C_INGESTED_AT, C_LEVEL, C_FORMAT, C_MESSAGE, C_FIELDS, C_RAW,
+       C_TRUNCATED, C_LINE_COUNT, C_PATTERN_ID, N_COLUMN_KINDS };
+static const char *COLUMN_NAMES[N_COLUMN_KINDS] = {
+    "file_id", "line", "ts", "ts_inferred", "ingested_at", "level", "format", "message", "fields", "raw",
+    "truncated", "line_count", "pattern_id",
+};
+
+#define MAX_FORMATS 32
+#define MAX_COLUMNS 32
+
+typedef struct {
+#define DECLARE(name, kind) kind##_t name;
+    LANE_SPEC_FIELDS(DECLARE)
+#undef DECLARE
+    /* Made from the fields: */
+    int codes[MAX_FORMATS]; /* the reader of each format */
+    int column[MAX_COLUMNS];
+    int n_columns;
+    Py_ssize_t key_expand; /* how much longer than a message its shape key may be */
+    PyObject *owner;       /* the LaneSpec, which holds every object borrowed here */
+    void **allocs;
+    Py_ssize_t n_allocs, cap_allocs;
+} Spec;
+
+#define CAPSULE "logpipe.ingest._lane.Spec"
+
+static void *
+spec_alloc(Spec *sp, size_t size)
 {
-    Py_ssize_t o = 0;
+    if (sp->n_allocs == sp->cap_allocs) {
+        Py_ssize_t cap = sp->cap_allocs ? sp->cap_allocs * 2 : 32;
+        void **a = PyMem_Realloc(sp->allocs, cap * sizeof(void *));
+        if (a == NULL) {
+            PyErr_NoMemory();
+            return NULL;
+        }
+        sp->allocs = a;
+        sp->cap_allocs = cap;
+    }
+    void *p = PyMem_Calloc(1, size ? size : 1);
+    if (p == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    sp->allocs[sp->n_allocs++] = p;
+    return p;
+}
+
+static void
+spec_free(Spec *sp)
+{
+    for (Py_ssize_t i = 0; i < sp->n_allocs; i++)
+        PyMem_Free(sp->allocs[i]);
+    PyMem_Free(sp->allocs);
+    Py_XDECREF(sp->owner);
+    PyMem_Free(sp);
+}
+
+static void
+spec_capsule_free(PyObject *capsule)
+{
+    Spec *sp = PyCapsule_GetPointer(capsule, CAPSULE);
+    if (sp != NULL)
+        spec_free(sp);
+}
+
+static int
+bad_field(const char *field, const char *what)
+{
+    PyErr_Format(PyExc_TypeError, "lane spec field '%s': expected %s", field, what);
+    return -1;
+}
+
+static int
+text_of(PyObject *o, Text *t)
+{
+    if (!PyUnicode_Check(o))
+        return -1;
+    t->p = PyUnicode_AsUTF8AndSize(o, &t->n);
+    return t->p == NULL ? -1 : 0;
+}
+
+/* Each reader takes the field ``name`` of the LaneSpec ``obj``: 0, or -1 with an error
+ * naming the field. Objects stay the LaneSpec's, which the compiled spec holds. */
+static PyObject *
+field_of(PyObject *obj, const char *name)
+{
+    PyObject *v = PyObject_GetAttrString(obj, name);
+    if (v != NULL)
+        Py_DECREF(v); /* borrowed: the LaneSpec (frozen) holds it */
+    return v;
+}
+
+static int
+read_text(Spec *sp, PyObject *obj, const char *name, Text *out)
+{
+    PyObject *v = field_of(obj, name);
+    if (v == NULL)
+        return -1;
+    if (text_of(v, out) < 0) {
+        PyErr_Clear();
+        return bad_field(name, "a str");
+    }
+    return 0;
+}
+
+static int
+read_str(Spec *sp, PyObject *obj, const char *name, PyObject **out)
+{
+    PyObject *v = field_of(obj, name);
+    if (v == NULL)
+        return -1;
+    if (!PyUnicode_Check(v))
+        return bad_field(name, "a str");
+    *out = v;
+    return 0;
+}
+
+static int
+read_dict(Spec *sp, PyObject *obj, const char *name, PyObject **out)
+{
+    PyObject *v = field_of(obj, name);
+    if (v == NULL)
+        return -1;
+    if (!PyDict_Check(v))
+        return bad_field(name, "a dict");
+    *out = v;
+    return 0;
+}
+
+static int
+read_callable(Spec *sp, PyObject *obj, const char *name, PyObject **out)
+{
+    PyObject *v = field_of(obj, name);
+    if (v == NULL)
+        return -1;
+    if (!PyCallable_Check(v))
+        return bad_field(name, "a callable");
+    *out = v;
+    return 0;
+}
+
+static int
+read_flag(Spec *sp, PyObject *obj, const char *name, int *out)
+{
+    PyObject *v = field_of(obj, name);
+    if (v == NULL)
+        return -1;
+    if (!PyBool_Check(v))
+        return bad_field(name, "a bool");
+    *out = v == Py_True;
+    return 0;
+}
+
+static int
+read_count(Spec *sp, PyObject *obj, const char *name, Py_ssize_t *out)
+{
+    PyObject *v = field_of(obj, name);
+    if (v == NULL)
+        return -1;
+    Py_ssize_t n = PyLong_Check(v) ? PyLong_AsSsize_t(v) : -1;
+    if (n < 0) {
+        PyErr_Clear();
+        return bad_field(name, "an int of at least 0");
+    }
+    *out = n;
+    return 0;
+}
+
+static int
+words_of(Spec *sp, PyObject *v, Words *out)
+{
+    if (!PyTuple_Check(v))
+        return -1;
+    out->n = (int)PyTuple_GET_SIZE(v);
+    if ((out->w = spec_alloc(sp, out->n * sizeof(Text))) == NULL)
+        return -2;
+    for (int i = 0; i < out->n; i++)
+        if (text_of(PyTuple_GET_ITEM(v, i), &out->w[i]) < 0)
+            return -1;
+    return 0;
+}
+
+static int
+read_words(Spec *sp, PyObject *obj, const char *name, Words *out)
+{
+    PyObject *v = field_of(obj, name);
+    if (v == NULL)
+        return -1;
+    int r = words_of(sp, v, out);
+    if (r == -1) {
+        PyErr_Clear();
+        return bad_field(name, "a tuple of str");
+    }
+    return r;
+}
+
+static int
+read_chars(Spec *sp, PyObject *obj, const char *name, CharSet *out)
+{
+    Text t;
+    if (read_text(sp, obj, name, &t) < 0)
+        return -1;
+    memset(out, 0, sizeof(*out));
+    for (Py_ssize_t i = 0; i < t.n; i++) {
+        unsigned char c = (unsigned char)t.p[i];
+        if (c >= 128)
+            return bad_field(name, "a str of ASCII characters");
+        out->b[c >> 6] |= (uint64_t)1 << (c & 63);
+    }
+    return 0;
+}
+
+/* A class bitmap as ``guards.ascii_class`` makes it: 16 bytes, bit c % 8 of byte c / 8. */
+static int
+class_of(PyObject *v, CharSet *out)
+{
+    if (!PyBytes_Check(v) || PyBytes_GET_SIZE(v) != 16)
+        return -1;
+    const unsigned char *bits = (const unsigned char *)PyBytes_AS_STRING(v);
+    memset(out, 0, sizeof(*out));
+    for (int c = 0; c < 128; c++)
+        if ((bits[c >> 3] >> (c & 7)) & 1)
+            out->b[c >> 6] |= (uint64_t)1 << (c & 63);
+    return 0;
+}
+
+/* ``Guard.program``: (contains, ((class, least, most, ascii_only), ...) per alternative). */
+static int
+guard_of(Spec *sp, PyObject *v, Guard *g)
+{
+    PyObject *alts;
+    if (!PyTuple_Check(v) || PyTuple_GET_SIZE(v) != 2 || text_of(PyTuple_GET_ITEM(v, 0), &g->contains) < 0 ||
+        !PyTuple_Check(alts = PyTuple_GET_ITEM(v, 1)))
+        return -1;
+    for (Py_ssize_t i = 0; i < g->contains.n; i++)
+        if ((unsigned char)g->contains.p[i] >= 128)
+            return -1;
+    g->n_alts = (int)PyTuple_GET_SIZE(alts);
+    if ((g->alt_len = spec_alloc(sp, g->n_alts * sizeof(int))) == NULL ||
+        (g->alts = spec_alloc(sp, g->n_alts * sizeof(GuardItem *))) == NULL)
+        return -2;
+    for (int a = 0; a < g->n_alts; a++) {
+        PyObject *items = PyTuple_GET_ITEM(alts, a);
+        if (!PyTuple_Check(items))
+            return -1;
+        int n = (int)PyTuple_GET_SIZE(items);
+        g->alt_len[a] = n;
+        if ((g->alts[a] = spec_alloc(sp, n * sizeof(GuardItem))) == NULL)
+            return -2;
+        for (int i = 0; i < n; i++) {
+            PyObject *item = PyTuple_GET_ITEM(items, i);
+            GuardItem *gi = &g->alts[a][i];
+            if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 4 || class_of(PyTuple_GET_ITEM(item, 0), &gi->cs) < 0)
+                return -1;
+            gi->least = (int)PyLong_AsLong(PyTuple_GET_ITEM(item, 1));
+            gi->most = (int)PyLong_AsLong(PyTuple_GET_ITEM(item, 2));
+            gi->ascii_only = PyObject_IsTrue(PyTuple_GET_ITEM(item, 3));
+            if (PyErr_Occurred() || gi->least < 0 || gi->most < gi->least)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+static const char GUARD_WHAT[] = "a guard's program (logpipe.parsing.guards.Guard.program)";
+
+static int
+read_guard(Spec *sp, PyObject *obj, const char *name, Guard *out)
+{
+    PyObject *v = field_of(obj, name);
+    if (v == NULL)
+        return -1;
+    int r = guard_of(sp, v, out);
+    if (r == -1) {
+        PyErr_Clear();
+        return bad_field(name, GUARD_WHAT);
+    }
+    return r;
+}
+
+static int
+read_guards(Spec *sp, PyObject *obj, const char *name, GuardList *out)
+{
+    PyObject *v = field_of(obj, name);
+    if (v == NULL)
+        return -1;
+    if (!PyTuple_Check(v))
+        return bad_field(name, "a tuple of guards' programs");
+    out->n = (int)PyTuple_GET_SIZE(v);
+    if ((out->g = spec_alloc(sp, out->n * sizeof(Guard))) == NULL)
+        return -1;
+    for (int i = 0; i < out->n; i++) {
+        int r = guard_of(sp, PyTuple_GET_ITEM(v, i), &out->g[i]);
+        if (r == -1) {
+            PyErr_Clear();
+            return bad_field(name, "a tuple of guards' programs");
+        }
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+static int
+read_bounds(Spec *sp, PyObject *obj, const char *name, Bounds *out)
+{
+    PyObject *v = field_of(obj, name);
+    if (v == NULL)
+        return -1;
+    if (!PyTuple_Check(v))
+        return bad_field(name, "a tuple of (int, str) pairs");
+    out->n = (int)PyTuple_GET_SIZE(v);
+    if ((out->bound = spec_alloc(sp, out->n * sizeof(long long))) == NULL ||
+        (out->level = spec_alloc(sp, out->n * sizeof(PyObject *))) == NULL)
+        return -1;
+    for (int i = 0; i < out->n; i++) {
+        PyObject *pair = PyTuple_GET_ITEM(v, i);
+        if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2 || !PyLong_Check(PyTuple_GET_ITEM(pair, 0)) ||
+            !PyUnicode_Check(PyTuple_GET_ITEM(pair, 1)))
+            return bad_field(name, "a tuple of (int, str) pairs");
+        out->bound[i] = PyLong_AsLongLong(PyTuple_GET_ITEM(pair, 0));
+        out->level[i] = PyTuple_GET_ITEM(pair, 1);
+        if (PyErr_Occurred()) {
+            PyErr_Clear();
+            return bad_field(name, "a tuple of (int, str) pairs");
+        }
+    }
+    return 0;
+}
+
+static int
+read_candidates(Spec *sp, PyObject *obj, const char *name, PyObject **out)
+{
+    PyObject *v = field_of(obj, name);
+    if (v == NULL)
+        return -1;
+    if (!PyTuple_Check(v) || PyTuple_GET_SIZE(v) != 128)
+        return bad_field(name, "a tuple of 128 bytes, one per ASCII character");
+    for (int c = 0; c < 128; c++)
+        if (!PyBytes_Check(PyTuple_GET_ITEM(v, c)))
+            return bad_field(name, "a tuple of 128 bytes, one per ASCII character");
+    *out = v;
+    return 0;
+}
+
+/* A stand-in rule: (opener, chars, glue, whole, needs, standin), classes as bitmaps. */
+static int
+standin_of(PyObject *v, StandIn *r)
+{
+    PyObject *needs;
+    if (!PyTuple_Check(v) || PyTuple_GET_SIZE(v) != 6 || text_of(PyTuple_GET_ITEM(v, 0), &r->opener) < 0 ||
+        class_of(PyTuple_GET_ITEM(v, 1), &r->chars) < 0 || class_of(PyTuple_GET_ITEM(v, 2), &r->glue) < 0 ||
+        !PyBool_Check(PyTuple_GET_ITEM(v, 3)) || !PyTuple_Check(needs = PyTuple_GET_ITEM(v, 4)) ||
+        PyTuple_GET_SIZE(needs) > 4 || text_of(PyTuple_GET_ITEM(v, 5), &r->standin) < 0)
+        return -1;
+    r->whole = PyTuple_GET_ITEM(v, 3) == Py_True;
+    r->n_needs = (int)PyTuple_GET_SIZE(needs);
+    for (int i = 0; i < r->n_needs; i++)
+        if (class_of(PyTuple_GET_ITEM(needs, i), &r->needs[i]) < 0)
+            return -1;
+    /* The longest run must be the only one that can match (see masking.StandIn). */
+    if (r->whole && ((r->chars.b[0] & ~r->glue.b[0]) || (r->chars.b[1] & ~r->glue.b[1])))
+        return -1;
+    return 0;
+}
+
+static int
+read_stages(Spec *sp, PyObject *obj, const char *name, Stages *out)
+{
+    static const char what[] = "a tuple of stages, each a tuple of stand-in rules";
+    PyObject *v = field_of(obj, name);
+    if (v == NULL)
+        return -1;
+    if (!PyTuple_Check(v))
+        return bad_field(name, what);
+    out->n = (int)PyTuple_GET_SIZE(v);
+    if ((out->stages = spec_alloc(sp, out->n * sizeof(Stage))) == NULL)
+        return -1;
+    sp->key_expand = 1;
+    for (int s = 0; s < out->n; s++) {
+        PyObject *rules = PyTuple_GET_ITEM(v, s);
+        if (!PyTuple_Check(rules))
+            return bad_field(name, what);
+        Stage *st = &out->stages[s];
+        st->n = (int)PyTuple_GET_SIZE(rules);
+        if ((st->rules = spec_alloc(sp, st->n * sizeof(StandIn))) == NULL)
+            return -1;
+        for (int i = 0; i < st->n; i++) {
+            StandIn *r = &st->rules[i];
+            if (standin_of(PyTuple_GET_ITEM(rules, i), r) < 0) {
+                PyErr_Clear();
+                return bad_field(name, what);
+            }
+            /* A run is the opener and at least one character, and becomes the stand-in. */
+            Py_ssize_t shortest = r->opener.n + 1;
+            sp->key_expand *= (r->standin.n + shortest - 1) / shortest > 1 ? (r->standin.n + shortest - 1) / shortest
+                                                                             : 1;
+        }
+    }
+    return 0;
+}
+
+static int
+compile_spec(Spec *sp, PyObject *obj)
+{
+#define READ(name, kind)                                                                                          \
+    if (read_##kind(sp, obj, #name, &sp->name) < 0)                                                               \
+        return -1;
+    LANE_SPEC_FIELDS(READ)
+#undef READ
+    if (sp->version.n != (Py_ssize_t)strlen(LANE_SPEC_VERSION) || memcmp(sp->version.p, LANE_SPEC_VERSION, sp->version.n)) {
+        PyErr_Format(PyExc_ValueError,
+                     "the compiled lane reads lane spec version %s, and was handed version %.*s: it was built from "
+                     "another lane_spec.py (rebuild it: make setup)",
+                     LANE_SPEC_VERSION, (int)sp->version.n, sp->version.p);
+        return -1;
+    }
+    if (sp->formats.n > MAX_FORMATS || sp->guards.n != sp->formats.n) {
+        PyErr_Format(PyExc_ValueError, "lane spec: %d formats (at most %d), each with its guard (%d guards)",
+                     sp->formats.n, MAX_FORMATS, sp->guards.n);
+        return -1;
+    }
+    for (int i = 0; i < sp->formats.n; i++) {
+        sp->codes[i] = F_OTHER;
+        for (size_t r = 0; r < sizeof(READERS) / sizeof(READERS[0]); r++)
+            if (sp->formats.w[i].n == (Py_ssize_t)strlen(READERS[r].name) &&
+                memcmp(sp->formats.w[i].p, READERS[r].name, sp->formats.w[i].n) == 0)
+                sp->codes[i] = READERS[r].code;
+    }
+    if (sp->columns.n > MAX_COLUMNS) {
+        PyErr_SetString(PyExc_ValueError, "lane spec: too many columns");
+        return -1;
+    }
+    sp->n_columns = sp->columns.n;
+    for (int i = 0; i < sp->columns.n; i++) {
+        sp->column[i] = -1;
+        for (int k = 0; k < N_COLUMN_KINDS; k++)
+            if (sp->columns.w[i].n == (Py_ssize_t)strlen(COLUMN_NAMES[k]) &&
+                memcmp(sp->columns.w[i].p, COLUMN_NAMES[k], sp->columns.w[i].n) == 0)
+                sp->column[i] = k;
+        if (sp->column[i] < 0) {
+            PyErr_Format(PyExc_ValueError, "lane spec: the lane does not write column %.*s", (int)sp->columns.w[i].n,
+                         sp->columns.w[i].p);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* compile(spec) -> the spec as the other functions take it. */
+static PyObject *
+compile(PyObject *self, PyObject *obj)
+{
+    Spec *sp = PyMem_Calloc(1, sizeof(Spec));
+    if (sp == NULL)
+        return PyErr_NoMemory();
+    sp->owner = Py_NewRef(obj);
+    if (compile_spec(sp, obj) < 0) {
+        spec_free(sp);
+        return NULL;
+    }
+    PyObject *capsule = PyCapsule_New(sp, CAPSULE, spec_capsule_free);
+    if (capsule == NULL)
+        spec_free(sp);
+    return capsule;
+}
+
+static const Spec *
+spec_from(PyObject *capsule)
+{
+    return PyCapsule_GetPointer(capsule, CAPSULE); /* sets an error for anything else */
+}
+
+/* -- guards ----------------------------------------------------------------------------- */
+
+enum { REFUSES, ADMITS, UNSURE };
+
+static int
+contains(const char *s, Py_ssize_t n, const char *what, Py_ssize_t k)
+{
+    for (Py_ssize_t i = 0; i + k <= n; i++)
+        if (s[i] == what[0] && memcmp(s + i, what, k) == 0)
+            return 1;
+    return 0;
+}
+
+/* What ``Guard.admits`` says of the line s[:n]: each item takes as many characters of its
+ * class as it may (the guard's syntax makes that the only way to match). A byte that the
+ * Python path sees as another character than this file does (beyond ASCII, or NUL, which
+ * it reads as U+FFFD) leaves the answer open where a class may hold such a character. */
+static int
+guard_test(const Guard *g, const char *s, Py_ssize_t n)
+{
+    if (g->contains.n && !contains(s, n, g->contains.p, g->contains.n))
+        return REFUSES;
+    int unsure = 0;
+    for (int a = 0; a < g->n_alts; a++) {
+        Py_ssize_t p = 0;
+        int ok = 1;
+        for (int i = 0; i < g->alt_len[a] && ok; i++) {
+            const GuardItem *it = &g->alts[a][i];
+            int count = 0;
+            while (count < it->most && p < n) {
+                unsigned char c = (unsigned char)s[p];
+                if (c >= 128 || c == 0) {
+                    if (!it->ascii_only) {
+                        unsure = 1;
+                        ok = 0;
+                    }
+                    break; /* a character no class of ASCII characters holds */
+                }
+                if (!in_set(&it->cs, c))
+                    break;
+                p++;
+                count++;
+            }
+            if (count < it->least)
+                ok = 0;
+        }
+        if (ok)
+            return ADMITS;
+    }
+    return unsure ? UNSURE : REFUSES;
+}
+
+static int
+any_guard(const GuardList *gl, const char *s, Py_ssize_t n)
+{
+    for (int i = 0; i < gl->n; i++)
+        if (guard_test(&gl->g[i], s, n) != REFUSES)
+            return 1;
+    return 0;
+}
+
+/* -- the miner's shape keys (``logpipe.patterns.masking.SHAPE_KEY_STAGES``) ------------ */
+
+static int
+has_needs(const StandIn *r, const char *s, Py_ssize_t n)
+{
+    for (int k = 0; k < r->n_needs; k++) {
+        int found = 0;
+        for (Py_ssize_t i = 0; i < n && !found; i++)
+            found = in_set(&r->needs[k], (unsigned char)s[i]);
+        if (!found)
+            return 0;
+    }
+    return 1;
+}
+
+/* ``re.sub(rule.pattern, rule.standin, s)`` into ``out`` (room for the longest result):
+ * at each place where no glue character comes before the opener, the longest run of the
+ * rule's characters after it is a match when it is long enough, holds what the rule
+ * needs, and (for a whole rule) no glue character follows it. */
+static Py_ssize_t
+apply_standin(const StandIn *r, const char *s, Py_ssize_t n, char *out)
+{
+    Py_ssize_t o = 0, k = r->opener.n;
+    if (k && !contains(s, n, r->opener.p, k)) {
+        memcpy(out, s, n);
+        return n;
+    }
     for (Py_ssize_t i = 0; i < n;) {
-        if (s[i] == '/' && (i == 0 || s[i - 1] == ' ' || s[i - 1] == '\n')) {
-            Py_ssize_t j = i + 1;
-            while (j < n && !path_stop(s[j]))
-                j++;
-            if (j > i + 1 && (j == n || s[j] == ' ' || s[j] == '\n')) {
-                out[o++] = '/';
-                out[o++] = 'p';
-                i = j;
+        if ((i == 0 || !in_set(&r->glue, (unsigned char)s[i - 1])) && n - i > k && memcmp(s + i, r->opener.p, k) == 0) {
+            Py_ssize_t j = i + k, e = j;
+            while (e < n && in_set(&r->chars, (unsigned char)s[e]))
+                e++;
+            if (e > j && (!r->whole || e == n || !in_set(&r->glue, (unsigned char)s[e])) && has_needs(r, s + j, e - j)) {
+                memcpy(out + o, r->standin.p, r->standin.n);
+                o += r->standin.n;
+                i = e;
                 continue;
             }
         }
@@ -415,13 +1011,33 @@ path_key(const char *s, Py_ssize_t n, char *out)
     return o;
 }
 
+/* Stage ``stage`` of the shape key applied to s[:n], written to ``out`` (``tmp`` holds the
+ * steps between; neither is ``s``); returns its length. */
+static Py_ssize_t
+stage_key(const Spec *sp, int stage, const char *s, Py_ssize_t n, char *out, char *tmp)
+{
+    const Stage *st = &sp->shape_key_stages.stages[stage];
+    if (st->n == 0) {
+        memcpy(out, s, n);
+        return n;
+    }
+    char *dst = st->n % 2 ? out : tmp; /* so that the last rule writes to ``out`` */
+    const char *src = s;
+    for (int i = 0; i < st->n; i++) {
+        n = apply_standin(&st->rules[i], src, n, dst);
+        src = dst;
+        dst = dst == out ? tmp : out;
+    }
+    return n;
+}
+
 /* -- patterns ---------------------------------------------------------------------------- */
 
-/* One shape met in this run, with what the run counted for it. */
+/* One shape met in this run: its pattern as first looked up, and what the run counted. */
 typedef struct {
     PyObject *shape, *pid, *template, *sample;
     char id[17];
-    Py_ssize_t rows, pending; /* pending: counted here, not yet added to shape.count */
+    Py_ssize_t rows, hits; /* hits: rows found through the key cache, which Shape.count lacks */
     int64_t first, last;
 } Entry;
 
@@ -443,31 +1059,6 @@ entries_free(Entries *t)
     }
     PyMem_Free(t->e);
     Py_XDECREF(t->index);
-}
-
-static PyObject *S_TEMPLATE, *S_PARENT, *S_PATTERN;
-
-/* ``shape.pattern()`` where its template's root has issued its pattern already, read from
- * the slots without the method calls; NULL (no error) where it has not. */
-static PyObject *
-issued_pattern(PyObject *shape)
-{
-    PyObject *node = PyObject_GetAttr(shape, S_TEMPLATE);
-    while (node != NULL) {
-        PyObject *parent = PyObject_GetAttr(node, S_PARENT);
-        if (parent == NULL || parent == Py_None) {
-            Py_XDECREF(parent);
-            break;
-        }
-        Py_SETREF(node, parent);
-    }
-    if (node == NULL)
-        return NULL;
-    PyObject *pattern = PyObject_GetAttr(node, S_PATTERN);
-    Py_DECREF(node);
-    if (pattern == Py_None)
-        Py_CLEAR(pattern);
-    return pattern;
 }
 
 /* The entry of ``shape`` (borrowed), made on first sight from ``shape.pattern()``. */
@@ -498,9 +1089,7 @@ entry_of(Entries *t, PyObject *shape, const char *msg, Py_ssize_t msg_n, int64_t
     else {
         if (PyErr_Occurred())
             return NULL;
-        PyObject *pattern = issued_pattern(shape);
-        if (pattern == NULL && !PyErr_Occurred())
-            pattern = PyObject_CallMethod(shape, "pattern", NULL);
+        PyObject *pattern = PyObject_CallMethod(shape, "pattern", NULL);
         if (pattern == NULL)
             return NULL;
         pid = PyObject_GetAttrString(pattern, "id");
@@ -516,55 +1105,28 @@ entry_of(Entries *t, PyObject *shape, const char *msg, Py_ssize_t msg_n, int64_t
         Py_DECREF(pair);
     }
     Py_ssize_t id_n = 0;
-    const char *id = pid && PyUnicode_Check(pid) ? PyUnicode_AsUTF8AndSize(pid, &id_n) : NULL;
-    PyObject *sample = ascii_str(msg, msg_n < 1000 ? msg_n : 1000);
+    const char *id = PyUnicode_Check(pid) ? PyUnicode_AsUTF8AndSize(pid, &id_n) : NULL;
+    PyObject *sample = ascii_str(msg, msg_n);
     PyObject *pos = PyLong_FromSsize_t(t->n);
-    if (template == NULL || id == NULL || id_n != 16 || sample == NULL || pos == NULL ||
-        PyDict_SetItem(t->index, shape, pos) < 0) {
+    if (id == NULL || id_n != 16 || sample == NULL || pos == NULL || PyDict_SetItem(t->index, shape, pos) < 0) {
         if (!PyErr_Occurred())
             PyErr_SetString(PyExc_ValueError, "a pattern id is 16 characters");
-        Py_XDECREF(pid);
-        Py_XDECREF(template);
+        Py_DECREF(pid);
+        Py_DECREF(template);
         Py_XDECREF(sample);
         Py_XDECREF(pos);
         return NULL;
     }
     Py_DECREF(pos);
     Entry *e = &t->e[t->n++];
-    Py_INCREF(shape);
-    e->shape = shape;
+    e->shape = Py_NewRef(shape);
     e->pid = pid;
     e->template = template;
     e->sample = sample;
     memcpy(e->id, id, 17);
-    e->rows = e->pending = 0;
+    e->rows = e->hits = 0;
     e->first = e->last = epoch;
     return e;
-}
-
-/* Add what was counted here to each ``shape.count``, as ``PatternMiner.add`` would have. */
-static int
-flush_counts(Entries *t)
-{
-    for (Py_ssize_t i = 0; i < t->n; i++) {
-        Entry *e = &t->e[i];
-        if (e->pending == 0)
-            continue;
-        PyObject *count = PyObject_GetAttrString(e->shape, "count");
-        if (count == NULL)
-            return -1;
-        PyObject *more = PyLong_FromSsize_t(e->pending);
-        PyObject *sum = more ? PyNumber_Add(count, more) : NULL;
-        Py_DECREF(count);
-        Py_XDECREF(more);
-        if (sum == NULL || PyObject_SetAttrString(e->shape, "count", sum) < 0) {
-            Py_XDECREF(sum);
-            return -1;
-        }
-        Py_DECREF(sum);
-        e->pending = 0;
-    }
-    return 0;
 }
 
 /* A UTC datetime of microseconds since the epoch. */
@@ -580,57 +1142,29 @@ utc_datetime(int64_t us)
                                                    PyDateTimeAPI->DateTimeType);
 }
 
-/* ``rows`` into the batch's pattern counts (``Batch.patterns``: id -> [template, count,
- * first seen, last seen, sample]), as ``event_batches`` counts an event. */
-static int
-count_patterns(PyObject *seen, Entries *t)
+/* What the run counted, per shape: (shape, hits, pattern id, template, rows, first seen,
+ * last seen, first message), for ``logpipe.ingest.lane`` to count in the miner and the
+ * batch as the Python path counts an event. */
+static PyObject *
+tallies(Entries *t)
 {
-    for (Py_ssize_t i = 0; i < t->n; i++) {
+    PyObject *list = PyList_New(0);
+    for (Py_ssize_t i = 0; list != NULL && i < t->n; i++) {
         Entry *e = &t->e[i];
         if (e->rows == 0)
             continue;
-        PyObject *row = PyDict_GetItemWithError(seen, e->pid);
-        if (row == NULL) {
-            if (PyErr_Occurred())
-                return -1;
-            PyObject *first = utc_datetime(e->first), *last = utc_datetime(e->last);
-            PyObject *fresh = first && last ? Py_BuildValue("[OnOOO]", e->template, e->rows, first, last, e->sample)
-                                            : NULL;
-            Py_XDECREF(first);
-            Py_XDECREF(last);
-            if (fresh == NULL || PyDict_SetItem(seen, e->pid, fresh) < 0) {
-                Py_XDECREF(fresh);
-                return -1;
-            }
-            Py_DECREF(fresh);
-            continue;
-        }
-        if (!PyList_Check(row) || PyList_GET_SIZE(row) != 5) {
-            PyErr_SetString(PyExc_TypeError, "a batch's pattern row is a list of five");
-            return -1;
-        }
-        PyObject *more = PyLong_FromSsize_t(e->rows);
-        PyObject *count = more ? PyNumber_Add(PyList_GET_ITEM(row, 1), more) : NULL;
-        Py_XDECREF(more);
-        if (count == NULL)
-            return -1;
-        PyList_SetItem(row, 1, count); /* steals it */
-        for (int k = 2; k <= 3; k++) {
-            PyObject *when = utc_datetime(k == 2 ? e->first : e->last);
-            int moves = when ? PyObject_RichCompareBool(when, PyList_GET_ITEM(row, k), k == 2 ? Py_LT : Py_GT) : -1;
-            if (moves < 0) {
-                Py_XDECREF(when);
-                return -1;
-            }
-            if (moves)
-                PyList_SetItem(row, k, when);
-            else
-                Py_DECREF(when);
-        }
+        PyObject *first = utc_datetime(e->first), *last = utc_datetime(e->last);
+        PyObject *item = first && last ? Py_BuildValue("(OnOOnOOO)", e->shape, e->hits, e->pid, e->template, e->rows,
+                                                       first, last, e->sample)
+                                       : NULL;
+        Py_XDECREF(first);
+        Py_XDECREF(last);
+        if (item == NULL || PyList_Append(list, item) < 0)
+            Py_CLEAR(list);
+        Py_XDECREF(item);
     }
-    return 0;
+    return list;
 }
-
 #define MAX_MONTHS 64
 
 /* -- the lane ---------------------------------------------------------------------------- */
@@ -895,34 +1429,6 @@ json_value(const char *s, Py_ssize_t i, Py_ssize_t n, Buf *out, int depth, Membe
     put(out, s + start, end - start);
     return end;
 }
-
-/* The keys ``Parser._json`` looks for, in its order (from Python at each call). */
-typedef struct {
-    const char *k[16];
-    Py_ssize_t kn[16];
-    int n;
-} Keys;
-
-static int
-keys_of(PyObject *seq, Keys *keys)
-{
-    if (!PyTuple_Check(seq) || PyTuple_GET_SIZE(seq) > 16) {
-        PyErr_SetString(PyExc_TypeError, "key lists are tuples of at most 16 names");
-        return -1;
-    }
-    keys->n = (int)PyTuple_GET_SIZE(seq);
-    for (int i = 0; i < keys->n; i++) {
-        PyObject *k = PyTuple_GET_ITEM(seq, i);
-        keys->k[i] = PyUnicode_Check(k) ? PyUnicode_AsUTF8AndSize(k, &keys->kn[i]) : NULL;
-        if (keys->k[i] == NULL) {
-            if (!PyErr_Occurred())
-                PyErr_SetString(PyExc_TypeError, "key names are str");
-            return -1;
-        }
-    }
-    return 0;
-}
-
 static Member *
 member(Member *ms, int n, const char *k, Py_ssize_t kn)
 {
@@ -935,15 +1441,16 @@ member(Member *ms, int n, const char *k, Py_ssize_t kn)
 /* ``_first``: the first of ``keys`` the object holds a non-null value for. ``*bail`` when
  * a dotted key (``log.level``) or its head is there: the nesting rules are the Python path's. */
 static Member *
-first_of(Member *ms, int n, const Keys *keys, int *bail)
+first_of(Member *ms, int n, const Words *keys, int *bail)
 {
     for (int i = 0; i < keys->n; i++) {
-        const char *dot = memchr(keys->k[i], '.', keys->kn[i]);
-        if (dot && (member(ms, n, keys->k[i], keys->kn[i]) || member(ms, n, keys->k[i], dot - keys->k[i]))) {
+        const Text *k = &keys->w[i];
+        const char *dot = memchr(k->p, '.', k->n);
+        if (dot && (member(ms, n, k->p, k->n) || member(ms, n, k->p, dot - k->p))) {
             *bail = 1;
             return NULL;
         }
-        Member *m = member(ms, n, keys->k[i], keys->kn[i]);
+        Member *m = member(ms, n, k->p, k->n);
         if (m && m->type != 'z')
             return m;
     }
@@ -995,123 +1502,8 @@ iso_time(const char *v, Py_ssize_t n, int naive_utc, int64_t *us)
     return 0;
 }
 
-/* -- rows ---------------------------------------------------------------------------------- */
 
-/* The parser's formats, by the names ``logpipe.parsing.formats.FORMATS`` gives them. */
-enum {
-    F_OTHER,
-    F_JSON,
-    F_CRI,
-    F_GHA,
-    F_ACCESS,
-    F_NGINX_ERROR,
-    F_APP,
-    F_ANDROID,
-    F_HDFS,
-    F_SPARK,
-    F_GO,
-    F_LOGFMT,
-    F_SYSLOG3164,
-    F_RAILS,
-    F_PYTHON,
-};
-static const struct {
-    const char *name;
-    int code;
-} FORMAT_CODES[] = {
-    {"json", F_JSON},     {"cri", F_CRI},       {"github_actions", F_GHA}, {"apache_access", F_ACCESS},
-    {"nginx_error", F_NGINX_ERROR}, {"app", F_APP}, {"android", F_ANDROID}, {"hdfs", F_HDFS},
-    {"spark", F_SPARK},   {"go", F_GO},         {"logfmt", F_LOGFMT}, {"syslog3164", F_SYSLOG3164},
-    {"rails", F_RAILS},   {"python", F_PYTHON},
-};
-#define MAX_FORMATS 32
-
-typedef struct {
-    PyObject *by_key, *add, *level_words;
-    Keys time_keys, level_keys, message_keys;
-    int naive_utc;
-    /* Per first character (ASCII), the parser's formats that may match a line starting
-     * with it, in the order it tries them: bytes of indexes into its format names. */
-    PyObject *cands;
-    int codes[MAX_FORMATS]; /* the code of each index */
-    int n_formats;
-    Py_ssize_t max_lines, max_bytes; /* of one event */
-} Ctx;
-
-/* What a row needs beyond its fields (which are in ``fields``, written for COPY). */
-typedef struct {
-    int has_ts;
-    int64_t us; /* UTC microseconds since the epoch */
-    PyObject *level; /* one of LEVELS, or NULL; borrowed */
-    const char *format;
-    const char *msg;
-    Py_ssize_t msg_n;
-    int keep_raw; /* the raw line differs from the message */
-    const char *raw; /* the event's lines, joined by newlines */
-    Py_ssize_t raw_n, lines;
-} Line;
-
-static PyObject *LEVEL_NAMES[6];
-static const char *LEVEL_TEXT[6] = {"trace", "debug", "info", "warn", "error", "fatal"};
-
-static int word_level(const Ctx *cx, const char *text, Py_ssize_t n, PyObject **level);
-
-/* ``normalise_level`` of a JSON value: a word through Python's own table, a number as
- * pino's, anything else none. */
-static int
-json_level(const Ctx *cx, const Member *m, PyObject **level)
-{
-    *level = NULL;
-    if (m == NULL || m->type == 'b' || m->type == 'd' || m->type == 'o')
-        return 0;
-    if (m->type == 'i') {
-        long long v = strtoll(m->v, NULL, 10);
-        int at = v <= 10 ? 0 : v <= 20 ? 1 : v <= 30 ? 2 : v <= 40 ? 3 : v <= 50 ? 4 : 5;
-        *level = LEVEL_NAMES[at];
-        return 0;
-    }
-    return word_level(cx, m->v, m->vn, level);
-}
-
-/* ``normalise_level`` of a word: stripped, lower-cased, through Python's own table. */
-static int
-word_level(const Ctx *cx, const char *text, Py_ssize_t n, PyObject **level)
-{
-    *level = NULL;
-    const char *w = text, *end = text + n;
-    while (w < end && *w == ' ')
-        w++;
-    while (end > w && end[-1] == ' ')
-        end--;
-    char low[64];
-    if (end - w >= (Py_ssize_t)sizeof(low))
-        return 0; /* no level word is that long */
-    for (Py_ssize_t i = 0; i < end - w; i++)
-        low[i] = (w[i] >= 'A' && w[i] <= 'Z') ? (char)(w[i] + 32) : w[i];
-    PyObject *word = ascii_str(low, end - w);
-    if (word == NULL)
-        return -1;
-    PyObject *found = PyDict_GetItemWithError(cx->level_words, word);
-    Py_DECREF(word);
-    if (found == NULL)
-        return PyErr_Occurred() ? -1 : 0;
-    for (int i = 0; i < 6; i++)
-        if (PyUnicode_CompareWithASCIIString(found, LEVEL_TEXT[i]) == 0)
-            *level = LEVEL_NAMES[i];
-    return 0;
-}
-
-/* -- which format the parser gives a line ------------------------------------------------ */
-
-static int
-contains(const char *s, Py_ssize_t n, const char *what)
-{
-    Py_ssize_t k = (Py_ssize_t)strlen(what);
-    for (Py_ssize_t i = 0; i + k <= n; i++)
-        if (s[i] == what[0] && memcmp(s + i, what, k) == 0)
-            return 1;
-    return 0;
-}
+/* -- logfmt keys --------------------------------------------------------------------------- */
 
 static inline int
 key_start(unsigned char c)
@@ -1123,121 +1515,6 @@ static inline int
 key_char(unsigned char c)
 {
     return is_alnum(c) || c == '_' || c == '.' || c == '-' || c == '/' || c == '@';
-}
-
-/* Whether the parser's format ``code`` surely gives up on the line: each test is the
- * guard its Python function opens with. 0 where this file knows no such test. */
-static int
-fails(int code, const char *s, Py_ssize_t n)
-{
-    switch (code) {
-    case F_JSON:
-        return s[0] != '{';
-    case F_CRI:
-        return !(n > 10 && s[10] == 'T') || !contains(s, n, " std");
-    case F_GHA:
-        return !(n > 27 && s[27] == 'Z' && s[19] == '.');
-    case F_ACCESS:
-        return !contains(s, n, "] \"");
-    case F_NGINX_ERROR:
-    case F_GO:
-        return !(n > 4 && s[4] == '/');
-    case F_APP: {
-        /* Both its patterns open with an optional '[' and an ISO date. */
-        Py_ssize_t i = s[0] == '[';
-        return !(n >= i + 11 && is_digit(s[i]) && is_digit(s[i + 1]) && is_digit(s[i + 2]) && is_digit(s[i + 3]) &&
-                 s[i + 4] == '-' && is_digit(s[i + 5]) && is_digit(s[i + 6]) && s[i + 7] == '-' &&
-                 is_digit(s[i + 8]) && is_digit(s[i + 9]) && (s[i + 10] == 'T' || s[i + 10] == ' '));
-    }
-    case F_ANDROID:
-        return !(n > 5 && s[5] == ' ' && s[2] == '-');
-    case F_HDFS:
-        return !(n > 6 && s[6] == ' ');
-    case F_SPARK:
-        return !(n > 2 && s[2] == '/');
-    case F_SYSLOG3164:
-        /* no <priority>, and no month name then a space where its pattern wants them */
-        return s[0] != '<' && !(n > 3 && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'a' && s[1] <= 'z' && s[2] >= 'a' &&
-                                s[2] <= 'z' && s[3] == ' ');
-    case F_RAILS:
-        return !(n > 2 && s[1] == ',' && s[2] == ' ');
-    case F_PYTHON: {
-        static const char *heads[] = {"DEBUG:", "INFO:", "WARNING:", "ERROR:", "CRITICAL:", NULL};
-        for (int h = 0; heads[h] != NULL; h++) {
-            Py_ssize_t k = (Py_ssize_t)strlen(heads[h]);
-            if (n >= k && memcmp(s, heads[h], k) == 0)
-                return 0;
-        }
-        return 1;
-    }
-    case F_LOGFMT: {
-        Py_ssize_t i = 0;
-        while (i < n && s[i] == ' ')
-            i++;
-        if (i == n || !key_start(s[i]))
-            return 1;
-        while (i < n && key_char(s[i]))
-            i++;
-        return !(i < n && s[i] == '=');
-    }
-    default:
-        return 0;
-    }
-}
-
-/* Whether the multi-line rules' Java exception pattern could match the line whole:
- * ``(Exception in thread "..." )?(word.)+Capital...``. */
-static int
-java_exc_possible(const char *s, Py_ssize_t n)
-{
-    Py_ssize_t i = 0;
-    static const char head[] = "Exception in thread \"";
-    if (n >= (Py_ssize_t)sizeof(head) - 1 && memcmp(s, head, sizeof(head) - 1) == 0)
-        return 1; /* rare enough to leave to the Python path */
-    int segments = 0;
-    for (;;) {
-        if (i >= n || !((s[i] >= 'a' && s[i] <= 'z') || s[i] == '_' || s[i] == '$'))
-            break;
-        i++;
-        while (i < n && (is_alnum(s[i]) || s[i] == '_' || s[i] == '$'))
-            i++;
-        if (i < n && s[i] == '.') {
-            segments++;
-            i++;
-            continue;
-        }
-        break;
-    }
-    return segments > 0 && i < n && s[i] >= 'A' && s[i] <= 'Z';
-}
-
-/* First characters of the lines that a multi-line rule looks at before parsing them, and
- * of those that may join an event as a Java exception line (multiline.py). */
-static inline int
-joins_unparsed(unsigned char c)
-{
-    return c == ' ' || c == '\t' || c == 'T' || c == 'D' || c == 'C' || c == '.' || c == 'S' || c == 'g';
-}
-
-static inline int
-java_first(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || c == 'E' || c == '_' || c == '$';
-}
-
-/* Whether the line at s[i:] (maybe not whole: the block may end inside it) surely starts
- * an event of its own after a one-line event, with a time or without (``has_ts``). */
-static int
-next_starts_event(const char *s, Py_ssize_t i, Py_ssize_t n, int has_ts)
-{
-    if (i >= n || s[i] == '\n' || s[i] == '\r' || joins_unparsed(s[i]))
-        return 0;
-    if (!java_first(s[i]) || !has_ts)
-        return 1;
-    const char *nl = memchr(s + i, '\n', n - i);
-    if (nl == NULL)
-        return 0; /* cannot see all of it */
-    return !java_exc_possible(s + i, nl - (s + i));
 }
 
 /* -- logfmt -------------------------------------------------------------------------------- */
@@ -1294,16 +1571,9 @@ parse_logfmt(const char *s, Py_ssize_t n, Member *pairs, int *count)
     return c >= 2 ? 0 : -1;
 }
 
+
 /* -- application layouts -------------------------------------------------------------------- */
 
-static const char *LEVEL_WORDS_RE[] = {
-    /* _LW's alternatives in its order, WARN(?:ING)? as its two words, the longer first */
-    "TRACE", "DEBUG", "INFO", "NOTICE", "WARNING", "WARN", "ERROR", "ERR", "FATAL", "CRITICAL", "CRIT",
-    "SEVERE", "PANIC", "EMERG", "ALERT", "FINE", "FINER", "FINEST", "CONFIG", "trace", "debug", "info",
-    "notice", "warning", "warn", "error", "err", "fatal", "critical", "crit", "panic", NULL,
-};
-
-/* A ``[thread]`` at s[i] == '[' (one level of brackets inside): where it ends, or -1. */
 static Py_ssize_t
 bracket(const char *s, Py_ssize_t i, Py_ssize_t n)
 {
@@ -1328,11 +1598,15 @@ typedef struct {
 /* What ``Parser._APP.fullmatch`` finds in a line that opens with an ISO time, taking each
  * optional part where it matches as the regex does; -1 where this is not sure. */
 static int
-parse_app(const char *s, Py_ssize_t n, App *a)
+parse_app(const Spec *sp, const char *s, Py_ssize_t n, App *a)
 {
     memset(a, 0, sizeof(*a));
-    if (fails(F_APP, s, n) || s[0] == '[' || contains(s, n, " - "))
-        return -1; /* the Python logging layout, and bracketed times, are the Python path's */
+    if (n < 11 || !is_digit(s[0]) || !is_digit(s[1]) || !is_digit(s[2]) || !is_digit(s[3]) || s[4] != '-' ||
+        !is_digit(s[5]) || !is_digit(s[6]) || s[7] != '-' || !is_digit(s[8]) || !is_digit(s[9]) ||
+        (s[10] != 'T' && s[10] != ' '))
+        return -1; /* bracketed times are the Python path's */
+    if (contains(s, n, " - ", 3))
+        return -1; /* the Python logging layout too */
     Py_ssize_t p = 19;
     if (n < p || s[13] != ':' || s[16] != ':' || !is_digit(s[11]) || !is_digit(s[12]) || !is_digit(s[14]) ||
         !is_digit(s[15]) || !is_digit(s[17]) || !is_digit(s[18]))
@@ -1378,16 +1652,16 @@ parse_app(const char *s, Py_ssize_t n, App *a)
     p = q;
     int bracketed = p < n && s[p] == '[';
     p += bracketed;
+    /* The first of the level column's words that the line goes on with, in the pattern's order. */
+    const Words *lw = &sp->column_level_words;
     int w = 0;
-    for (; LEVEL_WORDS_RE[w] != NULL; w++) {
-        Py_ssize_t k = (Py_ssize_t)strlen(LEVEL_WORDS_RE[w]);
-        if (n - p >= k && memcmp(s + p, LEVEL_WORDS_RE[w], k) == 0)
+    for (; w < lw->n; w++)
+        if (lw->w[w].n > 0 && n - p >= lw->w[w].n && memcmp(s + p, lw->w[w].p, lw->w[w].n) == 0)
             break;
-    }
-    if (LEVEL_WORDS_RE[w] == NULL)
+    if (w == lw->n)
         return -1;
     a->level = s + p;
-    a->level_n = (Py_ssize_t)strlen(LEVEL_WORDS_RE[w]);
+    a->level_n = lw->w[w].n;
     p += a->level_n;
     if (p < n && s[p] == ']')
         p++;
@@ -1469,53 +1743,139 @@ parse_app(const char *s, Py_ssize_t n, App *a)
     return 0;
 }
 
-/* ``TimeParser.any`` of a string field: ISO of the shape it tries first, or -1. */
+/* -- one event ------------------------------------------------------------------------------- */
+
+/* What a row needs beyond its fields (which are in ``fields``, written for COPY). */
+typedef struct {
+    int has_ts;
+    int64_t us; /* UTC microseconds since the epoch */
+    PyObject *level; /* one of LEVELS, or NULL; borrowed from the spec */
+    Text format;
+    const char *msg;
+    Py_ssize_t msg_n;
+    int keep_raw; /* the raw line differs from the message */
+    const char *raw; /* the event's lines, joined by newlines */
+    Py_ssize_t raw_n, lines;
+} Line;
+
+/* ``normalise_level`` of a word: stripped, lower-cased, through the Python path's table. */
 static int
-string_time(const Ctx *cx, const Member *m, Line *ln)
+word_level(const Spec *sp, const char *text, Py_ssize_t n, PyObject **level)
 {
-    const char *v = m->v;
-    if (!(m->vn >= 8 && v[4] == '-' && is_digit(v[0]) && is_digit(v[1]) && is_digit(v[2]) && is_digit(v[3])))
+    *level = NULL;
+    const char *w = text, *end = text + n;
+    while (w < end && *w == ' ')
+        w++;
+    while (end > w && end[-1] == ' ')
+        end--;
+    char low[64];
+    if (end - w >= (Py_ssize_t)sizeof(low))
+        return 0; /* no level word is that long */
+    for (Py_ssize_t i = 0; i < end - w; i++)
+        low[i] = (w[i] >= 'A' && w[i] <= 'Z') ? (char)(w[i] + 32) : w[i];
+    PyObject *word = ascii_str(low, end - w);
+    if (word == NULL)
         return -1;
-    if (iso_time(v, m->vn, cx->naive_utc, &ln->us) < 0)
+    PyObject *found = PyDict_GetItemWithError(sp->level_words, word);
+    Py_DECREF(word);
+    if (found == NULL)
+        return PyErr_Occurred() ? -1 : 0;
+    if (!PyUnicode_Check(found)) {
+        PyErr_SetString(PyExc_TypeError, "LEVEL_WORDS maps words to str");
         return -1;
-    ln->has_ts = 1;
+    }
+    *level = found;
     return 0;
 }
 
-/* -- one event ------------------------------------------------------------------------------- */
+/* ``normalise_level`` of a JSON value: a word through the Python path's table, an
+ * integer as pino's, anything else none. */
+static int
+json_level(const Spec *sp, const Member *m, PyObject **level)
+{
+    *level = NULL;
+    if (m == NULL || m->type == 'b' || m->type == 'd' || m->type == 'o')
+        return 0;
+    if (m->type == 'i') {
+        long long v = strtoll(m->v, NULL, 10);
+        *level = sp->numeric_level_above;
+        for (int i = 0; i < sp->numeric_levels.n; i++) {
+            if (v <= sp->numeric_levels.bound[i]) {
+                *level = sp->numeric_levels.level[i];
+                break;
+            }
+        }
+        return 0;
+    }
+    return word_level(sp, m->v, m->vn, level);
+}
 
-static const char *ANY_LEVEL[] = {
-    /* Parser._ANY_LEVEL's alternatives, in its order */
-    "TRACE", "DEBUG", "INFO", "NOTICE", "WARN", "WARNING", "ERROR", "FATAL", "CRITICAL", "SEVERE", "PANIC", NULL,
-};
+static int
+is_error_level(const Spec *sp, PyObject *level)
+{
+    Py_ssize_t n;
+    const char *text = PyUnicode_AsUTF8AndSize(level, &n);
+    for (int i = 0; text != NULL && i < sp->error_levels.n; i++)
+        if (sp->error_levels.w[i].n == n && memcmp(sp->error_levels.w[i].p, text, n) == 0)
+            return 1;
+    return 0;
+}
 
+/* Whether the line at s[i:] (maybe not whole: the block may end inside it) surely starts
+ * an event of its own after a one-line event, with a time or without (``has_ts``). */
+static int
+next_starts_event(const Spec *sp, const char *s, Py_ssize_t i, Py_ssize_t n, int has_ts)
+{
+    if (i >= n || s[i] == '\n' || s[i] == '\r' || in_set(&sp->joins_unparsed, (unsigned char)s[i]))
+        return 0;
+    if (!has_ts)
+        return 1;
+    /* After a line with a time, a Java exception's line joins it. */
+    const char *nl = memchr(s + i, '\n', n - i);
+    if (nl == NULL)
+        return 0; /* cannot see all of it */
+    Py_ssize_t len = nl - (s + i);
+    if (len > 0 && s[i + len - 1] == '\r')
+        len--; /* the Python path reads the line without it */
+    return guard_test(&sp->joins_after_time, s + i, len) == REFUSES;
+}
+
+/* ``Parser._text`` of a line no format claims, where its head holds no time to look for:
+ * the whole line is the message, with the first level word found in its head. */
 static inline int
 word_char(unsigned char c)
 {
     return is_alnum(c) || c == '_';
 }
 
-/* ``Parser._text`` of a line no format claims, where its head holds no time to look for:
- * the whole line is the message, with the first level word found in its head. */
-static int
-parse_text(const Ctx *cx, const char *line, Py_ssize_t len, Line *ln, Buf *fields)
+/* ``\b`` at s[i] of s[:n]: a word character on one side only. */
+static inline int
+boundary(const char *s, Py_ssize_t n, Py_ssize_t i)
 {
-    Py_ssize_t head = len < 120 ? len : 120;
-    if (memchr(line, ':', head) != NULL || memchr(line, '[', head) != NULL)
-        return -1; /* it would look for a time there */
+    return (i > 0 && word_char(s[i - 1])) != (i < n && word_char(s[i]));
+}
+
+static int
+parse_text(const Spec *sp, const char *line, Py_ssize_t len, Line *ln, Buf *fields)
+{
+    Py_ssize_t head = len < sp->text_head ? len : sp->text_head;
+    for (Py_ssize_t i = 0; i < head; i++)
+        if (in_set(&sp->text_time_marks, (unsigned char)line[i]))
+            return -1; /* it would look for a time there */
+    const Words *tw = &sp->text_level_words;
     for (Py_ssize_t i = 0; i < head && ln->level == NULL; i++) {
-        if (i > 0 && word_char(line[i - 1]))
+        if (!boundary(line, head, i))
             continue;
-        for (int w = 0; ANY_LEVEL[w] != NULL; w++) {
-            Py_ssize_t k = (Py_ssize_t)strlen(ANY_LEVEL[w]);
-            if (i + k <= head && memcmp(line + i, ANY_LEVEL[w], k) == 0 && (i + k == head || !word_char(line[i + k]))) {
-                if (word_level(cx, ANY_LEVEL[w], k, &ln->level) < 0)
+        for (int w = 0; w < tw->n; w++) {
+            Py_ssize_t k = tw->w[w].n;
+            if (k > 0 && i + k <= head && memcmp(line + i, tw->w[w].p, k) == 0 && boundary(line, head, i + k)) {
+                if (word_level(sp, tw->w[w].p, k, &ln->level) < 0)
                     return -2;
                 break;
             }
         }
     }
-    ln->format = "text";
+    ln->format = sp->text_format;
     ln->msg = line;
     ln->msg_n = len;
     ln->keep_raw = 0;
@@ -1523,7 +1883,20 @@ parse_text(const Ctx *cx, const char *line, Py_ssize_t len, Line *ln, Buf *field
     return 0;
 }
 
-static int parse_as(int code, const Ctx *cx, const char *line, Py_ssize_t len, Line *ln, Buf *fields, Buf *msg);
+/* ``TimeParser.any`` of a string field: ISO of the shape it tries first, or -1. */
+static int
+string_time(const Spec *sp, const Member *m, Line *ln)
+{
+    const char *v = m->v;
+    if (!(m->vn >= 8 && v[4] == '-' && is_digit(v[0]) && is_digit(v[1]) && is_digit(v[2]) && is_digit(v[3])))
+        return -1;
+    if (iso_time(v, m->vn, sp->naive_utc, &ln->us) < 0)
+        return -1;
+    ln->has_ts = 1;
+    return 0;
+}
+
+static int parse_as(int code, const Spec *sp, const char *line, Py_ssize_t len, Line *ln, Buf *fields, Buf *msg);
 
 /* The event that starts at s[pos:] as a row, when the lane takes it: -1 when not, -2 on a
  * Python error. ``sticky`` is the format the parser tries first; ``*format`` is set to the
@@ -1532,21 +1905,19 @@ static int parse_as(int code, const Ctx *cx, const char *line, Py_ssize_t len, L
  * ``fields``, the message to ``msg`` (or points into the line) and the joined message of
  * a multi-line event to ``joined``. */
 static Py_ssize_t
-take_event(const Ctx *cx, int sticky, const char *s, Py_ssize_t n, Py_ssize_t pos, Py_ssize_t max_line, Line *ln,
-           Buf *fields, Buf *msg, Buf *joined, int *format)
+take_event(const Spec *sp, int sticky, const char *s, Py_ssize_t n, Py_ssize_t pos, Line *ln, Buf *fields, Buf *msg,
+           Buf *joined, int *format)
 {
     const char *q = pos < n ? memchr(s + pos, '\n', n - pos) : NULL;
     if (q == NULL)
         return -1;
     Py_ssize_t nl = q - s, len = nl - pos;
     const char *line = s + pos;
-    if (len == 0 || len > max_line || joins_unparsed(line[0]) || !plain(line, len))
+    if (len == 0 || len > sp->max_line_bytes || in_set(&sp->joins_unparsed, (unsigned char)line[0]) ||
+        !plain(line, len))
         return -1;
-    unsigned char c = line[0];
-    if (java_first(c) && java_exc_possible(line, len))
-        return -1; /* it would open an event in Java mode */
-    if ((len >= 7 && memcmp(line, "panic: ", 7) == 0) || (len >= 13 && memcmp(line, "fatal error: ", 13) == 0))
-        return -1; /* ...or a Go panic */
+    if (any_guard(&sp->opens_mode, line, len))
+        return -1; /* it may open an event in a mode of its own (a traceback, a Java exception, a Go panic) */
     fields->n = msg->n = joined->n = 0;
     if (reserve(fields, 6 * len + 256) < 0 || reserve(msg, len + 8) < 0)
         return -2;
@@ -1556,9 +1927,10 @@ take_event(const Ctx *cx, int sticky, const char *s, Py_ssize_t n, Py_ssize_t po
     ln->lines = 1;
 
     /* The parser tries its settled format first, then the others in its order: the line
-     * is the first one's that does not surely give up on it, where this file can read
-     * that format; none, and it is text. */
-    PyObject *order = PyTuple_GET_ITEM(cx->cands, c);
+     * is the first one's whose guard admits it, where this file can read that format;
+     * none, and it is text. */
+    unsigned char c = (unsigned char)line[0];
+    PyObject *order = PyTuple_GET_ITEM(sp->candidates, c);
     const unsigned char *idx = (const unsigned char *)PyBytes_AS_STRING(order);
     Py_ssize_t k = PyBytes_GET_SIZE(order);
     int sticky_ok = 0, found = -1;
@@ -1566,32 +1938,34 @@ take_event(const Ctx *cx, int sticky, const char *s, Py_ssize_t n, Py_ssize_t po
         sticky_ok |= idx[i] == sticky;
     for (Py_ssize_t i = -1; i < k && found < 0; i++) {
         int f = i < 0 ? (sticky_ok ? sticky : -1) : idx[i];
-        if (f < 0 || (i >= 0 && f == sticky) || f >= cx->n_formats)
+        if (f < 0 || (i >= 0 && f == sticky) || f >= sp->formats.n)
             continue;
-        if (fails(cx->codes[f], line, len))
+        if (guard_test(&sp->guards.g[f], line, len) == REFUSES)
             continue;
-        int r = parse_as(cx->codes[f], cx, line, len, ln, fields, msg);
+        int r = parse_as(sp->codes[f], sp, line, len, ln, fields, msg);
         if (r < 0)
             return r;
+        ln->format = sp->formats.w[f];
         found = f;
     }
     *format = found;
     if (found < 0) {
-        int r = parse_text(cx, line, len, ln, fields);
+        int r = parse_text(sp, line, len, ln, fields);
         if (r < 0)
             return r;
     }
 
     /* Indented lines continue the event, up to the limits of one. */
     Py_ssize_t end = nl + 1, size = len, last = nl;
-    while (end < n && s[end] == ' ') {
+    while (end < n && in_set(&sp->indent, (unsigned char)s[end])) {
         const char *e = memchr(s + end, '\n', n - end);
         if (e == NULL)
             return -1;
         Py_ssize_t cl = e - (s + end), blank = 1;
         for (Py_ssize_t i = 0; i < cl && blank; i++)
-            blank = s[end + i] == ' ';
-        if (blank || cl > max_line || !plain(s + end, cl) || ln->lines >= cx->max_lines || size + cl > cx->max_bytes)
+            blank = s[end + i] == ' '; /* a plain line's only whitespace */
+        if (blank || cl > sp->max_line_bytes || !plain(s + end, cl) || ln->lines >= sp->max_event_lines ||
+            size + cl > sp->max_event_bytes)
             return -1;
         size += cl + 1;
         ln->lines++;
@@ -1599,7 +1973,7 @@ take_event(const Ctx *cx, int sticky, const char *s, Py_ssize_t n, Py_ssize_t po
         end = last + 1;
     }
     /* The line after it must have begun, and surely start an event of its own. */
-    if (!next_starts_event(s, end, n, ln->has_ts))
+    if (!next_starts_event(sp, s, end, n, ln->has_ts))
         return -1;
     ln->raw = line;
     ln->raw_n = last - pos;
@@ -1616,7 +1990,7 @@ take_event(const Ctx *cx, int sticky, const char *s, Py_ssize_t n, Py_ssize_t po
 
 /* Read the line as format ``code``: 0, -1 when this file cannot be sure, -2 on a Python error. */
 static int
-parse_as(int code, const Ctx *cx, const char *line, Py_ssize_t len, Line *ln, Buf *fields, Buf *msg)
+parse_as(int code, const Spec *sp, const char *line, Py_ssize_t len, Line *ln, Buf *fields, Buf *msg)
 {
     if (code == F_ACCESS) {
         Access a = {0};
@@ -1624,8 +1998,13 @@ parse_as(int code, const Ctx *cx, const char *line, Py_ssize_t len, Line *ln, Bu
             return -1;
         ln->has_ts = 1;
         ln->us = a.epoch * 1000000;
-        ln->level = LEVEL_NAMES[a.status >= 500 ? 4 : a.status >= 400 ? 3 : 2];
-        ln->format = "apache_access";
+        ln->level = sp->status_level_below;
+        for (int i = 0; i < sp->status_levels.n; i++) {
+            if (a.status >= sp->status_levels.bound[i]) {
+                ln->level = sp->status_levels.level[i];
+                break;
+            }
+        }
         put(msg, a.req, a.req_n);
         put_c(msg, ' ');
         put_int(msg, a.status);
@@ -1635,12 +2014,11 @@ parse_as(int code, const Ctx *cx, const char *line, Py_ssize_t len, Line *ln, Bu
     }
     else if (code == F_APP) {
         App a;
-        if (parse_app(line, len, &a) < 0 || iso_time(a.iso, a.iso_n, cx->naive_utc, &ln->us) < 0)
+        if (parse_app(sp, line, len, &a) < 0 || iso_time(a.iso, a.iso_n, sp->naive_utc, &ln->us) < 0)
             return -1;
         ln->has_ts = 1;
-        if (word_level(cx, a.level, a.level_n, &ln->level) < 0)
+        if (word_level(sp, a.level, a.level_n, &ln->level) < 0)
             return -2;
-        ln->format = "app";
         ln->msg = a.msg;
         ln->msg_n = a.msg_n;
         if (a.thread == NULL && a.logger == NULL) {
@@ -1666,7 +2044,6 @@ parse_as(int code, const Ctx *cx, const char *line, Py_ssize_t len, Line *ln, Bu
             Py_ssize_t end = json_object(line, 0, len, fields, 1, top, &count);
             if (end < 0 || skip_spaces(line, end, len) != len)
                 return -1;
-            ln->format = "json";
         }
         else {
             if (parse_logfmt(line, len, top, &count) < 0)
@@ -1680,20 +2057,19 @@ parse_as(int code, const Ctx *cx, const char *line, Py_ssize_t len, Line *ln, Bu
                 put_json_string(fields, top[i].v, top[i].vn);
             }
             put_c(fields, '}');
-            ln->format = "logfmt";
         }
         if (member(top, count, "log", 3) != NULL) /* Docker's lines, and "log" as the message */
             return -1;
-        Member *msg_m = first_of(top, count, &cx->message_keys, &bail);
-        Member *time_m = first_of(top, count, &cx->time_keys, &bail);
-        Member *level_m = first_of(top, count, &cx->level_keys, &bail);
+        Member *msg_m = first_of(top, count, &sp->message_keys, &bail);
+        Member *time_m = first_of(top, count, &sp->time_keys, &bail);
+        Member *level_m = first_of(top, count, &sp->level_keys, &bail);
         if (bail)
             return -1;
         if (time_m != NULL && (time_m->type == 'i' || time_m->type == 'd'))
             return -1; /* epoch numbers: the Python path's */
-        if (time_m != NULL && time_m->type == 's' && string_time(cx, time_m, ln) < 0)
+        if (time_m != NULL && time_m->type == 's' && string_time(sp, time_m, ln) < 0)
             return -1;
-        if (json_level(cx, level_m, &ln->level) < 0)
+        if (json_level(sp, level_m, &ln->level) < 0)
             return -2;
         if (msg_m != NULL && msg_m->type == 's') {
             ln->msg = msg_m->v;
@@ -1710,11 +2086,12 @@ parse_as(int code, const Ctx *cx, const char *line, Py_ssize_t len, Line *ln, Bu
     }
     return 0;
 }
+
 /* Buffers kept from call to call: growing new ones for each call cost more in page faults
  * than the parsing did. A call that finds them in use (another thread's, while that one
  * is in Python code) makes its own. The GIL is held whenever they are touched. */
 typedef struct {
-    Buf out, msg, key, key2, fields, joined;
+    Buf out, msg, key, key2, key3, fields, joined;
     int busy;
 } Scratch;
 
@@ -1737,6 +2114,7 @@ scratch_give(Scratch *sc, Scratch *own)
         PyMem_Free(own->msg.p);
         PyMem_Free(own->key.p);
         PyMem_Free(own->key2.p);
+        PyMem_Free(own->key3.p);
         PyMem_Free(own->fields.p);
         PyMem_Free(own->joined.p);
     }
@@ -1745,74 +2123,24 @@ scratch_give(Scratch *sc, Scratch *own)
     }
 }
 
-/* The options last parsed, kept with a reference to them: a lane passes the same tuple
- * to every call, and parsing it cost more than a short run's lines. */
-static PyObject *ctx_opts;
-static Ctx ctx_kept;
-
-static int parse_options(Ctx *cx, PyObject *opts);
-
-static int
-ctx_of(Ctx *cx, PyObject *opts)
-{
-    if (opts != ctx_opts) {
-        Ctx fresh;
-        if (parse_options(&fresh, opts) < 0)
-            return -1;
-        Py_XSETREF(ctx_opts, Py_NewRef(opts));
-        ctx_kept = fresh;
-    }
-    *cx = ctx_kept;
-    return 0;
-}
-
-static int
-parse_options(Ctx *cx, PyObject *opts)
-{
-    PyObject *tk, *lk, *mk, *names;
-    if (!PyArg_ParseTuple(opts, "O!OO!OOOpO!O!nn:options", &PyDict_Type, &cx->by_key, &cx->add, &PyDict_Type,
-                          &cx->level_words, &tk, &lk, &mk, &cx->naive_utc, &PyTuple_Type, &names, &PyTuple_Type,
-                          &cx->cands, &cx->max_lines, &cx->max_bytes))
-        return -1;
-    if (keys_of(tk, &cx->time_keys) < 0 || keys_of(lk, &cx->level_keys) < 0 || keys_of(mk, &cx->message_keys) < 0)
-        return -1;
-    if (PyTuple_GET_SIZE(names) > MAX_FORMATS || PyTuple_GET_SIZE(cx->cands) != 128) {
-        PyErr_SetString(PyExc_ValueError, "at most 32 format names, and candidates for each of 128 characters");
-        return -1;
-    }
-    cx->n_formats = (int)PyTuple_GET_SIZE(names);
-    for (int i = 0; i < cx->n_formats; i++) {
-        PyObject *name = PyTuple_GET_ITEM(names, i);
-        cx->codes[i] = F_OTHER;
-        for (size_t f = 0; f < sizeof(FORMAT_CODES) / sizeof(FORMAT_CODES[0]); f++)
-            if (PyUnicode_Check(name) && PyUnicode_CompareWithASCIIString(name, FORMAT_CODES[f].name) == 0)
-                cx->codes[i] = FORMAT_CODES[f].code;
-    }
-    for (int c = 0; c < 128; c++) {
-        if (!PyBytes_Check(PyTuple_GET_ITEM(cx->cands, c))) {
-            PyErr_SetString(PyExc_TypeError, "candidates are bytes of format indexes");
-            return -1;
-        }
-    }
-    return 0;
-}
+/* -- the module's functions ------------------------------------------------------------------ */
 
 static PyObject *
 takes(PyObject *self, PyObject *args)
 {
     Py_buffer data;
-    Py_ssize_t start, max_line;
+    Py_ssize_t start;
     int sticky, format;
-    PyObject *opts;
-    if (!PyArg_ParseTuple(args, "y*nniO!:takes", &data, &start, &max_line, &sticky, &PyTuple_Type, &opts))
+    PyObject *capsule;
+    if (!PyArg_ParseTuple(args, "y*niO:takes", &data, &start, &sticky, &capsule))
         return NULL;
-    Ctx cx;
+    const Spec *sp = spec_from(capsule);
     Scratch own = {0}, *sc = scratch_take(&own);
     Line ln;
-    Py_ssize_t nl = ctx_of(&cx, opts) < 0 ? -2
-                    : start < 0           ? -1
-                                          : take_event(&cx, sticky, data.buf, data.len, start, max_line, &ln,
-                                                       &sc->fields, &sc->msg, &sc->joined, &format);
+    Py_ssize_t nl = sp == NULL ? -2
+                    : start < 0 ? -1
+                                : take_event(sp, sticky, data.buf, data.len, start, &ln, &sc->fields, &sc->msg,
+                                             &sc->joined, &format);
     scratch_give(sc, &own);
     PyBuffer_Release(&data);
     if (nl == -2)
@@ -1820,49 +2148,116 @@ takes(PyObject *self, PyObject *args)
     return PyBool_FromLong(nl >= 0);
 }
 
+/* Look ``key`` up in the miner's key cache: the shape (borrowed), or NULL (maybe with an error). */
+static PyObject *
+cached_shape(const Spec *sp, const char *key, Py_ssize_t n)
+{
+    PyObject *k = ascii_str(key, n);
+    if (k == NULL)
+        return NULL;
+    PyObject *shape = PyDict_GetItemWithError(sp->key_cache, k);
+    Py_DECREF(k);
+    return shape;
+}
+
+static void
+put_column(Buf *out, int column, const Line *ln, const char *ts, Py_ssize_t ts_n, Text file_id, Text ingested,
+           Py_ssize_t line_no, const char *pid)
+{
+    switch (column) {
+    case C_FILE_ID:
+        put(out, file_id.p, file_id.n);
+        break;
+    case C_LINE:
+        put_int(out, line_no);
+        break;
+    case C_TS:
+        put(out, ts, ts_n);
+        break;
+    case C_TS_INFERRED:
+        put_c(out, ln->has_ts ? 'f' : 't');
+        break;
+    case C_INGESTED_AT:
+        put(out, ingested.p, ingested.n);
+        break;
+    case C_LEVEL:
+        if (ln->level != NULL) {
+            Py_ssize_t level_n;
+            const char *level = PyUnicode_AsUTF8AndSize(ln->level, &level_n);
+            put(out, level, level_n);
+        }
+        else {
+            put(out, "\\N", 2);
+        }
+        break;
+    case C_FORMAT:
+        put(out, ln->format.p, ln->format.n);
+        break;
+    case C_MESSAGE:
+        put_text(out, ln->msg, ln->msg_n);
+        break;
+    case C_FIELDS:
+        break; /* written by the caller, which has them */
+    case C_RAW:
+        if (ln->keep_raw)
+            put_text(out, ln->raw, ln->raw_n);
+        else
+            put(out, "\\N", 2);
+        break;
+    case C_TRUNCATED:
+        put_c(out, 'f');
+        break;
+    case C_LINE_COUNT:
+        put_int(out, ln->lines);
+        break;
+    case C_PATTERN_ID:
+        put(out, pid, 16);
+        break;
+    }
+}
+
 static PyObject *
 rows(PyObject *self, PyObject *args)
 {
     Py_buffer data;
     int sticky;
-    Py_ssize_t start, max_rows, max_line, line_no;
+    Py_ssize_t start, max_rows, line_no;
     long long ingested_us;
-    PyObject *prefix_obj, *ingested_obj, *opts;
-    PyObject *known, *seen;
-    if (!PyArg_ParseTuple(args, "y*nnnnUULiO!O!O!:rows", &data, &start, &max_rows, &max_line, &line_no,
-                          &prefix_obj, &ingested_obj, &ingested_us, &sticky, &PyTuple_Type, &opts, &PyDict_Type,
-                          &known, &PyDict_Type, &seen))
+    PyObject *file_id_obj, *ingested_obj, *capsule, *known;
+    if (!PyArg_ParseTuple(args, "y*nnnUULiOO!:rows", &data, &start, &max_rows, &line_no, &file_id_obj, &ingested_obj,
+                          &ingested_us, &sticky, &capsule, &PyDict_Type, &known))
         return NULL;
     const char *s = data.buf;
     Py_ssize_t n = data.len, pos = start < 0 ? 0 : start, rows = 0, errors = 0;
-    Py_ssize_t prefix_n, ingested_n;
-    const char *prefix = PyUnicode_AsUTF8AndSize(prefix_obj, &prefix_n);
-    const char *ingested = PyUnicode_AsUTF8AndSize(ingested_obj, &ingested_n);
+    Text file_id, ingested;
     Scratch own = {0}, *sc = scratch_take(&own);
-    Buf *out = &sc->out, *msg = &sc->msg, *key = &sc->key, *key2 = &sc->key2, *fields = &sc->fields,
-        *joined = &sc->joined;
+    Buf *out = &sc->out, *msg = &sc->msg, *fields = &sc->fields, *joined = &sc->joined;
     Py_ssize_t lines = 0;
     Entries t = {0};
     t.patterns = known;
     int months[MAX_MONTHS], n_months = 0;
     PyObject *result = NULL;
-    Ctx cx;
-    if (prefix == NULL || ingested == NULL || ctx_of(&cx, opts) < 0 || (t.index = PyDict_New()) == NULL)
+    const Spec *sp = spec_from(capsule);
+    if (sp == NULL || text_of(file_id_obj, &file_id) < 0 || text_of(ingested_obj, &ingested) < 0 ||
+        (t.index = PyDict_New()) == NULL)
         goto done;
 
     while (rows < max_rows) {
         Line ln;
         int format;
-        Py_ssize_t end = take_event(&cx, sticky, s, n, pos, max_line, &ln, fields, msg, joined, &format);
+        Py_ssize_t end = take_event(sp, sticky, s, n, pos, &ln, fields, msg, joined, &format);
         if (end == -2)
             goto done;
         if (end < 0)
             break;
 
+        /* The time as CopyBuffer.add writes it. */
+        char ts[40];
+        Py_ssize_t ts_n = 0;
         Utc utc = {0};
-        int64_t secs = 0, when = ingested_us;
+        int64_t when = ingested_us;
         if (ln.has_ts) {
-            secs = ln.us >= 0 ? ln.us / 1000000 : -((-ln.us + 999999) / 1000000);
+            int64_t secs = ln.us >= 0 ? ln.us / 1000000 : -((-ln.us + 999999) / 1000000);
             when = ln.us;
             utc_of(secs, &utc);
             int ym = utc.y * 12 + utc.m - 1, seen = 0;
@@ -1873,35 +2268,35 @@ rows(PyObject *self, PyObject *args)
                     break; /* a run that spans more months than that is no log: the Python path decides */
                 months[n_months++] = ym;
             }
+            Buf tb = {ts, 0, sizeof(ts)};
+            put_utc(&tb, &utc);
+            int64_t micro = ln.us - secs * 1000000;
+            if (micro) {
+                tb.n -= 6; /* before "+00:00" */
+                put_c(&tb, '.');
+                put_digits(&tb, (int)micro, 6);
+                put(&tb, "+00:00", 6);
+            }
+            ts_n = tb.n;
         }
 
-        /* The miner's shape for the message. */
-        key->n = key2->n = 0;
-        if (reserve(key, 3 * ln.msg_n + 8) < 0 || reserve(key2, 3 * ln.msg_n + 8) < 0)
+        /* The miner's shape for the message: its key after each stage, in turn. */
+        Py_ssize_t room = sp->key_expand * ln.msg_n + 8;
+        if (reserve(&sc->key, room) < 0 || reserve(&sc->key2, room) < 0 || reserve(&sc->key3, room) < 0)
             goto done;
-        key->n = digits_key(ln.msg, ln.msg_n, key->p);
-        PyObject *k = ascii_str(key->p, key->n);
-        if (k == NULL)
-            goto done;
-        PyObject *shape = PyDict_GetItemWithError(cx.by_key, k); /* borrowed */
-        Py_DECREF(k);
-        if (shape == NULL && !PyErr_Occurred()) {
-            key2->n = hex_key(key->p, key->n, key2->p);
-            Py_ssize_t kn = key2->n;
-            if (memchr(key2->p, '/', kn) != NULL) {
-                kn = path_key(key2->p, key2->n, key->p); /* key is free again */
-                k = ascii_str(key->p, kn);
-            }
-            else {
-                k = ascii_str(key2->p, kn);
-            }
-            if (k == NULL)
+        char *cur = sc->key.p, *next = sc->key2.p;
+        PyObject *shape = NULL;
+        Py_ssize_t kn = ln.msg_n;
+        const char *from = ln.msg;
+        for (int st = 0; st < sp->shape_key_stages.n && shape == NULL; st++) {
+            kn = stage_key(sp, st, from, kn, cur, sc->key3.p);
+            shape = cached_shape(sp, cur, kn);
+            if (shape == NULL && PyErr_Occurred())
                 goto done;
-            shape = PyDict_GetItemWithError(cx.by_key, k);
-            Py_DECREF(k);
+            from = cur;
+            cur = next;
+            next = (char *)from;
         }
-        if (PyErr_Occurred())
-            goto done;
         Entry *e;
         if (shape != NULL) {
             Py_INCREF(shape); /* the dictionary's: held while Python code runs */
@@ -1909,7 +2304,7 @@ rows(PyObject *self, PyObject *args)
             Py_DECREF(shape);
             if (e == NULL)
                 goto done;
-            e->pending++;
+            e->hits++;
         }
         else {
             /* A new kind of message: the miner places it, and may regroup templates, so
@@ -1917,7 +2312,7 @@ rows(PyObject *self, PyObject *args)
             PyObject *m = ascii_str(ln.msg, ln.msg_n);
             if (m == NULL)
                 goto done;
-            PyObject *found = PyObject_CallOneArg(cx.add, m);
+            PyObject *found = PyObject_CallOneArg(sp->add, m);
             Py_DECREF(m);
             if (found == NULL)
                 goto done;
@@ -1934,54 +2329,26 @@ rows(PyObject *self, PyObject *args)
         if (when > e->last)
             e->last = when;
 
-        /* The row, as CopyBuffer.add writes it. */
-        if (reserve(out, prefix_n + 2 * ingested_n + 2 * (ln.msg_n + ln.raw_n) + fields->n + 128) < 0)
+        /* The row, its columns in the order db.events.COLUMNS gives them. */
+        Py_ssize_t level_n = 0;
+        if (ln.level != NULL && PyUnicode_AsUTF8AndSize(ln.level, &level_n) == NULL)
             goto done;
-        put(out, prefix, prefix_n);
-        put_int(out, line_no + lines);
-        put_c(out, '\t');
-        if (ln.has_ts) {
-            put_utc(out, &utc);
-            int64_t micro = ln.us - secs * 1000000;
-            if (micro) {
-                out->n -= 6; /* before "+00:00" */
-                put_c(out, '.');
-                put_digits(out, (int)micro, 6);
-                put(out, "+00:00", 6);
-            }
-            put(out, "\tf\t", 3);
+        if (reserve(out, file_id.n + 2 * ingested.n + 2 * (ln.msg_n + ln.raw_n) + fields->n + ln.format.n + level_n +
+                             160) < 0)
+            goto done;
+        for (int c = 0; c < sp->n_columns; c++) {
+            if (c)
+                put_c(out, '\t');
+            if (sp->column[c] == C_FIELDS)
+                put(out, fields->p, fields->n);
+            else if (sp->column[c] == C_TS && !ln.has_ts)
+                put(out, ingested.p, ingested.n);
+            else
+                put_column(out, sp->column[c], &ln, ts, ts_n, file_id, ingested, line_no + lines, e->id);
         }
-        else {
-            put(out, ingested, ingested_n);
-            put(out, "\tt\t", 3);
-        }
-        put(out, ingested, ingested_n);
-        put_c(out, '\t');
-        if (ln.level != NULL) {
-            Py_ssize_t level_n;
-            const char *level = PyUnicode_AsUTF8AndSize(ln.level, &level_n);
-            put(out, level, level_n);
-            errors += ln.level == LEVEL_NAMES[4] || ln.level == LEVEL_NAMES[5];
-        }
-        else {
-            put(out, "\\N", 2);
-        }
-        put_c(out, '\t');
-        put(out, ln.format, (Py_ssize_t)strlen(ln.format));
-        put_c(out, '\t');
-        put_text(out, ln.msg, ln.msg_n);
-        put_c(out, '\t');
-        put(out, fields->p, fields->n);
-        put_c(out, '\t');
-        if (ln.keep_raw)
-            put_text(out, ln.raw, ln.raw_n);
-        else
-            put(out, "\\N", 2);
-        put(out, "\tf\t", 3);
-        put_int(out, ln.lines);
-        put_c(out, '\t');
-        put(out, e->id, 16);
         put_c(out, '\n');
+        if (ln.level != NULL && is_error_level(sp, ln.level))
+            errors++;
         rows++;
         lines += ln.lines;
         pos = end;
@@ -1989,19 +2356,19 @@ rows(PyObject *self, PyObject *args)
             sticky = format; /* the parser tries this line's format first on the next */
     }
 
-    if (flush_counts(&t) < 0 || count_patterns(seen, &t) < 0)
-        goto done;
     {
         PyObject *text = PyBytes_FromStringAndSize(out->p ? out->p : "", out->n);
         PyObject *month_list = PyList_New(n_months);
-        if (text == NULL || month_list == NULL) {
+        PyObject *counted = tallies(&t);
+        if (text == NULL || month_list == NULL || counted == NULL) {
             Py_XDECREF(text);
             Py_XDECREF(month_list);
+            Py_XDECREF(counted);
             goto done;
         }
         for (int i = 0; i < n_months; i++)
             PyList_SET_ITEM(month_list, i, Py_BuildValue("(ii)", months[i] / 12, months[i] % 12 + 1));
-        result = Py_BuildValue("(nNnnnNi)", pos, text, rows, lines, errors, month_list, sticky);
+        result = Py_BuildValue("(nNnnnNiN)", pos, text, rows, lines, errors, month_list, sticky, counted);
     }
 
 done:
@@ -2039,49 +2406,92 @@ json_fields(PyObject *self, PyObject *arg)
 }
 
 static PyObject *
-shape_keys(PyObject *self, PyObject *arg)
+shape_keys(PyObject *self, PyObject *args)
 {
-    Py_ssize_t n;
-    const char *m = PyUnicode_Check(arg) ? PyUnicode_AsUTF8AndSize(arg, &n) : NULL;
-    int ok = m != NULL;
-    for (Py_ssize_t i = 0; ok && i < n; i++)
-        ok = m[i] == '\n' || plain(m + i, 1);
-    if (!ok) {
-        if (!PyErr_Occurred())
-            PyErr_SetString(PyExc_ValueError, "shape_keys takes plain text (printable ASCII, no backslash) and newlines");
+    PyObject *message, *capsule;
+    if (!PyArg_ParseTuple(args, "UO:shape_keys", &message, &capsule))
         return NULL;
+    const Spec *sp = spec_from(capsule);
+    Py_ssize_t n;
+    const char *m = sp != NULL ? PyUnicode_AsUTF8AndSize(message, &n) : NULL;
+    if (m == NULL)
+        return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (m[i] != '\n' && !plain(m + i, 1)) {
+            PyErr_SetString(PyExc_ValueError, "shape_keys takes plain text (printable ASCII, no backslash) and newlines");
+            return NULL;
+        }
     }
-    char *k1 = PyMem_Malloc(3 * n + 1), *k2 = PyMem_Malloc(3 * n + 1), *k3 = PyMem_Malloc(3 * n + 1);
+    Py_ssize_t room = sp->key_expand * n + 8;
+    char *a = PyMem_Malloc(room), *b = PyMem_Malloc(room), *tmp = PyMem_Malloc(room);
+    PyObject *keys = a && b && tmp ? PyList_New(0) : PyErr_NoMemory();
+    const char *from = m;
+    Py_ssize_t kn = n;
+    for (int st = 0; keys != NULL && st < sp->shape_key_stages.n; st++) {
+        char *to = st % 2 ? b : a;
+        kn = stage_key(sp, st, from, kn, to, tmp);
+        PyObject *k = ascii_str(to, kn);
+        if (k == NULL || PyList_Append(keys, k) < 0)
+            Py_CLEAR(keys);
+        Py_XDECREF(k);
+        from = to;
+    }
+    PyMem_Free(a);
+    PyMem_Free(b);
+    PyMem_Free(tmp);
+    PyObject *result = keys ? PyList_AsTuple(keys) : NULL;
+    Py_XDECREF(keys);
+    return result;
+}
+
+static PyObject *
+admits(PyObject *self, PyObject *args)
+{
+    PyObject *program;
+    Py_buffer line;
+    if (!PyArg_ParseTuple(args, "Oy*:admits", &program, &line))
+        return NULL;
+    Spec *sp = PyMem_Calloc(1, sizeof(Spec));
+    Guard g;
+    int r = sp == NULL ? -2 : guard_of(sp, program, &g);
     PyObject *result = NULL;
-    if (k1 && k2 && k3) {
-        Py_ssize_t n1 = digits_key(m, n, k1), n2 = hex_key(k1, n1, k2);
-        Py_ssize_t n3 = memchr(k2, '/', n2) ? path_key(k2, n2, k3) : (memcpy(k3, k2, n2), n2);
-        result = Py_BuildValue("(s#s#)", k1, n1, k3, n3);
+    if (r == 0) {
+        int v = guard_test(&g, line.buf, line.len);
+        result = v == UNSURE ? Py_NewRef(Py_None) : PyBool_FromLong(v == ADMITS);
     }
-    else {
+    else if (r == -1) {
+        PyErr_Clear();
+        PyErr_SetString(PyExc_TypeError, GUARD_WHAT);
+    }
+    else if (sp == NULL) {
         PyErr_NoMemory();
     }
-    PyMem_Free(k1);
-    PyMem_Free(k2);
-    PyMem_Free(k3);
+    if (sp != NULL)
+        spec_free(sp);
+    PyBuffer_Release(&line);
     return result;
 }
 
 static PyMethodDef methods[] = {
+    {"compile", compile, METH_O,
+     "compile(spec: LaneSpec) -> the spec as the other functions take it\n\n"
+     "Checks the spec's version and every field; TypeError or ValueError naming what is wrong."},
     {"takes", takes, METH_VARARGS,
-     "takes(data, start, max_line_bytes, sticky, options) -> bool\n\n"
+     "takes(data, start, sticky, spec) -> bool\n\n"
      "Whether rows() would take the line at data[start:] (given room for a row)."},
     {"rows", rows, METH_VARARGS,
-     "rows(data, start, max_rows, max_line_bytes, line_no, prefix, ingested, ingested_us, sticky, options,\n"
-     "     known_patterns, batch_patterns)\n"
-     "-> (stop, rows_bytes, rows, lines, errors, months, sticky)\n\n"
+     "rows(data, start, max_rows, line_no, file_id, ingested, ingested_us, sticky, spec, known_patterns)\n"
+     "-> (stop, rows_bytes, rows, lines, errors, months, sticky, tallies)\n\n"
      "COPY rows for the run of lines at data[start:]; see logpipe.ingest.lane."},
-    {"shape_keys", shape_keys, METH_O,
-     "shape_keys(message) -> (digits key, full key)\n\n"
+    {"shape_keys", shape_keys, METH_VARARGS,
+     "shape_keys(message, spec) -> the keys after each stage\n\n"
      "The keys rows() looks a plain message up by, for tests to hold against the miner's."},
     {"json_fields", json_fields, METH_O,
      "json_fields(line) -> str | None\n\n"
      "The compact JSON the lane writes for a JSON line it takes, or None: for tests to hold against orjson."},
+    {"admits", admits, METH_VARARGS,
+     "admits(program, line: bytes) -> bool | None\n\n"
+     "What the lane's guard test says of a line (None: it cannot tell), for tests to hold against re."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -2099,13 +2509,8 @@ PyInit__lane(void)
     PyDateTime_IMPORT;
     if (PyDateTimeAPI == NULL)
         return NULL;
-    for (int i = 0; i < 6; i++) {
-        if (LEVEL_NAMES[i] == NULL && (LEVEL_NAMES[i] = PyUnicode_InternFromString(LEVEL_TEXT[i])) == NULL)
-            return NULL;
-    }
-    if ((S_TEMPLATE = PyUnicode_InternFromString("template")) == NULL ||
-        (S_PARENT = PyUnicode_InternFromString("parent")) == NULL ||
-        (S_PATTERN = PyUnicode_InternFromString("_pattern")) == NULL)
-        return NULL;
-    return PyModule_Create(&module);
+    PyObject *m = PyModule_Create(&module);
+    if (m != NULL && PyModule_AddStringConstant(m, "SPEC_VERSION", LANE_SPEC_VERSION) < 0)
+        Py_CLEAR(m);
+    return m;
 }

@@ -14,12 +14,11 @@ from typing import Any
 
 from ..db.events import CopyBuffer, CopyRows
 from ..parsing import Run
+from ..parsing.formats import ERROR_LEVELS
 from ..parsing.multiline import Event
 from ..patterns import Pattern, PatternMiner
 from ..text import storable
-from .lane import CompiledLane
-
-ERROR_LEVELS = ("error", "fatal")
+from .lane import SAMPLE_CHARS, CompiledLane
 
 
 @dataclass
@@ -81,7 +80,7 @@ def event_batches(
             when = ts or ingested
             seen = patterns.get(pattern_id)
             if seen is None:
-                patterns[pattern_id] = [pattern.template, 1, when, when, message[:1000]]
+                patterns[pattern_id] = [pattern.template, 1, when, when, message[:SAMPLE_CHARS]]
             else:
                 seen[1] += 1
                 if when < seen[2]:

@@ -4,9 +4,15 @@ Most of the Python path's time on a line goes to work around the regex or the JS
 decoder, several microseconds of calls and objects. The lane (``_lane.c``) does that work
 for a whole run of lines in one call: it parses each line, finds its pattern through the
 miner's key cache, and writes the row exactly as the Python path would. The tests compare
-the two byte for byte: rows, counts, patterns, aliases and templates.
+the two byte for byte: rows, counts, patterns, aliases and templates, on lines generated
+from the Python path's own patterns.
 
-It knows four formats, each in a strict form; any other line takes the Python path:
+The rules the two paths share are defined once, on the Python side, and handed to the lane
+as data (``lane_spec`` below fills in a ``LaneSpec``): which formats the parser tries on a
+line and the guard each opens with (``parsing.guards``), the level words, the lines that
+multi-line rules look at or open a mode with, the shape keys' stand-ins, the columns of a
+row. Change one of them and the lane follows. What the lane has of its own is a reader for
+four layouts, each in a strict form; any other line takes the Python path:
 
 - access logs: an IP address first, a CLF time with its offset;
 - JSON lines: an object whose strings have no escapes, whose numbers orjson writes back as
@@ -15,7 +21,8 @@ It knows four formats, each in a strict form; any other line takes the Python pa
 - logfmt: at least two ``key=value`` pairs, plain or quoted values, no key twice;
 - application layouts (``app``): an ISO time, a level word, maybe a ``[thread]`` and a
   logger, as ``Parser._APP`` reads them (not the Python logging layout);
-- text that no format claims, with no time to look for in its head (no ``:`` or ``[``).
+
+and text that no format claims, with no time to look for in its head.
 
 Indented lines after a line join its event, as the multi-line rules join them, within
 the limits of one event.
@@ -28,7 +35,8 @@ its order; the lane keeps that state and hands it back), and when the line after
 event surely starts an event of its own.
 
 Where the extension was not built (no compiler) or ``LOGPIPE_COMPILED_LANE=off``, there
-is no lane and the Python path does everything, only slower.
+is no lane and the Python path does everything, only slower. An extension built from
+another ``lane_spec.py`` than this code's refuses the spec: ``CompiledLane.create`` raises.
 """
 
 from __future__ import annotations
@@ -38,10 +46,32 @@ from types import ModuleType
 from typing import Any
 
 from ..config import Settings
-from ..db.events import CopyBuffer, CopyRows
+from ..db.events import COLUMNS, CopyBuffer, CopyRows
 from ..parsing import Run
-from ..parsing.formats import FORMATS, LEVEL_KEYS, LEVEL_WORDS, MESSAGE_KEYS, TIME_KEYS, Parser
+from ..parsing.formats import (
+    COLUMN_LEVEL_WORDS,
+    ERROR_LEVELS,
+    FORMATS,
+    GUARDS,
+    LEVEL_KEYS,
+    LEVEL_WORDS,
+    MESSAGE_KEYS,
+    NUMERIC_LEVEL_ABOVE,
+    NUMERIC_LEVELS,
+    STATUS_LEVEL_BELOW,
+    STATUS_LEVELS,
+    TEXT_FORMAT,
+    TEXT_HEAD,
+    TEXT_LEVEL_WORDS,
+    TEXT_TIME_MARKS,
+    TIME_KEYS,
+    Parser,
+)
+from ..parsing.guards import ascii_class
+from ..parsing.multiline import INDENT, JAVA_EXC_GUARD, JOINS_UNPARSED, OPENS_MODE
 from ..patterns import PatternMiner
+from ..patterns.masking import SHAPE_KEY_STAGES, StandIn
+from .lane_spec import VERSION, LaneSpec
 
 _lane: ModuleType | None
 try:
@@ -51,6 +81,11 @@ except ImportError:  # not built here: the Python path does the work
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
+SAMPLE_CHARS = 1000  # of a pattern's sample message, as ``event_batches`` keeps it
+
+
+class StaleLaneError(RuntimeError):
+    """The compiled lane was built from another lane spec than this code's."""
 
 
 def available() -> bool:
@@ -58,26 +93,71 @@ def available() -> bool:
     return _lane is not None
 
 
+def _standin(rule: StandIn) -> tuple[str, bytes, bytes, bool, tuple[bytes, ...], str]:
+    return (
+        rule.opener, ascii_class(rule.chars), ascii_class(rule.glue), rule.whole,
+        tuple(ascii_class(need) for need in rule.needs), rule.standin,
+    )  # fmt: skip
+
+
+def lane_spec(parser: Parser, miner: PatternMiner, settings: Settings) -> LaneSpec:
+    """Every rule the lane shares with the Python path, from its one definition, for the
+    lines of one source (``parser``) mined by ``miner``."""
+    return LaneSpec(
+        version=VERSION,
+        key_cache=miner.key_cache,
+        add=miner.add,
+        shape_key_stages=tuple(tuple(_standin(rule) for rule in stage) for stage in SHAPE_KEY_STAGES),
+        level_words=LEVEL_WORDS,
+        column_level_words=COLUMN_LEVEL_WORDS,
+        text_level_words=TEXT_LEVEL_WORDS,
+        numeric_levels=NUMERIC_LEVELS,
+        numeric_level_above=NUMERIC_LEVEL_ABOVE,
+        status_levels=STATUS_LEVELS,
+        status_level_below=STATUS_LEVEL_BELOW,
+        error_levels=ERROR_LEVELS,
+        formats=FORMATS,
+        guards=tuple(GUARDS[name].program for name in FORMATS),
+        # Per ASCII character, the formats the parser tries on a line starting with it.
+        candidates=tuple(bytes(FORMATS.index(f) for f in parser.candidates(chr(c))) for c in range(128)),
+        text_format=TEXT_FORMAT,
+        text_head=TEXT_HEAD,
+        text_time_marks=TEXT_TIME_MARKS,
+        time_keys=TIME_KEYS,
+        level_keys=LEVEL_KEYS,
+        message_keys=MESSAGE_KEYS,
+        naive_utc=parser.time.tz is UTC,
+        joins_unparsed="".join(sorted(c for c in JOINS_UNPARSED if c)),  # the empty line is no character
+        indent="".join(INDENT),
+        opens_mode=tuple(guard.program for guard in OPENS_MODE),
+        joins_after_time=JAVA_EXC_GUARD.program,
+        max_event_lines=settings.max_event_lines,
+        max_event_bytes=settings.max_event_bytes,
+        max_line_bytes=settings.max_line_bytes,
+        columns=COLUMNS,
+    )
+
+
 class CompiledLane:
     """The lane of one chunk."""
 
     def __init__(self, parser: Parser, miner: PatternMiner, settings: Settings, min_line: int = 0) -> None:
+        assert _lane is not None
+        if _lane.SPEC_VERSION != VERSION:
+            raise StaleLaneError(
+                f"the compiled lane reads lane spec {_lane.SPEC_VERSION}, this code makes {VERSION}: "
+                "it was built from another lane_spec.py (rebuild it: make setup)"
+            )
         self._parser = parser
-        self._max_line = settings.max_line_bytes
         self._batch_rows = settings.batch_rows
         self._min_line = min_line
-        naive_utc = parser.time.tz is UTC
-        # Per ASCII character, the formats the parser tries on a line starting with it.
-        candidates = tuple(bytes(FORMATS.index(f) for f in parser.candidates(chr(c))) for c in range(128))
+        self._spec = _lane.compile(lane_spec(parser, miner, settings))
         self._miner = miner
         # Patterns by shape, while the miner's templates hold (see PatternMiner.generation).
         self._patterns: dict[object, tuple[str, str]] = {}
         self._generation = miner.generation
-        self._options = (
-            miner.key_cache, miner.add, LEVEL_WORDS, TIME_KEYS, LEVEL_KEYS, MESSAGE_KEYS, naive_utc, FORMATS,
-            candidates, settings.max_event_lines, settings.max_event_bytes,
-        )  # fmt: skip
-        # The batch being filled, which ``event_batches`` sets: its rows and its pattern counts.
+        # The batch being filled, which ``event_batches`` sets: its rows and its pattern
+        # counts (``Batch.patterns``: id -> [template, count, first seen, last seen, sample]).
         self.buf: CopyBuffer | None = None
         self.seen: dict[str, list[Any]] = {}
 
@@ -86,7 +166,8 @@ class CompiledLane:
         cls, enabled: bool, parser: Parser, miner: PatternMiner, settings: Settings, min_line: int = 0
     ) -> CompiledLane | None:
         """A lane, or None when it is turned off or not built. ``settings`` give the limits
-        of a line, an event and a batch."""
+        of a line, an event and a batch. StaleLaneError when the built lane reads another
+        spec than this code makes."""
         if not enabled or _lane is None:
             return None
         return cls(parser, miner, settings, min_line)
@@ -95,24 +176,36 @@ class CompiledLane:
         if self.buf is None or line < self._min_line:
             return False
         assert _lane is not None
-        sticky = FORMATS.index(self._parser.settled())
-        taken: bool = _lane.takes(data, start, self._max_line, sticky, self._options)
+        taken: bool = _lane.takes(data, start, FORMATS.index(self._parser.settled()), self._spec)
         return taken
 
     def fill(self, run: Run) -> CopyRows:
-        """The rows of the run's lines (at least one), with their patterns counted in the batch."""
+        """The rows of the run's lines (at least one), with their patterns counted in the
+        miner and the batch as the Python path counts an event's."""
         buf = self.buf
         assert buf is not None and _lane is not None
         ingested_us = (buf.ingested_at - EPOCH) // MICROSECOND
         sticky = FORMATS.index(self._parser.settled())
         if self._miner.generation != self._generation:
             self._patterns.clear()
-        stop, data, count, run.lines, errors, months, sticky = _lane.rows(
-            run.source, run.start, self._batch_rows - buf.rows, self._max_line, run.line, buf.prefix,
-            buf.ingested, ingested_us, sticky, self._options, self._patterns, self.seen,
+        stop, data, count, run.lines, errors, months, sticky, tallies = _lane.rows(
+            run.source, run.start, self._batch_rows - buf.rows, run.line, buf.file_id, buf.ingested, ingested_us,
+            sticky, self._spec, self._patterns,
         )  # fmt: skip
         self._generation = self._miner.generation  # what is kept now was looked up after any change
         self._parser.settle(FORMATS[sticky])  # as after its last line
         run.end_offset = run.offset + stop - run.start
         run.source = b""  # the block is the reader's again
+        seen = self.seen
+        for shape, hits, pattern_id, template, rows, first, last, message in tallies:
+            shape.count += hits  # what the key cache found, which ``PatternMiner.add`` did not count
+            counts = seen.get(pattern_id)
+            if counts is None:
+                seen[pattern_id] = [template, rows, first, last, message[:SAMPLE_CHARS]]
+            else:
+                counts[1] += rows
+                if first < counts[2]:
+                    counts[2] = first
+                if last > counts[3]:
+                    counts[3] = last
         return CopyRows(data, count, months, errors)

@@ -22,6 +22,7 @@ from .guards import Guard
 from .timeparse import TimeParser
 
 LEVELS = ("trace", "debug", "info", "warn", "error", "fatal")
+ERROR_LEVELS = ("error", "fatal")  # what a file's error count counts
 
 LEVEL_WORDS = {
     "trace": "trace", "trc": "trace", "finest": "trace", "finer": "trace", "verbose": "trace", "v": "trace",
@@ -58,8 +59,11 @@ COLUMN_LEVEL_WORDS = (
 TEXT_LEVEL_WORDS = (
     "TRACE", "DEBUG", "INFO", "NOTICE", "WARN", "WARNING", "ERROR", "FATAL", "CRITICAL", "SEVERE", "PANIC",
 )  # fmt: skip
-# How much of a line no format claims is searched for its time and level.
+# How much of a line no format claims is searched for its time and level, and what a time
+# there holds (an ISO time its ':', a CLF time its '['): a head without either has none.
 TEXT_HEAD = 120
+TEXT_TIME_MARKS = ":["
+TEXT_FORMAT = "text"  # the format of a line no format claims
 
 
 def _alternatives(words: tuple[str, ...]) -> str:
@@ -634,7 +638,7 @@ class Parser:
             if c is not None:
                 ts = self.time.clf(c.group(1))
         lm = self._ANY_LEVEL.search(head)
-        return Parsed("text", message, ts, normalise_level(lm.group(1)) if lm else None)
+        return Parsed(TEXT_FORMAT, message, ts, normalise_level(lm.group(1)) if lm else None)
 
 
 _default: Parser | None = None

@@ -177,10 +177,12 @@ class Guard:
         return chars
 
     @property
-    def program(self) -> tuple[str, tuple[tuple[tuple[bytes, int, int], ...], ...]]:
-        """The guard as the compiled lane reads it: the text to contain, and per
-        alternative its items as (ASCII class bitmap, least, most)."""
-        return self.contains, tuple(tuple((i.bits, i.least, i.most) for i in items) for items in self.alternatives)
+    def program(self) -> tuple[str, tuple[tuple[tuple[bytes, int, int, bool], ...], ...]]:
+        """The guard as the compiled lane reads it: the text to contain, and per alternative
+        its items as (ASCII class bitmap, least, most, whether the class is ASCII only)."""
+        return self.contains, tuple(
+            tuple((i.bits, i.least, i.most, _ascii_only(i.atom)) for i in items) for items in self.alternatives
+        )
 
 
 def _ascii_only(atom: str) -> bool:
