@@ -379,6 +379,10 @@ typedef struct {
     int n_alts;
     int *alt_len;
     GuardItem **alts;
+    /* Where every alternative's first item must appear: the characters a line it admits
+     * can start with (the one test most lines fail). */
+    int first_known;
+    CharSet first;
 } Guard;
 
 typedef struct {
@@ -392,11 +396,12 @@ typedef struct {
     int n;
 } Bounds;
 
+/* A stand-in rule, its classes as flags per byte: a table lookup per character. */
+enum { S_CHARS = 1, S_GLUE = 2, S_NEED = 4 /* then 8, 16, 32: one flag per class it needs */ };
 typedef struct {
     Text opener, standin;
-    CharSet chars, glue;
-    int whole, n_needs;
-    CharSet needs[4];
+    int whole, needs; /* needs: the S_NEED flags a run must show */
+    unsigned char t[256];
 } StandIn;
 
 typedef struct {
@@ -694,6 +699,16 @@ guard_of(Spec *sp, PyObject *v, Guard *g)
                 return -1;
         }
     }
+    g->first_known = g->n_alts > 0;
+    memset(&g->first, 0, sizeof(g->first));
+    for (int a = 0; a < g->n_alts; a++) {
+        if (g->alt_len[a] == 0 || g->alts[a][0].least == 0) {
+            g->first_known = 0;
+            break;
+        }
+        g->first.b[0] |= g->alts[a][0].cs.b[0];
+        g->first.b[1] |= g->alts[a][0].cs.b[1];
+    }
     return 0;
 }
 
@@ -784,17 +799,27 @@ standin_of(PyObject *v, StandIn *r)
 {
     PyObject *needs;
     if (!PyTuple_Check(v) || PyTuple_GET_SIZE(v) != 6 || text_of(PyTuple_GET_ITEM(v, 0), &r->opener) < 0 ||
-        class_of(PyTuple_GET_ITEM(v, 1), &r->chars) < 0 || class_of(PyTuple_GET_ITEM(v, 2), &r->glue) < 0 ||
         !PyBool_Check(PyTuple_GET_ITEM(v, 3)) || !PyTuple_Check(needs = PyTuple_GET_ITEM(v, 4)) ||
         PyTuple_GET_SIZE(needs) > 4 || text_of(PyTuple_GET_ITEM(v, 5), &r->standin) < 0)
         return -1;
+    CharSet chars, glue, need;
+    if (class_of(PyTuple_GET_ITEM(v, 1), &chars) < 0 || class_of(PyTuple_GET_ITEM(v, 2), &glue) < 0)
+        return -1;
     r->whole = PyTuple_GET_ITEM(v, 3) == Py_True;
-    r->n_needs = (int)PyTuple_GET_SIZE(needs);
-    for (int i = 0; i < r->n_needs; i++)
-        if (class_of(PyTuple_GET_ITEM(needs, i), &r->needs[i]) < 0)
+    memset(r->t, 0, sizeof(r->t));
+    for (int c = 0; c < 128; c++)
+        r->t[c] = (in_set(&chars, c) ? S_CHARS : 0) | (in_set(&glue, c) ? S_GLUE : 0);
+    r->needs = 0;
+    for (int i = 0; i < PyTuple_GET_SIZE(needs); i++) {
+        if (class_of(PyTuple_GET_ITEM(needs, i), &need) < 0)
             return -1;
+        r->needs |= S_NEED << i;
+        for (int c = 0; c < 128; c++)
+            if (in_set(&need, c))
+                r->t[c] |= S_NEED << i;
+    }
     /* The longest run must be the only one that can match (see masking.StandIn). */
-    if (r->whole && ((r->chars.b[0] & ~r->glue.b[0]) || (r->chars.b[1] & ~r->glue.b[1])))
+    if (r->whole && ((chars.b[0] & ~glue.b[0]) || (chars.b[1] & ~glue.b[1])))
         return -1;
     return 0;
 }
@@ -913,9 +938,12 @@ enum { REFUSES, ADMITS, UNSURE };
 static int
 contains(const char *s, Py_ssize_t n, const char *what, Py_ssize_t k)
 {
-    for (Py_ssize_t i = 0; i + k <= n; i++)
-        if (s[i] == what[0] && memcmp(s + i, what, k) == 0)
+    const char *end = s + n - k + 1, *p = s;
+    while (p < end && (p = memchr(p, what[0], end - p)) != NULL) {
+        if (memcmp(p + 1, what + 1, k - 1) == 0)
             return 1;
+        p++;
+    }
     return 0;
 }
 
@@ -923,9 +951,14 @@ contains(const char *s, Py_ssize_t n, const char *what, Py_ssize_t k)
  * class as it may (the guard's syntax makes that the only way to match). A byte that the
  * Python path sees as another character than this file does (beyond ASCII, or NUL, which
  * it reads as U+FFFD) leaves the answer open where a class may hold such a character. */
-static int
+static inline int
 guard_test(const Guard *g, const char *s, Py_ssize_t n)
 {
+    if (g->first_known) {
+        unsigned char c = n > 0 ? (unsigned char)s[0] : 0;
+        if (n == 0 || (c > 0 && c < 128 && !in_set(&g->first, c)))
+            return REFUSES;
+    }
     if (g->contains.n && !contains(s, n, g->contains.p, g->contains.n))
         return REFUSES;
     int unsure = 0;
@@ -969,19 +1002,6 @@ any_guard(const GuardList *gl, const char *s, Py_ssize_t n)
 
 /* -- the miner's shape keys (``logpipe.patterns.masking.SHAPE_KEY_STAGES``) ------------ */
 
-static int
-has_needs(const StandIn *r, const char *s, Py_ssize_t n)
-{
-    for (int k = 0; k < r->n_needs; k++) {
-        int found = 0;
-        for (Py_ssize_t i = 0; i < n && !found; i++)
-            found = in_set(&r->needs[k], (unsigned char)s[i]);
-        if (!found)
-            return 0;
-    }
-    return 1;
-}
-
 /* ``re.sub(rule.pattern, rule.standin, s)`` into ``out`` (room for the longest result):
  * at each place where no glue character comes before the opener, the longest run of the
  * rule's characters after it is a match when it is long enough, holds what the rule
@@ -989,19 +1009,31 @@ has_needs(const StandIn *r, const char *s, Py_ssize_t n)
 static Py_ssize_t
 apply_standin(const StandIn *r, const char *s, Py_ssize_t n, char *out)
 {
+    const unsigned char *t = r->t, *u = (const unsigned char *)s;
     Py_ssize_t o = 0, k = r->opener.n;
-    if (k && !contains(s, n, r->opener.p, k)) {
-        memcpy(out, s, n);
-        return n;
-    }
     for (Py_ssize_t i = 0; i < n;) {
-        if ((i == 0 || !in_set(&r->glue, (unsigned char)s[i - 1])) && n - i > k && memcmp(s + i, r->opener.p, k) == 0) {
+        /* A match starts with the opener, or with one of the run's characters. */
+        if (k) {
+            const char *p = memchr(s + i, r->opener.p[0], n - i);
+            Py_ssize_t next = p != NULL ? p - s : n;
+            memcpy(out + o, s + i, next - i);
+            o += next - i;
+            i = next;
+            if (i == n)
+                break;
+        }
+        else if (!(t[u[i]] & S_CHARS)) {
+            out[o++] = s[i++];
+            continue;
+        }
+        if ((i == 0 || !(t[u[i - 1]] & S_GLUE)) && n - i > k && (k == 0 || memcmp(s + i, r->opener.p, k) == 0)) {
             Py_ssize_t j = i + k, e = j;
-            while (e < n && in_set(&r->chars, (unsigned char)s[e]))
-                e++;
-            if (e > j && (!r->whole || e == n || !in_set(&r->glue, (unsigned char)s[e])) && has_needs(r, s + j, e - j)) {
-                memcpy(out + o, r->standin.p, r->standin.n);
-                o += r->standin.n;
+            int seen = 0;
+            while (e < n && (t[u[e]] & S_CHARS))
+                seen |= t[u[e++]];
+            if (e > j && (!r->whole || e == n || !(t[u[e]] & S_GLUE)) && (seen & r->needs) == r->needs) {
+                for (Py_ssize_t q = 0; q < r->standin.n; q++)
+                    out[o++] = r->standin.p[q];
                 i = e;
                 continue;
             }
@@ -1810,17 +1842,6 @@ json_level(const Spec *sp, const Member *m, PyObject **level)
     return word_level(sp, m->v, m->vn, level);
 }
 
-static int
-is_error_level(const Spec *sp, PyObject *level)
-{
-    Py_ssize_t n;
-    const char *text = PyUnicode_AsUTF8AndSize(level, &n);
-    for (int i = 0; text != NULL && i < sp->error_levels.n; i++)
-        if (sp->error_levels.w[i].n == n && memcmp(sp->error_levels.w[i].p, text, n) == 0)
-            return 1;
-    return 0;
-}
-
 /* Whether the line at s[i:] (maybe not whole: the block may end inside it) surely starts
  * an event of its own after a one-line event, with a time or without (``has_ts``). */
 static int
@@ -2160,9 +2181,9 @@ cached_shape(const Spec *sp, const char *key, Py_ssize_t n)
     return shape;
 }
 
-static void
-put_column(Buf *out, int column, const Line *ln, const char *ts, Py_ssize_t ts_n, Text file_id, Text ingested,
-           Py_ssize_t line_no, const char *pid)
+static inline void
+put_column(Buf *out, int column, const Line *ln, const char *level, Py_ssize_t level_n, const char *ts,
+           Py_ssize_t ts_n, Text file_id, Text ingested, Py_ssize_t line_no, const char *pid)
 {
     switch (column) {
     case C_FILE_ID:
@@ -2181,14 +2202,10 @@ put_column(Buf *out, int column, const Line *ln, const char *ts, Py_ssize_t ts_n
         put(out, ingested.p, ingested.n);
         break;
     case C_LEVEL:
-        if (ln->level != NULL) {
-            Py_ssize_t level_n;
-            const char *level = PyUnicode_AsUTF8AndSize(ln->level, &level_n);
+        if (level != NULL)
             put(out, level, level_n);
-        }
-        else {
+        else
             put(out, "\\N", 2);
-        }
         break;
     case C_FORMAT:
         put(out, ln->format.p, ln->format.n);
@@ -2330,8 +2347,9 @@ rows(PyObject *self, PyObject *args)
             e->last = when;
 
         /* The row, its columns in the order db.events.COLUMNS gives them. */
+        const char *level = NULL;
         Py_ssize_t level_n = 0;
-        if (ln.level != NULL && PyUnicode_AsUTF8AndSize(ln.level, &level_n) == NULL)
+        if (ln.level != NULL && (level = PyUnicode_AsUTF8AndSize(ln.level, &level_n)) == NULL)
             goto done;
         if (reserve(out, file_id.n + 2 * ingested.n + 2 * (ln.msg_n + ln.raw_n) + fields->n + ln.format.n + level_n +
                              160) < 0)
@@ -2344,11 +2362,12 @@ rows(PyObject *self, PyObject *args)
             else if (sp->column[c] == C_TS && !ln.has_ts)
                 put(out, ingested.p, ingested.n);
             else
-                put_column(out, sp->column[c], &ln, ts, ts_n, file_id, ingested, line_no + lines, e->id);
+                put_column(out, sp->column[c], &ln, level, level_n, ts, ts_n, file_id, ingested, line_no + lines,
+                           e->id);
         }
         put_c(out, '\n');
-        if (ln.level != NULL && is_error_level(sp, ln.level))
-            errors++;
+        for (int i = 0; level != NULL && i < sp->error_levels.n; i++)
+            errors += sp->error_levels.w[i].n == level_n && memcmp(sp->error_levels.w[i].p, level, level_n) == 0;
         rows++;
         lines += ln.lines;
         pos = end;

@@ -42,6 +42,7 @@ another ``lane_spec.py`` than this code's refuses the spec: ``CompiledLane.creat
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from types import ModuleType
 from typing import Any
 
@@ -100,14 +101,26 @@ def _standin(rule: StandIn) -> tuple[str, bytes, bytes, bool, tuple[bytes, ...],
     )  # fmt: skip
 
 
+@cache
+def _programs() -> tuple[Any, ...]:
+    """The rules that are the same for every source, as the lane reads them: made once."""
+    return (
+        tuple(tuple(_standin(rule) for rule in stage) for stage in SHAPE_KEY_STAGES),
+        tuple(GUARDS[name].program for name in FORMATS),
+        tuple(guard.program for guard in OPENS_MODE),
+        JAVA_EXC_GUARD.program,
+    )
+
+
 def lane_spec(parser: Parser, miner: PatternMiner, settings: Settings) -> LaneSpec:
     """Every rule the lane shares with the Python path, from its one definition, for the
     lines of one source (``parser``) mined by ``miner``."""
+    stages, guards, opens_mode, joins_after_time = _programs()
     return LaneSpec(
         version=VERSION,
         key_cache=miner.key_cache,
         add=miner.add,
-        shape_key_stages=tuple(tuple(_standin(rule) for rule in stage) for stage in SHAPE_KEY_STAGES),
+        shape_key_stages=stages,
         level_words=LEVEL_WORDS,
         column_level_words=COLUMN_LEVEL_WORDS,
         text_level_words=TEXT_LEVEL_WORDS,
@@ -117,7 +130,7 @@ def lane_spec(parser: Parser, miner: PatternMiner, settings: Settings) -> LaneSp
         status_level_below=STATUS_LEVEL_BELOW,
         error_levels=ERROR_LEVELS,
         formats=FORMATS,
-        guards=tuple(GUARDS[name].program for name in FORMATS),
+        guards=guards,
         # Per ASCII character, the formats the parser tries on a line starting with it.
         candidates=tuple(bytes(FORMATS.index(f) for f in parser.candidates(chr(c))) for c in range(128)),
         text_format=TEXT_FORMAT,
@@ -129,8 +142,8 @@ def lane_spec(parser: Parser, miner: PatternMiner, settings: Settings) -> LaneSp
         naive_utc=parser.time.tz is UTC,
         joins_unparsed="".join(sorted(c for c in JOINS_UNPARSED if c)),  # the empty line is no character
         indent="".join(INDENT),
-        opens_mode=tuple(guard.program for guard in OPENS_MODE),
-        joins_after_time=JAVA_EXC_GUARD.program,
+        opens_mode=opens_mode,
+        joins_after_time=joins_after_time,
         max_event_lines=settings.max_event_lines,
         max_event_bytes=settings.max_event_bytes,
         max_line_bytes=settings.max_line_bytes,

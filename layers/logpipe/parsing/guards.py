@@ -25,12 +25,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 
 UNBOUNDED = 0xFFFF  # the maximum count of ``*`` and ``+`` in a program
 
 _QUANTIFIER = re.compile(r"\?|\*|\+|\{(\d+)(?:,(\d+))?\}")
 
 
+@cache
 def ascii_class(atom: str) -> bytes:
     """The ASCII characters ``atom`` (one character's pattern) matches, as a bitmap of 16
     bytes: bit ``c % 8`` of byte ``c // 8`` is set when it matches ``chr(c)``."""
