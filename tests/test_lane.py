@@ -12,9 +12,7 @@ import gzip
 import io
 import random
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -30,81 +28,21 @@ from logpipe.ingest import (
 from logpipe.ingest import lane as lane_module
 from logpipe.ingest._lane import json_fields  # type: ignore[import-not-found]
 from logpipe.ingest.lane import CompiledLane, lane_spec
-from logpipe.parsing import Line, LineReader, Run
+from logpipe.parsing import LineReader, Run
 from logpipe.parsing.formats import Parser
 from logpipe.parsing.multiline import Joiner
 from logpipe.patterns import PatternMiner
 from logpipe.patterns.masking import shape_keys as python_keys
 
 from conftest import LOGHUB, Api, needs_loghub, pump, query
+from lane_oracle import FILE_ID, INGESTED, assert_same
 from patterns_accuracy import load_truth, systems
-
-INGESTED = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
-FILE_ID = "0b7e1f3c-0000-4000-8000-000000000001"
 
 
 def test_the_lane_is_built() -> None:
     # `make setup` compiles it; without it every other test here compares the Python
     # path with itself, so say so loudly rather than pass.
     assert lane_module.available(), "logpipe.ingest._lane is not built: run `make setup` (needs gcc)"
-
-
-@dataclass
-class Outcome:
-    batches: list[tuple[Any, ...]]
-    templates: dict[str, int]
-    lane_rows: int  # lines the lane took
-    first_lane_line: int | None
-
-
-def run(
-    data: bytes,
-    *,
-    lane: bool,
-    batch_rows: int = 5000,
-    block: int = 1 << 20,
-    max_line_bytes: int = 65536,
-    first_line: int = 1,
-    min_line: int = 0,
-    tz: str = "UTC",
-    format: str | None = None,
-    max_event_lines: int = 1000,
-    max_event_bytes: int = 256 * 1024,
-) -> Outcome:
-    """The worker's per-chunk loop over ``data``, as ``process_chunk`` sets it up."""
-    settings = Settings.from_env({}, max_line_bytes=max_line_bytes, batch_rows=batch_rows,
-                                 max_event_lines=max_event_lines, max_event_bytes=max_event_bytes)  # fmt: skip
-    parser, miner = Parser(reference=INGESTED, tz=tz, format=format), PatternMiner()
-    the_lane = CompiledLane.create(lane, parser, miner, settings, min_line=min_line)
-    taken: list[Run] = []
-
-    def watch(items: Iterator[Line | Run]) -> Iterator[Line | Run]:
-        for item in items:
-            if isinstance(item, Run):
-                taken.append(item)
-            yield item
-
-    reader = LineReader(io.BytesIO(data).read, max_line_bytes=max_line_bytes, block=block)
-    lines = watch(reader.with_lane(the_lane, first_line=first_line))
-    joiner = Joiner(parser.parse, max_lines=max_event_lines, max_bytes=max_event_bytes)
-    events = joiner.events_and_runs(lines, first_line=first_line, start_offset=0)
-    batches = []
-    for b in event_batches(events, miner, FILE_ID, INGESTED, batch_rows, 0, first_line, the_lane):
-        batches.append((b.buf.payload(), b.buf.rows, sorted(b.buf.months), b.errors, b.truncated, b.patterns,
-                        b.next_offset, b.next_line, b.aliases, b.last))  # fmt: skip
-    return Outcome(batches, miner.templates(), sum(r.lines for r in taken), taken[0].line if taken else None)
-
-
-def assert_same(data: bytes, **options: Any) -> Outcome:
-    python, compiled = run(data, lane=False, **options), run(data, lane=True, **options)
-    rows = [row for b in python.batches for row in b[0].split(b"\n")]
-    lane_rows = [row for b in compiled.batches for row in b[0].split(b"\n")]
-    for mine, theirs in zip(lane_rows, rows, strict=False):
-        assert mine == theirs  # the first row that differs, in full
-    assert compiled.batches == python.batches
-    assert compiled.templates == python.templates
-    assert python.lane_rows == 0
-    return compiled
 
 
 # -- a generator of access logs with every kind of line the lane must leave alone ---------------

@@ -870,13 +870,13 @@ compile_spec(Spec *sp, PyObject *obj)
 #undef READ
     if (sp->version.n != (Py_ssize_t)strlen(LANE_SPEC_VERSION) || memcmp(sp->version.p, LANE_SPEC_VERSION, sp->version.n)) {
         PyErr_Format(PyExc_ValueError,
-                     "the compiled lane reads lane spec version %s, and was handed version %.*s: it was built from "
+                     "the compiled lane reads lane spec version %s, and was handed version %R: it was built from "
                      "another lane_spec.py (rebuild it: make setup)",
-                     LANE_SPEC_VERSION, (int)sp->version.n, sp->version.p);
+                     LANE_SPEC_VERSION, field_of(obj, "version"));
         return -1;
     }
     if (sp->formats.n > MAX_FORMATS || sp->guards.n != sp->formats.n) {
-        PyErr_Format(PyExc_ValueError, "lane spec: %d formats (at most %d), each with its guard (%d guards)",
+        PyErr_Format(PyExc_ValueError, "lane spec fields 'formats' and 'guards': %d formats (at most %d), each with its guard (%d guards)",
                      sp->formats.n, MAX_FORMATS, sp->guards.n);
         return -1;
     }
@@ -888,7 +888,7 @@ compile_spec(Spec *sp, PyObject *obj)
                 sp->codes[i] = READERS[r].code;
     }
     if (sp->columns.n > MAX_COLUMNS) {
-        PyErr_SetString(PyExc_ValueError, "lane spec: too many columns");
+        PyErr_SetString(PyExc_ValueError, "lane spec field 'columns': too many columns");
         return -1;
     }
     sp->n_columns = sp->columns.n;
@@ -899,8 +899,8 @@ compile_spec(Spec *sp, PyObject *obj)
                 memcmp(sp->columns.w[i].p, COLUMN_NAMES[k], sp->columns.w[i].n) == 0)
                 sp->column[i] = k;
         if (sp->column[i] < 0) {
-            PyErr_Format(PyExc_ValueError, "lane spec: the lane does not write column %.*s", (int)sp->columns.w[i].n,
-                         sp->columns.w[i].p);
+            PyErr_Format(PyExc_ValueError, "lane spec field 'columns': the lane does not write column %U",
+                         PyTuple_GET_ITEM(field_of(obj, "columns"), i));
             return -1;
         }
     }
