@@ -197,25 +197,45 @@ shape_key_texts = st.lists(
     max_size=8,
 ).map("".join)
 
-lines = st.one_of(
-    st.one_of(*(from_pattern(p) for p in FORMAT_PATTERNS)),
-    st.one_of(*(from_pattern(p, PLAIN_ALPHABET) for p in FORMAT_PATTERNS)),
-    st.one_of(*(from_pattern(p, PLAIN_ALPHABET) for p in FORMAT_PATTERNS)),
-    text_lines(),
-    json_lines(),
-    logfmt_lines(),
-    multiline_lines,
+plain_json_scalars = st.one_of(
+    st.text(PLAIN_ALPHABET.filter(lambda c: c != '"'), max_size=12).map(_json_string),
+    st.sampled_from(LEVEL_WORD_FORMS).map(_json_string),
+    iso_times.map(_json_string),
+    st.integers(-(10**6), 10**6).map(str),
+    st.sampled_from(["true", "false", "null", "0.5", "12.25"]),
 )
 
 
 @st.composite
+def plain_json_lines(draw: st.DrawFn) -> str:
+    """JSON lines of the kind services write: flat, plain, the usual keys."""
+    keys = draw(st.lists(json_keys, max_size=6, unique=True))
+    return "{" + ",".join(f'"{k}":{draw(plain_json_scalars)}' for k in keys) + "}"
+
+
+# Kinds of lines, each a strategy: the lane's layouts in plain text more often than the rest.
+KINDS = (
+    from_pattern(Parser._ACCESS, PLAIN_ALPHABET),
+    from_pattern(Parser._APP, PLAIN_ALPHABET),
+    plain_json_lines(),
+    logfmt_lines(),
+    text_lines(),
+    json_lines(),
+    st.one_of(*(from_pattern(p) for p in FORMAT_PATTERNS)),
+    st.one_of(*(from_pattern(p, PLAIN_ALPHABET) for p in FORMAT_PATTERNS)),
+    multiline_lines,
+)
+lines = st.one_of(*KINDS)
+
+
+@st.composite
 def documents(draw: st.DrawFn, max_lines: int = 40) -> bytes:
-    """A file: lines of every kind, a run of one kind now and then (where the lane takes
-    runs), maybe without a last newline."""
+    """A file: stretches of lines of one kind (where the lane takes runs), the kinds mixed,
+    maybe without a last newline."""
     out: list[str] = []
     while len(out) < max_lines and draw(st.integers(0, 9)) > 0:
-        line = draw(lines)
-        out += [line] * draw(st.sampled_from([1, 1, 1, 2, 5]))
+        kind = draw(st.sampled_from(KINDS))
+        out += draw(st.lists(kind, min_size=1, max_size=6))
     text = "\n".join(out) + draw(st.sampled_from(["\n", "\n", ""]))
     return text.encode("utf-8", "surrogatepass")
 

@@ -481,6 +481,30 @@ def test_indented_lines_join_their_event_in_the_lane() -> None:
         assert_same(data.replace(frames[1].encode(), odd.encode()))
 
 
+def test_a_run_does_not_start_inside_an_event_the_python_path_opened_in_a_mode() -> None:
+    # Found by the generated-file fuzzing: after a Go panic (an event in Go mode, which
+    # takes "exit status N" and "created by ..." lines), the lane took "exit status 8" as
+    # an event of its own, where the Python path joins it to the panic.
+    for data in (
+        "panic: e\nexit status 8\nready to go\n",
+        "panic: oops\n\ngoroutine 1 [running]:\nmain.main()\nexit status 2\nnext line\n",
+        "goroutine 7 [chan receive]:\ncreated by main.worker in goroutine 1\nready to go\n",
+    ):
+        assert_same(data.encode())
+    compiled = assert_same(b"panic: e\nexit status 8\nready to go\nready to go\nready to go\n")
+    assert compiled.lane_rows == 2  # the lines after the event the panic took, but the last
+
+
+def test_a_java_exception_line_with_letters_beyond_ascii_joins_its_event() -> None:
+    # ``_JAVA_EXC``'s ``\w`` takes any letter: the lane cannot tell such a line from its
+    # bytes, so the event before it is not the lane's.
+    before = "2026-11-27T10:00:00Z INFO [main] ready"
+    for odd in ("com.ex\u00e4mple.FooException: boom", "\u00e9t\u00e9.Foo.BarError"):
+        lines = [before] * 3 + [odd, before, before]
+        compiled = assert_same(("\n".join(lines) + "\n").encode())
+        assert compiled.lane_rows >= 2, odd
+
+
 def test_text_lines_in_the_lane() -> None:
     texts = (
         "GET /health 200 0.54ms", "starting worker pool size=4 queue=orders", "service ERROR happened",

@@ -32,7 +32,9 @@ is UTC). A line takes the lane only when it is plain (printable ASCII, no backsl
 within the line limit), when every format the parser would try before its own surely
 gives up on it (the parser tries the format of the line before first, then the others in
 its order; the lane keeps that state and hands it back), and when the line after its
-event surely starts an event of its own.
+event surely starts an event of its own. A run's first line is one that starts an event
+whatever comes before it (``multiline.can_continue`` says no), as a chunk's first line
+is: the event before it is the Python path's, which may be in a mode that takes more.
 
 Where the extension was not built (no compiler) or ``LOGPIPE_COMPILED_LANE=off``, there
 is no lane and the Python path does everything, only slower. An extension built from
@@ -69,7 +71,7 @@ from ..parsing.formats import (
     Parser,
 )
 from ..parsing.guards import ascii_class
-from ..parsing.multiline import INDENT, JAVA_EXC_GUARD, JOINS_UNPARSED, OPENS_MODE
+from ..parsing.multiline import INDENT, JAVA_EXC_GUARD, JOINS_UNPARSED, OPENS_MODE, can_continue
 from ..patterns import PatternMiner
 from ..patterns.masking import SHAPE_KEY_STAGES, StandIn
 from .lane_spec import VERSION, LaneSpec
@@ -189,8 +191,13 @@ class CompiledLane:
         if self.buf is None or line < self._min_line:
             return False
         assert _lane is not None
-        taken: bool = _lane.takes(data, start, FORMATS.index(self._parser.settled()), self._spec)
-        return taken
+        if not _lane.takes(data, start, FORMATS.index(self._parser.settled()), self._spec):
+            return False
+        # The event before the run is the Python path's, maybe in a mode (a Go panic, a
+        # traceback) where more lines join it than the lane knows of: a run starts only
+        # where an event starts whatever came before, as a chunk does. The lane took the
+        # line, so it is plain ASCII and ends in a newline.
+        return not can_continue(data[start : data.index(b"\n", start)].decode("ascii"))
 
     def fill(self, run: Run) -> CopyRows:
         """The rows of the run's lines (at least one), with their patterns counted in the

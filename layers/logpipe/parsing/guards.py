@@ -139,6 +139,7 @@ class Guard:
     contains: str = ""
     alternatives: tuple[tuple[Item, ...], ...] = field(init=False, repr=False)
     admits: Callable[[str], object] = field(init=False, repr=False, compare=False)
+    _starts: dict[str, bool] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "alternatives", _parse(self.pattern))
@@ -157,6 +158,12 @@ class Guard:
     def may_start(self, c: str) -> bool:
         """False only when no line starting with ``c`` (one character, or "" for an empty
         line) is admitted."""
+        known = self._starts.get(c)
+        if known is None:
+            known = self._starts[c] = self._may_start(c)
+        return known
+
+    def _may_start(self, c: str) -> bool:
         if c == "":
             return not self.contains and bool(self.admits(""))
         for items in self.alternatives:
