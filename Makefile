@@ -9,7 +9,7 @@ PGVER = $(shell ls /etc/postgresql 2>/dev/null | sort -n | tail -1)
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup run test test-fast lint format template services bench clean
+.PHONY: setup run test test-fast lint format template services bench fuzz clean
 
 setup: $(VENV)/.installed
 
@@ -69,6 +69,15 @@ test: setup services lint template
 test-fast: setup
 	$(BIN)/pytest -q -m "not services" $(PYTEST_ARGS)
 
+# The lane's fuzzers at length: hypothesis on FUZZ_SCALE times the generated files of
+# `make test`, fresh ones each run, and atheris on arbitrary bytes under AddressSanitizer
+# for FUZZ_SECONDS, keeping its corpus and what it finds in .fuzz/.
+FUZZ_SCALE ?= 50
+FUZZ_SECONDS ?= 600
+fuzz: setup
+	LOGPIPE_FUZZ_SCALE=$(FUZZ_SCALE) LOGPIPE_FUZZ_SECONDS=$(FUZZ_SECONDS) LOGPIPE_FUZZ_DIR=$(CURDIR)/.fuzz \
+	  $(BIN)/pytest -q -s tests/test_lane_fuzz.py tests/test_lane_spec.py
+
 bench: setup services
 	$(BIN)/python bench/ingest_bench.py $(ARGS)
 	$(BIN)/python bench/ingest_bench.py --access-log --gzip-mb 0 $(ARGS)
@@ -78,4 +87,4 @@ bench: setup services
 	$(BIN)/python bench/query_bench.py
 
 clean:
-	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache build layers/logpipe/ingest/_lane.*.so
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis build layers/logpipe/ingest/_lane.*.so

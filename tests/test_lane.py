@@ -1,4 +1,4 @@
-"""The compiled lane for access logs writes exactly what the Python path writes.
+"""The compiled lane writes exactly what the Python path writes, for every kind of line it takes.
 
 Every comparison runs the same bytes through the parse-worker's per-chunk loop twice,
 with the lane and without, and asks for the same COPY bytes, batch by batch, the same

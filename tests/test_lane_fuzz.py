@@ -91,9 +91,11 @@ def run_atheris(workdir: Path, *libfuzzer_flags: str) -> subprocess.CompletedPro
 @pytest.mark.skipif(_asan_runtime() is None, reason="no gcc, or no atheris with its sanitizer runtime, here")
 @pytest.mark.skipif(not lane_module.available(), reason="the compiled lane is not built")
 def test_the_lane_under_address_sanitizer_on_arbitrary_bytes(tmp_path: Path) -> None:
+    workdir = Path(os.environ.get("LOGPIPE_FUZZ_DIR") or tmp_path)  # make fuzz keeps what it finds
+    workdir.mkdir(exist_ok=True)
     seconds = int(os.environ.get("LOGPIPE_FUZZ_SECONDS", "20"))
     flags = ["-seed=1", "-runs=600", f"-max_total_time={seconds}"] if seconds <= 20 else [f"-max_total_time={seconds}"]
-    done = run_atheris(tmp_path, *flags)
+    done = run_atheris(workdir, *flags)
     tail = "\n".join((done.stdout + done.stderr).splitlines()[-60:])
     assert done.returncode == 0, tail
     assert "Done" in done.stderr and "AddressSanitizer" not in done.stderr, tail
