@@ -252,6 +252,40 @@ _odd_options = st.fixed_dictionaries(
         "max_event_bytes": st.integers(10, 300),
     },
 )
+
+
+def _literal_alternatives(pattern: str) -> list[str]:
+    """The alternatives of a guard's pattern that are plain text, as the text."""
+    out = []
+    for alternative in pattern.split("|"):
+        bare = re.sub(r"\\.", "", alternative)
+        if not re.search(r"\\[dDsSwWbB]", alternative) and not re.search(r"[.\[\]*+?{}()^$]", bare):
+            out.append(re.sub(r"\\(.)", r"\1", alternative))
+    return out
+
+
+def probe_lines() -> list[str]:
+    """A line for each word and key the parser lists, in each place it reads one: every
+    level word form as a text line's level, an application line's level column, a JSON
+    and a logfmt level; every time, level and message key; every literal opening of a
+    multi-line rule. Each is a small definition a hand-kept copy could miss."""
+    lines = []
+    for word in LEVEL_WORD_FORMS:
+        lines += [
+            f"{word} disk almost full", f"disk {word} almost full", f"disk {word}",
+            f"2026-11-27T10:00:00Z {word} [main] request served", f"2026-11-27 10:00:00,123 {word} com.acme.Api: done",
+            f'{{"level":"{word}","msg":"x"}}', f"level={word} msg=x",
+        ]  # fmt: skip
+    for key in (*TIME_KEYS, *LEVEL_KEYS, *MESSAGE_KEYS):
+        lines += [
+            f'{{"{key}":"2026-11-27T10:00:00Z","n":1}}', f'{{"{key}":"warn","n":1}}', f'{{"{key}":"hello","n":1}}',
+            f"{key}=2026-11-27T10:00:00Z n=1", f"{key}=warn n=1", f'{key}="hello there" n=1',
+        ]  # fmt: skip
+    for guard in (*multiline.OPENS_MODE, multiline._JAVA_MARK):
+        lines += [text + "x" for text in _literal_alternatives(guard.pattern)]
+    return lines
+
+
 # The worker's defaults mostly, where the lane takes most; now and then small limits, a
 # forced format, another zone.
 options = st.one_of(st.just({}), st.just({}), _odd_options)

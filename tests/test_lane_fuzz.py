@@ -20,7 +20,7 @@ from hypothesis import given
 from logpipe.ingest import lane as lane_module
 
 from lane_oracle import assert_same
-from log_grammar import FUZZ_SCALE, documents, examples, options
+from log_grammar import FUZZ_SCALE, documents, examples, options, probe_lines
 
 HERE = Path(__file__).resolve().parent
 LANE_C = HERE.parent / "layers" / "logpipe" / "ingest" / "_lane.c"
@@ -40,6 +40,18 @@ def test_generated_files_give_the_same_rows_both_ways() -> None:
     same()
     # The comparison is worth something only where the lane took lines.
     assert taken["lines"] > 100 * FUZZ_SCALE, taken
+
+
+def test_every_word_and_key_the_parser_lists_gives_the_same_rows_both_ways() -> None:
+    # Generated examples may miss one word of a long list; these probe every one, each
+    # between lines the lane takes, so that a copy kept by hand fails here at once.
+    before = "2026-11-27T10:00:00Z INFO [main] before"
+    probes = probe_lines()
+    taken = 0
+    for k in range(0, len(probes), 20):
+        lines = [line for probe in probes[k : k + 20] for line in (before, probe, probe)]
+        taken += assert_same(("\n".join([*lines, before, before]) + "\n").encode()).lane_rows
+    assert taken > len(probes), taken
 
 
 def _asan_runtime() -> Path | None:
