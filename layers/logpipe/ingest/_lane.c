@@ -543,40 +543,38 @@ read_text(Spec *sp, PyObject *obj, const char *name, Text *out)
     return 0;
 }
 
+static int is_str(PyObject *v) { return PyUnicode_Check(v); }
+static int is_dict(PyObject *v) { return PyDict_Check(v); }
+
+/* A field whose object the spec hands over as it is, once ``ok`` says it is ``what``. */
 static int
-read_str(Spec *sp, PyObject *obj, const char *name, PyObject **out)
+read_object(PyObject *obj, const char *name, int (*ok)(PyObject *), const char *what, PyObject **out)
 {
     PyObject *v = field_of(obj, name);
     if (v == NULL)
         return -1;
-    if (!PyUnicode_Check(v))
-        return bad_field(name, "a str");
+    if (!ok(v))
+        return bad_field(name, what);
     *out = v;
     return 0;
+}
+
+static int
+read_str(Spec *sp, PyObject *obj, const char *name, PyObject **out)
+{
+    return read_object(obj, name, is_str, "a str", out);
 }
 
 static int
 read_dict(Spec *sp, PyObject *obj, const char *name, PyObject **out)
 {
-    PyObject *v = field_of(obj, name);
-    if (v == NULL)
-        return -1;
-    if (!PyDict_Check(v))
-        return bad_field(name, "a dict");
-    *out = v;
-    return 0;
+    return read_object(obj, name, is_dict, "a dict", out);
 }
 
 static int
 read_callable(Spec *sp, PyObject *obj, const char *name, PyObject **out)
 {
-    PyObject *v = field_of(obj, name);
-    if (v == NULL)
-        return -1;
-    if (!PyCallable_Check(v))
-        return bad_field(name, "a callable");
-    *out = v;
-    return 0;
+    return read_object(obj, name, PyCallable_Check, "a callable", out);
 }
 
 static int
