@@ -5,12 +5,14 @@ Each input is a file (and the options to read it with, from its first bytes); th
 paths must write the same rows, and the lane's C must touch no byte it does not own.
 A difference raises, a memory error aborts: either way libFuzzer keeps the input.
 
-    LOGPIPE_LANE_SO=/path/to/_lane.so LD_PRELOAD=$(gcc -print-file-name=libasan.so) \\
+    LOGPIPE_LANE_SO=/path/to/_lane.so LD_PRELOAD=<site-packages>/asan_with_fuzzer.so \\
     ASAN_OPTIONS=detect_leaks=0 PYTHONMALLOC=malloc python tests/fuzz/lane_fuzz.py [libFuzzer flags]
 
-``LOGPIPE_LANE_SO`` names the lane built with ``-fsanitize=address``, which takes the
-place of the installed one (``tests/test_lane_fuzz.py`` and ``make fuzz`` build it).
-PYTHONMALLOC=malloc hands every allocation to the sanitizer's allocator.
+``LOGPIPE_LANE_SO`` names the lane compiled with ``-fsanitize=address`` and linked without
+a runtime of its own: it reports to the runtime atheris ships (with libFuzzer in it), which
+is preloaded, so that libFuzzer also sees the coverage of the Python path. It takes the
+place of the installed lane (``tests/test_lane_fuzz.py`` and ``make fuzz`` build it and run
+this). PYTHONMALLOC=malloc hands every allocation to the sanitizer's allocator.
 """
 
 from __future__ import annotations
