@@ -15,6 +15,13 @@ from typing import Any, Protocol
 
 import pg8000.native
 
+# A batch's count of one pattern is a list (cheap to make and to move on every event):
+# these are its items, in their order. ``add_counts`` reads them; the compiled lane is
+# handed the names and writes its counts in the same order. The sample is the first
+# SAMPLE_CHARS characters of the first message.
+COUNT_ITEMS = ("template", "count", "first_seen", "last_seen", "sample")
+SAMPLE_CHARS = 1000
+
 
 class Aliased(Protocol):
     """What a template that generalised became (a ``logpipe.patterns.Pattern``)."""
@@ -48,8 +55,8 @@ def most_frequent_templates(conn: pg8000.native.Connection, limit: int) -> list[
 
 
 def add_counts(conn: pg8000.native.Connection, seen: Mapping[str, list[Any]]) -> None:
-    """Add a batch's counts, in one statement: ``seen`` maps a pattern id to
-    ``[template, count, first seen, last seen, sample]``."""
+    """Add a batch's counts, in one statement: ``seen`` maps a pattern id to its count
+    (the items ``COUNT_ITEMS`` names)."""
     if not seen:
         return
     rows = [

@@ -444,8 +444,14 @@ static const char *COLUMN_NAMES[N_COLUMN_KINDS] = {
     "truncated", "line_count", "pattern_id",
 };
 
+/* The items of a batch's count of one pattern, by the names ``db.patterns.COUNT_ITEMS``
+ * gives them. */
+enum { I_TEMPLATE, I_COUNT, I_FIRST, I_LAST, I_SAMPLE, N_COUNT_ITEMS };
+static const char *COUNT_ITEM_NAMES[N_COUNT_ITEMS] = {"template", "count", "first_seen", "last_seen", "sample"};
+
 #define MAX_FORMATS 32
 #define MAX_COLUMNS 32
+#define MAX_STAGES 8
 
 typedef struct {
 #define DECLARE(name, kind) kind##_t name;
@@ -455,6 +461,7 @@ typedef struct {
     int codes[MAX_FORMATS]; /* the reader of each format */
     int column[MAX_COLUMNS];
     int n_columns;
+    int count_at[N_COUNT_ITEMS]; /* where each item is in a pattern's count */
     Py_ssize_t key_expand; /* how much longer than a message its shape key may be */
     PyObject *owner;       /* the LaneSpec, which holds every object borrowed here */
     void **allocs;
@@ -832,6 +839,8 @@ read_stages(Spec *sp, PyObject *obj, const char *name, Stages *out)
     if (!PyTuple_Check(v))
         return bad_field(name, what);
     out->n = (int)PyTuple_GET_SIZE(v);
+    if (out->n > MAX_STAGES)
+        return bad_field(name, "at most 8 stages");
     if ((out->stages = spec_alloc(sp, out->n * sizeof(Stage))) == NULL)
         return -1;
     sp->key_expand = 1;
@@ -899,6 +908,21 @@ compile_spec(Spec *sp, PyObject *obj)
         if (sp->column[i] < 0) {
             PyErr_Format(PyExc_ValueError, "lane spec field 'columns': the lane does not write column %U",
                          PyTuple_GET_ITEM(field_of(obj, "columns"), i));
+            return -1;
+        }
+    }
+    if (sp->pattern_count_items.n != N_COUNT_ITEMS) {
+        PyErr_SetString(PyExc_ValueError, "lane spec field 'pattern_count_items': the lane writes five items");
+        return -1;
+    }
+    for (int k = 0; k < N_COUNT_ITEMS; k++) {
+        sp->count_at[k] = -1;
+        for (int i = 0; i < N_COUNT_ITEMS; i++)
+            if (sp->pattern_count_items.w[i].n == (Py_ssize_t)strlen(COUNT_ITEM_NAMES[k]) &&
+                memcmp(sp->pattern_count_items.w[i].p, COUNT_ITEM_NAMES[k], sp->pattern_count_items.w[i].n) == 0)
+                sp->count_at[k] = i;
+        if (sp->count_at[k] < 0) {
+            PyErr_Format(PyExc_ValueError, "lane spec field 'pattern_count_items': no item %s", COUNT_ITEM_NAMES[k]);
             return -1;
         }
     }
@@ -1005,14 +1029,17 @@ any_guard(const GuardList *gl, const char *s, Py_ssize_t n)
  * rule's characters after it is a match when it is long enough, holds what the rule
  * needs, and (for a whole rule) no glue character follows it. */
 static Py_ssize_t
-apply_standin(const StandIn *r, const char *s, Py_ssize_t n, char *out)
+apply_standin(const StandIn *r, const char *s, Py_ssize_t n, char *restrict out)
 {
     const unsigned char *t = r->t, *u = (const unsigned char *)s;
-    Py_ssize_t o = 0, k = r->opener.n;
+    const Py_ssize_t k = r->opener.n, standin_n = r->standin.n;
+    const char *opener = r->opener.p, *standin = r->standin.p;
+    const int whole = r->whole, needs = r->needs;
+    Py_ssize_t o = 0;
     for (Py_ssize_t i = 0; i < n;) {
         /* A match starts with the opener, or with one of the run's characters. */
         if (k) {
-            const char *p = memchr(s + i, r->opener.p[0], n - i);
+            const char *p = memchr(s + i, opener[0], n - i);
             Py_ssize_t next = p != NULL ? p - s : n;
             memcpy(out + o, s + i, next - i);
             o += next - i;
@@ -1024,14 +1051,14 @@ apply_standin(const StandIn *r, const char *s, Py_ssize_t n, char *out)
             out[o++] = s[i++];
             continue;
         }
-        if ((i == 0 || !(t[u[i - 1]] & S_GLUE)) && n - i > k && (k == 0 || memcmp(s + i, r->opener.p, k) == 0)) {
+        if ((i == 0 || !(t[u[i - 1]] & S_GLUE)) && n - i > k && (k == 0 || memcmp(s + i, opener, k) == 0)) {
             Py_ssize_t j = i + k, e = j;
             int seen = 0;
             while (e < n && (t[u[e]] & S_CHARS))
                 seen |= t[u[e++]];
-            if (e > j && (!r->whole || e == n || !(t[u[e]] & S_GLUE)) && (seen & r->needs) == r->needs) {
-                for (Py_ssize_t q = 0; q < r->standin.n; q++)
-                    out[o++] = r->standin.p[q];
+            if (e > j && (!whole || e == n || !(t[u[e]] & S_GLUE)) && (seen & needs) == needs) {
+                for (Py_ssize_t q = 0; q < standin_n; q++)
+                    out[o++] = standin[q];
                 i = e;
                 continue;
             }
@@ -1172,28 +1199,84 @@ utc_datetime(int64_t us)
                                                    PyDateTimeAPI->DateTimeType);
 }
 
-/* What the run counted, per shape: (shape, hits, pattern id, template, rows, first seen,
- * last seen, first message), for ``logpipe.ingest.lane`` to count in the miner and the
- * batch as the Python path counts an event. */
-static PyObject *
-tallies(Entries *t)
+/* What the run counted, into the miner and the batch as the Python path counts an event:
+ * each ``Shape.count`` takes the rows the key cache found (``PatternMiner.add`` counted
+ * the others), and the batch's count of each pattern (a list whose items
+ * ``pattern_count_items`` names, see ``db.patterns``) takes the rows, their first and last
+ * times, and the sample of the first. */
+static int
+count_patterns(const Spec *sp, PyObject *seen, Entries *t)
 {
-    PyObject *list = PyList_New(0);
-    for (Py_ssize_t i = 0; list != NULL && i < t->n; i++) {
+    static PyObject *S_COUNT;
+    if (S_COUNT == NULL && (S_COUNT = PyUnicode_InternFromString("count")) == NULL)
+        return -1;
+    const int *at = sp->count_at;
+    for (Py_ssize_t i = 0; i < t->n; i++) {
         Entry *e = &t->e[i];
+        if (e->hits) {
+            PyObject *count = PyObject_GetAttr(e->shape, S_COUNT);
+            PyObject *more = count ? PyLong_FromSsize_t(e->hits) : NULL;
+            PyObject *sum = more ? PyNumber_Add(count, more) : NULL;
+            Py_XDECREF(count);
+            Py_XDECREF(more);
+            if (sum == NULL || PyObject_SetAttr(e->shape, S_COUNT, sum) < 0) {
+                Py_XDECREF(sum);
+                return -1;
+            }
+            Py_DECREF(sum);
+        }
         if (e->rows == 0)
             continue;
-        PyObject *first = utc_datetime(e->first), *last = utc_datetime(e->last);
-        PyObject *item = first && last ? Py_BuildValue("(OnOOnOOO)", e->shape, e->hits, e->pid, e->template, e->rows,
-                                                       first, last, e->sample)
-                                       : NULL;
-        Py_XDECREF(first);
-        Py_XDECREF(last);
-        if (item == NULL || PyList_Append(list, item) < 0)
-            Py_CLEAR(list);
-        Py_XDECREF(item);
+        PyObject *row = PyDict_GetItemWithError(seen, e->pid);
+        if (row == NULL) {
+            if (PyErr_Occurred())
+                return -1;
+            Py_ssize_t sample_n = PyUnicode_GET_LENGTH(e->sample);
+            PyObject *fresh = PyList_New(sp->pattern_count_items.n);
+            PyObject *items[N_COUNT_ITEMS] = {
+                Py_NewRef(e->template), PyLong_FromSsize_t(e->rows), utc_datetime(e->first), utc_datetime(e->last),
+                PyUnicode_Substring(e->sample, 0, sample_n < sp->sample_chars ? sample_n : sp->sample_chars),
+            };
+            int ok = fresh != NULL;
+            for (int k = 0; k < N_COUNT_ITEMS; k++) {
+                ok = ok && items[k] != NULL;
+                if (ok)
+                    PyList_SET_ITEM(fresh, at[k], items[k]); /* steals it */
+                else
+                    Py_XDECREF(items[k]);
+            }
+            if (!ok || PyDict_SetItem(seen, e->pid, fresh) < 0) {
+                Py_XDECREF(fresh);
+                return -1;
+            }
+            Py_DECREF(fresh);
+            continue;
+        }
+        if (!PyList_Check(row) || PyList_GET_SIZE(row) != sp->pattern_count_items.n) {
+            PyErr_SetString(PyExc_TypeError, "a batch's pattern count is a list of the items pattern_count_items names");
+            return -1;
+        }
+        PyObject *more = PyLong_FromSsize_t(e->rows);
+        PyObject *count = more ? PyNumber_Add(PyList_GET_ITEM(row, at[I_COUNT]), more) : NULL;
+        Py_XDECREF(more);
+        if (count == NULL)
+            return -1;
+        PyList_SetItem(row, at[I_COUNT], count); /* steals it */
+        for (int k = I_FIRST; k <= I_LAST; k++) {
+            PyObject *when = utc_datetime(k == I_FIRST ? e->first : e->last);
+            int moves = when ? PyObject_RichCompareBool(when, PyList_GET_ITEM(row, at[k]), k == I_FIRST ? Py_LT : Py_GT)
+                             : -1;
+            if (moves < 0) {
+                Py_XDECREF(when);
+                return -1;
+            }
+            if (moves)
+                PyList_SetItem(row, at[k], when);
+            else
+                Py_DECREF(when);
+        }
     }
-    return list;
+    return 0;
 }
 #define MAX_MONTHS 64
 
@@ -2109,8 +2192,21 @@ parse_as(int code, const Spec *sp, const char *line, Py_ssize_t len, Line *ln, B
 /* Buffers kept from call to call: growing new ones for each call cost more in page faults
  * than the parsing did. A call that finds them in use (another thread's, while that one
  * is in Python code) makes its own. The GIL is held whenever they are touched. */
+/* Where each key a run looked up led (a shape, or none): the miner's key cache does not
+ * change between two calls of its ``add``, so until the next one a key met before leads
+ * to the same place, without a str made and hashed for each lookup, nor the next stage's
+ * key made. */
+#define MEMO_SLOTS 1024
 typedef struct {
-    Buf out, msg, key, key2, key3, fields, joined;
+    uint64_t gen, hash;
+    Py_ssize_t at, n; /* the key, in ``Scratch.memo_keys`` */
+    PyObject *shape;  /* borrowed from the key cache; NULL where it has none */
+} MemoSlot;
+
+typedef struct {
+    Buf out, msg, key, key2, key3, fields, joined, memo_keys;
+    MemoSlot *memo;
+    uint64_t gen;
     int busy;
 } Scratch;
 
@@ -2134,6 +2230,8 @@ scratch_give(Scratch *sc, Scratch *own)
         PyMem_Free(own->key.p);
         PyMem_Free(own->key2.p);
         PyMem_Free(own->key3.p);
+        PyMem_Free(own->memo_keys.p);
+        PyMem_Free(own->memo);
         PyMem_Free(own->fields.p);
         PyMem_Free(own->joined.p);
     }
@@ -2165,6 +2263,15 @@ takes(PyObject *self, PyObject *args)
     if (nl == -2)
         return NULL;
     return PyBool_FromLong(nl >= 0);
+}
+
+static uint64_t
+fnv1a(const char *s, Py_ssize_t n)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (Py_ssize_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+    return h;
 }
 
 /* Look ``key`` up in the miner's key cache: the shape (borrowed), or NULL (maybe with an error). */
@@ -2238,9 +2345,9 @@ rows(PyObject *self, PyObject *args)
     int sticky;
     Py_ssize_t start, max_rows, line_no;
     long long ingested_us;
-    PyObject *file_id_obj, *ingested_obj, *capsule, *known;
-    if (!PyArg_ParseTuple(args, "y*nnnUULiOO!:rows", &data, &start, &max_rows, &line_no, &file_id_obj, &ingested_obj,
-                          &ingested_us, &sticky, &capsule, &PyDict_Type, &known))
+    PyObject *file_id_obj, *ingested_obj, *capsule, *known, *seen;
+    if (!PyArg_ParseTuple(args, "y*nnnUULiOO!O!:rows", &data, &start, &max_rows, &line_no, &file_id_obj,
+                          &ingested_obj, &ingested_us, &sticky, &capsule, &PyDict_Type, &known, &PyDict_Type, &seen))
         return NULL;
     const char *s = data.buf;
     Py_ssize_t n = data.len, pos = start < 0 ? 0 : start, rows = 0, errors = 0;
@@ -2256,6 +2363,12 @@ rows(PyObject *self, PyObject *args)
     if (sp == NULL || text_of(file_id_obj, &file_id) < 0 || text_of(ingested_obj, &ingested) < 0 ||
         (t.index = PyDict_New()) == NULL)
         goto done;
+    if (sc->memo == NULL && (sc->memo = PyMem_Calloc(MEMO_SLOTS, sizeof(MemoSlot))) == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    sc->gen++; /* what the memo holds was found by another call, before Python code ran */
+    sc->memo_keys.n = 0;
 
     while (rows < max_rows) {
         Line ln;
@@ -2303,14 +2416,35 @@ rows(PyObject *self, PyObject *args)
         PyObject *shape = NULL;
         Py_ssize_t kn = ln.msg_n;
         const char *from = ln.msg;
-        for (int st = 0; st < sp->shape_key_stages.n && shape == NULL; st++) {
+        MemoSlot *looked[MAX_STAGES]; /* the slots of the keys looked up in the cache itself */
+        int n_looked = 0, known = 0;
+        for (int st = 0; st < sp->shape_key_stages.n && shape == NULL && !known; st++) {
             kn = stage_key(sp, st, from, kn, cur, sc->key3.p);
+            /* What the lookups from this key on found, if this run met the key before. */
+            uint64_t hash = fnv1a(cur, kn) ^ (uint64_t)st;
+            MemoSlot *slot = &sc->memo[hash & (MEMO_SLOTS - 1)];
+            if (slot->gen == sc->gen && slot->hash == hash && slot->n == kn &&
+                memcmp(sc->memo_keys.p + slot->at, cur, kn) == 0) {
+                shape = slot->shape;
+                known = 1;
+                break;
+            }
             shape = cached_shape(sp, cur, kn);
             if (shape == NULL && PyErr_Occurred())
                 goto done;
+            if (reserve(&sc->memo_keys, kn) < 0)
+                goto done;
+            memcpy(sc->memo_keys.p + sc->memo_keys.n, cur, kn);
+            *slot = (MemoSlot){0, hash, sc->memo_keys.n, kn, NULL};
+            sc->memo_keys.n += kn;
+            looked[n_looked++] = slot;
             from = cur;
             cur = next;
             next = (char *)from;
+        }
+        for (int i = 0; i < n_looked; i++) { /* what each key led to: the shape, or none */
+            looked[i]->gen = sc->gen;
+            looked[i]->shape = shape;
         }
         Entry *e;
         if (shape != NULL) {
@@ -2333,6 +2467,8 @@ rows(PyObject *self, PyObject *args)
                 goto done;
             PyDict_Clear(t.index);
             PyDict_Clear(t.patterns);
+            sc->gen++; /* the key cache may have changed */
+            sc->memo_keys.n = 0;
             e = entry_of(&t, found, ln.msg, ln.msg_n, when);
             Py_DECREF(found);
             if (e == NULL)
@@ -2373,19 +2509,19 @@ rows(PyObject *self, PyObject *args)
             sticky = format; /* the parser tries this line's format first on the next */
     }
 
+    if (count_patterns(sp, seen, &t) < 0)
+        goto done;
     {
         PyObject *text = PyBytes_FromStringAndSize(out->p ? out->p : "", out->n);
         PyObject *month_list = PyList_New(n_months);
-        PyObject *counted = tallies(&t);
-        if (text == NULL || month_list == NULL || counted == NULL) {
+        if (text == NULL || month_list == NULL) {
             Py_XDECREF(text);
             Py_XDECREF(month_list);
-            Py_XDECREF(counted);
             goto done;
         }
         for (int i = 0; i < n_months; i++)
             PyList_SET_ITEM(month_list, i, Py_BuildValue("(ii)", months[i] / 12, months[i] % 12 + 1));
-        result = Py_BuildValue("(nNnnnNiN)", pos, text, rows, lines, errors, month_list, sticky, counted);
+        result = Py_BuildValue("(nNnnnNi)", pos, text, rows, lines, errors, month_list, sticky);
     }
 
 done:
@@ -2497,8 +2633,9 @@ static PyMethodDef methods[] = {
      "takes(data, start, sticky, spec) -> bool\n\n"
      "Whether rows() would take the line at data[start:] (given room for a row)."},
     {"rows", rows, METH_VARARGS,
-     "rows(data, start, max_rows, line_no, file_id, ingested, ingested_us, sticky, spec, known_patterns)\n"
-     "-> (stop, rows_bytes, rows, lines, errors, months, sticky, tallies)\n\n"
+     "rows(data, start, max_rows, line_no, file_id, ingested, ingested_us, sticky, spec, known_patterns,\n"
+     "     batch_pattern_counts)\n"
+     "-> (stop, rows_bytes, rows, lines, errors, months, sticky)\n\n"
      "COPY rows for the run of lines at data[start:]; see logpipe.ingest.lane."},
     {"shape_keys", shape_keys, METH_VARARGS,
      "shape_keys(message, spec) -> the keys after each stage\n\n"

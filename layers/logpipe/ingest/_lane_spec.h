@@ -2,7 +2,7 @@
 #ifndef LANE_SPEC_H
 #define LANE_SPEC_H
 
-#define LANE_SPEC_VERSION "4e65ec1a68743209"
+#define LANE_SPEC_VERSION "3fd131ba92633528"
 
 /* X(name, kind) for each field of LaneSpec, in its order. */
 #define LANE_SPEC_FIELDS(X) \
@@ -36,5 +36,7 @@
     X(max_event_bytes, count) \
     X(max_line_bytes, count) \
     X(columns, words) \
+    X(pattern_count_items, words) \
+    X(sample_chars, count) \
 
 #endif

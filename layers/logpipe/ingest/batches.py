@@ -13,12 +13,13 @@ from datetime import datetime
 from typing import Any
 
 from ..db.events import CopyBuffer, CopyRows
+from ..db.patterns import SAMPLE_CHARS
 from ..parsing import Run
 from ..parsing.formats import ERROR_LEVELS
 from ..parsing.multiline import Event
 from ..patterns import Pattern, PatternMiner
 from ..text import storable
-from .lane import SAMPLE_CHARS, CompiledLane
+from .lane import CompiledLane
 
 
 @dataclass

@@ -10,9 +10,10 @@ from the Python path's own patterns.
 The rules the two paths share are defined once, on the Python side, and handed to the lane
 as data (``lane_spec`` below fills in a ``LaneSpec``): which formats the parser tries on a
 line and the guard each opens with (``parsing.guards``), the level words, the lines that
-multi-line rules look at or open a mode with, the shape keys' stand-ins, the columns of a
-row. Change one of them and the lane follows. What the lane has of its own is a reader for
-four layouts, each in a strict form; any other line takes the Python path:
+multi-line rules look at or open a mode with, the shape keys' stand-ins, the items of a
+row and of a batch's count of a pattern. Change one of them and the lane follows. What the
+lane has of its own is a reader for four layouts, each in a strict form; any other line
+takes the Python path:
 
 - access logs: an IP address first, a CLF time with its offset;
 - JSON lines: an object whose strings have no escapes, whose numbers orjson writes back as
@@ -50,6 +51,7 @@ from typing import Any
 
 from ..config import Settings
 from ..db.events import COLUMNS, CopyBuffer, CopyRows
+from ..db.patterns import COUNT_ITEMS, SAMPLE_CHARS
 from ..parsing import Run
 from ..parsing.formats import (
     COLUMN_LEVEL_WORDS,
@@ -84,7 +86,6 @@ except ImportError:  # not built here: the Python path does the work
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
-SAMPLE_CHARS = 1000  # of a pattern's sample message, as ``event_batches`` keeps it
 
 
 class StaleLaneError(RuntimeError):
@@ -150,6 +151,8 @@ def lane_spec(parser: Parser, miner: PatternMiner, settings: Settings) -> LaneSp
         max_event_bytes=settings.max_event_bytes,
         max_line_bytes=settings.max_line_bytes,
         columns=COLUMNS,
+        pattern_count_items=COUNT_ITEMS,
+        sample_chars=SAMPLE_CHARS,
     )
 
 
@@ -172,7 +175,7 @@ class CompiledLane:
         self._patterns: dict[object, tuple[str, str]] = {}
         self._generation = miner.generation
         # The batch being filled, which ``event_batches`` sets: its rows and its pattern
-        # counts (``Batch.patterns``: id -> [template, count, first seen, last seen, sample]).
+        # counts (``Batch.patterns``: id -> the items ``db.patterns.COUNT_ITEMS`` names).
         self.buf: CopyBuffer | None = None
         self.seen: dict[str, list[Any]] = {}
 
@@ -201,31 +204,19 @@ class CompiledLane:
 
     def fill(self, run: Run) -> CopyRows:
         """The rows of the run's lines (at least one), with their patterns counted in the
-        miner and the batch as the Python path counts an event's."""
+        miner and the batch (``seen``) as the Python path counts an event's."""
         buf = self.buf
         assert buf is not None and _lane is not None
         ingested_us = (buf.ingested_at - EPOCH) // MICROSECOND
         sticky = FORMATS.index(self._parser.settled())
         if self._miner.generation != self._generation:
             self._patterns.clear()
-        stop, data, count, run.lines, errors, months, sticky, tallies = _lane.rows(
+        stop, data, count, run.lines, errors, months, sticky = _lane.rows(
             run.source, run.start, self._batch_rows - buf.rows, run.line, buf.file_id, buf.ingested, ingested_us,
-            sticky, self._spec, self._patterns,
+            sticky, self._spec, self._patterns, self.seen,
         )  # fmt: skip
         self._generation = self._miner.generation  # what is kept now was looked up after any change
         self._parser.settle(FORMATS[sticky])  # as after its last line
         run.end_offset = run.offset + stop - run.start
         run.source = b""  # the block is the reader's again
-        seen = self.seen
-        for shape, hits, pattern_id, template, rows, first, last, message in tallies:
-            shape.count += hits  # what the key cache found, which ``PatternMiner.add`` did not count
-            counts = seen.get(pattern_id)
-            if counts is None:
-                seen[pattern_id] = [template, rows, first, last, message[:SAMPLE_CHARS]]
-            else:
-                counts[1] += rows
-                if first < counts[2]:
-                    counts[2] = first
-                if last > counts[3]:
-                    counts[3] = last
         return CopyRows(data, count, months, errors)

@@ -99,6 +99,9 @@ class LaneSpec:
     # Lines and rows (config, db.events).
     max_line_bytes: int = field(metadata=_kind("count"))
     columns: tuple[str, ...] = field(metadata=_kind("words"))  # COLUMNS
+    # A batch's count of each pattern (db.patterns).
+    pattern_count_items: tuple[str, ...] = field(metadata=_kind("words"))  # COUNT_ITEMS
+    sample_chars: int = field(metadata=_kind("count"))  # SAMPLE_CHARS
 
 
 def schema() -> tuple[tuple[str, str], ...]:
