@@ -2265,13 +2265,22 @@ takes(PyObject *self, PyObject *args)
     return PyBool_FromLong(nl >= 0);
 }
 
+/* A hash of s[:n] for the memo, eight bytes a step (a byte a step was slower than the
+ * lookups it saves). */
 static uint64_t
-fnv1a(const char *s, Py_ssize_t n)
+key_hash(const char *s, Py_ssize_t n)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (Py_ssize_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
-    return h;
+    uint64_t h = 0x9e3779b97f4a7c15ULL ^ (uint64_t)n, w;
+    Py_ssize_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        memcpy(&w, s + i, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdULL;
+        h ^= h >> 32;
+    }
+    w = 0;
+    memcpy(&w, s + i, n - i);
+    h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
+    return h ^ (h >> 29);
 }
 
 /* Look ``key`` up in the miner's key cache: the shape (borrowed), or NULL (maybe with an error). */
@@ -2421,7 +2430,7 @@ rows(PyObject *self, PyObject *args)
         for (int st = 0; st < sp->shape_key_stages.n && shape == NULL && !known; st++) {
             kn = stage_key(sp, st, from, kn, cur, sc->key3.p);
             /* What the lookups from this key on found, if this run met the key before. */
-            uint64_t hash = fnv1a(cur, kn) ^ (uint64_t)st;
+            uint64_t hash = key_hash(cur, kn) ^ (uint64_t)st;
             MemoSlot *slot = &sc->memo[hash & (MEMO_SLOTS - 1)];
             if (slot->gen == sc->gen && slot->hash == hash && slot->n == kn &&
                 memcmp(sc->memo_keys.p + slot->at, cur, kn) == 0) {
