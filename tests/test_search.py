@@ -383,6 +383,8 @@ def test_histogram_counts_what_the_test_counts(search_api: tuple[Api, pg8000.nat
         ({"bucket": "10s", "from": "2026-11-30T09:30:00Z", "to": "2026-11-30T09:35:00Z"}, 10),
         ({"bucket": "1h", "q": "disk -full"}, 3600),
         ({"bucket": "1m", "pattern_id": "p-two", "file_id": writers[0].file_id}, 60),
+        ({"bucket": "1m", "pattern_id": "p-two"}, 60),  # from the per-minute counts by pattern
+        ({"bucket": "5m", "pattern_id": "p-one", "level": "error", "from": "2026-11-30T09:12:00Z"}, 300),
         ({"bucket": "1m", "from": "2026-11-30T09:10:30Z", "to": "2026-11-30T09:10:50Z"}, 60),
     ]
     for indexed in ("partly", "all"):
@@ -675,13 +677,13 @@ def test_query_api_serves_the_search_routes_locally_and_on_aws() -> None:
     from logpipe_local import template
 
     spec = next(f for f in template.load() if f.name == "query-api")
-    paths = ["/api/events", f"/api/events/{uuid.uuid4()}:12", "/api/histogram"]
+    paths = ["/api/events", f"/api/events/{uuid.uuid4()}:12", "/api/histogram", "/api/rollups"]
     for path in paths:
         assert any(r.method == "GET" and r.pattern.match(path) for r in spec.routes), path
     app = spec.load().app
     adapter = app.url_map.bind("localhost")
     for path in paths:
-        assert adapter.match(path, method="GET")[0].startswith("events.")
+        assert adapter.match(path, method="GET")[0].startswith(("events.", "rollups."))
 
 
 def test_events_written_before_the_stream_log_get_entries_of_their_own(

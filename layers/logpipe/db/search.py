@@ -172,12 +172,23 @@ def write_block(conn: pg8000.native.Connection, block: Block, stats: BlockStats,
 
 
 def add_rollups(conn: pg8000.native.Connection, blocks: Sequence[Block]) -> None:
-    """Add the blocks' events to the per-minute counts."""
+    """Add the blocks' events to the rollups: per minute and per hour by (level, source,
+    file), and by (pattern, level). One read of the events: the hours and the pattern
+    tables are summed from the same per-minute counts."""
+    upsert = "ON CONFLICT ON CONSTRAINT {0}_key DO UPDATE SET events = {0}.events + EXCLUDED.events"
     conn.run(
-        "INSERT INTO rollup_minutes (minute, level, source, file_id, events)"
-        " SELECT date_trunc('minute', e.ts), e.level, e.source, e.file_id, count(*)"
-        f" FROM {_events_of_blocks()} GROUP BY 1, 2, 3, 4"
-        " ON CONFLICT ON CONSTRAINT rollup_minutes_key DO UPDATE SET events = rollup_minutes.events + EXCLUDED.events",
+        "WITH d AS (SELECT date_trunc('minute', e.ts) AS minute, e.level, e.source, e.file_id, e.pattern_id,"
+        f" count(*) AS n FROM {_events_of_blocks()} GROUP BY 1, 2, 3, 4, 5),"
+        " m AS (INSERT INTO rollup_minutes (minute, level, source, file_id, events)"
+        f" SELECT minute, level, source, file_id, sum(n) FROM d GROUP BY 1, 2, 3, 4 {upsert.format('rollup_minutes')}),"
+        " h AS (INSERT INTO rollup_hours (hour, level, source, file_id, events)"
+        " SELECT date_trunc('hour', minute), level, source, file_id, sum(n) FROM d GROUP BY 1, 2, 3, 4"
+        f" {upsert.format('rollup_hours')}),"
+        " pm AS (INSERT INTO rollup_pattern_minutes (minute, pattern_id, level, events)"
+        f" SELECT minute, pattern_id, level, sum(n) FROM d GROUP BY 1, 2, 3 {upsert.format('rollup_pattern_minutes')})"
+        " INSERT INTO rollup_pattern_hours (hour, pattern_id, level, events)"
+        " SELECT date_trunc('hour', minute), pattern_id, level, sum(n) FROM d GROUP BY 1, 2, 3"
+        f" {upsert.format('rollup_pattern_hours')}",
         **_ranges(blocks),
     )
 
@@ -451,6 +462,31 @@ def rollup_counts(
         e=end,
         f=file_id,
         src=source,
+        lv=None if levels is None else list(levels),
+    )
+    return rows
+
+
+def pattern_rollup_counts(
+    conn: pg8000.native.Connection,
+    *,
+    bucket_s: int,
+    start: datetime,
+    end: datetime,
+    pattern_ids: Sequence[str],
+    levels: Sequence[str] | None,
+) -> Sequence[list[Any]]:
+    """(bucket start, level, events) of the events given one of ``pattern_ids``, from the
+    per-minute counts by pattern, for minutes in [start, end) (both on whole minutes)."""
+    rows: Sequence[list[Any]] = conn.run(
+        "SELECT date_bin(make_interval(secs => :w), minute, TIMESTAMPTZ '1970-01-01 00:00:00+00') AS bucket, level,"
+        " CAST(sum(events) AS bigint) FROM rollup_pattern_minutes"
+        " WHERE minute >= :s AND minute < :e AND pattern_id = ANY(CAST(:p AS text[]))"
+        " AND (CAST(:lv AS text[]) IS NULL OR level = ANY(CAST(:lv AS text[]))) GROUP BY 1, 2",
+        w=bucket_s,
+        s=start,
+        e=end,
+        p=list(pattern_ids),
         lv=None if levels is None else list(levels),
     )
     return rows

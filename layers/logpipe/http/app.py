@@ -12,7 +12,7 @@ from werkzeug.exceptions import HTTPException
 from ..config import Settings
 from ..errors import ClientError, ServiceUnavailableError, UnauthorizedError
 from ..stream import tokens
-from . import deps, events, files, health, patterns, stream, uploads
+from . import deps, events, files, health, patterns, rollups, stream, uploads
 
 log = logging.getLogger("logpipe.http")
 
@@ -39,13 +39,14 @@ def require_token() -> None:
 
 
 def create_app(settings_: Settings, *parts: str) -> Flask:
-    """The WSGI app serving ``parts`` (``uploads``, ``files``, ``patterns``, ``events``, ``health``,
-    ``stream``); all if none named."""
+    """The WSGI app serving ``parts`` (``uploads``, ``files``, ``patterns``, ``events``, ``rollups``,
+    ``health``, ``stream``); all if none named."""
     blueprints: dict[str, Blueprint] = {
         "uploads": uploads.bp,
         "files": files.bp,
         "patterns": patterns.bp,
         "events": events.bp,
+        "rollups": rollups.bp,
         "health": health.bp,
         "stream": stream.bp,
     }

@@ -309,8 +309,8 @@ def histogram(conn: pg8000.native.Connection, flt: Filters, bucket: str | None) 
     """Events per bucket and level, in whole buckets from the one holding ``from`` to the
     one holding the last instant before ``to`` (``to`` is now by default when ``from`` is
     given; without either, the range the matching events span). From the per-minute
-    counts where they answer exactly (no ``q`` nor ``pattern_id``, buckets of whole
-    minutes), else by reading the blocks."""
+    counts where they answer exactly (no ``q``, no ``pattern_id`` with a file or source,
+    buckets of whole minutes), else by reading the blocks."""
     _sequence_committed(conn)
     search_db.snapshot(conn)
     try:
@@ -388,17 +388,25 @@ def _count(
     counts: dict[datetime, dict[str, int]],
 ) -> None:
     """Add the events of [flt.start, flt.end) to ``counts``: indexed blocks from the
-    per-minute counts where those answer exactly (no ``q`` nor pattern, buckets of whole
-    minutes, a range on whole buckets), else from the blocks' events; blocks not indexed
-    yet from their events."""
+    per-minute counts where those answer exactly (no ``q``; a pattern only without a file
+    or source; buckets of whole minutes, a range on whole buckets), else from the blocks'
+    events; blocks not indexed yet from their events."""
     assert flt.start is not None and flt.end is not None
     cond = _conditions(flt, moment)
     q = flt.query
-    if not q and flt.pattern_id is None and seconds % 60 == 0:
-        _add(counts, search_db.rollup_counts(
-            conn, bucket_s=seconds, start=flt.start, end=flt.end, file_id=flt.file_id, source=flt.source,
-            levels=wanted_levels(flt.min_level),
-        ))  # fmt: skip
+    by_pattern = flt.pattern_id is not None and flt.file_id is None and flt.source is None
+    if not q and (flt.pattern_id is None or by_pattern) and seconds % 60 == 0:
+        if moment.pattern_ids is None:
+            rows = search_db.rollup_counts(
+                conn, bucket_s=seconds, start=flt.start, end=flt.end, file_id=flt.file_id, source=flt.source,
+                levels=wanted_levels(flt.min_level),
+            )  # fmt: skip
+        else:  # the per-minute counts by pattern know no file nor source
+            rows = search_db.pattern_rollup_counts(
+                conn, bucket_s=seconds, start=flt.start, end=flt.end, pattern_ids=moment.pattern_ids,
+                levels=wanted_levels(flt.min_level),
+            )  # fmt: skip
+        _add(counts, rows)
         groups = _groups_of(unindexed)
     else:
         groups = _groups_of(unindexed) + _groups([ib.block for ib in _indexed(conn, cond, moment, False)])

@@ -1,11 +1,15 @@
 """The search indexer: follows the stream log and writes, for every block of events
 committed, its row in ``search_blocks`` (time range, events by level, sources, Bloom
-filter of tokens), its per-minute counts in ``rollup_minutes``, and the top-level
-field keys it has, all in the transaction that moves its watermark (db/followers.py):
-each block is indexed exactly once, whatever fails, whoever else runs.
+filter of tokens), its rollups (events per minute and per hour by level, source and
+file, and by pattern: ``db/search.add_rollups``), and the top-level field keys it has,
+all in the transaction that moves its watermark (db/followers.py): each block is
+indexed and counted exactly once, whatever fails, whoever else runs. The rollups move
+with this watermark rather than a follower of their own because histograms read them
+for the blocks at or below it and read the events above it: counted apart, a block
+would be counted twice or not at all while the two watermarks differ.
 
-It runs off the ingest path: on a schedule in AWS, on a timer under ``logpipe run``,
-and as ``logpipe index``. Queries never wait for it: blocks it has not reached yet are
+It runs off the ingest path: every minute in rollup-cron (its timer under
+``logpipe run``), and as ``logpipe index``. Queries never wait for it: blocks it has not reached yet are
 read directly, so results are complete whatever its lag.
 """
 

@@ -232,3 +232,38 @@ def context(args: Mapping[str, str]) -> tuple[int, int]:
         _int("before", args.get("before"), DEFAULT_CONTEXT, 0, MAX_CONTEXT),
         _int("after", args.get("after"), DEFAULT_CONTEXT, 0, MAX_CONTEXT),
     )
+
+
+ROLLUP_BUCKETS = {"1m": 60, "1h": 3600}
+ROLLUP_BY = ("level", "source", "file", "pattern")
+ROLLUP_PARAMS = ("bucket", "by", "from", "to")
+ROLLUP_SPAN = {"1m": timedelta(hours=1), "1h": timedelta(days=1)}  # the range when no 'from' is given
+
+
+@dataclass(frozen=True)
+class RollupsRequest:
+    bucket: str
+    by: str
+    start: datetime
+    end: datetime
+
+
+def rollups_request(args: Mapping[str, str], now: datetime | None = None) -> RollupsRequest:
+    """GET /api/rollups's parameters, checked: ``bucket`` (1m, the default, or 1h), ``by``
+    (level, the default, source, file or pattern), ``from`` and ``to`` (to is now by
+    default, from one hour before it for 1m, one day for 1h)."""
+    check_known(args, ROLLUP_PARAMS)
+    bucket = args.get("bucket") or "1m"
+    if bucket not in ROLLUP_BUCKETS:
+        raise BadRequestError(f"'bucket' must be one of {', '.join(ROLLUP_BUCKETS)}")
+    by = args.get("by") or "level"
+    if by not in ROLLUP_BY:
+        raise BadRequestError(f"'by' must be one of {', '.join(ROLLUP_BY)}")
+    now = now or datetime.now(UTC)
+    end = parse_time("to", args["to"], now) if args.get("to") else now
+    start = parse_time("from", args["from"], now) if args.get("from") else end - ROLLUP_SPAN[bucket]
+    if start >= end:
+        raise BadRequestError(
+            f"'from' ({start.isoformat()}) must be before 'to' ({end.isoformat()}): the range is reversed or empty"
+        )
+    return RollupsRequest(bucket, by, start, end)
