@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from logpipe import logs
+from logpipe import logs, metrics
 from logpipe.config import Settings
 from logpipe.ingest import Context
 from logpipe.ingest.lambda_events import handle_event
@@ -16,6 +16,12 @@ logs.configure("parse-worker", _settings.log_level)
 _ctx = Context(_settings)  # connections survive between invocations of a warm container
 
 
+def _report() -> None:
+    if _settings.metrics:
+        metrics.report_quietly(_ctx.borrowed)
+
+
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000
-    return handle_event(_ctx, event, deadline)
+    with metrics.invocation("parse-worker", _report):
+        return handle_event(_ctx, event, deadline)

@@ -3,12 +3,12 @@
 
 from apig_wsgi import make_lambda_handler
 
-from logpipe import logs
+from logpipe import logs, metrics
 from logpipe.config import Settings
-from logpipe.http import create_app
+from logpipe.http import create_app, deps
 
 settings = Settings.from_env()
 logs.configure("query-api", settings.log_level)
 
 app = create_app(settings, "files", "patterns", "events", "rollups", "health")
-handler = make_lambda_handler(app)
+handler = metrics.http_handler("query-api", make_lambda_handler(app), deps.pool_of(app).get, settings.metrics)

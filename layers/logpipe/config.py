@@ -106,6 +106,14 @@ class Settings:
     stream_token_ttl_s: int = 300
     stream_write_timeout_s: int = 30  # a client that reads nothing for this long is let go
 
+    # Operations: metrics, their Pushgateway, and what rollup-cron sweeps.
+    metrics: bool = True  # every function adds what it counted to its rows in Postgres (logpipe/metrics)
+    pushgateway_url: str = ""  # rollup-cron pushes the totals there, when set
+    pushgateway_stale_s: int = 900  # groups of job "logpipe" not pushed for this long are deleted
+    stack: str = "logpipe"  # names this deployment in the grouping key of what it pushes
+    retention_days: int = 0  # events (and stream entries) older than this are dropped; 0 keeps all
+    stuck_after_s: int = 3600  # unfinished work untouched for this long is queued again
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         e = os.environ if env is None else env
@@ -140,6 +148,12 @@ class Settings:
             stream_heartbeat_s=env_int(e, "LOGPIPE_STREAM_HEARTBEAT_S", cls.stream_heartbeat_s, 1),
             stream_token_ttl_s=env_int(e, "LOGPIPE_STREAM_TOKEN_TTL_S", cls.stream_token_ttl_s, 1),
             stream_write_timeout_s=env_int(e, "LOGPIPE_STREAM_WRITE_TIMEOUT_S", cls.stream_write_timeout_s, 1),
+            metrics=env_bool(e, "LOGPIPE_METRICS", cls.metrics),
+            pushgateway_url=env_str(e, "LOGPIPE_PUSHGATEWAY_URL").rstrip("/"),
+            pushgateway_stale_s=env_int(e, "LOGPIPE_PUSHGATEWAY_STALE_S", cls.pushgateway_stale_s, 60),
+            stack=env_str(e, "LOGPIPE_STACK", cls.stack),
+            retention_days=env_int(e, "LOGPIPE_RETENTION_DAYS", cls.retention_days, 0),
+            stuck_after_s=env_int(e, "LOGPIPE_STUCK_AFTER_S", cls.stuck_after_s, 60),
         )
         known = {f.name for f in fields(cls)}
         unknown = set(overrides) - known

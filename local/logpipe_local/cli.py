@@ -225,7 +225,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "run":
             from .runner import run
 
-            return run(args.port, args.data_dir.resolve(), max(args.workers, 1), args.host, runner.moto_port)
+            return run(
+                args.port, args.data_dir.resolve(), max(args.workers, 1), args.host, runner.moto_port, runner.schedule_s
+            )
         if args.command == "parse":
             return _cmd_parse(args.file, args.format, args.timezone)
         if args.command == "patterns":

@@ -63,6 +63,21 @@ def sqs_event(queue: SqsQueue, deliveries: list[Delivery]) -> dict[str, Any]:
     }
 
 
+def scheduled_event(function: str, region: str) -> dict[str, Any]:
+    """EventBridge's event for a scheduled rule, as ``sam local generate-event cloudwatch
+    scheduled-event`` prints it."""
+    return {
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "000000000000",
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "region": region,
+        "resources": [f"arn:aws:events:{region}:000000000000:rule/{function}-schedule"],
+        "detail": {},
+    }
+
+
 def rabbit_event(queue_name: str, deliveries: list[Delivery]) -> dict[str, Any]:
     return {
         "eventSource": "aws:rmq",

@@ -2,7 +2,10 @@
 
 HTTP events become routes of one local server; each function's module exposes its
 WSGI ``app`` beside its Lambda ``handler``, and the server calls the app whose route
-matches. Queue events become ``--workers`` processes (see ``consumer``).
+matches. Queue events become ``--workers`` processes (see ``consumer``). Schedule events
+become timers that call the handler with EventBridge's event, at the template's rate or
+every ``LOGPIPE_SCHEDULE_S`` seconds if that is sooner. ``GET /metrics`` serves what
+every function reported (the totals rollup-cron pushes to a Pushgateway on AWS).
 """
 
 from __future__ import annotations
@@ -19,36 +22,69 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from werkzeug.serving import make_server
 
-from logpipe import logs
+from logpipe import cron, logs, metrics
 from logpipe.config import Settings
+from logpipe.db import metrics as metrics_db
+from logpipe.http.pool import Connections
 from logpipe.ingest import Context
-from logpipe.ingest.sweep import expire_uploads, requeue_stalled
+from logpipe.ingest.sweep import requeue_stalled
+from logpipe.metrics import push
 
 from . import template
-from .consumer import run_worker
+from .consumer import LocalContext, run_worker, scheduled_event
 from .stack import Stack
 
 log = logging.getLogger("logpipe.local")
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+METRICS_PATH = "/metrics"
 
-SWEEP_EVERY_S = 300
+
+def schedule_every_s(spec: template.FunctionSpec, local_every_s: int) -> int:
+    """How often the runner calls a scheduled function: at its template rate, or every
+    ``local_every_s`` seconds if that is sooner (0: the template's rate only)."""
+    rate = min(spec.schedules)
+    return min(rate, local_every_s) if local_every_s > 0 else rate
 
 
-def _sweep_uploads(settings: Settings, stopping: threading.Event) -> None:
-    """Every few minutes, close the uploads that will never arrive (see ``expire_uploads``)."""
-    while not stopping.wait(SWEEP_EVERY_S):
-        ctx = Context(settings)
+def _run_on_schedule(
+    spec: template.FunctionSpec, handler: Any, every_s: int, region: str, stop: threading.Event
+) -> None:
+    """Call ``handler`` now, then every ``every_s`` seconds, as EventBridge would."""
+    while True:
+        token = logs.current_function.set(spec.name)
         try:
-            expired = expire_uploads(ctx)
-            if expired:
-                log.info("marked %d upload(s) failed: their links expired and nothing arrived", expired)
-        except Exception:  # a service may be away for a while: try again next time
-            log.warning("upload sweep failed; trying again in %d s", SWEEP_EVERY_S, exc_info=True)
+            handler(scheduled_event(spec.name, region), LocalContext(spec.name, spec.timeout_s))
+        except Exception:  # the function logged why; its next run tries again
+            log.warning("scheduled run of %s failed; next in %d s", spec.name, every_s, exc_info=True)
         finally:
-            ctx.close()
+            logs.current_function.reset(token)
+        if stop.wait(every_s):
+            return
+
+
+class MetricsPage:
+    """``GET /metrics``: what every process reported, summed, and the pipeline's figures."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.connections = Connections(settings)
+        self.lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        with self.lock:
+            ctx = Context(self.settings)
+            try:
+                metrics.report(ctx.conn)  # this process's own counts (its HTTP functions) first
+                totals = push.Totals(metrics_db.totals(ctx.conn, push.GAUGE_STALE_S))
+                body = push.exposition(totals, cron.pipeline_collector(ctx))
+            finally:
+                ctx.close()
+        start_response("200 OK", [("Content-Type", CONTENT_TYPE_LATEST), ("Content-Length", str(len(body)))])
+        return [body]
 
 
 class Dispatcher:
@@ -56,7 +92,8 @@ class Dispatcher:
     of the function's HTTP events in the template, or, for a function behind a function URL,
     the routes its own app defines."""
 
-    def __init__(self, specs: list[template.FunctionSpec], log_level: str) -> None:
+    def __init__(self, specs: list[template.FunctionSpec], log_level: str, metrics_page: WsgiApp | None = None) -> None:
+        self.metrics_page = metrics_page
         self.table: list[tuple[Callable[[str], bool], list[str], str, WsgiApp]] = []
         self.served: dict[str, list[str]] = {}  # "METHOD /path" by function, to print
         for spec in specs:
@@ -78,13 +115,16 @@ class Dispatcher:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path, method = environ.get("PATH_INFO", "/"), environ.get("REQUEST_METHOD", "GET")
+        if path == METRICS_PATH and method in ("GET", "HEAD") and self.metrics_page is not None:
+            return self.metrics_page(environ, start_response)
         allowed: list[str] = []
         for matches, methods, name, app in self.table:
             if matches(path):
                 if method in methods or "ANY" in methods or (method == "HEAD" and "GET" in methods):
                     token = logs.current_function.set(name)
                     try:
-                        return app(environ, start_response)
+                        with metrics.invocation(name):  # the runner reports for its HTTP functions on a timer
+                            return app(environ, _counting_errors(name, start_response))
                     finally:
                         logs.current_function.reset(token)
                 allowed += methods
@@ -95,6 +135,17 @@ class Dispatcher:
             headers.append(("Allow", ", ".join(allowed)))
         start_response(status, headers)
         return [body]
+
+
+def _counting_errors(function: str, start_response: Callable[..., Any]) -> Callable[..., Any]:
+    """``start_response`` that counts a 5xx answer as an error of ``function``, as on AWS."""
+
+    def start(status: str, headers: Any, *rest: Any) -> Any:
+        if status[:1] == "5":
+            metrics.INVOCATION_ERRORS.labels(function).inc()
+        return start_response(status, headers, *rest)
+
+    return start
 
 
 def _matcher(pattern: re.Pattern[str]) -> Callable[[str], bool]:
@@ -113,7 +164,9 @@ def _rule_matcher(app: Any, rule: str) -> Callable[[str], bool]:
     return matches
 
 
-def run(port: int, data_dir: Path, workers: int, host: str = "127.0.0.1", moto_port: int = 0) -> int:
+def run(
+    port: int, data_dir: Path, workers: int, host: str = "127.0.0.1", moto_port: int = 0, schedule_s: int = 10
+) -> int:
     stack = Stack(data_dir, moto_port)
     settings: Settings | None = None
     procs: list[multiprocessing.process.BaseProcess] = []
@@ -121,12 +174,13 @@ def run(port: int, data_dir: Path, workers: int, host: str = "127.0.0.1", moto_p
     try:
         settings = stack.start()
         specs = template.load()
-        dispatcher = Dispatcher(specs, settings.log_level)
+        # Loaded before the dispatcher, whose start sets the runner's own logging back.
+        scheduled = [(spec, spec.handler_function()) for spec in specs if spec.schedules]
+        dispatcher = Dispatcher(specs, settings.log_level, MetricsPage(settings))
         server = make_server(host, port, dispatcher, threaded=True)
         ctx = Context(settings)
         try:
-            requeued = requeue_stalled(ctx)
-            expired = expire_uploads(ctx)
+            requeued = requeue_stalled(ctx)  # what the last run left under way: its messages may be gone
         finally:
             ctx.close()
 
@@ -152,15 +206,20 @@ def run(port: int, data_dir: Path, workers: int, host: str = "127.0.0.1", moto_p
             print(f"  {line}", flush=True)
         for spec in specs:
             what = dispatcher.served.get(spec.name, []) + [f"queue {q} x{workers}" for q in spec.queues]
+            what += [f"every {schedule_every_s(spec, schedule_s)} s" for _ in spec.schedules[:1]]
             print(f"  function {spec.name}: {', '.join(what)}", flush=True)
+        print(f"  metrics: {url}{METRICS_PATH}", flush=True)
         if requeued:
             print(f"  re-queued {requeued} unfinished message(s) from the last run", flush=True)
-        if expired:
-            print(f"  marked {expired} upload(s) failed: their links expired and nothing arrived", flush=True)
         print(f"  data: {data_dir}   (Ctrl-C stops everything)", flush=True)
 
         stopping = threading.Event()
-        threading.Thread(target=_sweep_uploads, args=(settings, stopping), daemon=True, name="sweep").start()
+        for spec, handler in scheduled:
+            every = schedule_every_s(spec, schedule_s)
+            args = (spec, handler, every, settings.aws_region, stopping)
+            threading.Thread(target=_run_on_schedule, args=args, daemon=True, name=f"schedule-{spec.name}").start()
+        if settings.metrics:
+            metrics.report_every(metrics.SERVER_REPORT_S, Connections(settings).get, stopping)
 
         def _stop(*_: Any) -> None:
             stopping.set()

@@ -19,6 +19,9 @@ class RunnerSettings:
     data_dir: Path = Path("data")  # the embedded database, the bucket snapshot, the API token
     port: int = 8080  # of the local HTTP server (``run --port``)
     moto_port: int = 0  # of the embedded moto server; 0 takes any free port
+    # Scheduled functions run at least this often locally (0: at the template's rate only):
+    # on a laptop the index and rollups should not wait a minute behind an upload.
+    schedule_s: int = 10
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> RunnerSettings:
@@ -27,4 +30,5 @@ class RunnerSettings:
             data_dir=Path(env_str(e, "LOGPIPE_DATA_DIR", str(cls.data_dir))),
             port=env_int(e, "LOGPIPE_PORT", cls.port, 0, 65535),
             moto_port=env_int(e, "LOGPIPE_MOTO_PORT", cls.moto_port, 0, 65535),
+            schedule_s=env_int(e, "LOGPIPE_SCHEDULE_S", cls.schedule_s, 0),
         )

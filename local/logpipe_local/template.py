@@ -54,6 +54,7 @@ class FunctionSpec:
     routes: list[Route] = field(default_factory=list)
     queues: list[str] = field(default_factory=list)  # logical ids of the SQS queues that trigger it
     batch_size: int = 10
+    schedules: list[int] = field(default_factory=list)  # seconds between runs, of each Schedule event
     # A function behind a function URL (no HTTP events): "module.attribute" of the WSGI app
     # it serves on the routes that app defines.
     wsgi_app: str | None = None
@@ -92,6 +93,21 @@ def _route(method: str, path: str) -> Route:
     return Route(method.upper(), path, re.compile(f"^{regex}$"))
 
 
+_RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
+_UNIT_S = {"minute": 60, "hour": 3600, "day": 86400}
+
+
+def rate_seconds(expression: str) -> int:
+    """Seconds between runs of an EventBridge ``rate(N unit)`` schedule (the local runner
+    knows no ``cron(...)`` expressions, and says so)."""
+    m = _RATE.match(expression.strip())
+    if m is None:
+        raise ValueError(
+            f"template.yaml: the local runner reads rate(N minutes|hours|days) schedules, not {expression!r}"
+        )
+    return int(m.group(1)) * _UNIT_S[m.group(2).rstrip("s")]
+
+
 def _document(path: Path) -> dict[str, Any]:
     doc: dict[str, Any] = yaml.load(path.read_text(encoding="utf-8"), Loader=_CfnLoader)
     return doc
@@ -116,6 +132,8 @@ def load(path: Path = TEMPLATE) -> list[FunctionSpec]:
             kind, eprops = event.get("Type"), event.get("Properties", {})
             if kind in ("HttpApi", "Api"):
                 spec.routes.append(_route(eprops["Method"], eprops["Path"]))
+            elif kind in ("Schedule", "ScheduleV2"):
+                spec.schedules.append(rate_seconds(str(eprops.get("Schedule") or eprops.get("ScheduleExpression"))))
             elif kind == "SQS":
                 queue = eprops["Queue"]
                 spec.queues.append(queue["Fn::GetAtt"][0] if isinstance(queue, dict) else str(queue))

@@ -62,14 +62,14 @@ def load(conn: pg8000.native.Connection, file_id: str, seq: int) -> Chunk | None
     return Chunk(file_id, *rows[0]) if rows else None
 
 
-def lock_resume_point(conn: pg8000.native.Connection, file_id: str, seq: int) -> tuple[int, bool] | None:
-    """The chunk's ``(next_line, done)``, its row locked until the caller's transaction ends."""
+def lock_resume_point(conn: pg8000.native.Connection, file_id: str, seq: int) -> tuple[int, bool, int] | None:
+    """The chunk's ``(next_line, done, next_offset)``, its row locked until the caller's transaction ends."""
     rows = conn.run(
-        "SELECT next_line, done FROM chunks WHERE file_id = CAST(:f AS uuid) AND seq = :s FOR UPDATE",
+        "SELECT next_line, done, next_offset FROM chunks WHERE file_id = CAST(:f AS uuid) AND seq = :s FOR UPDATE",
         f=file_id,
         s=seq,
     )
-    return (rows[0][0], rows[0][1]) if rows else None
+    return (rows[0][0], rows[0][1], rows[0][2]) if rows else None
 
 
 def advance(
@@ -88,11 +88,13 @@ def advance(
 
 
 def stalled(conn: pg8000.native.Connection, older_than_s: int) -> list[tuple[str, int]]:
-    """(file id, seq) of unfinished chunks of planned, unfinished files, untouched for that long."""
+    """(file id, seq) of unfinished chunks of planned, unfinished files, untouched for that
+    long; each is marked touched now, so that it is not found again for that long (its
+    message is sent again once, not at every sweep while the queue holds it)."""
     rows = conn.run(
-        "SELECT c.file_id, c.seq FROM chunks c JOIN files f ON f.id = c.file_id "
-        "WHERE NOT c.done AND f.status IN ('queued', 'processing') AND f.chunks_total IS NOT NULL "
-        "AND c.updated_at < now() - make_interval(secs => :age)",
+        "UPDATE chunks c SET updated_at = now() FROM files f WHERE f.id = c.file_id "
+        "AND NOT c.done AND f.status IN ('queued', 'processing') AND f.chunks_total IS NOT NULL "
+        "AND c.updated_at < now() - make_interval(secs => :age) RETURNING c.file_id, c.seq",
         age=older_than_s,
     )
     return [(str(file_id), seq) for file_id, seq in rows]

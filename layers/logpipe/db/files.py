@@ -231,14 +231,21 @@ def add_progress(
 
 def unplanned_keys(conn: pg8000.native.Connection, older_than_s: int) -> list[str]:
     """Object keys of files older than that, not yet planned, that may still be: their
-    notification may have been lost."""
+    notification may have been lost. Each is marked as looked at now, and not found again
+    for that long (a notification sent again is sent once, not at every sweep)."""
     rows = conn.run(
-        "SELECT object_key FROM files WHERE chunks_total IS NULL "
+        "UPDATE files SET swept_at = now() WHERE chunks_total IS NULL "
         "AND status IN ('awaiting_upload', 'queued', 'processing') "
-        "AND created_at < now() - make_interval(secs => :age)",
+        "AND coalesce(swept_at, created_at) < now() - make_interval(secs => :age) RETURNING object_key",
         age=older_than_s,
     )
     return [key for (key,) in rows]
+
+
+def known_keys(conn: pg8000.native.Connection, keys: list[str]) -> set[str]:
+    """Those of ``keys`` that a file row has."""
+    rows = conn.run("SELECT object_key FROM files WHERE object_key = ANY(CAST(:k AS text[]))", k=keys)
+    return {key for (key,) in rows}
 
 
 def awaiting_upload(conn: pg8000.native.Connection, older_than_s: int) -> list[tuple[str, str]]:

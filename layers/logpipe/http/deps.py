@@ -43,6 +43,11 @@ def pool() -> Connections:
     return current_app.config[_CONNECTIONS]  # type: ignore[no-any-return]
 
 
+def pool_of(app: Flask) -> Connections:
+    """``app``'s pool, outside any request (a Lambda handler reporting its metrics)."""
+    return app.config[_CONNECTIONS]  # type: ignore[no-any-return]
+
+
 def on_close(app: Flask, closer: Callable[[], None]) -> None:
     """Have ``close(app)`` call ``closer`` (a thread to stop, say) before the connections go."""
     app.config.setdefault(_CLOSERS, []).append(closer)

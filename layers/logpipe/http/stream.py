@@ -17,7 +17,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, request
 
-from .. import db
+from .. import db, metrics
 from ..config import Settings
 from ..errors import BadRequestError, ClientError
 from ..parsing.formats import LEVELS
@@ -115,6 +115,7 @@ def stream() -> Any:
                 f"this server already holds {streams.open} streams (LOGPIPE_STREAM_MAX_CLIENTS); try again shortly"
             )
         streams.open += 1
+    metrics.STREAM_CLIENTS.inc()
     _limit_writes(request.environ, s.stream_write_timeout_s)
     pool = deps.pool()
 
@@ -129,6 +130,7 @@ def stream() -> Any:
         finally:
             with streams.lock:
                 streams.open -= 1
+            metrics.STREAM_CLIENTS.dec()
 
     response = Response(body(), mimetype="text/event-stream")
     response.headers["Cache-Control"] = "no-cache"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
 
+from .. import metrics
 from ..db import chunks as chunks_db
 from ..db import files as files_db
 from ..db import patterns as patterns_db
@@ -55,6 +56,10 @@ def commit_batch(
         stream_db.append(
             conn, stream_db.EVENTS, file_id=file_id, first_line=expect_line, end_line=batch.next_line, data=progress
         )
+        if ctx.settings.metrics:  # counted with the rows: the figures are the tables'
+            metrics.committed(
+                conn, lines=batch.next_line - expect_line, events=buf.rows, nbytes=batch.next_offset - resume[2]
+            )
         # Last: every worker counts the same patterns, so their rows stay locked for as
         # short a time as can be.
         patterns_db.add_counts(conn, batch.patterns)

@@ -47,6 +47,16 @@ class Context:
             except Exception:  # noqa: BLE001 - it is already broken; we only let go of it
                 pass
 
+    @contextmanager
+    def borrowed(self) -> Iterator[pg8000.native.Connection]:
+        """The connection, for work of its own outside any transaction (a metrics report);
+        let go of when that work fails, as any failure here may have broken it."""
+        try:
+            yield self.conn
+        except BaseException:
+            self.drop_connection()
+            raise
+
     def rollback(self) -> None:
         """End the transaction under way, if any; a connection that cannot is let go of."""
         try:

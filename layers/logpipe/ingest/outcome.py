@@ -10,9 +10,11 @@ retry policy decides its outcome, and the file of a dead-lettered message is mar
 from __future__ import annotations
 
 import logging
+import time
 
 import pg8000.native
 
+from .. import metrics
 from ..db import chunks as chunks_db
 from ..db import files as files_db
 from ..errors import PermanentError, RetryableError, ServiceUnavailableError
@@ -31,7 +33,11 @@ def handle_message(ctx: Context, body: str, deadline: float) -> None:
     """Do what one message asks. Idempotent: any message may be delivered again."""
     task = decode(body, ctx.settings.bucket)
     if isinstance(task, ChunkTask):
-        process_chunk(ctx, task.file_id, task.seq, deadline)
+        start = time.perf_counter()
+        try:
+            process_chunk(ctx, task.file_id, task.seq, deadline)
+        finally:
+            metrics.CHUNK_SECONDS.observe(time.perf_counter() - start)
         return
     for key in task.keys:
         plan_object(ctx, key, deadline)
@@ -92,8 +98,12 @@ def handle_deliveries(ctx: Context, deliveries: list[Delivery], deadline: float)
     policy = RetryPolicy.of(ctx.settings)
     outcomes = []
     for d in deliveries:
-        outcome = policy.decide(d, _run(ctx, d, deadline))
-        if outcome.action == "dead_letter":
+        result = _run(ctx, d, deadline)
+        outcome = policy.decide(d, result)
+        if outcome.action == "retry":
+            metrics.RETRIES.labels(result.kind).inc()
+        elif outcome.action == "dead_letter":
+            metrics.DEAD_LETTERED.labels("rejected" if result.kind == "rejected" else "failed").inc()
             _mark_dead_lettered(ctx, d.body, outcome.error or "")
         outcomes.append(outcome)
     return outcomes

@@ -72,6 +72,10 @@ class WorkQueue(Protocol):
         come back by itself, which such a trigger must be told (a batch item failure).
         """
 
+    def depth(self) -> list[tuple[str, str, int]]:
+        """(name, role, messages) of this queue (role ``work``) and the queues beside it
+        (``retry``, ``dead_letter``)."""
+
     def ping(self) -> None:
         """Raise ServiceUnavailableError('queue', ...) unless the queue answers."""
 

@@ -186,6 +186,15 @@ class RabbitQueue:
     def ping(self) -> None:
         self._channel()
 
+    def depth(self) -> list[tuple[str, str, int]]:
+        """Messages ready in the work queue, its retry queue and its dead-letter queue."""
+        roles = ((self.name, "work"), (self.retry_name, "retry"), (self.dlq_name, "dead_letter"))
+
+        def run(ch: Any) -> list[tuple[str, str, int]]:
+            return [(q, role, int(ch.queue_declare(q, passive=True).method.message_count)) for q, role in roles]
+
+        return self._do(run)  # type: ignore[no-any-return]
+
     def purge(self) -> None:
         def run(ch: Any) -> None:
             for q in (self.name, self.retry_name, self.dlq_name):

@@ -145,6 +145,16 @@ class SqsQueue:
             self._call("delete_message", QueueUrl=url, ReceiptHandle=delivery.id)
         return False
 
+    def depth(self) -> list[tuple[str, str, int]]:
+        """Messages in the queue and in its dead-letter queue (waiting, delayed or being handled)."""
+        names = ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+                 "ApproximateNumberOfMessagesDelayed")  # fmt: skip
+        out = []
+        for name, role in ((self.name, "work"), (self.dlq_name, "dead_letter")):
+            attrs = self._call("get_queue_attributes", QueueUrl=self.url(name), AttributeNames=list(names))
+            out.append((name, role, sum(int(attrs["Attributes"].get(a, 0)) for a in names)))
+        return out
+
     def ping(self) -> None:
         try:
             self.sqs.get_queue_attributes(QueueUrl=self.url(self.name), AttributeNames=["QueueArn"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -118,6 +119,16 @@ class Bucket:
                 raise RetryableError(f"bucket read: {exc}") from exc
 
         return read
+
+    def list_after(self, start_after: str, max_keys: int = 1000) -> tuple[list[tuple[str, datetime]], bool]:
+        """Up to ``max_keys`` objects whose keys come after ``start_after``, in key order, with
+        when each was last written; and whether more follow."""
+        try:
+            page = self.s3.list_objects_v2(Bucket=self.name, StartAfter=start_after, MaxKeys=max_keys)
+        except (ClientError, BotoCoreError) as exc:
+            raise RetryableError(f"bucket: {exc}") from exc
+        found = [(o["Key"], o["LastModified"]) for o in page.get("Contents", [])]
+        return found, bool(page.get("IsTruncated"))
 
     def ping(self) -> None:
         try:

@@ -54,6 +54,10 @@ CREATE TABLE metric_instances (
     seen_at     timestamptz NOT NULL DEFAULT now()
 );
 
+-- When a sweep last sent a file's notification again (it sends one once per
+-- LOGPIPE_STUCK_AFTER_S, not at every run while the queue still holds the last).
+ALTER TABLE files ADD COLUMN swept_at timestamptz;
+
 -- What a scheduled sweep remembers between runs (where its walk of the bucket got to).
 CREATE TABLE sweep_state (
     name        text PRIMARY KEY,
