@@ -79,8 +79,14 @@ class MetricsPage:
             ctx = Context(self.settings)
             try:
                 metrics.report(ctx.conn)  # this process's own counts (its HTTP functions) first
+                # Labelled as the Pushgateway labels the same figures: Prometheus's rules
+                # take either road's and never add the two (infra/prometheus/prometheus.yml).
+                stack = self.settings.stack
                 totals = push.Totals(metrics_db.totals(ctx.conn, push.GAUGE_STALE_S))
-                body = push.exposition(totals, cron.pipeline_collector(ctx))
+                body = push.exposition(
+                    push.Grouped(totals, push.grouping_key(stack, "functions")),
+                    push.Grouped(cron.pipeline_collector(ctx), push.grouping_key(stack, "pipeline")),
+                )
             finally:
                 ctx.close()
         start_response("200 OK", [("Content-Type", CONTENT_TYPE_LATEST), ("Content-Length", str(len(body)))])

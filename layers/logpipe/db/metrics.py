@@ -102,7 +102,7 @@ def fold_quiet(conn: pg8000.native.Connection, quiet_s: int, forget_s: int) -> i
                 "WITH gone AS (DELETE FROM metric_values WHERE instance = ANY(CAST(:q AS text[]))"
                 " RETURNING name, labels, kind, value)"
                 " INSERT INTO metric_values (instance, name, labels, kind, value)"
-                " SELECT '', name, labels, kind, sum(value) FROM gone WHERE kind = 'counter' GROUP BY 1, 2, 3"
+                " SELECT '', name, labels, 'counter', sum(value) FROM gone WHERE kind = 'counter' GROUP BY name, labels"
                 " ON CONFLICT (instance, name, labels) DO UPDATE"
                 " SET value = metric_values.value + EXCLUDED.value, updated_at = now()",
                 q=quiet,

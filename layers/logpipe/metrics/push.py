@@ -104,6 +104,21 @@ class Figures(Collector):
         )
 
 
+class Grouped(Collector):
+    """``collector``'s metrics with the labels of a grouping key on every sample: what the
+    Pushgateway adds to a pushed group, for the same figures served another way."""
+
+    def __init__(self, collector: Collector, labels: dict[str, str]) -> None:
+        self.collector, self.labels = collector, labels
+
+    def collect(self) -> Iterator[Metric]:
+        for family in self.collector.collect():
+            out = Metric(family.name, family.documentation, family.type)
+            for s in family.samples:
+                out.add_sample(s.name, {**s.labels, **self.labels}, s.value)
+            yield out
+
+
 def registry(*collectors: Collector) -> CollectorRegistry:
     out = CollectorRegistry(auto_describe=False)
     for c in collectors:
@@ -167,9 +182,9 @@ def groups(url: str, timeout_s: float = 10.0) -> list[tuple[dict[str, str], floa
     return out
 
 
-def delete_stale_groups(url: str, stale_s: int, timeout_s: float = 10.0) -> int:
-    """Delete the groups of job ``logpipe`` last pushed more than ``stale_s`` ago."""
-    now = time.time()
+def delete_stale_groups(url: str, stale_s: float, timeout_s: float = 10.0, now: float | None = None) -> int:
+    """Delete the groups of job ``logpipe`` last pushed more than ``stale_s`` before ``now``."""
+    now = time.time() if now is None else now
     deleted = 0
     for labels, pushed_at in groups(url, timeout_s):
         if labels.get("job") != JOB or now - pushed_at <= stale_s:
