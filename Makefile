@@ -9,7 +9,7 @@ PGVER = $(shell ls /etc/postgresql 2>/dev/null | sort -n | tail -1)
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup run test test-fast lint format template services bench fuzz clean
+.PHONY: setup run test test-fast lint format template services observability bench fuzz clean
 
 setup: $(VENV)/.installed
 
@@ -44,6 +44,21 @@ services:
 	  for i in $$(seq 60); do (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null && break; sleep 1; done; }
 	@(exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null && echo "127.0.0.1:5672 - RabbitMQ accepting connections"
 
+# Prometheus, the Pushgateway and promtool (the tests start their own, on free ports),
+# and a Compose client to check infra/docker-compose.yml: Debian's packages, installed
+# when missing. Debian's policy-rc.d, where there is one, keeps apt from starting them
+# as services; the tests never use a service of the system's.
+OBSERVABILITY_BINS := prometheus prometheus-pushgateway promtool docker-compose
+
+observability:
+	@missing=""; for b in $(OBSERVABILITY_BINS); do command -v $$b >/dev/null || missing="$$missing $$b"; done; \
+	if [ -n "$$missing" ]; then echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	    prometheus prometheus-pushgateway docker-compose >/dev/null; fi
+	promtool check config infra/prometheus/prometheus.yml
+	promtool check rules infra/prometheus/rules.yml infra/prometheus/alerts.yml
+	promtool test rules infra/prometheus/tests/alerts_test.yml
+
 lint: setup
 	$(BIN)/ruff check layers local functions tests bench
 	$(BIN)/ruff format --check layers local functions tests bench
@@ -63,7 +78,7 @@ template: $(SAM_VENV)/.installed
 	   import logpipe.ingest, logpipe.ingest._lane; print('layer ok:', logpipe.ingest._lane.__file__)"
 
 # pytest's exit code 5 (no test collected) is not a failure.
-test: setup services lint template
+test: setup services observability lint template
 	$(BIN)/pytest -q $(PYTEST_ARGS); rc=$$?; [ $$rc -eq 5 ] && rc=0; exit $$rc
 
 test-fast: setup

@@ -130,6 +130,7 @@ def invocation(function: str, report: Callable[[], None] | None = None) -> Itera
     ``report`` (a function's invocation ends in a report: see the module's docstring)."""
     start = time.perf_counter()
     INVOCATIONS.labels(function).inc()
+    INVOCATION_ERRORS.labels(function)  # a series from the start: a rate of 0, not no data
     try:
         yield
     except BaseException:

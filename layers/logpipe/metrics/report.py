@@ -67,8 +67,9 @@ class Reporter:
 
     def _next(self) -> _Pending | None:
         counters, gauges = samples()
-        deltas = [(n, labels, v - self._reported.get((n, labels), 0.0)) for (n, labels), v in counters.items()]
-        deltas = [d for d in deltas if d[2] != 0]
+        # A series seen for the first time is reported even at 0: it exists from then on.
+        deltas = [(n, labels, v - self._reported.get((n, labels), 0.0)) for (n, labels), v in counters.items()
+                  if v != self._reported.get((n, labels)) ]  # fmt: skip
         # A gauge is reported when it changed, and always while not zero: its row says the
         # process still holds it (rows of processes that stop reporting are not counted).
         changed = [(n, labels, v) for (n, labels), v in gauges.items() if v != self._gauges.get((n, labels), 0.0) or v]
