@@ -173,6 +173,7 @@ class Pipeline:
             "LOGPIPE_DLQ": f"logpipe-bench-{tag}-dlq",
             "LOGPIPE_API_TOKEN": uuid.uuid4().hex,
             "LOGPIPE_LOG_LEVEL": os.environ.get("LOGPIPE_LOG_LEVEL", "WARNING"),
+            "LOGPIPE_METRICS": os.environ.get("LOGPIPE_METRICS", "on"),  # off: what metrics cost the ratio
             "RABBITMQ_URL": "",  # chunk work travels through SQS, as in the default `logpipe run`
         }
         if self.multipart_threshold is not None:
