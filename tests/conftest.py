@@ -293,6 +293,33 @@ def pump(
     return handled
 
 
+def index_concurrently(settings: Settings, runners: int = 4, step_entries: int = 2) -> list[Any]:
+    """Several indexers at once, each stepping until caught up; what each step reported."""
+    import threading
+
+    from logpipe.search.indexer import index_pending
+
+    results: list[Any] = []
+
+    def run() -> None:
+        conn = db.connect(settings)
+        try:
+            while True:
+                progress = index_pending(conn, budget_s=0.0, step_entries=step_entries)
+                results.append(progress)
+                if progress.caught_up:
+                    return
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=run) for _ in range(runners)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
 def query(settings: Settings, sql: str, **params: Any) -> list[list[Any]]:
     conn = db.connect(settings)
     try:

@@ -5,8 +5,6 @@ keeps the rollups, its schedule in template.yaml, and ``logpipe invoke`` with th
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import replace
@@ -25,7 +23,7 @@ from logpipe.queue import ingest_queue
 from logpipe.search.indexer import index_pending
 
 from conftest import Api, pump, query
-from test_local_runner import SAM, _cli_env
+from test_local_runner import _cli_env, sam_event
 
 T_OLD = datetime(2024, 1, 15, 12, 0, tzinfo=UTC)
 
@@ -173,14 +171,7 @@ def test_invoke_rollup_cron_with_sam_scheduled_event(
 
     settings = make_settings()
     _cli_env(monkeypatch, settings)
-    assert SAM.exists(), "make test installs the SAM CLI in .venv-sam"
-    generated = subprocess.run(
-        [str(SAM), "local", "generate-event", "cloudwatch", "scheduled-event"],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "SAM_CLI_TELEMETRY": "0"},
-    ).stdout
+    generated = sam_event("cloudwatch", "scheduled-event")
     event = tmp_path / "scheduled.json"
     event.write_text(generated)
     assert json.loads(generated)["detail-type"] == "Scheduled Event"

@@ -140,6 +140,18 @@ def test_run_on_embedded_defaults_then_restart_keeps_data(tmp_path: Path) -> Non
         again.stop()
 
 
+def sam_event(*args: str) -> str:
+    """What ``sam local generate-event ARGS`` prints."""
+    assert SAM.exists(), "make test installs the SAM CLI in .venv-sam"
+    return subprocess.run(
+        [str(SAM), "local", "generate-event", *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "SAM_CLI_TELEMETRY": "0"},
+    ).stdout
+
+
 def _cli_env(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
     for name, value in settings_env(settings).items():
         monkeypatch.setenv(name, value)
@@ -155,14 +167,7 @@ def test_invoke_accepts_what_sam_generate_event_prints(
     _cli_env(monkeypatch, settings)
     key = "dropped in/by hand.log"
     client("s3", settings).put_object(Bucket=settings.bucket, Key=key, Body=b'{"level":"error","msg":"boom"}\n' * 3)
-    assert SAM.exists(), "make test installs the SAM CLI in .venv-sam"
-    generated = subprocess.run(
-        [str(SAM), "local", "generate-event", "s3", "put", "--bucket", settings.bucket, "--key", key],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "SAM_CLI_TELEMETRY": "0"},
-    ).stdout
+    generated = sam_event("s3", "put", "--bucket", settings.bucket, "--key", key)
     event = tmp_path / "s3-put.json"
     event.write_text(generated)
     assert main(["--data-dir", str(tmp_path), "invoke", "parse-worker", "--event", str(event)]) == 0
@@ -170,13 +175,7 @@ def test_invoke_accepts_what_sam_generate_event_prints(
     rows = query(settings, "SELECT status, events, errors FROM files WHERE name = :k", k=key)
     assert rows == [["done", 3, 3]]
 
-    health = subprocess.run(
-        [str(SAM), "local", "generate-event", "apigateway", "http-api-proxy", "--method", "GET", "--path", "health"],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "SAM_CLI_TELEMETRY": "0"},
-    ).stdout
+    health = sam_event("apigateway", "http-api-proxy", "--method", "GET", "--path", "health")
     event.write_text(health)
     assert main(["--data-dir", str(tmp_path), "invoke", "query-api", "--event", str(event)]) == 0
     response = json.loads(capsys.readouterr().out)

@@ -5,9 +5,7 @@ The oracle is the events table itself: every rollup must equal a GROUP BY over i
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 
@@ -17,7 +15,7 @@ from logpipe.db import stream as stream_db
 from logpipe.queue import ingest_queue
 from logpipe.search.indexer import FOLLOWER, index_pending
 
-from conftest import Api, pump, query
+from conftest import Api, index_concurrently, pump, query
 
 pytestmark = pytest.mark.services
 
@@ -94,24 +92,7 @@ def test_every_event_is_counted_once_through_late_chunks_replays_and_concurrent_
     assert api.file(file_id)["status"] == "done"
 
     # Several runs at once, then again: one counts, the others find the log taken or done.
-    results: list[Any] = []
-
-    def run() -> None:
-        conn = db.connect(settings)
-        try:
-            while True:
-                progress = index_pending(conn, budget_s=0.0, step_entries=2)
-                results.append(progress)
-                if progress.caught_up:
-                    return
-        finally:
-            conn.close()
-
-    threads = [threading.Thread(target=run) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    index_concurrently(settings)
     index_all(api)
     assert_rollups_equal_events(api)
     minutes = len({i // 40 for i in range(1, 3001)})

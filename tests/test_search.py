@@ -34,7 +34,7 @@ from logpipe.search import bloom, query
 from logpipe.search.indexer import FOLLOWER, index_pending
 from logpipe.search.query import parse_fields
 
-from conftest import Api, pump
+from conftest import Api, index_concurrently, pump
 
 T0 = datetime(2026, 11, 30, 9, 0, 0, 250_000, tzinfo=UTC)
 WORDS = ("alpha", "beta", "gamma", "delta", "disk", "full", "timeout", "user", "login", "error", "errors", "Gateway")
@@ -440,24 +440,7 @@ def test_indexer_indexes_each_block_exactly_once(search_api: tuple[Api, pg8000.n
     assert conn.run("SELECT count(*) FROM rollup_minutes")[0][0] == 0
 
     # Several indexers at once: one works at a time, the others come back busy.
-    results: list[Any] = []
-
-    def run() -> None:
-        c = db.connect(api.settings)
-        try:
-            while True:
-                p = index_pending(c, budget_s=0.0, step_entries=3)
-                results.append(p)
-                if p.caught_up:
-                    return
-        finally:
-            c.close()
-
-    threads = [threading.Thread(target=run) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = index_concurrently(api.settings, step_entries=3)
     head = stream_db.head(conn)
     assert followers.watermark(conn, FOLLOWER) == head
     assert sum(p.blocks for p in results) == 40 == conn.run("SELECT count(*) FROM search_blocks")[0][0]
