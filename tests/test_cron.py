@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -69,9 +70,15 @@ def test_sweeps_send_lost_work_once_pick_up_unrecorded_objects_and_close_dead_up
     assert len(received(settings)) == 1
     assert run_cron(settings).requeued == 0  # sent once, not at every run
 
+    # Once the object is older than a second by the bucket's own (whole-second) clock, a
+    # one-second threshold picks it up; the stuck file, looked at just now, is not sent again.
     s3_written = s3.head_object(Bucket=settings.bucket, Key="dropped/by-hand.log")["LastModified"]
-    late = replace(settings, stuck_after_s=max(1, int((datetime.now(UTC) - s3_written).total_seconds()) - 1))
-    summary = run_cron(late)
+    deadline = time.monotonic() + 10
+    while datetime.now(UTC) - s3_written <= timedelta(seconds=1.2):
+        assert time.monotonic() < deadline, "the clock did not move past the object's write"
+        time.sleep(0.05)
+    query(settings, "UPDATE files SET swept_at = now() WHERE id = CAST(:f AS uuid)", f=stuck)
+    summary = run_cron(replace(settings, stuck_after_s=1))
     assert summary.picked_up == 1
     [body] = received(settings)
     assert json.loads(body)["Records"][0]["s3"]["object"]["key"] == "dropped/by-hand.log"
