@@ -231,46 +231,51 @@ def conditions(
     start: datetime | None,
     end: datetime | None,
 ) -> Conditions:
-    block: list[str] = []
-    event: list[str] = []
-    params: dict[str, Any] = {}
+    where = _Where()
     if file_id is not None:
-        block.append("b.file_id = CAST(:file_id AS uuid)")
-        params["file_id"] = file_id
+        where.add(block="b.file_id = CAST(:file_id AS uuid)", file_id=file_id)
     if source is not None:
-        block.append(":source = ANY(b.sources)")
-        event.append("e.source = :source")
-        params["source"] = source
+        where.add(block=":source = ANY(b.sources)", event="e.source = :source", source=source)
     wanted = wanted_levels(min_level)
     if wanted is not None:
-        block.append("(" + " + ".join(f"b.levels[{LEVELS.index(lv) + 1}]" for lv in wanted) + ") > 0")
-        event.append("e.level = ANY(CAST(:levels AS text[]))")
-        params["levels"] = wanted
+        where.add(
+            block="(" + " + ".join(f"b.levels[{LEVELS.index(lv) + 1}]" for lv in wanted) + ") > 0",
+            event="e.level = ANY(CAST(:levels AS text[]))",
+            levels=wanted,
+        )
     if start is not None:
-        block.append("b.ts_max >= :start")
-        event.append("e.ts >= :start")
-        params["start"] = start
+        where.add(block="b.ts_max >= :start", event="e.ts >= :start", start=start)
     if end is not None:
-        block.append("b.ts_min < :end")
-        event.append("e.ts < :end")
-        params["end"] = end
+        where.add(block="b.ts_min < :end", event="e.ts < :end", end=end)
     if pattern_ids is not None:
-        event.append("e.pattern_id = ANY(CAST(:pattern_ids AS text[]))")
-        params["pattern_ids"] = list(pattern_ids)
+        where.add(event="e.pattern_id = ANY(CAST(:pattern_ids AS text[]))", pattern_ids=list(pattern_ids))
         if len(pattern_ids) <= 32:  # past that, the filter costs more than it saves
             sql, p = bloom.sql_condition([bloom.pattern_token(i) for i in pattern_ids], "bpat", any_of=True)
-            block.append(sql)
-            params.update(p)
+            where.add(block=sql, **p)
     words = query.required_words()
     if words:
         sql, p = bloom.sql_condition(words, "bword")
-        block.append(sql)
-        params.update(p)
+        where.add(block=sql, **p)
     if query:
         sql, p = query.prefilter("e.message", "e.fields")
-        event.append(sql)
-        params.update(p)
-    return Conditions(" AND ".join(block) or "TRUE", " AND ".join(event) or "TRUE", params)
+        where.add(event=sql, **p)
+    return Conditions(" AND ".join(where.block) or "TRUE", " AND ".join(where.event) or "TRUE", where.params)
+
+
+class _Where:
+    """Conditions on blocks and on events, gathered with their parameters."""
+
+    def __init__(self) -> None:
+        self.block: list[str] = []
+        self.event: list[str] = []
+        self.params: dict[str, Any] = {}
+
+    def add(self, *, block: str | None = None, event: str | None = None, **params: Any) -> None:
+        if block is not None:
+            self.block.append(block)
+        if event is not None:
+            self.event.append(event)
+        self.params.update(params)
 
 
 def snapshot(conn: pg8000.native.Connection) -> None:
