@@ -53,7 +53,7 @@ OBSERVABILITY_BINS := prometheus prometheus-pushgateway promtool docker-compose
 observability:
 	@missing=""; for b in $(OBSERVABILITY_BINS); do command -v $$b >/dev/null || missing="$$missing $$b"; done; \
 	if [ -n "$$missing" ]; then echo "installing:$$missing"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	  apt-get -o DPkg::Lock::Timeout=600 update -qq && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends \
 	    prometheus prometheus-pushgateway docker-compose >/dev/null; fi
 	promtool check config infra/prometheus/prometheus.yml
 	promtool check rules infra/prometheus/rules.yml infra/prometheus/alerts.yml
