@@ -157,7 +157,9 @@ def test_prometheus_sums_equal_postgres_while_workers_come_and_go(make_api: Call
             assert total("logpipe_events_total") == rows  # from the rollups, pushed by rollup-cron
             assert prom.scalar(prometheus, f'logpipe_files{{stack="{stack}",status="done"}}') == files
             [[chunks]] = query(api.settings, "SELECT count(*) FROM chunks")
-            assert total("logpipe_chunk_duration_seconds_count") >= chunks
+            # Durations are observed in the process and reported as its invocation ends (one
+            # chunk message an invocation): the worker killed with -9 may take one with it.
+            assert total("logpipe_chunk_duration_seconds_count") >= chunks - 1
             invocations = prom.scalar(
                 prometheus, f'sum(logpipe_invocations_total{{stack="{stack}",function="parse-worker"}})'
             )
