@@ -23,6 +23,13 @@ COLUMNS = (
     "truncated", "line_count", "pattern_id",
 )  # fmt: skip
 COPY_SQL = f"COPY events ({', '.join(COLUMNS)}) FROM STDIN"
+# A row kept raw (``kept_raw`` says why: what could not be represented) has that column
+# too; the lane never writes one, so its rows keep the columns above.
+KEPT_COLUMNS = (*COLUMNS, "kept_raw")
+KEPT_COPY_SQL = f"COPY events ({', '.join(KEPT_COLUMNS)}) FROM STDIN"
+# The columns a refused row can do without (set to NULL), and the one that becomes the ingest time.
+_NULLABLE = {"fields", "raw", "level", "pattern_id"}
+_COLUMN_AT = {name: i for i, name in enumerate(COLUMNS)}
 
 _NULL = "\\N"
 
@@ -116,6 +123,7 @@ class CopyBuffer:
         self.ingested = ingested_at.isoformat()
         self._parts: list[str] = []
         self._encoded: list[bytes] = []  # rows before those in _parts, once a lane added some
+        self._kept: list[bytes] = []  # rows kept raw, with their ``kept_raw`` column (KEPT_COLUMNS)
         self.rows = 0
         self.months: set[tuple[int, int]] = set()
         # isoformat() of the UTC seconds seen so far, up to the seconds: rows of one batch
@@ -134,7 +142,19 @@ class CopyBuffer:
         truncated: bool,
         line_count: int = 1,
         pattern_id: str | None = None,
+        kept_raw: str | None = None,
     ) -> None:
+        """Add a row. Never raises for what a line holds: fields that cannot be written as
+        JSON are dropped, and the row says why in ``kept_raw`` (its ``raw`` or ``message``
+        keeps the line's text)."""
+        if fields is None:
+            fields_text = _NULL
+        else:
+            try:
+                fields_text = _json(fields)
+            except Exception as exc:  # noqa: BLE001 - RecursionError, or whatever else: the row is kept raw
+                fields_text = _NULL
+                kept_raw = kept_raw or f"fields: {type(exc).__name__}: {str(exc)[:200]}"
         if ts is None:
             ts_text, inferred = self.ingested, "t"
         elif ts.tzinfo is UTC:
@@ -149,12 +169,16 @@ class CopyBuffer:
         else:
             ts_text, inferred = ts.isoformat(), "f"
             self.months.add((ts.year, ts.month))
-        self._parts.append(
+        row = (
             f"{self.prefix}{line}\t{ts_text}\t{inferred}\t{self.ingested}\t{level or _NULL}\t{fmt}\t"
-            f"{_text(message)}\t{_NULL if fields is None else _json(fields)}\t"
+            f"{_text(message)}\t{fields_text}\t"
             f"{_NULL if raw is None else _text(raw)}\t{'t' if truncated else 'f'}\t{line_count}\t"
-            f"{pattern_id or _NULL}\n"
+            f"{pattern_id or _NULL}"
         )
+        if kept_raw is None:
+            self._parts.append(row + "\n")
+        else:
+            self._kept.append(self._encode(f"{row}\t{_text(kept_raw)}\n"))
         self.rows += 1
 
     def add_rows(self, rows: CopyRows) -> None:
@@ -181,12 +205,89 @@ class CopyBuffer:
         except UnicodeEncodeError:
             return storable(text).encode("utf-8")
 
+    @property
+    def kept_raw(self) -> int:
+        """How many of the rows are kept raw."""
+        return len(self._kept)
+
     def copy_into(self, conn: pg8000.native.Connection) -> None:
-        if self.rows:
+        if self.rows > len(self._kept):
             # A CopyData message a chunk: pg8000 sends a file-like stream 8 KiB at a
             # time, a write and a flush each, where each bytes object of a list goes in
             # one write.
             conn.run(COPY_SQL, stream=self.chunks())
+        if self._kept:
+            conn.run(KEPT_COPY_SQL, stream=self._kept)
+
+    def keep_refused_raw(self, conn: pg8000.native.Connection) -> int:
+        """Find the rows Postgres refuses, each alone, and keep them raw: without the value
+        it refused, saying why. Returns how many it found (0: no row is refused on its own).
+
+        Runs in a transaction of its own, which it rolls back: nothing is written. Costs a
+        COPY per halving, so only a batch that was refused pays it.
+        """
+        rows = self.payload().split(b"\n")[:-1]
+        refused: dict[int, tuple[str, str]] = {}
+
+        def probe(lo: int, hi: int) -> None:
+            conn.run("SAVEPOINT probe")
+            try:
+                conn.run(COPY_SQL, stream=[b"".join(r + b"\n" for r in rows[lo:hi])])
+            except pg8000.native.DatabaseError as exc:
+                conn.run("ROLLBACK TO SAVEPOINT probe")
+                if not refused_value(exc):
+                    raise
+                if hi - lo == 1:
+                    refused[lo] = _refusal(exc)
+                else:
+                    mid = (lo + hi) // 2
+                    probe(lo, mid)
+                    probe(mid, hi)
+            conn.run("RELEASE SAVEPOINT probe")
+
+        conn.run("BEGIN")
+        try:
+            if rows:
+                probe(0, len(rows))
+        finally:
+            conn.run("ROLLBACK")
+        if refused:
+            self._encoded = [b"".join(r + b"\n" for i, r in enumerate(rows) if i not in refused)]
+            self._parts.clear()
+            for i, (column, reason) in refused.items():
+                self._kept.append(_kept_form(rows[i], column, reason, self.ingested))
+        return len(refused)
+
+
+def refused_value(exc: pg8000.native.DatabaseError) -> bool:
+    """Whether Postgres refused a value (SQLSTATE class 22, data exception, or 54, a
+    limit such as nesting too deep): the row is at fault, not the database."""
+    info = exc.args[0] if exc.args and isinstance(exc.args[0], dict) else {}
+    return str(info.get("C", ""))[:2] in ("22", "54")
+
+
+_COPY_COLUMN = re.compile(r"column (\w+)")
+
+
+def _refusal(exc: pg8000.native.DatabaseError) -> tuple[str, str]:
+    """The column Postgres refused in a COPY (from its context), and why, as ``kept_raw`` says it."""
+    info = exc.args[0] if exc.args and isinstance(exc.args[0], dict) else {}
+    where = _COPY_COLUMN.search(str(info.get("W", "")))
+    column = where.group(1) if where else "fields"
+    detail = " ".join(str(info[k]) for k in ("M", "D") if info.get(k))
+    return column, f"{column} refused by PostgreSQL: {detail[:300]}"
+
+
+def _kept_form(row: bytes, column: str, reason: str, ingested: str) -> bytes:
+    """A refused row (COPY text, in COLUMNS order) without the value refused, and why."""
+    cols = row.split(b"\t")
+    if column in _NULLABLE:
+        cols[_COLUMN_AT[column]] = _NULL.encode()
+    elif column in ("ts", "ts_inferred"):  # no time of its own, as a line without one
+        cols[_COLUMN_AT["ts"]], cols[_COLUMN_AT["ts_inferred"]] = ingested.encode(), b"t"
+    else:
+        raise ValueError(f"a row refused for its {column}, which it cannot do without: {reason}")
+    return b"\t".join([*cols, _text(reason).encode()]) + b"\n"
 
 
 _known_months: set[tuple[int, int]] = set()

@@ -72,7 +72,7 @@ def event_batches(
             texts = ev.texts
             add_row(
                 ev.line, ts, level, p.format, message, p.fields, raw if raw != message else None,
-                ev.truncated, len(texts), pattern_id,
+                ev.truncated, len(texts), pattern_id, p.kept_raw,
             )  # fmt: skip
             if level in ERROR_LEVELS:
                 batch.errors += 1

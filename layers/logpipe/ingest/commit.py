@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
 
+import pg8000.native
+
 from .. import metrics
 from ..db import chunks as chunks_db
 from ..db import files as files_db
 from ..db import patterns as patterns_db
 from ..db import stream as stream_db
-from ..db.events import ensure_partitions
+from ..db.events import ensure_partitions, refused_value
 from ..errors import LogpipeError
 from .batches import Batch
 from .context import Context
@@ -32,10 +34,22 @@ def commit_batch(
     resume point is still ``expect_line``; else raise ChunkTakenError, having written nothing.
 
     ``damage``: the chunk's input could not be read past this batch; the file fails with it.
+    A row that Postgres refuses fails no batch: it is found and kept raw (``CopyBuffer.
+    keep_refused_raw``), and the batch is written again without the refused value.
     """
     buf = batch.buf
     if buf.months:
         ensure_partitions(ctx.conn, buf.months)
+    try:
+        _write(ctx, file_id, seq, expect_line, batch, damage)
+    except pg8000.native.DatabaseError as exc:
+        if not refused_value(exc) or not buf.keep_refused_raw(ctx.conn):
+            raise
+        _write(ctx, file_id, seq, expect_line, batch, damage)
+
+
+def _write(ctx: Context, file_id: str, seq: int, expect_line: int, batch: Batch, damage: Exception | None) -> None:
+    buf = batch.buf
     with ctx.transaction() as conn:
         resume = chunks_db.lock_resume_point(conn, file_id, seq)
         if resume is None or resume[1] or resume[0] != expect_line:

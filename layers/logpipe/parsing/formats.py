@@ -81,6 +81,9 @@ class Parsed:
     ts: datetime | None = None
     level: str | None = None
     fields: dict[str, Any] | None = None
+    # Why the line is kept as its raw text only (``events.kept_raw``): a format it claims
+    # to be could not read it without failing. None for every line that parsed.
+    kept_raw: str | None = None
 
 
 # Level words as written, and what they mean: a source writes the same few words again and again.
@@ -185,6 +188,11 @@ def _loads(text: str) -> Any:
     if end != len(text) and text[end:].strip(" \t\n\r"):
         raise ValueError("extra data after the JSON value")
     return _finite_as_text(obj)
+
+
+def _failure(fmt: str, exc: BaseException) -> str:
+    """Why a line that ``fmt`` failed on is kept raw, as ``events.kept_raw`` says it."""
+    return f"{fmt}: {type(exc).__name__}: {str(exc)[:200]}"
 
 
 def _finite_as_text(value: Any) -> Any:
@@ -297,11 +305,17 @@ class Parser:
             candidates = self._by_first[c] = [e for e in self._formats if _may_start(e[0], c)]
         # A ValueError means the line is not of that format: int() refuses a number of
         # more than 4300 digits, which a line can hold where a pid or a size belongs.
+        # Anything else a reader raises (a JSON value nested too deep for the code that
+        # walks it, a number too large for a conversion) is a line that format could not
+        # represent: it is kept as text, saying why, and never fails the chunk.
+        failed: str | None = None
         if last in candidates and last[1](line):
             try:
                 parsed = last[2](line)
             except ValueError:
                 parsed = None
+            except Exception as exc:  # noqa: BLE001 - see above: the line is kept raw
+                parsed, failed = None, _failure(last[0], exc)
             if parsed is not None:
                 return parsed
         for entry in candidates:
@@ -311,10 +325,16 @@ class Parser:
                 parsed = entry[2](line)
             except ValueError:
                 continue
+            except Exception as exc:  # noqa: BLE001 - see above
+                failed = failed or _failure(entry[0], exc)
+                continue
             if parsed is not None:
                 self._last = entry
                 return parsed
-        return self._text(line)
+        text = self._text(line)
+        if failed is not None:
+            text.kept_raw = failed
+        return text
 
     # -- JSON and container logs ---------------------------------------------------------------
     def _json(self, line: str) -> Parsed | None:

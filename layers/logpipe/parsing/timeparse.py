@@ -116,7 +116,7 @@ class TimeParser:
         if dt is None:
             try:
                 dt = self._iso_base(base, rest)
-            except ValueError:
+            except (ValueError, OverflowError):  # OverflowError: in UTC it falls before year 1 or after 9999
                 return None
             if len(self._iso_cache) > 4096:
                 self._iso_cache.clear()
@@ -207,7 +207,10 @@ class TimeParser:
 
     def epoch(self, value: float) -> datetime | None:
         """Seconds, milliseconds, microseconds or nanoseconds since 1970, told apart by size."""
-        seconds = float(value)
+        try:
+            seconds = float(value)
+        except OverflowError:  # an integer beyond any float is no time
+            return None
         if seconds > 1e17:
             seconds /= 1e9
         elif seconds > 1e14:
