@@ -28,6 +28,7 @@ class Chunk:
     file_status: str
     source_format: str | None
     source_tz: str | None
+    etag: str | None  # of the object the file was planned from: every read is pinned to it
 
 
 def add(conn: pg8000.native.Connection, file_id: str, seq: int, start: int, end: int, first_line: int) -> None:
@@ -54,8 +55,8 @@ def load(conn: pg8000.native.Connection, file_id: str, seq: int) -> Chunk | None
     """The chunk and its file, or None when no such chunk was planned."""
     rows = conn.run(
         "SELECT f.object_key, f.compression, c.start_offset, c.end_offset, c.first_line, c.next_offset, "
-        "c.next_line, c.done, f.status, f.source_format, f.source_tz FROM chunks c JOIN files f ON f.id = c.file_id "
-        "WHERE c.file_id = CAST(:f AS uuid) AND c.seq = :s",
+        "c.next_line, c.done, f.status, f.source_format, f.source_tz, f.etag "
+        "FROM chunks c JOIN files f ON f.id = c.file_id WHERE c.file_id = CAST(:f AS uuid) AND c.seq = :s",
         f=file_id,
         s=seq,
     )

@@ -15,8 +15,9 @@ FILE_COLUMNS = (
     "chunks_total, chunks_done, truncated_lines, etag, source_format, source_tz, failure"
 )
 # Why a file failed (the ``failure`` column): only ``dead_lettered`` can be undone, by a
-# replay of the message that was dead-lettered.
-Failure = Literal["dead_lettered", "upload", "content"]
+# replay of the message that was dead-lettered. ``replaced``: another object was written
+# under the file's key after it was planned.
+Failure = Literal["dead_lettered", "upload", "content", "replaced"]
 PUBLIC = ("id", "name", "size", "status", "lines", "events", "errors", "created_at", "finished_at", "error")
 
 
@@ -132,6 +133,26 @@ def fail_dead_lettered(conn: pg8000.native.Connection, file_id: str, error: str)
     A replay that finishes the file's last chunk brings it back to ``done`` (see ``add_progress``).
     """
     fail(conn, file_id, f"dead-lettered: {error}", "dead_lettered")
+
+
+def refuse_replaced(conn: pg8000.native.Connection, file_id: str, planned: str, found: str | None) -> None:
+    """Fail the file because the object under its key is no longer the one it was planned
+    from. Its events stay: they are the first object's, as far as it was read (reads are
+    pinned to its ETag, so none of them is the new object's). Said once: a file already
+    failed for this keeps its first message."""
+    now = f"ETag {found}" if found else "another object"
+    error = (
+        f"the object under this file's key was replaced after parsing began (ETag {planned}, now {now}): "
+        "the new object is not parsed, upload it as a new file; the events kept are the first object's, "
+        "as far as it was read"
+    )
+    rows = conn.run(
+        "UPDATE files SET status = 'failed', error = :e, failure = 'replaced', finished_at = now() "
+        f"WHERE id = CAST(:id AS uuid) AND failure IS DISTINCT FROM 'replaced' RETURNING {FILE_COLUMNS}",
+        e=error,
+        id=file_id,
+    )
+    _announce(conn, rows)
 
 
 def awaits_replay(f: dict[str, Any]) -> bool:

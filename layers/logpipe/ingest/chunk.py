@@ -67,11 +67,11 @@ def process_chunk(ctx: Context, file_id: str, seq: int, deadline: float) -> None
     miner = ctx.miner
     lane = CompiledLane.create(settings.compiled_lane, parser, miner, settings, min_line=c.next_line)
     if c.compression is not None:
-        read = decompressed(ctx.bucket.open(c.key), c.compression)
+        read = decompressed(ctx.bucket.open(c.key, etag=c.etag), c.compression)
         raw_lines = LineReader(read, max_line_bytes=settings.max_line_bytes, offset=0)
         first_line, skip = c.first_line, c.next_line - c.first_line  # gzip cannot seek: read past what is committed
     else:
-        read = ctx.bucket.open(c.key, c.next_offset, c.end_offset)
+        read = ctx.bucket.open(c.key, c.next_offset, c.end_offset, etag=c.etag)
         raw_lines = LineReader(read, max_line_bytes=settings.max_line_bytes, offset=c.next_offset)
         first_line, skip = c.next_line, 0
     lines = _Lines(raw_lines.with_lane(lane, first_line=first_line), skip)

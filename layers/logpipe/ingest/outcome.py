@@ -20,6 +20,7 @@ from ..db import files as files_db
 from ..errors import PermanentError, RetryableError, ServiceUnavailableError
 from ..queue import Delivery, Outcome
 from ..queue.policy import OK, Result, RetryPolicy
+from ..storage import ObjectReplacedError
 from .chunk import process_chunk
 from .commit import ChunkTakenError
 from .context import Context
@@ -53,6 +54,10 @@ def _run(ctx: Context, d: Delivery, deadline: float) -> Result:
         handle_message(ctx, d.body, deadline)
     except ChunkTakenError:
         return OK
+    except ObjectReplacedError as exc:
+        ctx.rollback()
+        _refuse_replaced(ctx, exc)
+        return OK
     except PermanentError as exc:
         log.warning("dead-lettering a message: %s", exc)
         return Result("rejected", str(exc))
@@ -65,6 +70,19 @@ def _run(ctx: Context, d: Delivery, deadline: float) -> Result:
         ctx.rollback()
         return Result("failed", f"{type(exc).__name__}: {exc}")
     return OK
+
+
+def _refuse_replaced(ctx: Context, exc: ObjectReplacedError) -> None:
+    """Say on the file that its object was replaced under it: nothing of the new one was read."""
+    try:
+        found: str | None = ctx.bucket.head(exc.key).etag
+    except PermanentError:  # gone altogether
+        found = None
+    with ctx.transaction() as conn:
+        f = files_db.by_key(conn, exc.key, lock=True)
+        if f is not None:
+            files_db.refuse_replaced(conn, str(f["id"]), exc.planned, found)
+    log.warning("%s", exc)
 
 
 def _files_of(ctx: Context, body: str) -> list[str]:

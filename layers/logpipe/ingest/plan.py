@@ -42,6 +42,11 @@ def plan_object(ctx: Context, key: str, deadline: float) -> None:
         f = files_db.by_key(conn, key, lock=True)
         assert f is not None
         file_id = str(f["id"])
+        if f["etag"] is not None and f["etag"] != info.etag:
+            # Another object under a key already planned (a presigned POST used twice):
+            # refused, and said, never read into the events of the first.
+            files_db.refuse_replaced(conn, file_id, f["etag"], info.etag)
+            return
         if f["status"] in ("done", "failed") and f["etag"] == info.etag and not files_db.awaits_replay(f):
             return
         refusal = _refusal(f, info)
@@ -58,11 +63,11 @@ def plan_object(ctx: Context, key: str, deadline: float) -> None:
     if refusal is not None or info.size == 0:
         return
 
-    head = ctx.bucket.open(key, 0, min(info.size, SNIFF_BYTES))(SNIFF_BYTES)
+    head = ctx.bucket.open(key, 0, min(info.size, SNIFF_BYTES), etag=info.etag)(SNIFF_BYTES)
     compression = compression_of(head)
     if compression is not None:
         try:
-            head = decompressed(ctx.bucket.open(key), compression)(SNIFF_BYTES)
+            head = decompressed(ctx.bucket.open(key, etag=info.etag), compression)(SNIFF_BYTES)
         except DamagedInputError:
             head = b""  # the chunk itself will report the damage, after keeping what it can
     if looks_binary(head):
@@ -74,7 +79,7 @@ def plan_object(ctx: Context, key: str, deadline: float) -> None:
     chunk_bytes = ctx.settings.chunk_bytes
     whole = compression is not None or info.size <= chunk_bytes  # one chunk, parsed here and now
     plan: Iterable[tuple[int, int, int]] = (
-        [(0, info.size, 1)] if whole else split_points(ctx.bucket.open(key), info.size, chunk_bytes)
+        [(0, info.size, 1)] if whole else split_points(ctx.bucket.open(key, etag=info.etag), info.size, chunk_bytes)
     )
     count = 0
     for seq, (start, end, first_line) in enumerate(plan):

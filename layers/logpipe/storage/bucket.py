@@ -23,6 +23,14 @@ class ObjectInfo:
     content_type: str | None
 
 
+class ObjectReplacedError(PermanentError):
+    """The object under a key is no longer the one a file was planned from: its ETag changed."""
+
+    def __init__(self, key: str, planned: str) -> None:
+        super().__init__(f"object {key!r} is no longer the one planned (ETag {planned}): it was replaced")
+        self.key, self.planned = key, planned
+
+
 def _missing(exc: ClientError) -> bool:
     return exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound", "NoSuchUpload")
 
@@ -98,14 +106,22 @@ class Bucket:
             raise RetryableError(f"bucket: {exc}") from exc
         return ObjectInfo(key, h["ContentLength"], h.get("ETag", "").strip('"'), h.get("ContentType"))
 
-    def open(self, key: str, start: int = 0, end: int | None = None) -> Callable[[int], bytes]:
-        """A ``read(n)`` over bytes ``[start, end)`` of the object, streamed, never all in memory."""
+    def open(self, key: str, start: int = 0, end: int | None = None, etag: str | None = None) -> Callable[[int], bytes]:
+        """A ``read(n)`` over bytes ``[start, end)`` of the object, streamed, never all in memory.
+
+        ``etag``: the object must still be the one with that ETag (``If-Match``), else
+        ObjectReplacedError: reads of a file never mix two objects written under its key.
+        """
         if end is not None and end <= start:
             return lambda n: b""
         rng = f"bytes={start}-" + ("" if end is None else str(end - 1))
+        pinned = {"IfMatch": f'"{etag}"'} if etag else {}
         try:
-            body = self.s3.get_object(Bucket=self.name, Key=key, Range=rng)["Body"]
+            body = self.s3.get_object(Bucket=self.name, Key=key, Range=rng, **pinned)["Body"]
         except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code")
+            if etag and code in ("PreconditionFailed", "412"):
+                raise ObjectReplacedError(key, etag) from exc
             if _missing(exc):
                 raise PermanentError(f"object {key!r} is not in bucket {self.name}") from exc
             raise RetryableError(f"bucket: {exc}") from exc
