@@ -87,6 +87,9 @@ class Settings:
     outage_retry_s: int = 10  # how long a message waits when Postgres or RabbitMQ did not answer
     chunk_bytes: int = 16 * MiB
     batch_rows: int = 5000
+    # ...or at this many bytes of rows, whichever comes first: memory follows the bytes of
+    # a batch, not its rows (5,000 rows of 60 KB lines are 300 MB).
+    batch_bytes: int = 8 * MiB
     max_line_bytes: int = 64 * 1024
     max_event_lines: int = 1000  # a multi-line event stops growing here...
     max_event_bytes: int = 256 * 1024  # ...or here, and the next line starts a new one
@@ -135,6 +138,7 @@ class Settings:
             outage_retry_s=env_int(e, "LOGPIPE_OUTAGE_RETRY_S", cls.outage_retry_s, 0),
             chunk_bytes=env_int(e, "LOGPIPE_CHUNK_BYTES", cls.chunk_bytes, 1024),
             batch_rows=env_int(e, "LOGPIPE_BATCH_ROWS", cls.batch_rows, 1),
+            batch_bytes=env_int(e, "LOGPIPE_BATCH_BYTES", cls.batch_bytes, 64 * 1024),
             max_line_bytes=env_int(e, "LOGPIPE_MAX_LINE_BYTES", cls.max_line_bytes, 64),
             max_event_lines=env_int(e, "LOGPIPE_MAX_EVENT_LINES", cls.max_event_lines, 1),
             max_event_bytes=env_int(e, "LOGPIPE_MAX_EVENT_BYTES", cls.max_event_bytes, 64),

@@ -125,6 +125,7 @@ class CopyBuffer:
         self._encoded: list[bytes] = []  # rows before those in _parts, once a lane added some
         self._kept: list[bytes] = []  # rows kept raw, with their ``kept_raw`` column (KEPT_COLUMNS)
         self.rows = 0
+        self.nbytes = 0  # of the rows as COPY text (characters of those added here, a close bound)
         self.months: set[tuple[int, int]] = set()
         # isoformat() of the UTC seconds seen so far, up to the seconds: rows of one batch
         # share a few hundred seconds, and formatting is much of what a row costs.
@@ -180,6 +181,7 @@ class CopyBuffer:
         else:
             self._kept.append(self._encode(f"{row}\t{_text(kept_raw)}\n"))
         self.rows += 1
+        self.nbytes += len(row) + 1
 
     def add_rows(self, rows: CopyRows) -> None:
         """Rows encoded elsewhere in this buffer's format, after those added so far."""
@@ -188,6 +190,7 @@ class CopyBuffer:
             self._parts.clear()
         self._encoded.append(rows.data)
         self.rows += rows.count
+        self.nbytes += len(rows.data)
         self.months.update(rows.months)
 
     def chunks(self) -> list[bytes]:

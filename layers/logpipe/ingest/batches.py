@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from ..config import Settings
 from ..db.events import CopyBuffer, CopyRows
 from ..db.patterns import SAMPLE_CHARS
 from ..parsing import Run
@@ -46,10 +47,16 @@ def event_batches(
     next_offset: int,
     next_line: int,
     lane: CompiledLane | None = None,
+    batch_bytes: int = Settings.batch_bytes,
 ) -> Iterator[Batch]:
     """The events (and runs of lines that ``lane`` reads) as batches ready to commit: full
-    ones of at most ``batch_rows`` rows, then the last one (maybe empty), each yielded as
-    soon as it is complete."""
+    ones of at most ``batch_rows`` rows or about ``batch_bytes`` bytes of rows, then the
+    last one (maybe empty), each yielded as soon as it is complete.
+
+    A batch ends at the event or run that takes it to either: it is over ``batch_bytes``
+    by at most one event (``max_event_bytes``, a few times over as a row) or one run of
+    the lane (one block of the reader, likewise), so memory is bounded by bytes whatever
+    the width of the lines."""
     batch = Batch(CopyBuffer(file_id, ingested), next_offset, next_line)
     add_row, patterns = batch.buf.add, batch.patterns
     if lane is not None:
@@ -89,7 +96,7 @@ def event_batches(
                 if when > seen[3]:
                     seen[3] = when
             batch.next_offset, batch.next_line = ev.end_offset, ev.line + len(texts)
-        if batch.buf.rows >= batch_rows:
+        if batch.buf.rows >= batch_rows or batch.buf.nbytes >= batch_bytes:
             batch.aliases = miner.take_aliases()
             yield batch
             batch = Batch(CopyBuffer(file_id, ingested), batch.next_offset, batch.next_line)

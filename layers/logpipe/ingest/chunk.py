@@ -1,9 +1,10 @@
 """A chunk, from its resume point to its end: read, parse, join, batch, commit.
 
 Streaming throughout: lines are read from the bucket (decompressed when the file is
-gzip), parsed and joined into events, and every ``batch_rows`` events are committed
-(``commit``) on a thread of their own while the next batch is parsed. Before the function's
-time runs out, the worker commits what it has and queues the rest of the chunk.
+gzip), parsed and joined into events, and every ``batch_rows`` events (or ``batch_bytes``
+of rows, if sooner) are committed (``commit``) on a thread of their own while the next
+batch is parsed. Before the function's time runs out, the worker commits what it has and
+queues the rest of the chunk.
 """
 
 from __future__ import annotations
@@ -78,8 +79,9 @@ def process_chunk(ctx: Context, file_id: str, seq: int, deadline: float) -> None
     joiner = Joiner(parser.parse, max_lines=settings.max_event_lines, max_bytes=settings.max_event_bytes)
     events = joiner.events_and_runs(lines, first_line=c.next_line, start_offset=c.next_offset)
     batches = event_batches(
-        events, miner, file_id, datetime.now(UTC), settings.batch_rows, c.next_offset, c.next_line, lane
-    )
+        events, miner, file_id, datetime.now(UTC), settings.batch_rows, c.next_offset, c.next_line, lane,
+        settings.batch_bytes,
+    )  # fmt: skip
     expect_line = c.next_line
     try:
         with Committer(ctx, file_id, seq) as committer:

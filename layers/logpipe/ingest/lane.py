@@ -168,6 +168,7 @@ class CompiledLane:
             )
         self._parser = parser
         self._batch_rows = settings.batch_rows
+        self._batch_bytes = settings.batch_bytes
         self._min_line = min_line
         self._spec = _lane.compile(lane_spec(parser, miner, settings))
         self._miner = miner
@@ -211,8 +212,12 @@ class CompiledLane:
         sticky = FORMATS.index(self._parser.settled())
         if self._miner.generation != self._generation:
             self._patterns.clear()
+        # No more lines than fit in what is left of the batch's bytes, a row being about
+        # twice its line (its fields and its raw text) at most for the lines a lane takes.
+        room = max(0, self._batch_bytes - buf.nbytes) // 2
+        fit = min(self._batch_rows - buf.rows, max(1, run.source.count(b"\n", run.start, run.start + room)))
         stop, data, count, run.lines, errors, months, sticky = _lane.rows(
-            run.source, run.start, self._batch_rows - buf.rows, run.line, buf.file_id, buf.ingested, ingested_us,
+            run.source, run.start, fit, run.line, buf.file_id, buf.ingested, ingested_us,
             sticky, self._spec, self._patterns, self.seen,
         )  # fmt: skip
         self._generation = self._miner.generation  # what is kept now was looked up after any change
