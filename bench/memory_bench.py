@@ -79,8 +79,9 @@ def long_lines(path: Path, count: int) -> tuple[int, int]:
 
 
 def bomb(path: Path, gib: float) -> tuple[int, int]:
-    """Short, nearly identical lines, ``gib`` GiB of them, compressed as hard as zlib can."""
-    block = b"".join(b"2026-11-27 03:13:14,123 INFO the same line again %08d\n" % n for n in range(20_000))
+    """One short line repeated to ``gib`` GiB, compressed as hard as zlib can (about 1000:1)."""
+    line = b"2026-11-27 03:13:14,123 INFO the same line again and again\n"
+    block = line * 20_000
     z = zlib.compressobj(9, zlib.DEFLATED, 31)
     raw = 0
     with open(path, "wb") as fh:
@@ -88,7 +89,7 @@ def bomb(path: Path, gib: float) -> tuple[int, int]:
             fh.write(z.compress(block))
             raw += len(block)
         fh.write(z.flush())
-    return raw // (len(block) // 20_000), raw
+    return raw // len(line), raw
 
 
 def made(out: Path, name: str, make: Any, *args: Any) -> tuple[Path, int, int]:

@@ -11,9 +11,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError
+
+if TYPE_CHECKING:
+    from .storage.gunzip import Limits
 
 MiB = 1024 * 1024
 
@@ -94,6 +97,11 @@ class Settings:
     max_event_lines: int = 1000  # a multi-line event stops growing here...
     max_event_bytes: int = 256 * 1024  # ...or here, and the next line starts a new one
     max_upload_bytes: int = 5 * 1024**4  # S3 objects stop at 5 TiB
+    # A file is not read past these (a gzip bomb: a few MB that expand to many GB); what
+    # came before stays, and the file fails saying which limit it reached.
+    max_decompressed_bytes: int = 16 * 1024**3
+    max_gzip_ratio: int = 200  # text bytes per gzip byte, judged after the first 64 MiB of text
+    max_file_lines: int = 100_000_000
     multipart_threshold: int = 64 * MiB
     multipart_part_bytes: int = 16 * MiB
     presign_expiry_s: int = 900
@@ -142,6 +150,9 @@ class Settings:
             max_line_bytes=env_int(e, "LOGPIPE_MAX_LINE_BYTES", cls.max_line_bytes, 64),
             max_event_lines=env_int(e, "LOGPIPE_MAX_EVENT_LINES", cls.max_event_lines, 1),
             max_event_bytes=env_int(e, "LOGPIPE_MAX_EVENT_BYTES", cls.max_event_bytes, 64),
+            max_decompressed_bytes=env_int(e, "LOGPIPE_MAX_DECOMPRESSED_BYTES", cls.max_decompressed_bytes, 64 * 1024),
+            max_gzip_ratio=env_int(e, "LOGPIPE_MAX_GZIP_RATIO", cls.max_gzip_ratio, 2),
+            max_file_lines=env_int(e, "LOGPIPE_MAX_FILE_LINES", cls.max_file_lines, 1),
             multipart_threshold=env_int(e, "LOGPIPE_MULTIPART_THRESHOLD", cls.multipart_threshold, 5 * MiB),
             multipart_part_bytes=env_int(e, "LOGPIPE_MULTIPART_PART_BYTES", cls.multipart_part_bytes, 5 * MiB),
             presign_expiry_s=env_int(e, "LOGPIPE_PRESIGN_EXPIRY", cls.presign_expiry_s, 1),
@@ -164,6 +175,13 @@ class Settings:
         if unknown:
             raise ConfigError(f"unknown settings: {', '.join(sorted(unknown))}")
         return replace(base, **{k: v for k, v in overrides.items() if v is not None})
+
+    @property
+    def gzip_limits(self) -> Limits:
+        """How far a gzip object may expand (``storage.gunzip.Limits``)."""
+        from .storage.gunzip import Limits
+
+        return Limits(self.max_decompressed_bytes, self.max_gzip_ratio)
 
     @property
     def queue_backend(self) -> str:

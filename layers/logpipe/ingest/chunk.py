@@ -18,7 +18,7 @@ from ..errors import PermanentError
 from ..parsing import Line, LineReader, Run
 from ..parsing.formats import Parser
 from ..parsing.multiline import Joiner
-from ..storage.gunzip import DamagedInputError, decompressed
+from ..storage.gunzip import DamagedInputError, InputLimitError, decompressed
 from .batches import event_batches
 from .commit import Committer
 from .context import Context
@@ -38,16 +38,28 @@ class _Lines:
     quietly at damage (kept in ``damage``) so that the event being joined when it struck is
     still written."""
 
-    def __init__(self, lines: Iterable[Line | Run], skip: int) -> None:
+    def __init__(self, lines: Iterable[Line | Run], skip: int, first_line: int, max_line: int) -> None:
         self._lines = lines
         self._skip = skip  # lines, all of which come as Line: no lane starts before them
+        self._first_line = first_line  # the number of the first line ``lines`` yields
+        self._max_line = max_line  # no line after this one is read (LOGPIPE_MAX_FILE_LINES)
         self.damage: DamagedInputError | None = None
 
     def __iter__(self) -> Iterator[Line | Run]:
         try:
             lines = iter(self._lines)
             next(islice(lines, self._skip, self._skip), None)  # read past the first ``skip``
-            yield from lines
+            number = self._first_line + self._skip
+            for item in lines:
+                if number > self._max_line:
+                    raise InputLimitError(
+                        f"the file has more than {self._max_line} lines (LOGPIPE_MAX_FILE_LINES): "
+                        f"the lines after line {self._max_line} are not parsed"
+                    )
+                yield item
+                # A run was read by the time the next item is asked for; the lane ends a run
+                # at the limit (``CompiledLane.fill``).
+                number += item.lines if isinstance(item, Run) else 1
         except DamagedInputError as exc:
             self.damage = exc
 
@@ -68,14 +80,14 @@ def process_chunk(ctx: Context, file_id: str, seq: int, deadline: float) -> None
     miner = ctx.miner
     lane = CompiledLane.create(settings.compiled_lane, parser, miner, settings, min_line=c.next_line)
     if c.compression is not None:
-        read = decompressed(ctx.bucket.open(c.key, etag=c.etag), c.compression)
+        read = decompressed(ctx.bucket.open(c.key, etag=c.etag), c.compression, settings.gzip_limits)
         raw_lines = LineReader(read, max_line_bytes=settings.max_line_bytes, offset=0)
         first_line, skip = c.first_line, c.next_line - c.first_line  # gzip cannot seek: read past what is committed
     else:
         read = ctx.bucket.open(c.key, c.next_offset, c.end_offset, etag=c.etag)
         raw_lines = LineReader(read, max_line_bytes=settings.max_line_bytes, offset=c.next_offset)
         first_line, skip = c.next_line, 0
-    lines = _Lines(raw_lines.with_lane(lane, first_line=first_line), skip)
+    lines = _Lines(raw_lines.with_lane(lane, first_line=first_line), skip, first_line, settings.max_file_lines)
     joiner = Joiner(parser.parse, max_lines=settings.max_event_lines, max_bytes=settings.max_event_bytes)
     events = joiner.events_and_runs(lines, first_line=c.next_line, start_offset=c.next_offset)
     batches = event_batches(

@@ -169,6 +169,7 @@ class CompiledLane:
         self._parser = parser
         self._batch_rows = settings.batch_rows
         self._batch_bytes = settings.batch_bytes
+        self._max_line = settings.max_file_lines
         self._min_line = min_line
         self._spec = _lane.compile(lane_spec(parser, miner, settings))
         self._miner = miner
@@ -216,6 +217,7 @@ class CompiledLane:
         # twice its line (its fields and its raw text) at most for the lines a lane takes.
         room = max(0, self._batch_bytes - buf.nbytes) // 2
         fit = min(self._batch_rows - buf.rows, max(1, run.source.count(b"\n", run.start, run.start + room)))
+        fit = min(fit, max(1, self._max_line - run.line + 1))  # a run ends at the last line a file may have
         stop, data, count, run.lines, errors, months, sticky = _lane.rows(
             run.source, run.start, fit, run.line, buf.file_id, buf.ingested, ingested_us,
             sticky, self._spec, self._patterns, self.seen,

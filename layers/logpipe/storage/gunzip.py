@@ -9,6 +9,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import PermanentError
@@ -24,9 +25,24 @@ def compression_of(head: bytes) -> str | None:
     return "gzip" if head.startswith(GZIP_MAGIC) else None
 
 
-def decompressed(read: Read, compression: str | None) -> Read:
-    """A ``read(n)`` of the text that ``read`` holds compressed with ``compression``."""
-    return GunzipReader(read).read if compression == "gzip" else read
+@dataclass(frozen=True)
+class Limits:
+    """How far a compressed stream may expand before it is taken for a decompression bomb.
+
+    ``max_bytes``: text in all; ``max_ratio``: text per compressed byte read, judged once
+    ``ratio_after`` bytes of text came out (the first blocks of any log expand far more
+    than the whole does).
+    """
+
+    max_bytes: int
+    max_ratio: int
+    ratio_after: int = 64 * 1024 * 1024
+
+
+def decompressed(read: Read, compression: str | None, limits: Limits | None = None) -> Read:
+    """A ``read(n)`` of the text that ``read`` holds compressed with ``compression``, which
+    raises InputLimitError, after the text up to them, past ``limits``."""
+    return GunzipReader(read, limits).read if compression == "gzip" else read
 
 
 @contextmanager
@@ -42,6 +58,11 @@ class DamagedInputError(PermanentError):
     """The object cannot be read to its end (truncated or corrupt gzip)."""
 
 
+class InputLimitError(DamagedInputError):
+    """The object is not read past a limit (``Limits``, or the lines of a file): what came
+    before it is kept, as before damage."""
+
+
 class GunzipReader:
     """``read(n)`` over the decompressed bytes of a ``read(n)`` of gzip bytes.
 
@@ -51,11 +72,13 @@ class GunzipReader:
     ``DamagedInputError``, and so does every later one.
     """
 
-    def __init__(self, read: Read) -> None:
+    def __init__(self, read: Read, limits: Limits | None = None) -> None:
         self._src = read
         self._src_ended = False
         self._d = zlib.decompressobj(wbits=31)
         self.compressed_read = 0
+        self.decompressed = 0
+        self._limits = limits
         self._done = False
         self._damage: DamagedInputError | None = None
 
@@ -96,8 +119,33 @@ class GunzipReader:
                     "without its trailer"
                 )
                 break
+            if self._limits is not None:
+                chunk = self._within(chunk)
             out.append(chunk)
             want -= len(chunk)
-        if not out and self._damage is not None:
+            if self._damage is not None:
+                break
+        text = b"".join(out)
+        if not text and self._damage is not None:
             raise self._damage
-        return b"".join(out)
+        return text
+
+    def _within(self, chunk: bytes) -> bytes:
+        """``chunk``, or as much of it as the limits allow (the next read then raises)."""
+        limits = self._limits
+        assert limits is not None
+        room = limits.max_bytes - self.decompressed
+        if len(chunk) > room:
+            chunk = chunk[: max(room, 0)]
+            self._damage = InputLimitError(
+                f"gzip expands past {limits.max_bytes} bytes of text (LOGPIPE_MAX_DECOMPRESSED_BYTES): "
+                f"the text after byte {limits.max_bytes} is not parsed"
+            )
+        self.decompressed += len(chunk)
+        total, packed = self.decompressed, max(self.compressed_read, 1)
+        if self._damage is None and total > limits.ratio_after and total > limits.max_ratio * packed:
+            self._damage = InputLimitError(
+                f"gzip expands more than {limits.max_ratio} times (LOGPIPE_MAX_GZIP_RATIO): {total} bytes of text "
+                f"from {packed} bytes of gzip, as a decompression bomb does; the text after that is not parsed"
+            )
+        return chunk
