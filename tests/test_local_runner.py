@@ -324,3 +324,57 @@ def test_the_runner_provisions_what_the_template_declares(
 
     visibility, receives, cors = _declared(path)
     assert _provisioned(settings) == (min(visibility, LOCAL_RECOVERY_S), receives, cors)
+
+
+def _worker_pids(run: Running) -> list[int]:
+    """The runner's worker processes (its children started by multiprocessing's spawn)."""
+    children: list[str] = []
+    for task in Path(f"/proc/{run.proc.pid}/task").iterdir():
+        children += (task / "children").read_text().split()
+    pids = []
+    for pid in children:
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except FileNotFoundError:
+            continue
+        if b"spawn_main" in cmdline:
+            pids.append(int(pid))
+    return pids
+
+
+def _wait_health(run: Running, wanted: Callable[[requests.Response], bool], what: str) -> dict[str, Any]:
+    """Ask /health until its answer is ``wanted``; fails loudly after 60 s."""
+    deadline = time.monotonic() + 60
+    last: Any = None
+    while time.monotonic() < deadline:
+        r = requests.get(f"{run.url}/health", timeout=10)
+        last = (r.status_code, r.text)
+        if wanted(r):
+            return r.json()  # type: ignore[no-any-return]
+        time.sleep(0.1)
+    raise AssertionError(f"/health never said {what}; last: {last}")
+
+
+@pytest.mark.services  # `logpipe run` starts its embedded PostgreSQL and moto
+def test_runner_restarts_workers_killed_with_sigkill_and_health_says_so_meanwhile(tmp_path: Path) -> None:
+    run = Running(tmp_path, env={"LOGPIPE_WORKER_RESTART_S": "3"})
+    try:
+        h = _wait_health(run, lambda r: r.status_code == 200, "ok")
+        assert (h["consumers"], h["consumer_restarts"]) == ("ok", 0)
+        killed = _worker_pids(run)
+        assert len(killed) == 2, killed
+        for pid in killed:
+            os.kill(pid, signal.SIGKILL)
+        h = _wait_health(run, lambda r: r.status_code == 503, "a consumer is down")
+        assert h["failed"] == "consumers" and "SIGKILL" in h["error"], h
+        assert {d["worker"] for d in h["consumers_down"]} <= {"parse-worker-0", "parse-worker-1"}
+        data = b"".join(b"2026-11-27T10:00:%02dZ INFO request %d served\n" % (i % 60, i) for i in range(300))
+        file_id = run.upload("after the kill.log", data)  # sent while the workers are down
+        f = _wait_done(run, file_id)
+        assert (f["status"], f["lines"], f["events"]) == ("done", 300, 300)
+        h = _wait_health(run, lambda r: r.status_code == 200, "ok again")
+        assert (h["consumers"], h["consumer_restarts"]) == ("ok", 2)
+        again = _worker_pids(run)
+        assert len(again) == 2 and not set(again) & set(killed)
+    finally:
+        run.stop()

@@ -226,7 +226,13 @@ def main(argv: list[str] | None = None) -> int:
             from .runner import run
 
             return run(
-                args.port, args.data_dir.resolve(), max(args.workers, 1), args.host, runner.moto_port, runner.schedule_s
+                args.port,
+                args.data_dir.resolve(),
+                max(args.workers, 1),
+                args.host,
+                runner.moto_port,
+                runner.schedule_s,
+                runner.worker_restart_s,
             )
         if args.command == "parse":
             return _cmd_parse(args.file, args.format, args.timezone)

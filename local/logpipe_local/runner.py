@@ -36,11 +36,13 @@ from logpipe.metrics import push
 from . import template
 from .consumer import LocalContext, run_worker, scheduled_event
 from .stack import Stack
+from .supervisor import Supervisor
 
 log = logging.getLogger("logpipe.local")
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 METRICS_PATH = "/metrics"
+HEALTH_PATH = "/health"
 
 
 def schedule_every_s(spec: template.FunctionSpec, local_every_s: int) -> int:
@@ -98,8 +100,15 @@ class Dispatcher:
     of the function's HTTP events in the template, or, for a function behind a function URL,
     the routes its own app defines."""
 
-    def __init__(self, specs: list[template.FunctionSpec], log_level: str, metrics_page: WsgiApp | None = None) -> None:
+    def __init__(
+        self,
+        specs: list[template.FunctionSpec],
+        log_level: str,
+        metrics_page: WsgiApp | None = None,
+        consumers: Callable[[], dict[str, Any]] | None = None,
+    ) -> None:
         self.metrics_page = metrics_page
+        self.consumers = consumers  # the workers' state (Supervisor.status), which /health adds
         self.table: list[tuple[Callable[[str], bool], list[str], str, WsgiApp]] = []
         self.served: dict[str, list[str]] = {}  # "METHOD /path" by function, to print
         for spec in specs:
@@ -130,7 +139,10 @@ class Dispatcher:
                     token = logs.current_function.set(name)
                     try:
                         with metrics.invocation(name):  # the runner reports for its HTTP functions on a timer
-                            return app(environ, _counting_errors(name, start_response))
+                            respond = _counting_errors(name, start_response)
+                            if path == HEALTH_PATH and method == "GET" and self.consumers is not None:
+                                return _with_consumers(app, environ, respond, self.consumers())
+                            return app(environ, respond)
                     finally:
                         logs.current_function.reset(token)
                 allowed += methods
@@ -141,6 +153,46 @@ class Dispatcher:
             headers.append(("Allow", ", ".join(allowed)))
         start_response(status, headers)
         return [body]
+
+
+def _with_consumers(
+    app: WsgiApp, environ: dict[str, Any], start_response: Callable[..., Any], state: dict[str, Any]
+) -> Iterable[bytes]:
+    """``/health`` as the app answers it, with the queue consumers' state added: a worker
+    down makes it 503 (``failed: consumers``), saying which, since when and why."""
+    answer: dict[str, Any] = {}
+
+    def capture(status: str, headers: list[tuple[str, str]], *_: Any) -> Callable[[bytes], None]:
+        answer["status"], answer["headers"] = status, headers
+        return lambda _data: None
+
+    result = app(environ, capture)
+    try:
+        body = b"".join(result)
+    finally:
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()
+    status, headers = answer["status"], answer["headers"]
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        doc = None
+    if isinstance(doc, dict):
+        down = state["down"]
+        doc["consumers"] = "down" if down else "ok"
+        doc["consumer_restarts"] = state["restarts"]
+        if down:
+            doc["consumers_down"] = down
+            if doc.get("status") == "ok":
+                doc["status"], doc["failed"] = "unavailable", "consumers"
+                doc["error"] = "; ".join(f"{d['worker']} is down since {d['since']} ({d['why']})" for d in down)
+                status = "503 SERVICE UNAVAILABLE"
+        body = json.dumps(doc).encode()
+        headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
+        headers.append(("Content-Length", str(len(body))))
+    start_response(status, headers)
+    return [body]
 
 
 def _counting_errors(function: str, start_response: Callable[..., Any]) -> Callable[..., Any]:
@@ -171,18 +223,35 @@ def _rule_matcher(app: Any, rule: str) -> Callable[[str], bool]:
 
 
 def run(
-    port: int, data_dir: Path, workers: int, host: str = "127.0.0.1", moto_port: int = 0, schedule_s: int = 10
+    port: int,
+    data_dir: Path,
+    workers: int,
+    host: str = "127.0.0.1",
+    moto_port: int = 0,
+    schedule_s: int = 10,
+    restart_s: int = 1,
 ) -> int:
     stack = Stack(data_dir, moto_port)
     settings: Settings | None = None
     procs: list[multiprocessing.process.BaseProcess] = []
+    supervisor: Supervisor | None = None
     server = None
     try:
         settings = stack.start()
         specs = template.load()
         # Loaded before the dispatcher, whose start sets the runner's own logging back.
         scheduled = [(spec, spec.handler_function()) for spec in specs if spec.schedules]
-        dispatcher = Dispatcher(specs, settings.log_level, MetricsPage(settings))
+        spawn = multiprocessing.get_context("spawn")
+        env = {k: v for k, v in os.environ.items() if k.startswith(("PSQL_", "AWS_", "LOGPIPE_", "RABBITMQ_"))}
+        consumer_of = {f"{spec.name}-{n}": spec.name for spec in specs if spec.queues for n in range(workers)}
+
+        def start_worker(name: str) -> multiprocessing.process.BaseProcess:
+            worker = spawn.Process(target=run_worker, args=(consumer_of[name], env), name=name, daemon=True)
+            worker.start()
+            return worker
+
+        supervisor = Supervisor(list(consumer_of), start_worker, restart_s)
+        dispatcher = Dispatcher(specs, settings.log_level, MetricsPage(settings), supervisor.status)
         server = make_server(host, port, dispatcher, threaded=True)
         ctx = Context(settings)
         try:
@@ -190,16 +259,7 @@ def run(
         finally:
             ctx.close()
 
-        spawn = multiprocessing.get_context("spawn")
-        env = {k: v for k, v in os.environ.items() if k.startswith(("PSQL_", "AWS_", "LOGPIPE_", "RABBITMQ_"))}
-        for spec in specs:
-            if spec.queues:
-                for n in range(workers):
-                    worker = spawn.Process(
-                        target=run_worker, args=(spec.name, env), name=f"{spec.name}-{n}", daemon=True
-                    )
-                    worker.start()
-                    procs.append(worker)
+        supervisor.start()  # workers that die are started again, and /health says so meanwhile
 
         run_file = data_dir / "run.json"  # lets `logpipe dlq ...` reach this stack while it runs
         run_file.write_text(json.dumps({"pid": os.getpid(), "env": env}), encoding="utf-8")
@@ -238,6 +298,8 @@ def run(
     finally:
         print("stopping...", file=sys.stderr, flush=True)
         (data_dir / "run.json").unlink(missing_ok=True)
+        if supervisor is not None:
+            procs = supervisor.stop()
         for p in procs:
             if p.is_alive():
                 p.terminate()  # SIGTERM: the worker finishes the batch it is in, then leaves

@@ -22,6 +22,9 @@ class RunnerSettings:
     # Scheduled functions run at least this often locally (0: at the template's rate only):
     # on a laptop the index and rollups should not wait a minute behind an upload.
     schedule_s: int = 10
+    # A worker process that died is started again after this many seconds, doubling for
+    # one that dies again soon after (up to a minute).
+    worker_restart_s: int = 1
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> RunnerSettings:
@@ -31,4 +34,5 @@ class RunnerSettings:
             port=env_int(e, "LOGPIPE_PORT", cls.port, 0, 65535),
             moto_port=env_int(e, "LOGPIPE_MOTO_PORT", cls.moto_port, 0, 65535),
             schedule_s=env_int(e, "LOGPIPE_SCHEDULE_S", cls.schedule_s, 0),
+            worker_restart_s=env_int(e, "LOGPIPE_WORKER_RESTART_S", cls.worker_restart_s, 0),
         )
