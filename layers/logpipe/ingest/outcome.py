@@ -17,7 +17,7 @@ import pg8000.native
 from .. import metrics
 from ..db import chunks as chunks_db
 from ..db import files as files_db
-from ..errors import PermanentError, RetryableError, ServiceUnavailableError
+from ..errors import LogpipeError, PermanentError, RetryableError, ServiceUnavailableError
 from ..queue import Delivery, Outcome
 from ..queue.policy import OK, Result, RetryPolicy
 from ..storage import ObjectReplacedError
@@ -56,7 +56,12 @@ def _run(ctx: Context, d: Delivery, deadline: float) -> Result:
         return OK
     except ObjectReplacedError as exc:
         ctx.rollback()
-        _refuse_replaced(ctx, exc)
+        try:
+            _refuse_replaced(ctx, exc)
+        except Exception as again:  # noqa: BLE001 - the file could not be marked: the message is tried again
+            ctx.rollback()
+            log.warning("could not mark a replaced file: %s", again)
+            return Result("unavailable" if _unavailable(again) else "failed", f"{type(again).__name__}: {again}")
         return OK
     except PermanentError as exc:
         log.warning("dead-lettering a message: %s", exc)
@@ -76,7 +81,7 @@ def _refuse_replaced(ctx: Context, exc: ObjectReplacedError) -> None:
     """Say on the file that its object was replaced under it: nothing of the new one was read."""
     try:
         found: str | None = ctx.bucket.head(exc.key).etag
-    except PermanentError:  # gone altogether
+    except LogpipeError:  # gone altogether, or the bucket did not answer: the error says less
         found = None
     with ctx.transaction() as conn:
         f = files_db.by_key(conn, exc.key, lock=True)
