@@ -14,12 +14,15 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from .guards import Guard
 from .timeparse import TimeParser
+
+if TYPE_CHECKING:
+    from .layouts import Layout, LayoutReader
 
 LEVELS = ("trace", "debug", "info", "warn", "error", "fatal")
 ERROR_LEVELS = ("error", "fatal")  # what a file's error count counts
@@ -258,10 +261,33 @@ class Parser:
     ``tz`` is the timezone of naive timestamps; ``reference`` the time against which a
     missing year is inferred (default: now); ``format`` forces one format (with a fall
     back to ``text`` for lines it does not match).
+
+    ``layout`` (see ``layouts``) reads the lines it fits before any format is tried; a
+    line it does not fit and no format claims is text whose time is not looked for (in
+    such a file a time elsewhere in a line is a message's). With ``adapt``, when most
+    lines stop fitting the layout, a new one is inferred from them and read with from
+    then on (``layout_changes`` lists them, with how many lines had been parsed).
     """
 
-    def __init__(self, *, tz: str = "UTC", reference: datetime | None = None, format: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        tz: str = "UTC",
+        reference: datetime | None = None,
+        format: str | None = None,
+        layout: Layout | None = None,
+        adapt: bool = False,
+    ) -> None:
         self.time = TimeParser(tz, reference)
+        self._layout: LayoutReader | None = None
+        self._adapt = None
+        self.layout_changes: list[tuple[int, Layout]] = []
+        if layout is not None:
+            from .layouts import Adapter, LayoutReader
+
+            self._layout = LayoutReader(layout, self.time)
+            if adapt:
+                self._adapt = Adapter(self)
         methods: dict[str, Callable[[str], Parsed | None]] = {
             "json": self._json, "cri": self._cri, "github_actions": self._github_actions,
             "syslog5424": self._syslog5424, "syslog3164": self._syslog3164, "apache_access": self._access,
@@ -296,6 +322,18 @@ class Parser:
             line = _ANSI.sub("", line)
         if line[:1] == "\ufeff":
             line = line[1:]
+        layout = self._layout
+        if layout is not None:
+            read = layout.read(line)
+            if read is not None:
+                if self._adapt is not None:
+                    self._adapt.fits()
+                return read
+            if self._adapt is not None and line.strip() and line[:1] not in " \t":
+                layout = self._adapt.misfits(line)
+                read = layout.read(line) if layout is not None else None
+                if read is not None:
+                    return read
         last = self._last
         # Only the formats that can start with this character are tried: on mixed input a
         # line whose format differs from the last one would otherwise run every pattern.
@@ -331,10 +369,22 @@ class Parser:
             if parsed is not None:
                 self._last = entry
                 return parsed
-        text = self._text(line)
+        text = self._text(line, find_time=self._layout is None)
         if failed is not None:
             text.kept_raw = failed
         return text
+
+    @property
+    def layout(self) -> Layout | None:
+        """The layout lines are read with now, if any."""
+        return self._layout.layout if self._layout is not None else None
+
+    def use_layout(self, layout: Layout) -> LayoutReader:
+        """Read with ``layout`` from now on (lines already parsed are as they were)."""
+        from .layouts import LayoutReader
+
+        self._layout = LayoutReader(layout, self.time)
+        return self._layout
 
     # -- JSON and container logs ---------------------------------------------------------------
     def _json(self, line: str) -> Parsed | None:
@@ -641,19 +691,19 @@ class Parser:
 
     _ANY_CLF = re.compile(r"\[(\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4})\]")
 
-    def _text(self, line: str) -> Parsed:
+    def _text(self, line: str, find_time: bool = True) -> Parsed:
         """Unknown text: the whole line is the message, with any timestamp and level found in it.
 
         A timestamp that opens the line is taken off the message.
         """
         head = line[:TEXT_HEAD]
         ts, message = None, line
-        m = self._ANY_TS.search(head) if ":" in head else None
+        m = self._ANY_TS.search(head) if find_time and ":" in head else None
         if m is not None:
             ts = self.time.iso(m.group(0))
             if ts is not None and m.start() <= 1:
                 message = line[m.end() :].lstrip(" ]")
-        else:
+        elif find_time:
             c = self._ANY_CLF.search(head) if "[" in head else None
             if c is not None:
                 ts = self.time.clf(c.group(1))

@@ -73,6 +73,7 @@ class TimeParser:
 
     def __init__(self, tz: str = "UTC", reference: datetime | None = None) -> None:
         self.tz = zone(tz)
+        self.tz_name = tz
         self.reference = reference or datetime.now(UTC)
         self._cache: dict[tuple[object, ...] | str, datetime] = {}
         self._iso_cache: dict[tuple[str, str], datetime] = {}
@@ -81,6 +82,10 @@ class TimeParser:
         if dt.tzinfo is None:
             dt = dt.replace(tzinfo=self.tz)
         return dt.astimezone(UTC)
+
+    def aware(self, dt: datetime) -> datetime:
+        """``dt`` in UTC, taking the source's zone when it has none."""
+        return self._aware(dt)
 
     def _cached(self, key: tuple[object, ...] | str, build: object) -> datetime:
         dt = self._cache.get(key)

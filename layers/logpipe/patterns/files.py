@@ -7,10 +7,12 @@ Lines are parsed and joined into events as the parse-worker does it (``Parser`` 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from itertools import chain, islice
 from pathlib import Path
 
 from ..parsing import Line, LineReader
 from ..parsing.formats import Parser
+from ..parsing.inference import SAMPLE_LINES, choose
 from ..parsing.multiline import Joiner
 from ..storage.gunzip import open_text
 from .miner import DEFAULT_MIN_DISTINCT, Pattern, PatternMiner, Shape
@@ -37,9 +39,17 @@ def line_patterns(
 ) -> list[Pattern]:
     """The final pattern of each line, in order: the pattern of the event the line belongs to.
 
-    All events are mined first, then each gets the template its kind settled on.
+    All events are mined first, then each gets the template its kind settled on. Unless
+    ``source_format`` forces a format, the file's layout is inferred from its first lines
+    (``parsing.inference.choose``) as ingest infers it.
     """
-    parser = Parser(tz=tz, format=source_format)
+    lines = iter(lines)
+    layout = None
+    if source_format is None:
+        head = list(islice(lines, SAMPLE_LINES))
+        layout = choose([line.text for line in head], tz=tz).layout
+        lines = chain(head, lines)
+    parser = Parser(tz=tz, format=source_format, layout=layout, adapt=layout is not None)
     joiner = Joiner(parser.parse, max_lines=max_event_lines, max_bytes=max_event_bytes)
     miner = PatternMiner(min_distinct=min_distinct)
     events: list[tuple[Shape, int]] = [

@@ -1,0 +1,440 @@
+"""Inferring a file's layout from a sample of its lines, as a structure finder does.
+
+The steps, each decided across the sample and never line by line:
+
+1. The time. Every line's head is searched for timestamps of every family in
+   ``layouts.TIME_FAMILIES`` that start and end at a token's edge. Each is keyed by its
+   family and by how many header tokens come before it; the key the most lines share is
+   the layout's time (its wrapping brackets or trailing comma too). A numeric date's
+   order (day or month first) is decided from the numbers over 12 seen in the sample.
+2. The columns. The text before the time, and the first tokens after it, are cut into
+   tokens (a bracketed group, ``<...>``, ``(...)``, ``program[pid]:``, a word) and each
+   token classed (a level, an integer, a bracket, a program, a dash or a pipe separator,
+   a word). A column is a position whose class is the same on nine lines in ten; the
+   header goes on while columns are, and ends after the last column that a header ends
+   with (anything but a plain word: those, a host say, are kept only between other
+   columns, and only when few values repeat).
+3. The names: a level column's words are levels (any case, letters, ``<N>``); a bracketed
+   or bare integer is a pid; ``<...>`` is a process id too; another bracket is a thread;
+   ``program[pid]:`` or ``word:`` is a component; a first plain word is the host; a long
+   hex or UUID token is a request id; others are fields by position.
+
+``choose`` decides whether a file gets a layout at all: only where the layout explains the
+sample better than the known formats do (it fits lines they leave as text, or takes more
+of the header off their messages with the same time).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from .formats import TEXT_FORMAT, Parser, strip_ansi
+from .layouts import _TIME_END, _TIME_START, SHAPES, TIME_FAMILIES, Column, Layout, LayoutReader, level_of
+from .timeparse import TimeParser
+
+SAMPLE_LINES = 200
+HEAD = 160  # how much of a line's start is searched for its time
+AFTER_TOKENS = 10  # how many tokens after the time are looked at as columns
+CONSISTENT = 0.9  # the share of lines a column's class must hold
+LEVEL_SHARE = 0.6  # the share of level words that makes a column the level's
+MAX_WORD_RUN = 3  # plain-word columns in a row that a header may hold
+# Families tried in this order; on a tie between keys, the one listed first wins.
+FAMILY_ORDER = (
+    "ymd", "day_month", "month_day", "numeric_year_last", "ymd_compact", "yymmdd_compact", "letter_mmdd",
+    "numeric_no_year", "epoch",
+)  # fmt: skip
+assert set(FAMILY_ORDER) == set(TIME_FAMILIES)
+_FINDERS = {name: re.compile(_TIME_START + "(?:" + TIME_FAMILIES[name] + ")" + _TIME_END) for name in FAMILY_ORDER}
+
+_TOKEN = re.compile(
+    r"\[(?:[^\[\]]|\[[^\[\]]*\])*\]:?"  # bracket
+    r"|<[^<>\s]*>:?"  # angle
+    r"|\([^()\s]*\):?"  # paren
+    r"|[^\s\[\],;|]+?(?:\[\d+\])?[:\]](?=\s|$)"  # program
+    r"|\|"  # pipe
+    r"|[^\s,;|]+"  # word
+)
+_SEP = re.compile(r"\s*[,;]\s*|\s+")
+_ID = re.compile(
+    r"(?=[0-9a-fA-F-]*\d)(?=[0-9a-fA-F-]*[a-fA-F])[0-9a-fA-F]{8,}(?:-[0-9a-fA-F]{4,})*|[\w-]*\d[\w-]*-[\w-]{6,}"
+)
+_PUNCT = re.compile(SHAPES["punct"])
+_DIGITS = re.compile(r"\d+")
+_HOSTLIKE = re.compile(r"[A-Za-z][\w.-]*")
+
+
+Token = tuple[str, str, int]  # its text, the separator after it, and its width with that separator
+
+
+def _tokens(text: str, limit: int) -> tuple[list[Token], int]:
+    """Up to ``limit`` tokens of ``text`` with the separator after each, and where the last ends."""
+    out: list[Token] = []
+    pos = 0
+    while pos < len(text) and len(out) < limit:
+        m = _TOKEN.match(text, pos)
+        if m is None:
+            break
+        s = _SEP.match(text, m.end())
+        if s is None:
+            sep = "none"
+        else:
+            sep = "comma" if s.group(0).strip() else "space"
+        end = s.end() if s is not None else m.end()
+        out.append((m.group(0), sep, end - pos))
+        pos = end
+    return out, pos
+
+
+def classify(token: str) -> str:
+    """A token's class."""
+    c = token[:1]
+    word = token.strip("[]<>():")
+    if level_of(token) is not None and (c.isalpha() or c in "[<(") and (len(word) > 1 or word.isupper()):
+        return "level"
+    if c == "[":
+        return "bracket"
+    if c == "<":
+        return "angle"
+    if c == "(":
+        return "paren"
+    if _PUNCT.fullmatch(token):
+        return "punct"
+    if token.rstrip(":").isdigit():
+        return "int"
+    if token.endswith(":") or (token.endswith("]") and "[" not in token):
+        return "program"
+    if _ID.fullmatch(token):
+        return "id"
+    return "word"
+
+
+_STRONG = frozenset(("level", "bracket", "angle", "paren", "program", "int", "punct", "id"))
+_SHAPE_OF = {
+    "level": "word", "bracket": "bracket", "angle": "angle", "paren": "paren", "program": "program", "int": "int",
+    "punct": "punct", "id": "word", "word": "word",
+}  # fmt: skip
+
+
+@dataclass
+class Inference:
+    """What inference found, and why: the layout (or None), the lines that fit, and
+    each reason a step gave."""
+
+    layout: Layout | None
+    sample: int = 0
+    fitted: int = 0
+    reasons: list[str] = field(default_factory=list)
+
+
+def _eligible(lines: Sequence[str]) -> list[str]:
+    """The sample's lines that may start an event: not blank, not indented."""
+    out = []
+    for line in lines[:SAMPLE_LINES]:
+        line = strip_ansi(line).lstrip("\ufeff")
+        if line.strip() and line[:1] not in " \t":
+            out.append(line)
+    return out
+
+
+@dataclass
+class _Found:
+    family: str
+    before: int  # header tokens before it
+    wrap: str
+    start: int
+    end: int
+    groups: dict[str, str | None]
+
+
+def _times(line: str) -> list[_Found]:
+    """Every time in the line's head at a token's edge, one per (family, place)."""
+    head = line[:HEAD]
+    out: list[_Found] = []
+    seen: set[tuple[str, int]] = set()
+    for family, finder in _FINDERS.items():
+        for m in finder.finditer(head):
+            start, end = m.start(), m.end()
+            opener = head[start - 1] if start and head[start - 1] in "[(<" else ""
+            prefix = head[: start - len(opener)]
+            tokens, used = _tokens(prefix, 50)
+            if used != len(prefix) or (prefix and not prefix[-1].isspace() and not opener):
+                continue  # the time is not where a column starts
+            closer = head[end : end + 1]
+            if opener:
+                if closer != {"[": "]", "(": ")", "<": ">"}[opener]:
+                    continue
+            elif closer not in (",", ":"):
+                closer = ""
+            key = (family, len(tokens))
+            if key in seen:
+                continue
+            seen.add(key)
+            wrap = (opener or " ") + (closer or " ") if opener or closer else ""
+            out.append(_Found(family, len(tokens), wrap, start - len(opener), end + len(closer), m.groupdict()))
+    return out
+
+
+def _order(found: list[_Found], family: str) -> tuple[str, str]:
+    """Whether a numeric date is day or month first, decided over the sample."""
+    day_first = sum(1 for f in found if int(f.groups["A"] or 0) > 12)
+    month_first = sum(1 for f in found if int(f.groups["B"] or 0) > 12)
+    if day_first > month_first:
+        return "dm", f"day first: {day_first} dates have a first number over 12"
+    if month_first > day_first:
+        return "md", f"month first: {month_first} dates have a second number over 12"
+    seps = Counter(f.groups.get("ds") for f in found)
+    sep = seps.most_common(1)[0][0] if seps else "/"
+    if family == "numeric_year_last" and sep in (".", "-"):
+        return "dm", f"no number over 12 decides it: day first, as dates written with {sep!r} are"
+    return "md", "no number over 12 decides it: month first"
+
+
+def _masked(token: str) -> str:
+    return _DIGITS.sub("0", token)
+
+
+def header_word(tokens: list[Token], following: list[Token]) -> bool:
+    """Whether a column of words before the message is the header's (a host, a component)
+    and not the message's first word.
+
+    It is when padded to a width, as columns are; or when it holds few values (numbers
+    aside) that are each followed by the same words: a host or a component says nothing
+    of the message after it, where a message's first word is followed by its template's
+    second (``jk2_init() Found``, ``mod_jk child``).
+    """
+    n = len(tokens)
+    widths = Counter(w for _, _, w in tokens)
+    if len({len(t) for t, _, _ in tokens}) > 1 and widths.most_common(1)[0][1] >= CONSISTENT * n:
+        return True
+    values = Counter(_masked(t) for t, _, _ in tokens)
+    if len(values) > min(4, max(1, n // 10)):
+        return False
+    if len(values) == 1:  # the same word on every line: a header's if what follows varies
+        return len({_masked(f) for f, _, _ in following}) > 1
+    after: dict[str, set[str]] = {}
+    for (t, _, _), (f, _, _) in zip(tokens, following, strict=True):
+        after.setdefault(_masked(t), set()).add(_masked(f))
+    (first, _), (second, count) = values.most_common(2)
+    return count >= 3 and bool(after[first] & after[second])
+
+
+def _column(tokens: list[Token], index: int, word_names: int) -> tuple[Column, str] | None:
+    """The column the ``tokens`` at one position make (class, shape, name), or None
+    when their classes differ too often."""
+    classes = Counter(classify(t) for t, _, _ in tokens)
+    n = len(tokens)
+    top, count = classes.most_common(1)[0]
+    levels = classes["level"]
+    wrappers = Counter(t[:1] if t[:1] in "[<(" else "" for t, _, _ in tokens)
+    if levels >= LEVEL_SHARE * n and wrappers.most_common(1)[0][1] >= CONSISTENT * n:
+        top = "level"
+        wrapper = wrappers.most_common(1)[0][0]
+        shape = {"[": "bracket", "<": "angle", "(": "paren", "": "word"}[wrapper]
+    elif count >= CONSISTENT * n:
+        shape = _SHAPE_OF[top]
+        if top == "int" and classes["int"] < n:
+            shape = "word"  # a number on most lines, something else on a few
+    elif classes["bracket"] + classes["level"] >= CONSISTENT * n and all(t[:1] == "[" for t, _, _ in tokens):
+        top, shape = "bracket", "bracket"
+    else:
+        return None
+    if top == "word" and len({_masked(t) for t, _, _ in tokens}) > max(3, n // 3):
+        return None  # a word of many values: the message's
+    seps = Counter(s for _, s, _ in tokens)
+    sep = seps.most_common(1)[0][0] if len(seps) == 1 else ("maybe_space" if "comma" not in seps else "comma")
+    values = [t.strip("[]<>():") for t, _, _ in tokens]
+    if top == "level":
+        name = "level"
+    elif top == "program":
+        name = "component"
+    elif top == "int" or (top == "bracket" and all(v.isdigit() for v in values)):
+        name = "pid"
+    elif top == "angle":
+        name = "pid"
+    elif top == "bracket":
+        name = "thread"
+    elif top == "id":
+        name = "request_id"
+    elif top == "punct":
+        name = ""
+    elif top == "word" and all("." in v or "/" in v or ":" in v for v in values):
+        name = "component"
+    elif top == "word" and word_names == 0 and all(_HOSTLIKE.fullmatch(v) for v in values):
+        name = "host"
+    else:
+        name = f"field{index}"
+    return Column(name, shape, sep), top
+
+
+def _dedupe(columns: list[Column]) -> list[Column]:
+    seen: Counter[str] = Counter()
+    out = []
+    for c in columns:
+        name = c.name
+        if name:
+            seen[name] += 1
+            if seen[name] > 1:
+                name = "thread" if name == "pid" and "thread" not in seen else f"{name}_{seen[name]}"
+                seen[name] += 1
+        out.append(Column(name, c.shape, c.sep, c.wrap))
+    return out
+
+
+def infer(lines: Sequence[str], *, tz: str = "UTC", reference: datetime | None = None) -> Inference:
+    """The layout of a file from its first lines (or of the lines that stopped fitting)."""
+    sample = _eligible(lines)
+    result = Inference(None, len(sample))
+    if not sample:
+        result.reasons.append("no line to infer from")
+        return result
+    # 1. the time
+    per_line = [_times(line) for line in sample]
+    with_time = sum(1 for found in per_line if found)
+    keys: Counter[tuple[str, int, str]] = Counter()
+    for found in per_line:
+        for f in found:
+            keys[(f.family, f.before, f.wrap)] += 1
+    time_col: Column | None = None
+    order = "md"
+    timed: list[tuple[str, _Found | None]] = [(line, None) for line in sample]
+    if keys:
+        rank = {name: i for i, name in enumerate(FAMILY_ORDER)}
+        (family, before, wrap), support = min(keys.items(), key=lambda kv: (-kv[1], kv[0][1], rank[kv[0][0]]))
+        if support >= 2 and support * 2 >= with_time:
+            timed = []
+            for line, found in zip(sample, per_line, strict=True):
+                hit = next((f for f in found if (f.family, f.before, f.wrap) == (family, before, wrap)), None)
+                if hit is not None:
+                    timed.append((line, hit))
+            chosen = [f for _, f in timed if f is not None]
+            if family in ("numeric_year_last", "numeric_no_year"):
+                order, why = _order(chosen, family)
+                result.reasons.append(why)
+            time_col = Column("time", family, "space", wrap)
+            result.reasons.append(
+                f"time: {family} after {before} header token(s), on {support} of {len(sample)} lines"
+                + (f", wrapped {wrap.strip()!r}" if wrap.strip() else "")
+            )
+        else:
+            result.reasons.append(
+                f"no time: the commonest place of one ({family}) holds {support} of {with_time} lines"
+            )
+    else:
+        result.reasons.append("no time in the sample's lines")
+    # 2. the columns, before the time and after it
+    befores: list[list[Token]] = []
+    afters: list[list[Token]] = []
+    time_seps: Counter[str] = Counter()
+    for line, hit in timed:
+        if hit is None:
+            befores.append([])
+            afters.append(_tokens(line, AFTER_TOKENS)[0])
+            continue
+        befores.append(_tokens(line[: hit.start], 50)[0])
+        rest = line[hit.end :]
+        stripped = rest.lstrip(" \t")
+        comma = stripped[:1] in (",", ";")
+        time_seps["comma" if comma else ("space" if stripped != rest or not rest else "none")] += 1
+        afters.append(_tokens(stripped[1:].lstrip() if comma else stripped, AFTER_TOKENS)[0])
+    columns: list[Column] = []
+    prefix_len = len(befores[0]) if time_col is not None else 0
+    words = 1  # no host before the time
+    for i in range(prefix_len):
+        col = _column([b[i] for b in befores], i, words)
+        if col is None:
+            # Tokens before the time that vary: kept as words, as the time's place says they are columns.
+            col = (Column(f"field{i}", "word", "space"), "word")
+        if col[1] == "word":
+            words += 1
+        columns.append(col[0])
+    if time_col is not None:
+        sep = time_seps.most_common(1)[0][0] if len(time_seps) == 1 else "maybe_space"
+        columns.append(Column("time", time_col.shape, sep, time_col.wrap))
+    words = 0
+    header_end = len(columns)
+    run = 0
+    for i in range(AFTER_TOKENS):
+        at = [a[i] for a in afters if len(a) > i + 1]  # a token with more after it: not a message's last
+        following = [a[i + 1] for a in afters if len(a) > i + 1]
+        if len(at) < CONSISTENT * len(afters) or not at:
+            break
+        col = _column(at, len(columns), words)
+        if col is None:
+            break
+        column, cls = col
+        columns.append(column)
+        if cls in _STRONG:
+            header_end = len(columns)
+            run = 0
+        else:
+            words += 1
+            run += 1
+            if run == 1 and header_word(at, following):
+                header_end = len(columns)  # a host or component word before the message
+            if run > MAX_WORD_RUN:
+                break
+    columns = _dedupe(columns[:header_end])
+    if not columns or (time_col is None and not any(c.name == "level" for c in columns)):
+        result.reasons.append("no time and no level column: no layout")
+        return result
+    layout = Layout(tuple(columns), order)
+    reader = LayoutReader(layout, TimeParser(tz, reference))
+    result.fitted = sum(1 for line in sample if reader.read(line) is not None)
+    if result.fitted == 0:
+        result.reasons.append(f"the layout {layout.describe()} fits no line of the sample")
+        return result
+    result.layout = layout
+    result.reasons.append(f"layout: {layout.describe()}, fits {result.fitted} of {len(sample)} lines")
+    return result
+
+
+@dataclass
+class Choice:
+    """Whether a file gets a layout, and why."""
+
+    layout: Layout | None
+    reason: str
+    inference: Inference
+
+
+def choose(lines: Sequence[str], *, tz: str = "UTC", reference: datetime | None = None) -> Choice:
+    """The layout a file whose first lines are ``lines`` should be read with, or None
+    when the known formats read it as well (or no layout is found)."""
+    inference = infer(lines, tz=tz, reference=reference)
+    layout = inference.layout
+    if layout is None:
+        return Choice(None, "no layout found", inference)
+    sample = _eligible(lines)
+    parser = Parser(tz=tz, reference=reference)
+    reader = LayoutReader(layout, TimeParser(tz, reference))
+    better = worse = fits = 0
+    for line in sample:
+        known = parser.parse(line)
+        mine = reader.read(line)
+        if mine is None:
+            continue
+        fits += 1
+        if known.format == TEXT_FORMAT:
+            better += 1
+            continue
+        if known.ts is not None and (mine.ts is None or abs((mine.ts - known.ts).total_seconds()) >= 1):
+            worse += 1
+        elif known.level is not None and mine.level is None:
+            worse += 1
+        elif len(mine.message) < len(known.message) and known.message.endswith(mine.message):
+            better += 1
+        elif len(mine.message) != len(known.message):
+            worse += 1
+    if better == 0 or better <= worse * 4:
+        return Choice(
+            None, f"the known formats read the sample as well ({better} lines better, {worse} worse)", inference
+        )
+    return Choice(
+        layout,
+        f"{fits} of {len(sample)} lines fit; {better} read better than by the known formats, {worse} worse",
+        inference,
+    )

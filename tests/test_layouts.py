@@ -1,0 +1,227 @@
+"""Layouts inferred per file: on logs in layouts the parser has no rule for.
+
+The generated logs (``log_layouts``) follow other software's documented default layouts;
+this machine's own logs are read where they exist and skipped where they do not.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from log_layouts import LAYOUTS, REFERENCE, Truth, generate
+
+from logpipe.parsing import Line
+from logpipe.parsing.formats import TEXT_FORMAT, Parser
+from logpipe.parsing.inference import choose, infer
+from logpipe.parsing.layouts import LAYOUT_FORMAT, Column, Layout, LayoutReader
+from logpipe.parsing.timeparse import TimeParser
+from logpipe.patterns import mine
+from logpipe.patterns.files import line_patterns
+
+from patterns_accuracy import grouping_accuracy
+
+LINES = 600
+
+
+def _parsed(truth: list[Truth]) -> tuple[Parser, list]:  # type: ignore[type-arg]
+    choice = choose([t.line for t in truth[:200]], reference=REFERENCE)
+    assert choice.layout is not None, choice.reason
+    parser = Parser(reference=REFERENCE, layout=choice.layout, adapt=True)
+    return parser, [parser.parse(t.line) for t in truth]
+
+
+@pytest.mark.parametrize("layout", LAYOUTS, ids=[lay.name for lay in LAYOUTS])
+def test_an_inferred_layout_finds_the_time_the_level_and_the_message_of_lines_in_a_layout_no_rule_names(
+    layout: object,
+) -> None:
+    truth = generate(layout, LINES)  # type: ignore[arg-type]
+    if layout.name == "python_bracket_level":  # type: ignore[attr-defined]
+        # The known application format reads it: no layout is chosen, and it must read it as well.
+        assert choose([t.line for t in truth[:200]], reference=REFERENCE).layout is None
+        parser = Parser(reference=REFERENCE)
+        parsed = [parser.parse(t.line) for t in truth]
+    else:
+        _, parsed = _parsed(truth)
+    n = len(truth)
+    times = sum(1 for t, p in zip(truth, parsed, strict=True) if p.ts == t.ts)
+    messages = sum(1 for t, p in zip(truth, parsed, strict=True) if p.message.strip() == t.message)
+    levels = [(t.level, p.level) for t, p in zip(truth, parsed, strict=True) if t.level is not None]
+    assert times >= 0.99 * n, f"time found and right on {times} of {n} lines"
+    assert messages >= 0.95 * n, f"header out of the message on {messages} of {n} lines"
+    assert all(want == got for want, got in levels), [pair for pair in levels if pair[0] != pair[1]][:5]
+
+
+@pytest.mark.parametrize("layout", LAYOUTS, ids=[lay.name for lay in LAYOUTS])
+def test_grouping_on_raw_lines_is_within_two_hundredths_of_grouping_on_the_true_messages(layout: object) -> None:
+    truth = generate(layout, LINES)  # type: ignore[arg-type]
+    templates = [t.template for t in truth]
+    raw = [p.id for p in line_patterns(Line(t.line, False, 0) for t in truth)]
+    true = [p.id for p in mine([t.message for t in truth])]
+    assert grouping_accuracy(templates, raw) >= grouping_accuracy(templates, true) - 0.02
+
+
+def test_no_time_is_taken_from_inside_a_message() -> None:
+    words = ("Started", "Stopped", "Loaded", "Saved", "Opened", "Closed", "Sent", "Read")
+    lines = [f"2026-11-30 10:00:{s:02d} INFO [main] {words[s % 8]} item {s}" for s in range(40)]
+    layout = infer(lines).layout
+    assert layout is not None
+    parser = Parser(reference=REFERENCE, layout=layout)
+    inside = parser.parse("Backup of 2024-06-01 10:00:00 verified")
+    assert inside.format == TEXT_FORMAT and inside.ts is None
+    # A date at the start of a message, after a header, is the message's too.
+    line = parser.parse("2026-11-30 10:01:00 INFO [main] 2024-06-01 10:00:00 was the last backup")
+    assert line.ts == datetime(2026, 11, 30, 10, 1, tzinfo=UTC)
+    assert line.message == "2024-06-01 10:00:00 was the last backup"
+
+
+def test_day_and_month_order_is_decided_across_the_sample_not_line_by_line() -> None:
+    # The first lines could be either; one later line has a day over 12.
+    days = [(d, m) for m in (1, 2) for d in range(1, 13)] + [(25, 2)]
+    lines = [f"{d:02d}/{m:02d}/2026 08:00:00 WARN pool: job {i}" for i, (d, m) in enumerate(days)]
+    inference = infer(lines)
+    assert inference.layout is not None and inference.layout.order == "dm", inference.reasons
+    parser = Parser(reference=REFERENCE, layout=inference.layout)
+    assert parser.parse(lines[2]).ts == datetime(2026, 1, 3, 8, tzinfo=UTC)
+    # Month first when the numbers say so.
+    us = [f"{m:02d}/{d:02d}/2026 08:00:00 WARN pool: job {i}" for i, (d, m) in enumerate(days)]
+    assert infer(us).layout.order == "md"  # type: ignore[union-attr]
+
+
+def test_a_missing_year_is_the_one_that_puts_the_time_before_the_reading() -> None:
+    january = datetime(2027, 1, 2, tzinfo=UTC)
+    lines = [f"12/31 23:59:{s:02d} INFO edge-1 tick {s}" for s in range(20)]
+    layout = infer(lines).layout
+    assert layout is not None
+    parser = Parser(reference=january, layout=layout)
+    assert parser.parse(lines[0]).ts == datetime(2026, 12, 31, 23, 59, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("line", "why"),
+    [
+        ("0000012345 [INFO] uptime counter, not a time", "decades"),
+        ("2090-01-01 00:00:00 [INFO] a clock set far ahead", "decades"),
+    ],
+)
+def test_times_decades_off_are_refused_with_a_reason_and_the_line_kept(line: str, why: str) -> None:
+    lines = (
+        [f"{1764496800 + s} [INFO] tick {s}" for s in range(20)]
+        if line[0] == "0"
+        else [f"2026-11-30 10:00:{s:02d} [INFO] tick {s}" for s in range(20)]
+    )
+    layout = infer(lines).layout
+    assert layout is not None
+    parsed = Parser(reference=REFERENCE, layout=layout).parse(line)
+    assert parsed.format == LAYOUT_FORMAT and parsed.ts is None and parsed.level == "info"
+    assert why in parsed.fields["time_refused"]  # type: ignore[index]
+    assert parsed.message == line.split("] ", 1)[1]
+
+
+def test_one_time_per_line_when_a_line_states_its_time_twice() -> None:
+    lines = [f"{1796032800 + s} 2026-11-30 10:00:{s:02d} INFO tick {s}" for s in range(30)]
+    layout = infer(lines).layout
+    assert layout is not None
+    assert [c.name for c in layout.columns].count("time") == 1
+    parsed = Parser(reference=REFERENCE, layout=layout).parse(lines[3])
+    assert parsed.ts == datetime(2026, 11, 30, 10, 0, 3, tzinfo=UTC)
+
+
+def test_a_file_whose_layout_changes_halfway_is_followed_and_earlier_lines_keep_their_reading() -> None:
+    first = [f"2026-11-30 10:00:{s % 60:02d} [INFO] <0.{s}.0> first half {s}" for s in range(150)]
+    second = [f"30 Nov 2026 11:{s % 60:02d}:00 | WARN | second half {s}" for s in range(150)]
+    parser = Parser(reference=REFERENCE, layout=infer(first).layout, adapt=True)
+    early = [parser.parse(line) for line in first]
+    late = [parser.parse(line) for line in second]
+    assert all(p.format == LAYOUT_FORMAT and p.fields == {"pid": f"0.{i}.0"} for i, p in enumerate(early))
+    assert len(parser.layout_changes) == 1
+    at, _ = parser.layout_changes[0]
+    assert 150 < at < 150 + 64
+    tail = late[at - 150 + 1 :]
+    assert all(p.level == "warn" and p.message.startswith("second half") for p in tail)
+    assert tail[-1].ts == datetime(2026, 11, 30, 11, 29, tzinfo=UTC)
+
+
+def test_known_formats_keep_their_files() -> None:
+    syslog = [f"Nov 30 10:00:{s:02d} web-1 sshd[{100 + s}]: Accepted key for u{s}" for s in range(50)]
+    access = [f'10.0.0.{s} - - [30/Nov/2026:10:00:{s:02d} +0000] "GET /x{s} HTTP/1.1" 200 12' for s in range(50)]
+    json = [f'{{"time": "2026-11-30T10:00:{s:02d}Z", "level": "info", "msg": "m{s}"}}' for s in range(50)]
+    for lines in (syslog, access, json):
+        assert choose(lines, reference=REFERENCE).layout is None, lines[0]
+
+
+def test_a_layout_is_data_that_round_trips_and_bad_data_is_refused_by_name() -> None:
+    layout = Layout(
+        (Column("time", "ymd", "space", "[]"), Column("level", "bracket"), Column("component", "program")), "dm"
+    )
+    assert Layout.from_dict(layout.to_dict()) == layout
+    line = "[2026-11-30 10:00:00] [error] db: down"
+    parsed = LayoutReader(Layout.from_dict(layout.to_dict()), TimeParser()).read(line)
+    assert parsed is not None and (parsed.level, parsed.fields, parsed.message) == (
+        "error",
+        {"component": "db"},
+        "down",
+    )
+    for bad, says in [
+        ({"columns": [{"name": "time", "shape": "yyyy"}]}, "time family"),
+        ({"columns": [{"name": "x", "shape": "blob"}]}, "shape"),
+        ({"columns": [{"name": "Bad Name", "shape": "word"}]}, "name"),
+        ({"columns": []}, "at least one"),
+        ({"columns": [{"name": "time", "shape": "ymd"}, {"name": "time", "shape": "epoch"}]}, "one time"),
+        ([1, 2], "object"),
+    ]:
+        with pytest.raises(ValueError, match=says):
+            Layout.from_dict(bad)
+
+
+# -- this machine's own logs -------------------------------------------------------------------
+
+
+def _machine_log(pattern: str) -> list[str]:
+    for path in sorted(Path("/").glob(pattern.lstrip("/"))):
+        if path.is_file() and os.access(path, os.R_OK) and path.stat().st_size > 0:
+            return path.read_text(errors="replace").splitlines()[:2000]
+    pytest.skip(f"no readable {pattern} on this machine")
+
+
+def test_postgresql_log_gets_its_level_and_pid_out_of_the_message() -> None:
+    lines = _machine_log("/var/log/postgresql/*.log")
+    choice = choose(lines[:200])
+    assert choice.layout is not None, choice.reason
+    parser = Parser(layout=choice.layout)
+    for line in lines:
+        if line[:1].isdigit() and "] LOG:" in line:
+            parsed = parser.parse(line)
+            assert parsed.level == "info" and parsed.ts is not None, line
+            assert "LOG:" not in parsed.message[:5] and isinstance(parsed.fields["pid"], int)  # type: ignore[index]
+
+
+def test_rabbitmq_log_gets_the_erlang_pid_out_of_the_message() -> None:
+    lines = _machine_log("/var/log/rabbitmq/*.log")
+    choice = choose(lines[:200])
+    assert choice.layout is not None, choice.reason
+    parser = Parser(layout=choice.layout)
+    headed = [line for line in lines if line[:4].isdigit()]
+    parsed = [parser.parse(line) for line in headed]
+    fine = sum(1 for p in parsed if p.ts is not None and p.level and not p.message.startswith("<0."))
+    assert fine >= 0.95 * len(headed)
+
+
+def test_apt_history_records_get_their_time() -> None:
+    lines = _machine_log("/var/log/apt/history.log")
+    choice = choose(lines[:200])
+    assert choice.layout is not None, choice.reason
+    parser = Parser(layout=choice.layout)
+    starts = [line for line in lines if line.startswith(("Start-Date:", "End-Date:"))]
+    assert starts and all(parser.parse(line).ts is not None for line in starts)
+
+
+def test_dpkg_log_gets_its_time_off_the_message() -> None:
+    lines = _machine_log("/var/log/dpkg.log")
+    choice = choose(lines[:200])
+    assert choice.layout is not None, choice.reason
+    parser = Parser(layout=choice.layout)
+    parsed = [parser.parse(line) for line in lines]
+    assert sum(1 for p in parsed if p.ts is not None and not p.message[:1].isdigit()) >= 0.99 * len(lines)
