@@ -6,6 +6,7 @@ this machine's own logs are read where they exist and skipped where they do not.
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +21,7 @@ from logpipe.parsing.layouts import LAYOUT_FORMAT, Column, Layout, LayoutReader
 from logpipe.parsing.timeparse import TimeParser
 from logpipe.patterns import mine
 from logpipe.patterns.files import line_patterns
+from logpipe_local.cli import main as logpipe
 
 from patterns_accuracy import grouping_accuracy
 
@@ -225,3 +227,23 @@ def test_dpkg_log_gets_its_time_off_the_message() -> None:
     parser = Parser(layout=choice.layout)
     parsed = [parser.parse(line) for line in lines]
     assert sum(1 for p in parsed if p.ts is not None and not p.message[:1].isdigit()) >= 0.99 * len(lines)
+
+
+def test_parse_explain_prints_the_layout_and_the_lines_that_did_not_fit_with_the_reason(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = [t.line for t in generate(next(lay for lay in LAYOUTS if lay.name == "mariadb"), 300)]
+    lines.insert(50, "mysqld: ready for connections without a time")
+    lines.insert(250, "2026-11-30 10:00:00 not-a-pid [Note] InnoDB: odd")  # after the sample
+    path = tmp_path / "mariadb.err"
+    path.write_text("\n".join(lines) + "\n")
+    assert logpipe(["parse", "--explain", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "layout: <time:ymd> <pid:int> <level:bracket> <component:program> <message>" in out
+    assert "line 51: did not fit: the time (ymd) is not where the layout has it; read as text" in out
+    assert "line 251: did not fit: column 2 (pid: int) is not where the layout has it" in out
+    assert "300 of 302 events read by the layout; 2 did not fit" in out
+    # Without --explain, the events come out as the pipeline stores them, read by the layout.
+    assert logpipe(["parse", str(path)]) == 0
+    first = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert first["format"] == "layout" and set(first["fields"]) == {"pid", "component"}

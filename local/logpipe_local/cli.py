@@ -9,6 +9,7 @@ import logging
 import os
 import sys
 from collections.abc import Iterator
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,11 @@ def _parser(defaults: RunnerSettings) -> argparse.ArgumentParser:
     parse.add_argument("file", type=Path)
     parse.add_argument("--format", default=None, choices=FORMATS, help="force a format instead of detecting it")
     parse.add_argument("--timezone", default="UTC", help="IANA timezone of naive timestamps (default UTC)")
+    parse.add_argument(
+        "--explain",
+        action="store_true",
+        help="print the layout inferred from the file's first lines, why, and the lines that did not fit it",
+    )
 
     patterns = sub.add_parser("patterns", help="print each line's pattern id and template of a local file as CSV")
     patterns.add_argument("file", type=Path)
@@ -107,6 +113,20 @@ def _cmd_patterns(path: Path) -> int:
     return 0
 
 
+def _layout_of(path: Path, fmt: str | None, tz: str) -> Any:
+    """What ingest would choose for the file: a layout from its first lines, unless a format is forced."""
+    from logpipe.parsing import LineReader
+    from logpipe.parsing.inference import SAMPLE_LINES, choose
+    from logpipe.storage.gunzip import open_text
+
+    if fmt is not None:
+        return None
+    settings = Settings.from_env()
+    with open_text(path) as read:
+        head = [line.text for line in islice(LineReader(read, max_line_bytes=settings.max_line_bytes), SAMPLE_LINES)]
+    return choose(head, tz=tz)
+
+
 def _cmd_parse(path: Path, fmt: str | None, tz: str) -> int:
     """Print the events of a local file as the parse-worker would store them, one JSON object a line."""
     from logpipe.parsing import LineReader
@@ -115,7 +135,9 @@ def _cmd_parse(path: Path, fmt: str | None, tz: str) -> int:
     from logpipe.storage.gunzip import open_text
 
     settings = Settings.from_env()
-    parser = Parser(format=fmt, tz=tz)
+    choice = _layout_of(path, fmt, tz)
+    layout = choice.layout if choice is not None else None
+    parser = Parser(format=fmt, tz=tz, layout=layout, adapt=layout is not None)
     joiner = Joiner(parser.parse, max_lines=settings.max_event_lines, max_bytes=settings.max_event_bytes)
     with open_text(path) as read:
         lines = LineReader(read, max_line_bytes=settings.max_line_bytes)
@@ -135,6 +157,64 @@ def _cmd_parse(path: Path, fmt: str | None, tz: str) -> int:
             if ev.truncated:
                 event["truncated"] = True
             out.write(json.dumps(event, ensure_ascii=False, default=str) + "\n")
+    return 0
+
+
+EXPLAIN_MISFITS = 50  # lines that did not fit, listed with their reason; the rest are counted
+
+
+def _cmd_explain(path: Path, fmt: str | None, tz: str) -> int:
+    """Print the layout the file would be read with and why, then each event's first line
+    that the layout did not read, with the reason and what read it instead."""
+    from logpipe.parsing import LineReader
+    from logpipe.parsing.formats import Parser
+    from logpipe.parsing.layouts import LAYOUT_FORMAT
+    from logpipe.parsing.multiline import Joiner
+    from logpipe.storage.gunzip import open_text
+
+    out = sys.stdout
+    if fmt is not None:
+        out.write(f"format forced: {fmt}; no layout is inferred\n")
+        return 0
+    settings = Settings.from_env()
+    choice = _layout_of(path, fmt, tz)
+    for reason in choice.inference.reasons:
+        out.write(f"inference: {reason}\n")
+    if choice.layout is None:
+        out.write(f"no layout: {choice.reason}\n")
+        return 0
+    out.write(f"layout: {choice.layout.describe()}\n")
+    out.write(f"chosen: {choice.reason}\n")
+    out.write(f"as data (an upload's 'layout'): {json.dumps(choice.layout.to_dict())}\n")
+    parser = Parser(tz=tz, layout=choice.layout, adapt=True)
+    joiner = Joiner(parser.parse, max_lines=settings.max_event_lines, max_bytes=settings.max_event_bytes)
+    events = misfits = changes = blank = 0
+    with open_text(path) as read:
+        lines = LineReader(read, max_line_bytes=settings.max_line_bytes)
+        for ev in joiner.events(lines, first_line=1, start_offset=0):
+            events += 1
+            while changes < len(parser.layout_changes):
+                _, layout = parser.layout_changes[changes]
+                changes += 1
+                out.write(f"line {ev.line}: the lines stopped fitting; layout from here: {layout.describe()}\n")
+            if ev.parsed.format == LAYOUT_FORMAT:
+                refused = (ev.parsed.fields or {}).get("time_refused")
+                if refused and misfits < EXPLAIN_MISFITS:
+                    out.write(f"line {ev.line}: fits, but its time is refused: {refused}\n")
+                continue
+            if not ev.texts[0].strip():
+                blank += 1
+                continue
+            misfits += 1
+            if misfits <= EXPLAIN_MISFITS:
+                current = parser.layout or choice.layout
+                text = ev.texts[0]
+                out.write(
+                    f"line {ev.line}: did not fit: {current.misfit(text)}; read as {ev.parsed.format}: {text[:200]!r}\n"
+                )
+    more = f" ({misfits - EXPLAIN_MISFITS} not listed)" if misfits > EXPLAIN_MISFITS else ""
+    read_by_layout = events - misfits - blank
+    out.write(f"{read_by_layout} of {events} events read by the layout; {misfits} did not fit{more}; {blank} blank\n")
     return 0
 
 
@@ -235,6 +315,8 @@ def main(argv: list[str] | None = None) -> int:
                 runner.worker_restart_s,
             )
         if args.command == "parse":
+            if args.explain:
+                return _cmd_explain(args.file, args.format, args.timezone)
             return _cmd_parse(args.file, args.format, args.timezone)
         if args.command == "patterns":
             return _cmd_patterns(args.file)

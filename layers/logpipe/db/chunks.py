@@ -8,6 +8,7 @@ what it was about to write is already there.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pg8000.native
 
@@ -29,6 +30,7 @@ class Chunk:
     source_format: str | None
     source_tz: str | None
     etag: str | None  # of the object the file was planned from: every read is pinned to it
+    layout: dict[str, Any] | None  # the description its lines are read with (``parsing.layouts``)
 
 
 def add(conn: pg8000.native.Connection, file_id: str, seq: int, start: int, end: int, first_line: int) -> None:
@@ -55,7 +57,7 @@ def load(conn: pg8000.native.Connection, file_id: str, seq: int) -> Chunk | None
     """The chunk and its file, or None when no such chunk was planned."""
     rows = conn.run(
         "SELECT f.object_key, f.compression, c.start_offset, c.end_offset, c.first_line, c.next_offset, "
-        "c.next_line, c.done, f.status, f.source_format, f.source_tz, f.etag "
+        "c.next_line, c.done, f.status, f.source_format, f.source_tz, f.etag, f.layout "
         "FROM chunks c JOIN files f ON f.id = c.file_id WHERE c.file_id = CAST(:f AS uuid) AND c.seq = :s",
         f=file_id,
         s=seq,

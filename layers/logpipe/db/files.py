@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any, Literal
 
 import pg8000.native
 
+from ..parsing.layouts import Layout
 from . import stream
 
 FILE_COLUMNS = (
     "id, name, size, status, lines, events, errors, created_at, finished_at, error, "
     "size_declared, content_type, upload_kind, object_key, multipart_id, compression, "
-    "chunks_total, chunks_done, truncated_lines, etag, source_format, source_tz, failure"
+    "chunks_total, chunks_done, truncated_lines, etag, source_format, source_tz, failure, layout, layout_source"
 )
 # Why a file failed (the ``failure`` column): only ``dead_lettered`` can be undone, by a
 # replay of the message that was dead-lettered. ``replaced``: another object was written
@@ -36,7 +38,24 @@ def public_view(f: dict[str, Any]) -> dict[str, Any]:
     out["truncated_lines"] = f["truncated_lines"]
     out["format"] = f["source_format"]
     out["timezone"] = f["source_tz"]
+    out["layout"] = _layout_view(f["layout"], f["layout_source"])
     return out
+
+
+def _layout_view(layout: Any, source: str | None) -> dict[str, Any] | None:
+    """The file's layout as the API shows it: the description (which an upload may send
+    back, corrected, as its ``layout``), whether it was inferred or forced, and in words."""
+    if layout is None:
+        return None
+    if isinstance(layout, str):
+        layout = json.loads(layout)
+    view = dict(layout)
+    view["source"] = source
+    try:
+        view["reads_as"] = Layout.from_dict(layout).describe()
+    except ValueError as exc:  # stored by an older code's rules
+        view["reads_as"] = f"(not readable by this version: {exc})"
+    return view
 
 
 def _announce(conn: pg8000.native.Connection, rows: list[list[Any]]) -> None:
@@ -56,13 +75,17 @@ def create_upload(
     kind: str,
     source_format: str | None = None,
     source_tz: str | None = None,
+    layout: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """Record an upload; ``layout`` forces the layout its lines are read with."""
     file_id = uuid.uuid4()
     rows = conn.run(
-        "INSERT INTO files (id, name, object_key, size_declared, content_type, upload_kind, source_format, source_tz) "
-        f"VALUES (:id, :name, :key, :size, :ct, :kind, :fmt, :tz) RETURNING {FILE_COLUMNS}",
+        "INSERT INTO files (id, name, object_key, size_declared, content_type, upload_kind, source_format, source_tz, "
+        "layout, layout_source) VALUES (:id, :name, :key, :size, :ct, :kind, :fmt, :tz, CAST(:layout AS jsonb), "
+        f"CASE WHEN CAST(:layout AS text) IS NULL THEN NULL ELSE 'forced' END) RETURNING {FILE_COLUMNS}",
         fmt=source_format,
         tz=source_tz,
+        layout=json.dumps(layout) if layout is not None else None,
         id=file_id,
         name=name,
         key=f"uploads/{file_id}",
@@ -180,6 +203,17 @@ def finish_empty(conn: pg8000.native.Connection, file_id: str) -> None:
         id=file_id,
     )
     _announce(conn, rows)
+
+
+def set_inferred_layout(conn: pg8000.native.Connection, file_id: str, layout: dict[str, Any] | None) -> None:
+    """Record the layout inferred for the file (None: the known formats read it), unless
+    one was forced. Idempotent; done before any chunk is queued, so all read with it."""
+    conn.run(
+        "UPDATE files SET layout = CAST(:l AS jsonb), layout_source = CASE WHEN CAST(:l AS text) IS NULL THEN NULL "
+        "ELSE 'inferred' END WHERE id = CAST(:id AS uuid) AND layout_source IS DISTINCT FROM 'forced'",
+        l=json.dumps(layout) if layout is not None else None,
+        id=file_id,
+    )
 
 
 def set_plan(

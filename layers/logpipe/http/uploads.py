@@ -10,6 +10,7 @@ from ..db import files as files_db
 from ..db import stream as stream_db
 from ..errors import BadRequestError, ConflictError, NotFoundError, PermanentError
 from ..parsing.formats import FORMATS
+from ..parsing.layouts import Layout
 from ..parsing.timeparse import zone
 from ..storage import Bucket
 from .deps import connection, settings
@@ -24,6 +25,19 @@ def _body() -> dict[str, Any]:
     if not isinstance(body, dict):
         raise BadRequestError('send a JSON object: {"filename": ..., "size": ..., "content_type": ...}')
     return body
+
+
+def _layout(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The ``layout`` an upload forces (as ``GET /api/files/{id}`` shows one), checked now."""
+    layout = body.get("layout")
+    if layout is None:
+        return None
+    if body.get("format") is not None:
+        raise BadRequestError("send a 'format' or a 'layout', not both: a layout is read instead of the formats")
+    try:
+        return Layout.from_dict(layout).to_dict()
+    except ValueError as exc:
+        raise BadRequestError(f"bad 'layout': {exc}") from None
 
 
 def _parsing_options(body: dict[str, Any]) -> tuple[str | None, str | None]:
@@ -62,6 +76,7 @@ def create_upload() -> Any:
         raise BadRequestError("'content_type' must be a string of at most 255 characters")
 
     source_format, source_tz = _parsing_options(body)
+    layout = _layout(body)
 
     multipart = size > s.multipart_threshold
     bucket = Bucket(s)
@@ -74,6 +89,7 @@ def create_upload() -> Any:
             kind="multipart" if multipart else "post",
             source_format=source_format,
             source_tz=source_tz,
+            layout=layout,
         )
         file_id = str(f["id"])
         if multipart:

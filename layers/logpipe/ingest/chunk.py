@@ -17,6 +17,7 @@ from ..db import chunks as chunks_db
 from ..errors import PermanentError
 from ..parsing import Line, LineReader, Run
 from ..parsing.formats import Parser
+from ..parsing.layouts import Layout
 from ..parsing.multiline import Joiner
 from ..storage.gunzip import DamagedInputError, InputLimitError, decompressed
 from .batches import event_batches
@@ -74,11 +75,13 @@ def process_chunk(ctx: Context, file_id: str, seq: int, deadline: float) -> None
         return
     settings = ctx.settings
     try:
-        parser = Parser(tz=c.source_tz or "UTC", format=c.source_format)
+        layout = Layout.from_dict(c.layout) if c.layout is not None else None
+        parser = Parser(tz=c.source_tz or "UTC", format=c.source_format, layout=layout, adapt=layout is not None)
     except (ValueError, LookupError) as exc:
         raise PermanentError(f"bad parsing options of file {file_id}: {exc}") from exc
     miner = ctx.miner
-    lane = CompiledLane.create(settings.compiled_lane, parser, miner, settings, min_line=c.next_line)
+    # The lane reads the known formats; a file read with a layout takes the Python path.
+    lane = CompiledLane.create(settings.compiled_lane and layout is None, parser, miner, settings, min_line=c.next_line)
     if c.compression is not None:
         read = decompressed(ctx.bucket.open(c.key, etag=c.etag), c.compression, settings.gzip_limits)
         raw_lines = LineReader(read, max_line_bytes=settings.max_line_bytes, offset=0)

@@ -15,6 +15,7 @@ from typing import Any
 from ..db import chunks as chunks_db
 from ..db import files as files_db
 from ..parsing import looks_binary
+from ..parsing.inference import choose
 from ..storage import ObjectInfo
 from ..storage.gunzip import DamagedInputError, compression_of, decompressed
 from .boundaries import split_points
@@ -23,6 +24,7 @@ from .context import Context
 from .messages import chunk_message
 
 SNIFF_BYTES = 8192
+LAYOUT_SAMPLE_BYTES = 64 * 1024  # at most this much of a file's start is its layout's sample
 
 
 def _refusal(f: dict[str, Any], info: ObjectInfo) -> str | None:
@@ -31,6 +33,35 @@ def _refusal(f: dict[str, Any], info: ObjectInfo) -> str | None:
     if declared is not None and info.size > declared:
         return f"the uploaded object is {info.size} bytes but {declared} were declared: not parsed"
     return None
+
+
+def _inferred_layout(
+    ctx: Context, key: str, info: ObjectInfo, compression: str | None, tz: str
+) -> dict[str, Any] | None:
+    """The layout inferred from the object's first lines, when it reads them better than the
+    known formats do (``parsing.inference.choose``); None otherwise."""
+    read = (
+        decompressed(ctx.bucket.open(key, etag=info.etag), compression)
+        if compression is not None
+        else ctx.bucket.open(key, 0, min(info.size, LAYOUT_SAMPLE_BYTES), etag=info.etag)
+    )
+    parts: list[bytes] = []
+    got = 0
+    try:
+        while got < LAYOUT_SAMPLE_BYTES:
+            part = read(LAYOUT_SAMPLE_BYTES - got)
+            if not part:
+                break
+            parts.append(part)
+            got += len(part)
+    except DamagedInputError:
+        pass  # the lines before the damage are a sample all the same
+    sample = b"".join(parts)
+    lines = sample.decode("utf-8", "replace").split("\n")
+    if got >= LAYOUT_SAMPLE_BYTES:
+        lines.pop()  # cut off by the sample's end
+    choice = choose([line.rstrip("\r") for line in lines], tz=tz)
+    return choice.layout.to_dict() if choice.layout is not None else None
 
 
 def plan_object(ctx: Context, key: str, deadline: float) -> None:
@@ -75,6 +106,11 @@ def plan_object(ctx: Context, key: str, deadline: float) -> None:
             reason = "this is a binary file (NUL or control bytes in its first 8 KiB), not a text log"
             files_db.fail(conn, file_id, reason, "content")
         return
+    if f["source_format"] is None and f["layout_source"] != "forced":
+        # Before any chunk is queued: every chunk reads with the layout the file's start has.
+        layout = _inferred_layout(ctx, key, info, compression, f["source_tz"] or "UTC")
+        with ctx.transaction() as conn:
+            files_db.set_inferred_layout(conn, file_id, layout)
 
     chunk_bytes = ctx.settings.chunk_bytes
     whole = compression is not None or info.size <= chunk_bytes  # one chunk, parsed here and now

@@ -42,6 +42,7 @@ AFTER_TOKENS = 10  # how many tokens after the time are looked at as columns
 CONSISTENT = 0.9  # the share of lines a column's class must hold
 LEVEL_SHARE = 0.6  # the share of level words that makes a column the level's
 MAX_WORD_RUN = 3  # plain-word columns in a row that a header may hold
+CONSTANT_WORD_LINES = 50  # lines a word column of one value needs to be taken as the header's
 # Families tried in this order; on a tie between keys, the one listed first wins.
 FAMILY_ORDER = (
     "ymd", "day_month", "month_day", "numeric_year_last", "ymd_compact", "yymmdd_compact", "letter_mmdd",
@@ -64,6 +65,7 @@ _ID = re.compile(
 )
 _PUNCT = re.compile(SHAPES["punct"])
 _DIGITS = re.compile(r"\d+")
+_NUMBER = re.compile(r"[\d.,:%+-]*\d[\d.,:%+-]*\w{0,3}")  # 12, 3.5, 12ms, 10:30, 99%
 _HOSTLIKE = re.compile(r"[A-Za-z][\w.-]*")
 
 
@@ -113,6 +115,7 @@ def classify(token: str) -> str:
 
 
 _STRONG = frozenset(("level", "bracket", "angle", "paren", "program", "int", "punct", "id"))
+_COLUMN_LIKE = frozenset(("level", "bracket", "angle", "paren", "program", "punct"))
 _SHAPE_OF = {
     "level": "word", "bracket": "bracket", "angle": "angle", "paren": "paren", "program": "program", "int": "int",
     "punct": "punct", "id": "word", "word": "word",
@@ -207,19 +210,25 @@ def header_word(tokens: list[Token], following: list[Token]) -> bool:
     second (``jk2_init() Found``, ``mod_jk child``).
     """
     n = len(tokens)
-    widths = Counter(w for _, _, w in tokens)
-    if len({len(t) for t, _, _ in tokens}) > 1 and widths.most_common(1)[0][1] >= CONSISTENT * n:
-        return True
+    width, count = Counter(w for _, _, w in tokens).most_common(1)[0]
+    if count >= CONSISTENT * n and len({len(t) for t, _, w in tokens if w == width}) > 1:
+        return True  # words of different lengths padded to one width
     values = Counter(_masked(t) for t, _, _ in tokens)
     if len(values) > min(4, max(1, n // 10)):
         return False
-    if len(values) == 1:  # the same word on every line: a header's if what follows varies
-        return len({_masked(f) for f, _, _ in following}) > 1
+    if all(classify(f) in _COLUMN_LIKE for f, _, _ in following):
+        return True  # before another column of the header
+    # What follows, numbers aside: a number after a word says nothing of whose word it is.
     after: dict[str, set[str]] = {}
     for (t, _, _), (f, _, _) in zip(tokens, following, strict=True):
-        after.setdefault(_masked(t), set()).add(_masked(f))
+        if not _NUMBER.fullmatch(f):
+            after.setdefault(_masked(t), set()).add(_masked(f))
+    if len(values) == 1:
+        # The same word on every line: a header's when what follows varies, on a sample
+        # large enough that a message's own first word would have varied too.
+        return n >= CONSTANT_WORD_LINES and len(next(iter(after.values()), ())) > 1
     (first, _), (second, count) = values.most_common(2)
-    return count >= 3 and bool(after[first] & after[second])
+    return count >= 3 and bool(after.get(first, set()) & after.get(second, set()))
 
 
 def _column(tokens: list[Token], index: int, word_names: int) -> tuple[Column, str] | None:
@@ -371,9 +380,13 @@ def infer(lines: Sequence[str], *, tz: str = "UTC", reference: datetime | None =
             header_end = len(columns)
             run = 0
         else:
+            # A word column is the header's only if it looks like one (``header_word``):
+            # words of the message before a number or a bracket of its own are not.
+            if not header_word(at, following):
+                break
             words += 1
             run += 1
-            if run == 1 and header_word(at, following):
+            if run == 1:
                 header_end = len(columns)  # a host or component word before the message
             if run > MAX_WORD_RUN:
                 break
