@@ -98,6 +98,7 @@ bench: setup services
 	$(BIN)/python bench/ingest_bench.py --access-log --gzip-mb 0 $(ARGS)
 	$(BIN)/python bench/memory_bench.py
 	$(BIN)/python bench/parse_bench.py
+	$(BIN)/python bench/layout_bench.py
 	$(BIN)/python bench/patterns_bench.py
 	$(BIN)/python bench/stream_bench.py
 	$(BIN)/python bench/query_bench.py

@@ -18,6 +18,7 @@ from logpipe.parsing import Line
 from logpipe.parsing.formats import TEXT_FORMAT, Parser
 from logpipe.parsing.inference import choose, infer
 from logpipe.parsing.layouts import LAYOUT_FORMAT, Column, Layout, LayoutReader
+from logpipe.parsing.multiline import Joiner
 from logpipe.parsing.timeparse import TimeParser
 from logpipe.patterns import mine
 from logpipe.patterns.files import line_patterns
@@ -247,3 +248,28 @@ def test_parse_explain_prints_the_layout_and_the_lines_that_did_not_fit_with_the
     assert logpipe(["parse", str(path)]) == 0
     first = json.loads(capsys.readouterr().out.splitlines()[0])
     assert first["format"] == "layout" and set(first["fields"]) == {"pid", "component"}
+
+
+def test_a_header_like_prefix_inside_a_multi_line_body_stays_in_its_event() -> None:
+    head = [f"2026-11-30 10:00:{s:02d} 12 [Note] InnoDB: page {s} flushed" for s in range(60)]
+    layout = infer(head).layout
+    assert layout is not None
+    text = [
+        "2026-11-30 10:01:00 12 [ERROR] mysqld: query failed",
+        "Traceback (most recent call last):",
+        '  File "dump.py", line 3, in <module>',
+        "    2026-11-30 10:01:00 12 [Note] InnoDB: an indented copy of a header",
+        "ValueError: 2026-11-30 10:01:00 12 [Note] in a message",
+        "2026-11-30 10:01:01 12 [Note] InnoDB: next event",
+    ]
+    parser = Parser(reference=REFERENCE, layout=layout)
+    joiner = Joiner(parser.parse)
+    events = list(joiner.events((Line(t, False, 0) for t in text), first_line=1, start_offset=0))
+    assert [(e.line, e.line_count, e.parsed.level) for e in events] == [(1, 5, "error"), (6, 1, "info")]
+    # Without a layout, the time inside the traceback's last line would have opened an event.
+    plain = list(
+        Joiner(Parser(reference=REFERENCE).parse).events(
+            (Line(t, False, 0) for t in text), first_line=1, start_offset=0
+        )
+    )
+    assert len(plain) == 3

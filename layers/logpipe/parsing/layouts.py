@@ -24,7 +24,7 @@ from functools import cached_property
 from typing import Any, Protocol
 
 from .formats import LEVEL_WORDS, Parsed
-from .timeparse import MONTHS, TimeParser, zone
+from .timeparse import MONTHS, TimeParser, _plus_fraction, zone
 
 LAYOUT_FORMAT = "layout"  # the format of an event read by a layout
 
@@ -270,6 +270,10 @@ def _epoch(text: str) -> datetime:
     return EPOCH + timedelta(microseconds=micros)
 
 
+_SECONDS = [timedelta(seconds=n) for n in range(62)]
+_LEVEL, _PROGRAM, _PID, _OTHER = "level", "program", "pid", "other"  # what a column becomes
+
+
 def _int_or_text(text: str) -> int | str:
     return int(text) if text.isdigit() and len(text) < 19 else text
 
@@ -281,12 +285,28 @@ class LayoutReader:
     def __init__(self, layout: Layout, time: TimeParser) -> None:
         self.layout = layout
         self.time = time
-        self._match = layout.regex.fullmatch
-        self._named = [(i, c.name, c.shape) for i, c in enumerate(layout.columns) if c.name not in ("", "time")]
-        self._has_time = any(c.name == "time" for c in layout.columns)
+        rx = layout.regex
+        self._match = rx.fullmatch
+        index = rx.groupindex
+        # Per named column: its group's number and what it becomes (see ``read``).
+        self._columns = [
+            (index[f"c{i}"], c.name, _LEVEL if c.name == "level" else _PROGRAM if c.shape == "program" and
+             c.name == "component" else _PID if c.name == "pid" else _OTHER)
+            for i, c in enumerate(layout.columns)
+            if c.name not in ("", "time")
+        ]  # fmt: skip
+        self._message = index["message"]
+        self._time = index.get("time")
+        # The seconds and the fraction of a calendar time, in the order they come.
+        self._seconds = index.get("s")
+        self._minute_cuts = [n for n in (self._seconds, index.get("f")) if n is not None]
+        self._letter = index.get("lv")
         self._day_first = layout.order == "dm"
         self._low = time.reference - MAX_PAST
         self._high = time.reference + MAX_FUTURE
+        # Times by their text less the fraction, and levels by their word: logs repeat both.
+        self._times: dict[str, tuple[datetime | None, str]] = {}
+        self._levels: dict[str, str | None] = {}
 
     def read(self, line: str) -> Parsed | None:
         """The line's event by this layout, or None when the line does not fit it."""
@@ -295,35 +315,74 @@ class LayoutReader:
             return None
         fields: dict[str, Any] = {}
         level = None
-        for i, name, shape in self._named:
-            text = m.group(f"c{i}")
-            if name == "level":
-                level = level_of(text)
+        group = m.group
+        for number, name, kind in self._columns:
+            text = group(number)
+            if kind is _LEVEL:
+                level = self._levels.get(text, "")
+                if level == "":
+                    if len(self._levels) >= 1024:
+                        self._levels.clear()
+                    level = self._levels[text] = level_of(text)
                 if level is None:
                     fields["severity"] = _unwrap(text)
-            elif shape == "program" and name == "component":
+            elif kind is _PROGRAM:
                 prog = text[:-1]
-                if prog.endswith("]") and "[" in prog:
+                if prog[-1:] == "]" and "[" in prog:
                     prog, _, pid = prog[:-1].rpartition("[")
                     fields["pid"] = int(pid)
                 fields["component"] = prog
-            elif name == "pid":
+            elif kind is _PID:
                 fields["pid"] = _int_or_text(_unwrap(text))
             else:
                 fields[name] = _unwrap(text)
         ts = None
-        if self._has_time:
-            ts, refused = self.when(m)
+        if self._time is not None:
+            ts, refused = self._when(m)
             if refused:
                 fields["time_refused"] = refused
-            letter = m.groupdict().get("lv")
-            if level is None and letter:
-                level = LAYOUT_LEVEL_WORDS.get(letter.lower())
-        return Parsed(LAYOUT_FORMAT, m.group("message"), ts, level, fields or None)
+            if level is None and self._letter is not None:
+                letter = group(self._letter)
+                if letter:
+                    level = LAYOUT_LEVEL_WORDS.get(letter.lower())
+        return Parsed(LAYOUT_FORMAT, group(self._message), ts, level, fields or None)
 
-    def when(self, m: re.Match[str]) -> tuple[datetime | None, str]:
-        """The time of a matched line, or None and why it is refused."""
+    def _when(self, m: re.Match[str]) -> tuple[datetime | None, str]:
+        """``when``, cached on the time's text less its seconds and fraction (a minute's
+        lines share it), which are added after."""
+        text = m.string
+        assert self._time is not None
+        start, end = m.span(self._time)
+        key, at, seconds, frac = "", start, "", ""
+        for number in self._minute_cuts:
+            cut, cut_end = m.span(number)
+            if cut >= 0:
+                key += text[at:cut]
+                at = cut_end
+                if number == self._seconds:
+                    seconds = text[cut:cut_end]
+                else:
+                    frac = text[cut:cut_end]
+        key += text[at:end]
+        known = self._times.get(key)
+        if known is None:
+            if len(self._times) >= 4096:
+                self._times.clear()
+            known = self._times[key] = self.when(m, whole=False)
+        ts, refused = known
+        if ts is not None:
+            if seconds:
+                ts += _SECONDS[int(seconds)]
+            if frac:
+                ts = _plus_fraction(ts, frac)
+        return ts, refused
+
+    def when(self, m: re.Match[str], *, whole: bool = True) -> tuple[datetime | None, str]:
+        """The time of a matched line, or None and why it is refused; without its
+        fraction (of a calendar time) unless ``whole``."""
         g = m.groupdict()
+        if not whole and g.get("ep") is None:
+            g["f"] = g["s"] = None
         text = g["time"]
         ts: datetime | None
         try:

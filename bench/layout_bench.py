@@ -1,0 +1,124 @@
+"""Parse throughput of a file whose layout is inferred: no known format reads it.
+
+A generated file of MariaDB error-log lines (``time pid [Level] Component: message``,
+its documented layout, which no format of the parser names) is read as the parse-worker
+reads a chunk: the layout inferred from its first lines as planning infers it, then line
+splitting, the layout, multi-line joining, pattern mining and COPY encoding, timed as
+lines/s and MiB/s. The target is 30 MiB/s.
+
+    .venv/bin/python bench/layout_bench.py [--lines 300000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import random
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from itertools import islice
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+from logpipe.config import Settings  # noqa: E402
+from logpipe.ingest import event_batches  # noqa: E402 - the worker's own per-chunk loop
+from logpipe.ingest.lane import CompiledLane  # noqa: E402
+from logpipe.parsing import LineReader  # noqa: E402
+from logpipe.parsing.formats import Parser  # noqa: E402
+from logpipe.parsing.inference import SAMPLE_LINES, choose  # noqa: E402
+from logpipe.parsing.multiline import Joiner  # noqa: E402
+from logpipe.patterns import PatternMiner  # noqa: E402
+
+MiB = 1024 * 1024
+OUT = HERE / "out"
+TARGET_MIB_S = 30.0
+
+_LEVELS = ("Note",) * 8 + ("Warning", "ERROR")
+_COMPONENTS = ("InnoDB:", "mysqld:", "Aria:", "Server:")
+_MESSAGES = (
+    "Buffer pool(s) load completed at {n}",
+    "Aborted connection {n} to db: 'shop' user: 'app' host: '10.0.{a}.{b}' (Got timeout reading communication packets)",
+    "Checkpoint at LSN {n} completed, flushed {a} pages",
+    "Slave I/O thread: connected to master 'repl@10.0.{a}.{b}:3306', replication started in log 'mysql-bin.{n}'",
+    "Table './shop/orders_{a}' is marked as crashed and should be repaired",
+    "Started {a} purge threads, {b} are idle",
+)
+
+
+def write_mariadb(path: Path, lines: int, seed: int = 1) -> int:
+    """MariaDB error-log lines, deterministic for a seed; returns the size in bytes."""
+    rnd = random.Random(seed)
+    t = datetime(2026, 11, 1, tzinfo=UTC)
+    size = 0
+    with open(path.with_suffix(".part"), "wb") as fh:
+        for start in range(0, lines, 10_000):
+            out = []
+            for _ in range(min(10_000, lines - start)):
+                t += timedelta(milliseconds=rnd.randint(0, 900))
+                message = rnd.choice(_MESSAGES).format(
+                    n=rnd.randint(1, 10**9), a=rnd.randint(0, 255), b=rnd.randint(1, 254)
+                )
+                out.append(
+                    f"{t:%Y-%m-%d %H:%M:%S} {rnd.choice((0, 3, 12, 48))} [{rnd.choice(_LEVELS)}] "
+                    f"{rnd.choice(_COMPONENTS)} {message}\n"
+                )
+            block = "".join(out).encode()
+            fh.write(block)
+            size += len(block)
+    path.with_suffix(".part").rename(path)
+    return size
+
+
+def full_parse(path: Path, settings: Settings) -> tuple[int, int, float, str]:
+    """(events, lines, seconds, the layout) of the parse-worker's work over the file, its
+    layout inferred first (that is timed too, as planning does it once per file)."""
+    t0 = time.perf_counter()
+    with open(path, "rb") as fh:
+        head = [line.text for line in islice(LineReader(fh.read, max_line_bytes=settings.max_line_bytes), SAMPLE_LINES)]
+    choice = choose(head)
+    if choice.layout is None:
+        raise SystemExit(f"no layout was inferred: {choice.reason}")
+    parser, miner = Parser(layout=choice.layout, adapt=True), PatternMiner()
+    # As the worker: a file read with a layout takes no lane.
+    lane = CompiledLane.create(False, parser, miner, settings)
+    joiner = Joiner(parser.parse, max_lines=settings.max_event_lines, max_bytes=settings.max_event_bytes)
+    events = lines = 0
+    with open(path, "rb") as fh:
+        reader = LineReader(fh.read, max_line_bytes=settings.max_line_bytes)
+        stream = joiner.events_and_runs(reader.with_lane(lane, first_line=1), first_line=1, start_offset=0)
+        file_id, now = "00000000-0000-0000-0000-000000000000", datetime.now(UTC)
+        for batch in event_batches(stream, miner, file_id, now, settings.batch_rows, 0, 1, lane):
+            batch.buf.chunks()  # the bytes COPY would send
+            events += batch.buf.rows
+            lines = batch.next_line - 1
+    return events, lines, time.perf_counter() - t0, choice.layout.describe()
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--lines", type=int, default=300_000)
+    args = ap.parse_args(argv)
+    OUT.mkdir(exist_ok=True)
+    path = OUT / f"mariadb-error-{args.lines}.log"
+    if not path.exists():
+        print(f"  generating {path.name}", flush=True)
+        write_mariadb(path, args.lines)
+    settings = Settings.from_env()
+    size = path.stat().st_size
+    events, lines, secs, layout = full_parse(path, settings)
+    rate = size / MiB / secs
+    print(f"\ninferred-layout parse throughput, one process -- {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
+          f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} cores")  # fmt: skip
+    print(f"layout: {layout}")
+    print(f"{'file':<18}{'lines':>11}{'MiB':>9}{'lines/s':>12}{'MiB/s':>9}   what")
+    print(f"{'mariadb error log':<18}{lines:>11,}{size / MiB:>9.1f}{lines / secs:>12,.0f}{rate:>9.1f}"
+          f"   full parse into COPY rows ({events:,} events), the Python path (target {TARGET_MIB_S:.0f} MiB/s:"
+          f" {'met' if rate >= TARGET_MIB_S else 'NOT met'})")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
