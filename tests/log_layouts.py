@@ -271,6 +271,33 @@ LAYOUTS = [
         ),
         MS,
     ),
+    # Airflow's default: "[%(asctime)s] {%(filename)s:%(lineno)d} %(levelname)s - %(message)s"
+    Layout(
+        "airflow",
+        ("INFO", "WARNING", "ERROR"),
+        lambda r, t, lv, m: (
+            f"[{t:%Y-%m-%d} {_clock(t, 3, ',')}] {{{r.choice(('scheduler_job.py', 'taskinstance.py'))}:{r.randint(10, 2000)}}} {lv} - {m}",
+            lv,
+        ),
+        MS,
+    ),
+    # Pipe-separated columns without spaces, as many applications write them
+    Layout(
+        "pipes_without_spaces",
+        ("INFO", "WARN", "ERROR", "DEBUG"),
+        lambda r, t, lv, m: (f"{t:%Y-%m-%d} {_clock(t, 3)}|{lv}|{r.choice(('billing', 'search', 'auth'))}|{m}", lv),
+        MS,
+    ),
+    # syslog-ng's template "$ISODATE $HOST $FACILITY $LEVEL $MSG": node names, a facility, then the level
+    Layout(
+        "syslog_ng_template",
+        ("info", "notice", "warning", "err", "crit"),
+        lambda r, t, lv, m: (
+            f"{t:%Y-%m-%dT%H:%M:%S}+00:00 node-{r.randint(1, 400)} {r.choice(('daemon', 'kern', 'auth'))} {lv} {m}",
+            lv,
+        ),
+        SECOND,
+    ),
     # Month-day without a year, slashes (a syslog variant some appliances write)
     Layout(
         "month_day_slash",

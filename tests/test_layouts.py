@@ -273,3 +273,16 @@ def test_a_header_like_prefix_inside_a_multi_line_body_stays_in_its_event() -> N
         )
     )
     assert len(plain) == 3
+
+
+def test_columns_of_few_values_before_a_level_are_the_header_even_when_each_alone_proves_nothing() -> None:
+    words = ("Started", "Stopped", "Loaded", "Saved", "Opened", "Closed", "Sent", "Read")
+    lines = [
+        f"{1796032800 + s} 2026.11.30 R{s % 3}-M{s % 2}-N{s % 7} {('RAS', 'APP')[s % 2]}"
+        f" {('KERNEL', 'LINKCARD')[s % 3 % 2]} {('INFO', 'FATAL', 'WARNING')[s % 3]} {words[s % 8]} item {s}"
+        for s in range(80)
+    ]
+    layout = infer(lines).layout
+    assert layout is not None
+    parsed = Parser(reference=REFERENCE, layout=layout).parse(lines[1])
+    assert (parsed.level, parsed.message) == ("fatal", "Stopped item 1")

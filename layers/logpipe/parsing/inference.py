@@ -42,6 +42,7 @@ AFTER_TOKENS = 10  # how many tokens after the time are looked at as columns
 CONSISTENT = 0.9  # the share of lines a column's class must hold
 LEVEL_SHARE = 0.6  # the share of level words that makes a column the level's
 MAX_WORD_RUN = 3  # plain-word columns in a row that a header may hold
+REACH = 7  # how far on a level or program column may make the columns before it the header's
 CONSTANT_WORD_LINES = 50  # lines a word column of one value needs to be taken as the header's
 # Families tried in this order; on a tie between keys, the one listed first wins.
 FAMILY_ORDER = (
@@ -279,6 +280,37 @@ def _column(tokens: list[Token], index: int, word_names: int) -> tuple[Column, s
     return Column(name, shape, sep), top
 
 
+def _position(afters: list[list[Token]], i: int) -> tuple[list[Token], list[Token]]:
+    """The tokens at position ``i`` of the lines that have more after it, and the ones after."""
+    at = [a[i] for a in afters if len(a) > i + 1]  # a token with more after it: not a message's last
+    return at, [a[i + 1] for a in afters if len(a) > i + 1]
+
+
+def _reach(afters: list[list[Token]], i: int, index: int) -> list[Column] | None:
+    """The columns from position ``i`` to a level or program column at most ``REACH``
+    positions on, when every position between holds few values (numbers aside) or one
+    class; None when there is no such column."""
+    n = len(afters)
+    between: list[Column] = []
+    for j in range(i, min(i + REACH, AFTER_TOKENS)):
+        at, _ = _position(afters, j)
+        if len(at) < CONSISTENT * n or not at:
+            return None
+        col = _column(at, index + len(between), 1)
+        if col is not None and col[1] in ("level", "program") and between:
+            return [*between, col[0]]
+        if col is not None and col[1] in _STRONG:
+            between.append(col[0])
+        elif len({_masked(t) for t, _, _ in at}) <= 4:
+            seps = {s for _, s, _ in at}
+            between.append(
+                Column(f"field{index + len(between)}", "word", seps.pop() if len(seps) == 1 else "maybe_space")
+            )
+        else:
+            return None
+    return None
+
+
 def _dedupe(columns: list[Column]) -> list[Column]:
     seen: Counter[str] = Counter()
     out = []
@@ -366,24 +398,32 @@ def infer(lines: Sequence[str], *, tz: str = "UTC", reference: datetime | None =
     words = 0
     header_end = len(columns)
     run = 0
-    for i in range(AFTER_TOKENS):
-        at = [a[i] for a in afters if len(a) > i + 1]  # a token with more after it: not a message's last
-        following = [a[i + 1] for a in afters if len(a) > i + 1]
+    i = 0
+    while i < AFTER_TOKENS:
+        at, following = _position(afters, i)
         if len(at) < CONSISTENT * len(afters) or not at:
             break
         col = _column(at, len(columns), words)
-        if col is None:
-            break
+        # A word column is the header's only if it looks like one (``header_word``): words
+        # of the message before a number or a bracket of its own are not. Unless a level
+        # or a program column follows within a few columns of few values each: then all
+        # of them are the header's (a node, a facility, a date before the level).
+        if col is None or (col[1] not in _STRONG and not header_word(at, following)):
+            reached = _reach(afters, i, len(columns))
+            if reached is None:
+                break
+            columns.extend(reached)
+            header_end = len(columns)
+            run = 0
+            i += len(reached)
+            continue
         column, cls = col
         columns.append(column)
+        i += 1
         if cls in _STRONG:
             header_end = len(columns)
             run = 0
         else:
-            # A word column is the header's only if it looks like one (``header_word``):
-            # words of the message before a number or a bracket of its own are not.
-            if not header_word(at, following):
-                break
             words += 1
             run += 1
             if run == 1:

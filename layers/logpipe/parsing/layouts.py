@@ -103,7 +103,7 @@ SHAPES = {
     "program": r"[^\s\[\],;|]+?(?:\[\d+\])?[:\]](?=\s|$)",  # sshd[123]:, kernel:, org.x.Y:, main.go:12:, file.go:9]
     "int": r"\d+:?",
     "word": r"[^\s,;|]+",
-    "punct": r"[^\w\s\[\]()<>{}\"']{1,3}(?=\s|$)",  # -, |, ---, :, *, =>
+    "punct": r"\||[^\w\s\[\]()<>{}\"'|]{1,3}(?=\s|$)",  # |, -, ---, :, *, =>
 }  # What may follow a column: one or more spaces, a comma or semicolon (with spaces around), or nothing.
 SEPARATORS = {"space": r"\s+", "comma": r"\s*[,;]\s*", "none": r"", "maybe_space": r"\s*"}
 # The names a column may have; "" for a separator column, and any other word for a field.
