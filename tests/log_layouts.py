@@ -82,6 +82,7 @@ class Layout:
     write: Writer
     precision: timedelta = timedelta(microseconds=1)
     year: bool = True
+    dated: bool = True  # False: the line has a time of day only, and the event no time
 
 
 def _level(word: str) -> str:
@@ -147,6 +148,26 @@ LAYOUTS = [
             lv,
         ),
         SECOND,
+    ),
+    # MariaDB's error log as it is: the component on some lines only
+    Layout(
+        "mariadb_some_components",
+        ("Note", "Warning", "ERROR"),
+        lambda r, t, lv, m: (
+            f"{t:%Y-%m-%d} {_clock(t)} {r.choice(('0', '3', '12'))} [{lv}] {r.choice(('InnoDB: ', 'mysqld: ', '', ''))}{m}",
+            lv,
+        ),
+        SECOND,
+    ),
+    # Logback's documented example: a time of day and no date (the events keep the ingest time)
+    Layout(
+        "logback_clock_only",
+        ("INFO", "WARN", "ERROR", "DEBUG"),
+        lambda r, t, lv, m: (
+            f"{_clock(t, 3)} [{r.choice(('main', 'worker-1'))}] {lv:<5} {r.choice(('c.e.App', 'c.e.db.Pool'))} - {m}",
+            lv,
+        ),
+        dated=False,
     ),
     # Redis: pid:role day month year time.ms, then a level mark that is no level word
     Layout(
@@ -322,5 +343,7 @@ def generate(layout: Layout, count: int, seed: int = 7) -> list[Truth]:
         word = r.choice(layout.levels)
         line, level_word = layout.write(r, t, word, message)
         truth_ts = t - timedelta(microseconds=t.microsecond % (layout.precision // timedelta(microseconds=1)))
-        out.append(Truth(line, truth_ts, _level(level_word) if level_word else None, message, k))
+        out.append(
+            Truth(line, truth_ts if layout.dated else None, _level(level_word) if level_word else None, message, k)
+        )
     return out

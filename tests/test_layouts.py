@@ -157,7 +157,12 @@ def test_known_formats_keep_their_files() -> None:
 
 def test_a_layout_is_data_that_round_trips_and_bad_data_is_refused_by_name() -> None:
     layout = Layout(
-        (Column("time", "ymd", "space", "[]"), Column("level", "bracket"), Column("component", "program")), "dm"
+        (
+            Column("time", "ymd", "space", "[]"),
+            Column("level", "bracket"),
+            Column("component", "program", optional=True),
+        ),
+        "dm",
     )
     assert Layout.from_dict(layout.to_dict()) == layout
     line = "[2026-11-30 10:00:00] [error] db: down"
@@ -174,6 +179,7 @@ def test_a_layout_is_data_that_round_trips_and_bad_data_is_refused_by_name() -> 
         ({"columns": []}, "at least one"),
         ({"columns": [{"name": "time", "shape": "ymd"}, {"name": "time", "shape": "epoch"}]}, "one time"),
         ([1, 2], "object"),
+        ({"columns": [{"name": "x", "shape": "word", "optional": True}, {"name": "y", "shape": "word"}]}, "last"),
     ]:
         with pytest.raises(ValueError, match=says):
             Layout.from_dict(bad)

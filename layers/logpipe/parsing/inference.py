@@ -42,7 +42,11 @@ AFTER_TOKENS = 10  # how many tokens after the time are looked at as columns
 CONSISTENT = 0.9  # the share of lines a column's class must hold
 LEVEL_SHARE = 0.6  # the share of level words that makes a column the level's
 MAX_WORD_RUN = 3  # plain-word columns in a row that a header may hold
+MAX_TOKENS_BEFORE_TIME = 4  # header tokens before a time that most lines do not have
+HEADER_TIME_SHARE = 0.5
 REACH = 7  # how far on a level or program column may make the columns before it the header's
+OPTIONAL_SHARE = 0.4  # the share of lines a column on some lines only must be on
+_SELF_DELIMITED = frozenset(("program", "bracket", "angle", "paren"))
 CONSTANT_WORD_LINES = 50  # lines a word column of one value needs to be taken as the header's
 # Families tried in this order; on a tie between keys, the one listed first wins.
 FAMILY_ORDER = (
@@ -65,6 +69,7 @@ _ID = re.compile(
     r"(?=[0-9a-fA-F-]*\d)(?=[0-9a-fA-F-]*[a-fA-F])[0-9a-fA-F]{8,}(?:-[0-9a-fA-F]{4,})*|[\w-]*\d[\w-]*-[\w-]{6,}"
 )
 _PUNCT = re.compile(SHAPES["punct"])
+_CLOCK_ONLY = re.compile(SHAPES["clock"])
 _DIGITS = re.compile(r"\d+")
 _NUMBER = re.compile(r"[\d.,:%+-]*\d[\d.,:%+-]*\w{0,3}")  # 12, 3.5, 12ms, 10:30, 99%
 _HOSTLIKE = re.compile(r"[A-Za-z][\w.-]*")
@@ -108,6 +113,8 @@ def classify(token: str) -> str:
         return "punct"
     if token.rstrip(":").isdigit():
         return "int"
+    if _CLOCK_ONLY.fullmatch(token):
+        return "clock"
     if token.endswith(":") or (token.endswith("]") and "[" not in token):
         return "program"
     if _ID.fullmatch(token):
@@ -115,11 +122,11 @@ def classify(token: str) -> str:
     return "word"
 
 
-_STRONG = frozenset(("level", "bracket", "angle", "paren", "program", "int", "punct", "id"))
+_STRONG = frozenset(("level", "bracket", "angle", "paren", "program", "int", "punct", "id", "clock"))
 _COLUMN_LIKE = frozenset(("level", "bracket", "angle", "paren", "program", "punct"))
 _SHAPE_OF = {
     "level": "word", "bracket": "bracket", "angle": "angle", "paren": "paren", "program": "program", "int": "int",
-    "punct": "punct", "id": "word", "word": "word",
+    "punct": "punct", "id": "word", "word": "word", "clock": "clock",
 }  # fmt: skip
 
 
@@ -271,6 +278,8 @@ def _column(tokens: list[Token], index: int, word_names: int) -> tuple[Column, s
         name = "request_id"
     elif top == "punct":
         name = ""
+    elif top == "clock":
+        name = "clock"
     elif top == "word" and all("." in v or "/" in v or ":" in v for v in values):
         name = "component"
     elif top == "word" and word_names == 0 and all(_HOSTLIKE.fullmatch(v) for v in values):
@@ -278,6 +287,21 @@ def _column(tokens: list[Token], index: int, word_names: int) -> tuple[Column, s
     else:
         name = f"field{index}"
     return Column(name, shape, sep), top
+
+
+def _optional(tokens: list[Token], index: int) -> Column | None:
+    """The header's last column when it is on some lines only: a program, a bracket, ``<...>``
+    or ``(...)`` on at least half of them (the shapes that say where they end)."""
+    classes = Counter(c for c in (classify(t) for t, _, _ in tokens) if c in _SELF_DELIMITED)
+    if not classes:
+        return None
+    top, count = classes.most_common(1)[0]
+    if count < OPTIONAL_SHARE * len(tokens):
+        return None
+    col = _column([t for t in tokens if classify(t[0]) == top], index, 1)
+    if col is None:
+        return None
+    return Column(col[0].name, col[0].shape, col[0].sep, optional=True)
 
 
 def _position(afters: list[list[Token]], i: int) -> tuple[list[Token], list[Token]]:
@@ -321,7 +345,7 @@ def _dedupe(columns: list[Column]) -> list[Column]:
             if seen[name] > 1:
                 name = "thread" if name == "pid" and "thread" not in seen else f"{name}_{seen[name]}"
                 seen[name] += 1
-        out.append(Column(name, c.shape, c.sep, c.wrap))
+        out.append(Column(name, c.shape, c.sep, c.wrap, c.optional))
     return out
 
 
@@ -342,6 +366,10 @@ def infer(lines: Sequence[str], *, tz: str = "UTC", reference: datetime | None =
     time_col: Column | None = None
     order = "md"
     timed: list[tuple[str, _Found | None]] = [(line, None) for line in sample]
+    # A header's time is near the start; a time further on is a message's (``Backup of
+    # 2024-06-01 10:00 verified``), unless most lines have it there.
+    for key in [k for k in keys if k[1] > MAX_TOKENS_BEFORE_TIME and keys[k] < HEADER_TIME_SHARE * len(sample)]:
+        del keys[key]
     if keys:
         rank = {name: i for i, name in enumerate(FAMILY_ORDER)}
         (family, before, wrap), support = min(keys.items(), key=lambda kv: (-kv[1], kv[0][1], rank[kv[0][0]]))
@@ -411,6 +439,10 @@ def infer(lines: Sequence[str], *, tz: str = "UTC", reference: datetime | None =
         if col is None or (col[1] not in _STRONG and not header_word(at, following)):
             reached = _reach(afters, i, len(columns))
             if reached is None:
+                optional = _optional(at, len(columns)) if col is None else None
+                if optional is not None:
+                    columns.append(optional)
+                    header_end = len(columns)
                 break
             columns.extend(reached)
             header_end = len(columns)

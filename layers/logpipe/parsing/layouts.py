@@ -102,6 +102,7 @@ SHAPES = {
     "paren": r"\([^()\s]*\):?",  # (12)
     "program": r"[^\s\[\],;|]+?(?:\[\d+\])?[:\]](?=\s|$)",  # sshd[123]:, kernel:, org.x.Y:, main.go:12:, file.go:9]
     "int": r"\d+:?",
+    "clock": r"\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d{1,9})?",  # a time of day without a date: no time, a field
     "word": r"[^\s,;|]+",
     "punct": r"\||[^\w\s\[\]()<>{}\"'|]{1,3}(?=\s|$)",  # |, -, ---, :, *, =>
 }  # What may follow a column: one or more spaces, a comma or semicolon (with spaces around), or nothing.
@@ -121,11 +122,14 @@ class Column:
     shape: str
     sep: str = "space"
     wrap: str = ""  # the time's: the character before it and the one after (``[]``, ``,`` after only: `` ,``)
+    optional: bool = False  # absent from some lines (the header's last column only)
 
-    def to_dict(self) -> dict[str, str]:
-        out = {"name": self.name, "shape": self.shape, "sep": self.sep}
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "shape": self.shape, "sep": self.sep}
         if self.wrap:
             out["wrap"] = self.wrap
+        if self.optional:
+            out["optional"] = True
         return out
 
 
@@ -158,6 +162,10 @@ class Layout:
                 )
             if c.sep not in SEPARATORS:
                 raise ValueError(f"unknown separator {c.sep!r}; known: {', '.join(SEPARATORS)}")
+        if any(c.optional for c in self.columns[:-1]) or (
+            self.columns[-1].optional and self.columns[-1].name == "time"
+        ):
+            raise ValueError("only the header's last column may be optional, and not the time")
         if self.order not in ("md", "dm"):
             raise ValueError("'order' is 'md' (month first) or 'dm' (day first)")
 
@@ -177,10 +185,10 @@ class Layout:
         for c in columns:
             if not isinstance(c, dict) or not isinstance(c.get("name"), str) or not isinstance(c.get("shape"), str):
                 raise ValueError("each column needs a 'name' and a 'shape' (strings)")
-            sep, wrap = c.get("sep", "space"), c.get("wrap", "")
-            if not isinstance(sep, str) or not isinstance(wrap, str):
-                raise ValueError("a column's 'sep' and 'wrap' must be strings")
-            out.append(Column(c["name"], c["shape"], sep, wrap))
+            sep, wrap, optional = c.get("sep", "space"), c.get("wrap", ""), c.get("optional", False)
+            if not isinstance(sep, str) or not isinstance(wrap, str) or not isinstance(optional, bool):
+                raise ValueError("a column's 'sep' and 'wrap' must be strings, its 'optional' true or false")
+            out.append(Column(c["name"], c["shape"], sep, wrap, optional))
         order = data.get("order", "md")
         if not isinstance(order, str):
             raise ValueError("a layout's 'order' must be 'md' or 'dm'")
@@ -191,6 +199,8 @@ class Layout:
         parts = []
         for c in self.columns:
             what = f"<time:{c.shape}>" if c.name == "time" else (f"<{c.name}:{c.shape}>" if c.name else c.shape)
+            if c.optional:
+                what += "?"
             if c.wrap:
                 what = c.wrap[0].strip() + what + c.wrap[1].strip()
             parts.append(what + {"space": " ", "comma": ", ", "none": "", "maybe_space": " "}[c.sep])
@@ -211,14 +221,15 @@ class Layout:
                 body = _TIME_START + "(?:" + TIME_FAMILIES[c.shape] + ")" + _TIME_END
                 out.append(opener + "(?P<time>" + body + ")" + closer)
             else:
-                out.append(f"(?P<c{i}>" + SHAPES[c.shape] + ")")
+                out.append(f"(?P<c{i}>" + SHAPES[c.shape] + ")" + ("?" if c.optional else ""))
             if i < len(cols) - 1:
                 out.append(SEPARATORS[c.sep])
         if upto is not None:
             return "".join(out)
         # The message follows the last column after spaces, or straight after a column that
         # ends in punctuation; an empty message is allowed.
-        return "".join(out) + r"(?:(?<=[\]:>)|\-])\s*|\s+|$)(?P<message>.*)"
+        # (Or after the spaces before an optional column that is absent.)
+        return "".join(out) + r"(?:(?<=[\]:>)|\-\s])\s*|\s+|$)(?P<message>.*)"
 
     @cached_property
     def regex(self) -> re.Pattern[str]:
@@ -318,6 +329,8 @@ class LayoutReader:
         group = m.group
         for number, name, kind in self._columns:
             text = group(number)
+            if text is None:  # an optional column, absent
+                continue
             if kind is _LEVEL:
                 level = self._levels.get(text, "")
                 if level == "":
