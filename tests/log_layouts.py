@@ -169,6 +169,17 @@ LAYOUTS = [
         ),
         dated=False,
     ),
+    # A program's name of many values before a dash, the time of day and month in brackets (proxy and VPN clients)
+    Layout(
+        "bracketed_month_day_program",
+        ("",),
+        lambda r, t, lv, m: (
+            f"[{t:%m.%d} {_clock(t)}] {r.choice(('chrome.exe', 'firefox.exe', 'svchost.exe', 'outlook.exe', 'teams.exe', 'git.exe', 'ssh.exe'))} - {m}",
+            None,
+        ),
+        SECOND,
+        year=False,
+    ),
     # Redis: pid:role day month year time.ms, then a level mark that is no level word
     Layout(
         "redis",

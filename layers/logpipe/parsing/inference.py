@@ -315,6 +315,19 @@ def _reach(afters: list[list[Token]], i: int, index: int) -> list[Column] | None
     positions on, when every position between holds few values (numbers aside) or one
     class; None when there is no such column."""
     n = len(afters)
+    # One word column, whatever its values, before a separator that every line has there
+    # (``chrome.exe - message``, ``worker-12 | message``).
+    at, following = _position(afters, i)
+    if (
+        at
+        and len(at) >= CONSISTENT * n
+        and len({f for f, _, _ in following}) == 1
+        and _PUNCT.fullmatch(following[0][0])
+    ):
+        seps = {s for _, s, _ in at}
+        word = Column(f"field{index}", "word", seps.pop() if len(seps) == 1 else "maybe_space")
+        after = {s for _, s, _ in _position(afters, i + 1)[0]}
+        return [word, Column("", "punct", after.pop() if len(after) == 1 else "maybe_space")]
     between: list[Column] = []
     for j in range(i, min(i + REACH, AFTER_TOKENS)):
         at, _ = _position(afters, j)
