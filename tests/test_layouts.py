@@ -292,3 +292,17 @@ def test_columns_of_few_values_before_a_level_are_the_header_even_when_each_alon
     assert layout is not None
     parsed = Parser(reference=REFERENCE, layout=layout).parse(lines[1])
     assert (parsed.level, parsed.message) == ("fatal", "Stopped item 1")
+
+
+def test_a_file_of_mixed_layouts_reads_each_line_by_what_fits_it() -> None:
+    mariadb = generate(next(lay for lay in LAYOUTS if lay.name == "mariadb"), 100)
+    syslog = [f"Nov 30 10:00:{s % 60:02d} web-1 sshd[{100 + s}]: Accepted key for u{s}" for s in range(100)]
+    lines = [line for pair in zip((t.line for t in mariadb), syslog, strict=True) for line in pair]
+    choice = choose(lines[:200], reference=REFERENCE)
+    assert choice.layout is not None, choice.reason
+    parser = Parser(reference=REFERENCE, layout=choice.layout, adapt=True)
+    parsed = [parser.parse(line) for line in lines]
+    assert [p.format for p in parsed[:4]] == ["layout", "syslog3164", "layout", "syslog3164"]
+    assert all(p.message == t.message for p, t in zip(parsed[::2], mariadb, strict=True))
+    assert all(p.message.startswith("Accepted key") and p.ts is not None for p in parsed[1::2])
+    assert parser.layout_changes == []
