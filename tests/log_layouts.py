@@ -180,6 +180,17 @@ LAYOUTS = [
         SECOND,
         year=False,
     ),
+    # Windows Event Viewer's export as text: tab-separated, the level first, a source of several words
+    Layout(
+        "windows_event_export",
+        ("Information", "Warning", "Error"),
+        lambda r, t, lv, m: (
+            f"{lv}\t{t.month}/{t.day}/{t.year} {_twelve(t)}\t{r.choice(('Service Control Manager', 'Microsoft-Windows-Kernel-General', 'DCOM'))}"
+            f"\t{r.choice(('7036', '16', '10016'))}\t{r.choice(('None', '(1)'))}\t{m}",
+            lv,
+        ),
+        SECOND,
+    ),
     # Redis: pid:role day month year time.ms, then a level mark that is no level word
     Layout(
         "redis",

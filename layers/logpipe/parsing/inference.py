@@ -362,6 +362,50 @@ def _dedupe(columns: list[Column]) -> list[Column]:
     return out
 
 
+def _tab_layout(sample: list[str], tz: str, reference: datetime | None, result: Inference) -> Inference | None:
+    """The layout of a file whose columns tabs separate (a spreadsheet's or an event
+    viewer's export): each cell before the last is a column, which may hold spaces; the
+    last is the message. None when the lines do not have the same tabs."""
+    tabs = Counter(line.count("\t") for line in sample)
+    k, count = tabs.most_common(1)[0]
+    if k < 2 or count < CONSISTENT * len(sample):
+        return None
+    rows = [line.split("\t")[:k] for line in sample if line.count("\t") == k]
+    columns: list[Column] = []
+    order, named = "md", set()
+    for c in range(k):
+        cells = [row[c].strip() for row in rows]
+        family = next(
+            (f for f in FAMILY_ORDER if sum(1 for x in cells if _FINDERS[f].fullmatch(x)) >= CONSISTENT * len(cells)),
+            None,
+        )
+        if family is not None and "time" not in named:
+            if family in ("numeric_year_last", "numeric_no_year"):
+                found = [
+                    _Found(family, 0, "", 0, 0, m.groupdict()) for m in map(_FINDERS[family].fullmatch, cells) if m
+                ]
+                order, why = _order(found, family)
+                result.reasons.append(why)
+            columns.append(Column("time", family, "tab"))
+            named.add("time")
+            continue
+        if "level" not in named and sum(1 for x in cells if level_of(x)) >= LEVEL_SHARE * len(cells):
+            name = "level"
+        elif "component" not in named and not all(x.isdigit() for x in cells):
+            name = "component"
+        else:
+            name = f"field{c}"
+        named.add(name)
+        columns.append(Column(name, "cell", "tab"))
+    layout = Layout(tuple(columns), order)
+    reader = LayoutReader(layout, TimeParser(tz, reference))
+    result.fitted = sum(1 for line in sample if reader.read(line) is not None)
+    result.layout = layout
+    result.reasons.append(f"columns separated by tabs: {k} before the message")
+    result.reasons.append(f"layout: {layout.describe()}, fits {result.fitted} of {len(sample)} lines")
+    return result
+
+
 def infer(lines: Sequence[str], *, tz: str = "UTC", reference: datetime | None = None) -> Inference:
     """The layout of a file from its first lines (or of the lines that stopped fitting)."""
     sample = _eligible(lines)
@@ -369,6 +413,9 @@ def infer(lines: Sequence[str], *, tz: str = "UTC", reference: datetime | None =
     if not sample:
         result.reasons.append("no line to infer from")
         return result
+    tabbed = _tab_layout(sample, tz, reference, result)
+    if tabbed is not None:
+        return tabbed
     # 1. the time
     per_line = [_times(line) for line in sample]
     with_time = sum(1 for found in per_line if found)

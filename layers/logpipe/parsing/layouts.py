@@ -102,11 +102,12 @@ SHAPES = {
     "paren": r"\([^()\s]*\):?",  # (12)
     "program": r"[^\s\[\],;|]+?(?:\[\d+\])?[:\]](?=\s|$)",  # sshd[123]:, kernel:, org.x.Y:, main.go:12:, file.go:9]
     "int": r"\d+:?",
+    "cell": r"[^\t]*",  # anything up to a tab, in a file whose columns tabs separate
     "clock": r"\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d{1,9})?",  # a time of day without a date: no time, a field
     "word": r"[^\s,;|]+",
     "punct": r"\||[^\w\s\[\]()<>{}\"'|]{1,3}(?=\s|$)",  # |, -, ---, :, *, =>
 }  # What may follow a column: one or more spaces, a comma or semicolon (with spaces around), or nothing.
-SEPARATORS = {"space": r"\s+", "comma": r"\s*[,;]\s*", "none": r"", "maybe_space": r"\s*"}
+SEPARATORS = {"space": r"\s+", "comma": r"\s*[,;]\s*", "none": r"", "maybe_space": r"\s*", "tab": r" *\t *"}
 # The names a column may have; "" for a separator column, and any other word for a field.
 KNOWN_NAMES = ("time", "level", "host", "component", "pid", "thread", "request_id", "")
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,30}")
@@ -203,7 +204,7 @@ class Layout:
                 what += "?"
             if c.wrap:
                 what = c.wrap[0].strip() + what + c.wrap[1].strip()
-            parts.append(what + {"space": " ", "comma": ", ", "none": "", "maybe_space": " "}[c.sep])
+            parts.append(what + {"space": " ", "comma": ", ", "none": "", "maybe_space": " ", "tab": "\\t"}[c.sep])
         return "".join(parts) + "<message>" + (f"  (dates {self.order})" if self.has_order else "")
 
     @property
