@@ -268,8 +268,8 @@ def _column(tokens: list[Token], index: int, word_names: int) -> tuple[Column, s
         name = "level"
     elif top == "program":
         name = "component"
-    elif top == "int" or (top == "bracket" and all(v.isdigit() for v in values)):
-        name = "pid"
+    elif (top == "int" or (top == "bracket" and all(v.isdigit() for v in values))) and all(len(v) < 9 for v in values):
+        name = "pid"  # (longer numbers are counters, epochs or ids)
     elif top == "angle":
         name = "pid"
     elif top == "bracket":
@@ -432,7 +432,11 @@ def infer(lines: Sequence[str], *, tz: str = "UTC", reference: datetime | None =
         del keys[key]
     if keys:
         rank = {name: i for i, name in enumerate(FAMILY_ORDER)}
-        (family, before, wrap), support = min(keys.items(), key=lambda kv: (-kv[1], kv[0][1], rank[kv[0][0]]))
+        # The most lines; then a date over an epoch (a column of ten digits may be an id),
+        # then the nearest the start.
+        (family, before, wrap), support = min(
+            keys.items(), key=lambda kv: (-kv[1], kv[0][0] == "epoch", kv[0][1], rank[kv[0][0]])
+        )
         if support >= 2 and support * 2 >= with_time:
             timed = []
             for line, found in zip(sample, per_line, strict=True):
