@@ -90,7 +90,7 @@ def _level(word: str) -> str:
     return {
         "i": "info", "w": "warn", "e": "error", "d": "debug", "information": "info", "warning": "warn",
         "note": "info", "success": "info", "severe": "error", "log": "info", "err": "error", "crit": "fatal", "critical": "fatal",
-        "notice": "info", "fatal": "fatal", "wrn": "warn", "inf": "info", "dbg": "debug", "eror": "error",
+        "notice": "info", "fatal": "fatal", "<6>": "info", "<4>": "warn", "<3>": "error", "<7>": "debug", "wrn": "warn", "inf": "info", "dbg": "debug", "eror": "error",
     }.get(w, w)  # fmt: skip
 
 
@@ -190,6 +190,13 @@ LAYOUTS = [
             lv,
         ),
         SECOND,
+    ),
+    # The kernel's ring buffer as `dmesg -r` prints it: a syslog level number, seconds since boot (no time)
+    Layout(
+        "dmesg_raw",
+        ("<6>", "<4>", "<3>", "<7>"),
+        lambda r, t, lv, m: (f"{lv}[{r.randint(0, 99999):>5}.{r.randint(0, 999999):06d}] {m}", lv),
+        dated=False,
     ),
     # Redis: pid:role day month year time.ms, then a level mark that is no level word
     Layout(

@@ -101,7 +101,11 @@ def classify(token: str) -> str:
     """A token's class."""
     c = token[:1]
     word = token.strip("[]<>():")
-    if level_of(token) is not None and (c.isalpha() or c in "[<(") and (len(word) > 1 or word.isupper()):
+    if (
+        level_of(token) is not None
+        and (c.isalpha() or c in "[<(")
+        and (len(word) > 1 or word.isupper() or word.isdigit())
+    ):
         return "level"
     if c == "[":
         return "bracket"
