@@ -348,6 +348,16 @@ LAYOUTS = [
         ),
         SECOND,
     ),
+    # A compact date, a dash before the clock, milliseconds after a colon, pipes between the columns
+    Layout(
+        "compact_pipes",
+        ("",),
+        lambda r, t, lv, m: (
+            f"{t:%Y%m%d}-{_clock(t, 3, ':')}|{r.choice(('Sync_Worker', 'Sync_Store', 'Cache_Loader', 'Net_Listener', 'Net_Client', 'Ui_Main'))}|{r.randint(10000000, 99999999)}|{m}",
+            None,
+        ),
+        MS,
+    ),
     # Month-day without a year, slashes (a syslog variant some appliances write)
     Layout(
         "month_day_slash",
