@@ -306,3 +306,29 @@ def test_a_file_of_mixed_layouts_reads_each_line_by_what_fits_it() -> None:
     assert all(p.message == t.message for p, t in zip(parsed[::2], mariadb, strict=True))
     assert all(p.message.startswith("Accepted key") and p.ts is not None for p in parsed[1::2])
     assert parser.layout_changes == []
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "/var/log/mysql/error.log",
+        "/var/log/redis/*.log",
+        "/var/log/nats-server.log",
+        "/var/log/mosquitto/mosquitto.log",
+        "/var/log/alternatives.log",
+        "/var/log/postgresql/*.log",
+        "/var/log/rabbitmq/*.log",
+        "/var/log/dpkg.log",
+    ],
+)
+def test_this_machines_server_logs_get_their_time_and_lose_their_header(pattern: str) -> None:
+    lines = [line for line in _machine_log(pattern) if line.strip() and line[:1] not in " \t"]
+    choice = choose(lines[:200])
+    assert choice.layout is not None, choice.reason
+    parser = Parser(layout=choice.layout, adapt=True)
+    parsed = [parser.parse(line) for line in lines]
+    timed = [p for p in parsed if p.format == LAYOUT_FORMAT and p.ts is not None]
+    assert len(timed) >= 0.95 * len(lines), choice.layout.describe()
+    # The header is out of the message: no message starts with the line's own time or date.
+    for p in timed:
+        assert not p.message.startswith((p.ts.strftime("%Y"), p.ts.strftime("%d %b"))), p.message  # type: ignore[union-attr]
