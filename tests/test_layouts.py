@@ -74,6 +74,9 @@ def test_no_time_is_taken_from_inside_a_message() -> None:
     parser = Parser(reference=REFERENCE, layout=layout)
     inside = parser.parse("Backup of 2024-06-01 10:00:00 verified")
     assert inside.format == TEXT_FORMAT and inside.ts is None
+    # A line that does not fit, but opens with a time of its own, keeps it.
+    opening = parser.parse("2026-11-30 10:02:00 a line of another shape")
+    assert opening.format == TEXT_FORMAT and opening.ts == datetime(2026, 11, 30, 10, 2, tzinfo=UTC)
     # A date at the start of a message, after a header, is the message's too.
     line = parser.parse("2026-11-30 10:01:00 INFO [main] 2024-06-01 10:00:00 was the last backup")
     assert line.ts == datetime(2026, 11, 30, 10, 1, tzinfo=UTC)

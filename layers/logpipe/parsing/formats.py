@@ -263,8 +263,8 @@ class Parser:
     back to ``text`` for lines it does not match).
 
     ``layout`` (see ``layouts``) reads the lines it fits before any format is tried; a
-    line it does not fit and no format claims is text whose time is not looked for (in
-    such a file a time elsewhere in a line is a message's). With ``adapt``, when most
+    line it does not fit and no format claims is text whose time is taken only where it
+    opens the line (in such a file a time elsewhere in a line is a message's). With ``adapt``, when most
     lines stop fitting the layout, a new one is inferred from them and read with from
     then on (``layout_changes`` lists them, with how many lines had been parsed).
     """
@@ -369,7 +369,7 @@ class Parser:
             if parsed is not None:
                 self._last = entry
                 return parsed
-        text = self._text(line, find_time=self._layout is None)
+        text = self._text(line, anywhere=self._layout is None)
         if failed is not None:
             text.kept_raw = failed
         return text
@@ -691,19 +691,21 @@ class Parser:
 
     _ANY_CLF = re.compile(r"\[(\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4})\]")
 
-    def _text(self, line: str, find_time: bool = True) -> Parsed:
+    def _text(self, line: str, anywhere: bool = True) -> Parsed:
         """Unknown text: the whole line is the message, with any timestamp and level found in it.
 
-        A timestamp that opens the line is taken off the message.
+        A timestamp that opens the line is taken off the message. Unless ``anywhere``, only
+        one that opens the line is taken at all (in a file read with a layout, a time
+        further on is a message's).
         """
         head = line[:TEXT_HEAD]
         ts, message = None, line
-        m = self._ANY_TS.search(head) if find_time and ":" in head else None
-        if m is not None:
+        m = self._ANY_TS.search(head) if ":" in head else None
+        if m is not None and (anywhere or m.start() <= 1):
             ts = self.time.iso(m.group(0))
             if ts is not None and m.start() <= 1:
                 message = line[m.end() :].lstrip(" ]")
-        elif find_time:
+        elif m is None and anywhere:
             c = self._ANY_CLF.search(head) if "[" in head else None
             if c is not None:
                 ts = self.time.clf(c.group(1))
