@@ -8,12 +8,15 @@ The steps, each decided across the sample and never line by line:
    the layout's time (its wrapping brackets or trailing comma too). A numeric date's
    order (day or month first) is decided from the numbers over 12 seen in the sample.
 2. The columns. The text before the time, and the first tokens after it, are cut into
-   tokens (a bracketed group, ``<...>``, ``(...)``, ``program[pid]:``, a word) and each
-   token classed (a level, an integer, a bracket, a program, a dash or a pipe separator,
-   a word). A column is a position whose class is the same on nine lines in ten; the
-   header goes on while columns are, and ends after the last column that a header ends
-   with (anything but a plain word: those, a host say, are kept only between other
-   columns, and only when few values repeat).
+   tokens (a bracketed group, ``<...>``, ``(...)``, ``program[pid]:``, a separator such
+   as ``-`` or ``|``, a word) and each token classed (a level, an integer, a clock, a
+   bracket, a program, a separator, an id, a word). A column is a position whose class is
+   the same on nine lines in ten; the header goes on while columns are, and ends after
+   the last column that a header ends with. A plain word (a host, a component) is the
+   header's only when it looks like one (``header_word``), or when a level or program
+   column comes a few columns on over columns of few values (``_reach``), or when a
+   separator every line has follows it. The last column may be on some lines only
+   (``_optional``). Where tabs separate the columns, each cell is one (``_tab_layout``).
 3. The names: a level column's words are levels (any case, letters, ``<N>``); a bracketed
    or bare integer is a pid; ``<...>`` is a process id too; another bracket is a thread;
    ``program[pid]:`` or ``word:`` is a component; a first plain word is the host; a long
@@ -33,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from .formats import TEXT_FORMAT, Parser, strip_ansi
-from .layouts import _TIME_END, _TIME_START, SHAPES, TIME_FAMILIES, Column, Layout, LayoutReader, level_of
+from .layouts import SHAPES, TIME_END, TIME_FAMILIES, TIME_START, Column, Layout, LayoutReader, level_of
 from .timeparse import TimeParser
 
 SAMPLE_LINES = 200
@@ -43,7 +46,7 @@ CONSISTENT = 0.9  # the share of lines a column's class must hold
 LEVEL_SHARE = 0.6  # the share of level words that makes a column the level's
 MAX_WORD_RUN = 3  # plain-word columns in a row that a header may hold
 MAX_TOKENS_BEFORE_TIME = 4  # header tokens before a time that most lines do not have
-HEADER_TIME_SHARE = 0.5
+HEADER_TIME_SHARE = 0.5  # ...the share of lines that lets a time sit further on all the same
 REACH = 7  # how far on a level or program column may make the columns before it the header's
 OPTIONAL_SHARE = 0.4  # the share of lines a column on some lines only must be on
 _SELF_DELIMITED = frozenset(("program", "bracket", "angle", "paren"))
@@ -54,7 +57,7 @@ FAMILY_ORDER = (
     "numeric_no_year", "epoch",
 )  # fmt: skip
 assert set(FAMILY_ORDER) == set(TIME_FAMILIES)
-_FINDERS = {name: re.compile(_TIME_START + "(?:" + TIME_FAMILIES[name] + ")" + _TIME_END) for name in FAMILY_ORDER}
+_FINDERS = {name: re.compile(TIME_START + "(?:" + TIME_FAMILIES[name] + ")" + TIME_END) for name in FAMILY_ORDER}
 
 _TOKEN = re.compile(
     r"\[(?:[^\[\]]|\[[^\[\]]*\])*\]:?"  # bracket

@@ -24,7 +24,7 @@ from functools import cached_property
 from typing import Any, Protocol
 
 from .formats import LEVEL_WORDS, Parsed
-from .timeparse import MONTHS, TimeParser, _plus_fraction, zone
+from .timeparse import MONTHS, TimeParser, plus_fraction, zone
 
 LAYOUT_FORMAT = "layout"  # the format of an event read by a layout
 
@@ -92,8 +92,8 @@ TIME_FAMILIES = {
     "epoch": r"(?P<ep>\d{10}(?:\.\d{1,9})?|\d{13}(?:\.\d{1,6})?|\d{16}|\d{19})",
 }
 # Where a time may start and end: not inside a word or a number.
-_TIME_START = r"(?<![\w.:/+-])"
-_TIME_END = r"(?![\w/])"
+TIME_START = r"(?<![\w.:/+-])"
+TIME_END = r"(?![\w/])"
 
 # Column shapes: what the text of a column looks like.
 SHAPES = {
@@ -219,7 +219,7 @@ class Layout:
         for i, c in enumerate(cols):
             if c.name == "time":
                 opener, closer = (re.escape(c.wrap[:1].strip()), re.escape(c.wrap[1:].strip())) if c.wrap else ("", "")
-                body = _TIME_START + "(?:" + TIME_FAMILIES[c.shape] + ")" + _TIME_END
+                body = TIME_START + "(?:" + TIME_FAMILIES[c.shape] + ")" + TIME_END
                 out.append(opener + "(?P<time>" + body + ")" + closer)
             else:
                 out.append(f"(?P<c{i}>" + SHAPES[c.shape] + ")" + ("?" if c.optional else ""))
@@ -388,7 +388,7 @@ class LayoutReader:
             if seconds:
                 ts += _SECONDS[int(seconds)]
             if frac:
-                ts = _plus_fraction(ts, frac)
+                ts = plus_fraction(ts, frac)
         return ts, refused
 
     def when(self, m: re.Match[str], *, whole: bool = True) -> tuple[datetime | None, str]:

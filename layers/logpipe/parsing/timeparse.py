@@ -54,7 +54,7 @@ def _fraction(frac: str | None) -> int:
 _fraction_deltas: dict[str, timedelta] = {}
 
 
-def _plus_fraction(dt: datetime, frac: str | None) -> datetime:
+def plus_fraction(dt: datetime, frac: str | None) -> datetime:
     """``dt`` with its microseconds set from ``frac`` (the digits after the point), if any."""
     if not frac:
         return dt
@@ -126,7 +126,7 @@ class TimeParser:
             if len(self._iso_cache) > 4096:
                 self._iso_cache.clear()
             self._iso_cache[key] = dt
-        return _plus_fraction(dt, frac)
+        return plus_fraction(dt, frac)
 
     def _iso_base(self, base: str, zone_text: str) -> datetime:
         dt = datetime.fromisoformat(base.replace(" ", "T", 1) if len(base) > 10 else base)
@@ -157,7 +157,7 @@ class TimeParser:
                 dt = self._cached(("s", m, int(day), clock), lambda: self._infer_year(m, int(day), hh, mm, ss))
         except ValueError:
             return None
-        return _plus_fraction(dt, frac)
+        return plus_fraction(dt, frac)
 
     def clf(self, text: str) -> datetime | None:
         """Common Log Format: ``10/Oct/2000:13:55:36 -0700``."""
@@ -191,7 +191,7 @@ class TimeParser:
             )
         except ValueError:
             return None
-        return _plus_fraction(dt, frac)
+        return plus_fraction(dt, frac)
 
     def month_day(self, month: int, day: int, clock: str, frac: str | None = None) -> datetime | None:
         """``03-17 16:13:38.811`` (Android logcat): no year, inferred as for syslog."""
@@ -200,7 +200,7 @@ class TimeParser:
             dt = self._cached(("md", month, day, clock), lambda: self._infer_year(month, day, hh, mm, ss))
         except ValueError:
             return None
-        return _plus_fraction(dt, frac)
+        return plus_fraction(dt, frac)
 
     def apache(self, text: str) -> datetime | None:
         """``Sun Dec 04 04:47:44 2005`` or ``Wed Oct 11 14:32:52.123456 2000`` (asctime)."""
