@@ -335,3 +335,22 @@ def test_this_machines_server_logs_get_their_time_and_lose_their_header(pattern:
     # The header is out of the message: no message starts with the line's own time or date.
     for p in timed:
         assert not p.message.startswith((p.ts.strftime("%Y"), p.ts.strftime("%d %b"))), p.message  # type: ignore[union-attr]
+
+
+def test_bad_lines_in_a_layout_file_are_kept_and_never_raise() -> None:
+    lines = [f"2026-11-30 10:00:{s:02d} [{100 + s}] <6> worker: job {s} done" for s in range(60)]
+    layout = infer(lines).layout
+    assert layout is not None
+    parser = Parser(reference=REFERENCE, layout=layout, adapt=True)
+    odd = [
+        "2026-11-30 10:00:00 [²] <²> worker: superscripts where numbers belong",
+        "2026-11-30 10:00:00 [" + "9" * 5000 + "] <6> worker: a pid of 5000 digits",
+        "2026-02-30 10:00:00 [1] <6> worker: no such day",
+        "2026-11-30 25:00:00 [1] <6> worker: no such hour",
+        "\ufffd\ufffd 2026-11-30 10:00:00 [1] <6> worker: bad bytes first",
+        "",
+    ]
+    for line in odd:
+        parsed = parser.parse(line)
+        assert parsed.message is not None
+    assert parser.parse(odd[2]).fields["time_refused"]  # type: ignore[index]

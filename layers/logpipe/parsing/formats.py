@@ -324,14 +324,20 @@ class Parser:
             line = line[1:]
         layout = self._layout
         if layout is not None:
-            read = layout.read(line)
+            try:
+                read = layout.read(line)
+            except ValueError:  # a number beyond what int() takes, where a pid belongs
+                read = None
             if read is not None:
                 if self._adapt is not None:
                     self._adapt.fits()
                 return read
             if self._adapt is not None and line.strip() and line[:1] not in " \t":
                 layout = self._adapt.misfits(line)
-                read = layout.read(line) if layout is not None else None
+                try:
+                    read = layout.read(line) if layout is not None else None
+                except ValueError:
+                    read = None
                 if read is not None:
                     return read
         last = self._last

@@ -259,7 +259,7 @@ _CAPITALS_ONLY = frozenset(("log", "success", "config", "alert", "panic", "criti
 def level_of(token: str) -> str | None:
     """The level a level column's token means: a word in any case, a letter, ``<N>``."""
     word = token.strip(_WRAPPERS).strip()
-    if word.isdigit() and token.lstrip("[").startswith("<"):
+    if word.isascii() and word.isdigit() and token.lstrip("[").startswith("<"):
         return _SEVERITY[int(word) & 7] if len(word) <= 3 else None
     lower = word.lower()
     if lower in _CAPITALS_ONLY and not word.isupper():
@@ -287,7 +287,7 @@ _LEVEL, _PROGRAM, _PID, _OTHER = "level", "program", "pid", "other"  # what a co
 
 
 def _int_or_text(text: str) -> int | str:
-    return int(text) if text.isdigit() and len(text) < 19 else text
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 19 else text
 
 
 class LayoutReader:
