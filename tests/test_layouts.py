@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -354,3 +355,26 @@ def test_bad_lines_in_a_layout_file_are_kept_and_never_raise() -> None:
         parsed = parser.parse(line)
         assert parsed.message is not None
     assert parser.parse(odd[2]).fields["time_refused"]  # type: ignore[index]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_inference_and_reading_never_raise_on_damaged_lines(seed: int) -> None:
+    rnd = random.Random(seed)
+    alphabet = "0123456789:-/.,[]<>()| \tTZAPMapmJanNovINFOwarn+²٣\ufffd"
+    damage = ("2026-13-45 99:99:99", "31/31/2026 10:00:00", "9999999999999", "Feb 30 10:00:00", "<999>")
+    lines = []
+    for truth in generate(rnd.choice(LAYOUTS), 60, seed=seed):
+        chars = list(truth.line)
+        for _ in range(rnd.randint(0, 6)):
+            at = rnd.randrange(len(chars) + 1)
+            what = rnd.random()
+            if what < 0.4 and chars:
+                del chars[min(at, len(chars) - 1)]
+            elif what < 0.8:
+                chars.insert(at, rnd.choice(alphabet))
+            else:
+                chars[at:at] = list(rnd.choice(damage))
+        lines.append("".join(chars))
+    choice = choose(lines, reference=REFERENCE)
+    parser = Parser(reference=REFERENCE, layout=choice.layout, adapt=choice.layout is not None)
+    assert len([parser.parse(line) for line in lines]) == len(lines)

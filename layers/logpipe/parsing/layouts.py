@@ -282,7 +282,7 @@ def _epoch(text: str) -> datetime:
     return EPOCH + timedelta(microseconds=micros)
 
 
-_SECONDS = [timedelta(seconds=n) for n in range(62)]
+_SECONDS = [timedelta(seconds=n) for n in range(60)]
 _LEVEL, _PROGRAM, _PID, _OTHER = "level", "program", "pid", "other"  # what a column becomes
 
 
@@ -378,6 +378,8 @@ class LayoutReader:
                 else:
                     frac = text[cut:cut_end]
         key += text[at:end]
+        if seconds and int(seconds) > 59:
+            return self.when(m)  # no such second: refused as the whole text is
         known = self._times.get(key)
         if known is None:
             if len(self._times) >= 4096:
