@@ -378,3 +378,12 @@ def test_inference_and_reading_never_raise_on_damaged_lines(seed: int) -> None:
     choice = choose(lines, reference=REFERENCE)
     parser = Parser(reference=REFERENCE, layout=choice.layout, adapt=choice.layout is not None)
     assert len([parser.parse(line) for line in lines]) == len(lines)
+
+
+def test_a_source_whose_first_lines_all_miss_its_layout_adapts_early() -> None:
+    stored = infer([f"2026-11-30 10:00:{s % 60:02d} [INFO] <0.{s}.0> first {s}" for s in range(60)]).layout
+    later = [f"30 Nov 2026 11:{s % 60:02d}:00 | WARN | second half {s}" for s in range(100)]
+    parser = Parser(reference=REFERENCE, layout=stored, adapt=True)
+    parsed = [parser.parse(line) for line in later]
+    assert [at for at, _ in parser.layout_changes] == [15]
+    assert all(p.format == LAYOUT_FORMAT and p.message.startswith("second half") for p in parsed[15:])

@@ -478,6 +478,7 @@ class Adapter:
     WINDOW = 64  # recent lines that may start an event
     SHARE = 0.75  # of them not fitting, to try again
     FIRST_WAIT = 256  # lines before another try, after a try that found nothing better
+    EARLY = 16  # first lines that, all missing, make a try before the window is full
 
     def __init__(self, parser: _Switches) -> None:
         self._parser = parser
@@ -497,9 +498,12 @@ class Adapter:
         self._recent.append(False)
         self._misfits.append(line)
         recent = self._recent
-        if len(recent) < self.WINDOW or self._seen < self._next_try:
+        # A source whose first lines all miss (a chunk that starts after a change of
+        # layout) tries early, once; otherwise a try needs a window of lines.
+        early = self._seen == self.EARLY and recent.count(False) == self.EARLY
+        if not early and (len(recent) < self.WINDOW or self._seen < self._next_try):
             return None
-        if recent.count(False) < self.SHARE * self.WINDOW:
+        if not early and recent.count(False) < self.SHARE * self.WINDOW:
             return None
         from .inference import infer
 
