@@ -84,3 +84,20 @@ def test_a_file_the_known_formats_read_gets_no_layout(api: Api) -> None:
     f = api.file(file_id)
     assert f["status"] == "done" and f["layout"] is None
     assert {r[4] for r in _rows(api, file_id)} == {"syslog3164"}
+
+
+def test_a_layout_that_changes_halfway_is_followed_in_every_chunk(make_api: Callable[..., Api]) -> None:
+    first = generate(MARIADB, 800)
+    second = generate(next(lay for lay in LAYOUTS if lay.name == "loguru"), 800)
+    data = ("\n".join(t.line for t in first + second) + "\n").encode()
+    api = make_api(chunk_bytes=16384)
+    file_id = api.upload("changed.log", data)
+    pump(api.settings)
+    assert api.file(file_id)["status"] == "done"
+    rows = _rows(api, file_id)
+    assert len(rows) == len(first) + len(second)
+    # The first half as its layout reads it; the second as the layout inferred again reads it,
+    # but for the few lines at the start of each chunk before it adapts.
+    assert all(r[4] == "layout" and r[5] == t.message for r, t in zip(rows, first, strict=False))
+    late = [r[5] == t.message and r[3] == t.level for r, t in zip(rows[len(first) :], second, strict=True)]
+    assert sum(late) >= 0.9 * len(second)

@@ -17,6 +17,7 @@ from ..db import chunks as chunks_db
 from ..errors import PermanentError
 from ..parsing import Line, LineReader, Run
 from ..parsing.formats import Parser
+from ..parsing.inference import still_fits
 from ..parsing.layouts import Layout
 from ..parsing.multiline import Joiner
 from ..storage.gunzip import DamagedInputError, InputLimitError, decompressed
@@ -65,6 +66,20 @@ class _Lines:
             self.damage = exc
 
 
+CHUNK_SAMPLE_BYTES = 64 * 1024
+
+
+def _chunk_layout(ctx: Context, c: chunks_db.Chunk, layout: Layout) -> Layout:
+    """The layout a later chunk of a file reads with: the file's, unless the chunk's first
+    lines (the same on every delivery) show that the layout changed before it."""
+    end = min(c.end_offset, c.start_offset + CHUNK_SAMPLE_BYTES)
+    sample = ctx.bucket.open(c.key, c.start_offset, end)(end - c.start_offset)
+    lines = sample.decode("utf-8", "replace").split("\n")
+    if end < c.end_offset:
+        lines.pop()  # cut off by the sample's end
+    return still_fits(layout, [line.rstrip("\r") for line in lines], tz=c.source_tz or "UTC")
+
+
 def process_chunk(ctx: Context, file_id: str, seq: int, deadline: float) -> None:
     """Parse and store one chunk from its resume point. Idempotent and resumable: a chunk
     that is done, or whose resume point another delivery moved, gets no row twice."""
@@ -76,6 +91,8 @@ def process_chunk(ctx: Context, file_id: str, seq: int, deadline: float) -> None
     settings = ctx.settings
     try:
         layout = Layout.from_dict(c.layout) if c.layout is not None else None
+        if layout is not None and c.compression is None and c.start_offset > 0:
+            layout = _chunk_layout(ctx, c, layout)
         parser = Parser(tz=c.source_tz or "UTC", format=c.source_format, layout=layout, adapt=layout is not None)
     except (ValueError, LookupError) as exc:
         raise PermanentError(f"bad parsing options of file {file_id}: {exc}") from exc

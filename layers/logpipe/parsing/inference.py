@@ -594,3 +594,20 @@ def choose(lines: Sequence[str], *, tz: str = "UTC", reference: datetime | None 
         f"{fits} of {len(sample)} lines fit; {better} read better than by the known formats, {worse} worse",
         inference,
     )
+
+
+def still_fits(layout: Layout, lines: Sequence[str], *, tz: str = "UTC", reference: datetime | None = None) -> Layout:
+    """The layout to read ``lines`` (a part of a file, such as a chunk's start) with:
+    ``layout`` while it fits at least half of them, else one inferred from them that fits
+    most of them, if any (else ``layout`` still)."""
+    sample = _eligible(lines)
+    if not sample:
+        return layout
+    match = layout.regex.fullmatch
+    if sum(1 for line in sample if match(line)) * 2 >= len(sample):
+        return layout
+    found = infer(sample, tz=tz, reference=reference).layout
+    if found is None:
+        return layout
+    match = found.regex.fullmatch
+    return found if sum(1 for line in sample if match(line)) >= 0.75 * len(sample) else layout
