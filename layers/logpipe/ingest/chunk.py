@@ -73,7 +73,7 @@ def _chunk_layout(ctx: Context, c: chunks_db.Chunk, layout: Layout) -> Layout:
     """The layout a later chunk of a file reads with: the file's, unless the chunk's first
     lines (the same on every delivery) show that the layout changed before it."""
     end = min(c.end_offset, c.start_offset + CHUNK_SAMPLE_BYTES)
-    sample = ctx.bucket.open(c.key, c.start_offset, end)(end - c.start_offset)
+    sample = ctx.bucket.open(c.key, c.start_offset, end, etag=c.etag)(end - c.start_offset)
     lines = sample.decode("utf-8", "replace").split("\n")
     if end < c.end_offset:
         lines.pop()  # cut off by the sample's end
