@@ -387,3 +387,16 @@ def test_a_source_whose_first_lines_all_miss_its_layout_adapts_early() -> None:
     parsed = [parser.parse(line) for line in later]
     assert [at for at, _ in parser.layout_changes] == [15]
     assert all(p.format == LAYOUT_FORMAT and p.message.startswith("second half") for p in parsed[15:])
+
+
+def test_three_two_digit_numbers_are_read_in_the_order_that_puts_the_dates_nearest_the_reading() -> None:
+    words = ("Started", "Stopped", "Loaded", "Saved", "Opened", "Closed", "Sent", "Read")
+    year_first = [f"17/06/{9 + s // 20:02d} 20:10:{s % 60:02d} INFO x.Y: {words[s % 8]} {s}" for s in range(60)]
+    inference = infer(year_first, reference=REFERENCE)
+    assert inference.layout is not None and inference.layout.order == "ym", inference.reasons
+    assert Parser(reference=REFERENCE, layout=inference.layout).parse(year_first[0]).ts == datetime(
+        2017, 6, 9, 20, 10, tzinfo=UTC
+    )
+    day_first = [f"{28 + s // 30}/11/26 10:00:{s % 60:02d} WARN pool: {words[s % 8]} {s}" for s in range(60)]
+    inference = infer(day_first, reference=REFERENCE)
+    assert inference.layout is not None and inference.layout.order == "dm", inference.reasons

@@ -33,7 +33,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime
 
 from .formats import TEXT_FORMAT, Parser, strip_ansi
 from .layouts import SHAPES, TIME_END, TIME_FAMILIES, TIME_START, Column, Layout, LayoutReader, level_of
@@ -196,8 +196,29 @@ def _times(line: str) -> list[_Found]:
     return out
 
 
-def _order(found: list[_Found], family: str) -> tuple[str, str]:
-    """Whether a numeric date is day or month first, decided over the sample."""
+def _order(found: list[_Found], family: str, reference: datetime | None = None) -> tuple[str, str]:
+    """Whether a numeric date is day or month first (or, with a two-digit year, year
+    first), decided over the sample."""
+    if family == "numeric_year_last" and found and all(len(f.groups.get("Yl") or "") == 2 for f in found):
+        # Three numbers of two digits: the orders that make every date a date, and of
+        # those the one that puts the dates nearest the reading.
+        ref = (reference or datetime.now(UTC)).date()
+        best: list[tuple[int, str]] = []
+        for order in ("md", "dm", "ym"):
+            distances = []
+            for f in found:
+                a, b, c = int(f.groups["A"] or 0), int(f.groups["B"] or 0), int(f.groups["Yl"] or 0)
+                year, month, day = {"md": (2000 + c, a, b), "dm": (2000 + c, b, a), "ym": (2000 + a, b, c)}[order]
+                try:
+                    distances.append(abs((date(year, month, day) - ref).days))
+                except ValueError:
+                    break
+            else:
+                best.append((sorted(distances)[len(distances) // 2], order))
+        if best and len({d for d, _ in best}) > 1:
+            distance, order = min(best)
+            if order == "ym":
+                return "ym", f"a two-digit year first: the dates are then nearest the reading ({distance} days)"
     day_first = sum(1 for f in found if int(f.groups["A"] or 0) > 12)
     month_first = sum(1 for f in found if int(f.groups["B"] or 0) > 12)
     if day_first > month_first:
@@ -391,7 +412,7 @@ def _tab_layout(sample: list[str], tz: str, reference: datetime | None, result: 
                 found = [
                     _Found(family, 0, "", 0, 0, m.groupdict()) for m in map(_FINDERS[family].fullmatch, cells) if m
                 ]
-                order, why = _order(found, family)
+                order, why = _order(found, family, reference)
                 result.reasons.append(why)
             columns.append(Column("time", family, "tab"))
             named.add("time")
@@ -452,7 +473,7 @@ def infer(lines: Sequence[str], *, tz: str = "UTC", reference: datetime | None =
                     timed.append((line, hit))
             chosen = [f for _, f in timed if f is not None]
             if family in ("numeric_year_last", "numeric_no_year"):
-                order, why = _order(chosen, family)
+                order, why = _order(chosen, family, reference)
                 result.reasons.append(why)
             time_col = Column("time", family, "space", wrap)
             result.reasons.append(

@@ -137,7 +137,8 @@ class Column:
 @dataclass(frozen=True)
 class Layout:
     """A header of columns, then the message. ``order`` is the order of a numeric date's
-    first two numbers where the family leaves it open (``md`` or ``dm``)."""
+    numbers where the family leaves it open: ``md`` or ``dm`` for the first two, ``ym``
+    for a two-digit year first and the day last (``yy/MM/dd``)."""
 
     columns: tuple[Column, ...]
     order: str = "md"
@@ -167,8 +168,8 @@ class Layout:
             self.columns[-1].optional and self.columns[-1].name == "time"
         ):
             raise ValueError("only the header's last column may be optional, and not the time")
-        if self.order not in ("md", "dm"):
-            raise ValueError("'order' is 'md' (month first) or 'dm' (day first)")
+        if self.order not in ("md", "dm", "ym"):
+            raise ValueError("'order' is 'md' (month first), 'dm' (day first) or 'ym' (a two-digit year first)")
 
     # -- as data ---------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -192,7 +193,7 @@ class Layout:
             out.append(Column(c["name"], c["shape"], sep, wrap, optional))
         order = data.get("order", "md")
         if not isinstance(order, str):
-            raise ValueError("a layout's 'order' must be 'md' or 'dm'")
+            raise ValueError("a layout's 'order' must be 'md', 'dm' or 'ym'")
         return cls(tuple(out), order)
 
     def describe(self) -> str:
@@ -314,6 +315,7 @@ class LayoutReader:
         self._minute_cuts = [n for n in (self._seconds, index.get("f")) if n is not None]
         self._letter = index.get("lv")
         self._day_first = layout.order == "dm"
+        self._year_first = layout.order == "ym"
         self._low = time.reference - MAX_PAST
         self._high = time.reference + MAX_FUTURE
         # Times by their text less the fraction, and levels by their word: logs repeat both.
@@ -430,7 +432,10 @@ class LayoutReader:
             day = int(g["D"] or 0)
         elif g.get("A") is not None:
             a, b = int(g["A"] or 0), int(g["B"] or 0)
-            day, month = (a, b) if self._day_first else (b, a)
+            if self._year_first and len(g.get("Yl") or "") == 2:  # yy/MM/dd: the last number is the day
+                year, month, day = 2000 + a, b, int(g["Yl"] or 0)
+            else:
+                day, month = (a, b) if self._day_first else (b, a)
         else:
             month, day = int(g["M"] or 0), int(g["D"] or 0)
         hour, minute = int(g["h"] or 0), int(g["mi"] or 0)
