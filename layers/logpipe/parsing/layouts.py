@@ -108,8 +108,6 @@ SHAPES = {
     "punct": r"\||[^\w\s\[\]()<>{}\"'|]{1,3}(?=\s|$)",  # |, -, ---, :, *, =>
 }  # What may follow a column: one or more spaces, a comma or semicolon (with spaces around), or nothing.
 SEPARATORS = {"space": r"\s+", "comma": r"\s*[,;]\s*", "none": r"", "maybe_space": r"\s*", "tab": r" *\t *"}
-# The names a column may have; "" for a separator column, and any other word for a field.
-KNOWN_NAMES = ("time", "level", "host", "component", "pid", "thread", "request_id", "")
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,30}")
 _WRAPPERS = "[]<>():"
 
