@@ -125,6 +125,13 @@ class Settings:
     retention_days: int = 0  # events (and stream entries) older than this are dropped; 0 keeps all
     stuck_after_s: int = 3600  # unfinished work untouched for this long is queued again
 
+    # GitHub: the webhook's secret (the function refuses to start without it), the REST API
+    # that Actions logs and the poller read, and the token they send to it (only to it).
+    github_webhook_secret: str = ""
+    github_api_url: str = "https://api.github.com"
+    github_token: str = ""
+    github_max_body_bytes: int = 25 * MiB  # GitHub caps a delivery's payload at 25 MB
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         e = os.environ if env is None else env
@@ -169,6 +176,10 @@ class Settings:
             stack=env_str(e, "LOGPIPE_STACK", cls.stack),
             retention_days=env_int(e, "LOGPIPE_RETENTION_DAYS", cls.retention_days, 0),
             stuck_after_s=env_int(e, "LOGPIPE_STUCK_AFTER_S", cls.stuck_after_s, 60),
+            github_webhook_secret=env_str(e, "GITHUB_WEBHOOK_SECRET"),
+            github_api_url=env_str(e, "GITHUB_API_URL", cls.github_api_url).rstrip("/"),
+            github_token=env_str(e, "GITHUB_TOKEN"),
+            github_max_body_bytes=env_int(e, "LOGPIPE_GITHUB_MAX_BODY_BYTES", cls.github_max_body_bytes, 1024),
         )
         known = {f.name for f in fields(cls)}
         unknown = set(overrides) - known

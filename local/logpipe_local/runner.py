@@ -242,7 +242,8 @@ def run(
         # Loaded before the dispatcher, whose start sets the runner's own logging back.
         scheduled = [(spec, spec.handler_function()) for spec in specs if spec.schedules]
         spawn = multiprocessing.get_context("spawn")
-        env = {k: v for k, v in os.environ.items() if k.startswith(("PSQL_", "AWS_", "LOGPIPE_", "RABBITMQ_"))}
+        prefixes = ("PSQL_", "AWS_", "LOGPIPE_", "RABBITMQ_", "GITHUB_")
+        env = {k: v for k, v in os.environ.items() if k.startswith(prefixes)}
         consumer_of = {f"{spec.name}-{n}": spec.name for spec in specs if spec.queues for n in range(workers)}
 
         def start_worker(name: str) -> multiprocessing.process.BaseProcess:
@@ -268,6 +269,7 @@ def run(
         url = f"http://{host}:{server.server_port}"
         print(f"logpipe is running at {url}", flush=True)
         print(f"  API token: {settings.api_token}", flush=True)
+        print(f"  GitHub webhook: {url}/webhook/github  secret: {settings.github_webhook_secret}", flush=True)
         for line in stack.started:
             print(f"  {line}", flush=True)
         for spec in specs:

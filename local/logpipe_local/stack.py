@@ -63,6 +63,7 @@ class Stack:
         # its variable is set, which Settings (with its defaults for Lambda) cannot tell.
         configured = Settings.from_env()
         self.env["LOGPIPE_API_TOKEN"] = configured.api_token or self._token()
+        self.env["GITHUB_WEBHOOK_SECRET"] = configured.github_webhook_secret or self._token("github-webhook-secret")
         self._postgres(configured)
         self._aws()
         os.environ.update(self.env)
@@ -79,8 +80,9 @@ class Stack:
         self.provision(settings)
         return settings
 
-    def _token(self) -> str:
-        path = self.data_dir / "api-token"
+    def _token(self, name: str = "api-token") -> str:
+        """A secret generated once and kept in the data folder (readable by its owner only)."""
+        path = self.data_dir / name
         if not path.exists():
             path.write_text(secrets.token_urlsafe(32) + "\n", encoding="utf-8")
             path.chmod(0o600)

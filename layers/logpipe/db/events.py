@@ -322,3 +322,69 @@ def ensure_partitions(conn: pg8000.native.Connection, months: set[tuple[int, int
         except pg8000.native.DatabaseError:
             # The default partition already holds rows of that month: leave them there.
             conn.run("ROLLBACK")
+
+
+# The ##[group] and ##[endgroup] lines of GitHub Actions logs, as the parser marks them.
+_GROUP_MARKS = "fields->>'actions' IN ('group', 'endgroup')"
+
+
+def apply_file_fields(conn: pg8000.native.Connection, file_id: str, first_line: int, end_line: int) -> None:
+    """Give the events of lines [first_line, end_line) of a file that is not a plain upload
+    its source and its own fields (an Actions log's repository, run, job...), and to those
+    of an Actions log the ``group`` each sits in (the title of the ``##[group]`` line that
+    opened it, which may be in an earlier batch). In the caller's transaction, with the
+    events: a batch is written with them or not at all. Costs an upload one lookup."""
+    rows = conn.run(
+        "SELECT source, CAST(fields AS text) FROM files WHERE id = CAST(:f AS uuid) AND source <> 'upload'", f=file_id
+    )
+    if not rows:
+        return
+    source, extra = rows[0]
+    conn.run(
+        "UPDATE events SET source = :s, fields = CASE WHEN CAST(:x AS jsonb) IS NULL THEN fields "
+        "ELSE coalesce(fields, '{}'::jsonb) || CAST(:x AS jsonb) END "
+        "WHERE file_id = CAST(:f AS uuid) AND line >= :a AND line < :b",
+        s=source,
+        x=extra,
+        f=file_id,
+        a=first_line,
+        b=end_line,
+    )
+    if source == "github-actions":
+        _apply_groups(conn, file_id, first_line, end_line)
+
+
+def _apply_groups(conn: pg8000.native.Connection, file_id: str, first_line: int, end_line: int) -> None:
+    before = conn.run(
+        f"SELECT fields->>'actions', message FROM events WHERE file_id = CAST(:f AS uuid) AND line < :a "
+        f"AND {_GROUP_MARKS} ORDER BY line DESC LIMIT 1",
+        f=file_id,
+        a=first_line,
+    )
+    marks = conn.run(
+        f"SELECT line, fields->>'actions', message FROM events WHERE file_id = CAST(:f AS uuid) "
+        f"AND line >= :a AND line < :b AND {_GROUP_MARKS} ORDER BY line",
+        f=file_id,
+        a=first_line,
+        b=end_line,
+    )
+    title = before[0][1] if before and before[0][0] == "group" else None
+    start = first_line
+    spans: list[tuple[int, int, str]] = []  # [from, to) lines in group ``title``
+    for line, kind, message in marks:
+        if title is not None:
+            spans.append((start, line + 1 if kind == "endgroup" else line, title))  # the end line closes it
+        title, start = (message, line) if kind == "group" else (None, line + 1)
+    if title is not None:
+        spans.append((start, end_line, title))
+    for a, b, group in spans:
+        if a < b:
+            conn.run(
+                "UPDATE events SET fields = coalesce(fields, '{}'::jsonb) "
+                "|| jsonb_build_object('group', CAST(:g AS text)) "
+                "WHERE file_id = CAST(:f AS uuid) AND line >= :a AND line < :b",
+                g=group,
+                f=file_id,
+                a=a,
+                b=b,
+            )

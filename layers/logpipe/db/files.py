@@ -128,9 +128,11 @@ def create_external(conn: pg8000.native.Connection, key: str, size: int) -> None
 
 
 def list_recent(conn: pg8000.native.Connection, limit: int = 100, before: str | None = None) -> list[dict[str, Any]]:
+    """The newest files; not the one that holds GitHub's deliveries, which are listed by
+    /api/github/deliveries (its events are searched like any file's)."""
     rows = conn.run(
-        f"SELECT {FILE_COLUMNS} FROM files "
-        + ("WHERE created_at < CAST(:before AS timestamptz) " if before else "")
+        f"SELECT {FILE_COLUMNS} FROM files WHERE source <> 'github' "
+        + ("AND created_at < CAST(:before AS timestamptz) " if before else "")
         + "ORDER BY created_at DESC, id LIMIT :limit",
         limit=limit,
         **({"before": before} if before else {}),

@@ -12,7 +12,7 @@ from werkzeug.exceptions import HTTPException
 from ..config import Settings
 from ..errors import ClientError, ServiceUnavailableError, UnauthorizedError
 from ..stream import tokens
-from . import deps, events, files, health, patterns, rollups, stream, uploads
+from . import deps, events, files, github, health, patterns, rollups, stream, uploads
 
 log = logging.getLogger("logpipe.http")
 
@@ -40,7 +40,12 @@ def require_token() -> None:
 
 def create_app(settings_: Settings, *parts: str) -> Flask:
     """The WSGI app serving ``parts`` (``uploads``, ``files``, ``patterns``, ``events``, ``rollups``,
-    ``health``, ``stream``); all if none named."""
+    ``health``, ``stream``, ``github``, ``webhook``); all but ``webhook`` if none named.
+
+    ``webhook`` (GitHub's deliveries) is served only when named, and then refuses to start
+    without ``GITHUB_WEBHOOK_SECRET`` (ConfigError)."""
+    if "webhook" in parts:
+        github.check_secret(settings_)
     blueprints: dict[str, Blueprint] = {
         "uploads": uploads.bp,
         "files": files.bp,
@@ -49,7 +54,10 @@ def create_app(settings_: Settings, *parts: str) -> Flask:
         "rollups": rollups.bp,
         "health": health.bp,
         "stream": stream.bp,
+        "github": github.api_bp,
     }
+    if "webhook" in parts:
+        blueprints["webhook"] = github.webhook_bp
     app = Flask("logpipe")
     deps.bind(app, settings_)
     app.json.sort_keys = False  # type: ignore[attr-defined]

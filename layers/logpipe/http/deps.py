@@ -32,6 +32,11 @@ def settings() -> Settings:
     return current_app.config[_SETTINGS]  # type: ignore[no-any-return]
 
 
+def settings_of(app: Flask) -> Settings:
+    """``app``'s settings, outside any request (a blueprint binding itself to the app)."""
+    return app.config[_SETTINGS]  # type: ignore[no-any-return]
+
+
 def connection() -> AbstractContextManager[pg8000.native.Connection]:
     """A pooled Postgres connection for the current request, given back when the block ends."""
     pool: Connections = current_app.config[_CONNECTIONS]

@@ -17,7 +17,7 @@ from ..db import chunks as chunks_db
 from ..db import files as files_db
 from ..db import patterns as patterns_db
 from ..db import stream as stream_db
-from ..db.events import ensure_partitions, refused_value
+from ..db.events import apply_file_fields, ensure_partitions, refused_value
 from ..errors import LogpipeError
 from .batches import Batch
 from .context import Context
@@ -55,6 +55,7 @@ def _write(ctx: Context, file_id: str, seq: int, expect_line: int, batch: Batch,
         if resume is None or resume[1] or resume[0] != expect_line:
             raise ChunkTakenError(f"chunk {seq} of {file_id} moved on under us")
         buf.copy_into(conn)
+        apply_file_fields(conn, file_id, expect_line, batch.next_line)
         chunks_db.advance(conn, file_id, seq, batch.next_offset, batch.next_line, batch.last)
         progress = files_db.add_progress(
             conn,

@@ -4,6 +4,8 @@
   object is planned into chunks (``plan``).
 - ``{"kind": "chunk", "file_id": ..., "seq": ...}``: the chunk is parsed and committed
   (``chunk``).
+- ``{"kind": "github_logs", "repository": ..., "run_id": ...}``: the logs of a finished
+  Actions run or job are fetched and their files put in the bucket (``github.logs``).
 - S3's ``s3:TestEvent``, and records of other S3 events: nothing to do.
 
 Anything else is a bad message: ``decode`` says why with a ``PermanentError``.
@@ -19,6 +21,8 @@ from typing import Any
 from urllib.parse import quote_plus, unquote_plus
 
 from ..errors import PermanentError
+from ..github.logs import MESSAGE_KIND as GITHUB_LOGS
+from ..github.logs import LogsTask
 
 
 @dataclass(frozen=True)
@@ -53,7 +57,7 @@ def s3_event(bucket: str, key: str) -> str:
     )
 
 
-def decode(body: str, bucket: str) -> ChunkTask | ObjectsCreated:
+def decode(body: str, bucket: str) -> ChunkTask | ObjectsCreated | LogsTask:
     """What a message asks of a worker that reads ``bucket``. Raises PermanentError, saying
     what is wrong, for a message no worker can act on."""
     try:
@@ -71,6 +75,8 @@ def decode(body: str, bucket: str) -> ChunkTask | ObjectsCreated:
             return ChunkTask(str(uuid.UUID(str(msg["file_id"]))), int(msg["seq"]))
         except (KeyError, TypeError, ValueError):
             raise PermanentError("chunk message needs a UUID 'file_id' and a whole-number 'seq'") from None
+    if msg.get("kind") == GITHUB_LOGS:
+        return LogsTask.decode(msg)
     raise PermanentError(f"unknown message: {body[:200]}")
 
 

@@ -3,6 +3,7 @@ retry policy decides its outcome, and the file of a dead-lettered message is mar
 
 - a chunk another delivery got to first: done, nothing written;
 - ``PermanentError`` (the message is bad, or its object cannot be read): rejected;
+- GitHub's rate limit, which says when to come back: throttled, retried then;
 - a dependency that did not answer (Postgres, the queue, the bucket): unavailable;
 - anything else: failed, which the policy retries up to ``LOGPIPE_MAX_ATTEMPTS`` tries.
 """
@@ -18,6 +19,8 @@ from .. import metrics
 from ..db import chunks as chunks_db
 from ..db import files as files_db
 from ..errors import LogpipeError, PermanentError, RetryableError, ServiceUnavailableError
+from ..github.client import RateLimitedError
+from ..github.logs import LogsTask, fetch_logs
 from ..queue import Delivery, Outcome
 from ..queue.policy import OK, Result, RetryPolicy
 from ..storage import ObjectReplacedError
@@ -39,6 +42,9 @@ def handle_message(ctx: Context, body: str, deadline: float) -> None:
             process_chunk(ctx, task.file_id, task.seq, deadline)
         finally:
             metrics.CHUNK_SECONDS.observe(time.perf_counter() - start)
+        return
+    if isinstance(task, LogsTask):
+        fetch_logs(ctx, task)
         return
     for key in task.keys:
         plan_object(ctx, key, deadline)
@@ -66,6 +72,10 @@ def _run(ctx: Context, d: Delivery, deadline: float) -> Result:
     except PermanentError as exc:
         log.warning("dead-lettering a message: %s", exc)
         return Result("rejected", str(exc))
+    except RateLimitedError as exc:
+        log.warning("will retry when GitHub said: %s", exc)
+        ctx.rollback()
+        return Result("throttled", str(exc), exc.wait_s)
     except Exception as exc:
         if _unavailable(exc):
             ctx.drop_connection()
@@ -96,6 +106,8 @@ def _files_of(ctx: Context, body: str) -> list[str]:
     try:
         task = decode(body, ctx.settings.bucket)
     except PermanentError:
+        return []
+    if isinstance(task, LogsTask):
         return []
     if isinstance(task, ChunkTask):
         return [task.file_id] if chunks_db.load(ctx.conn, task.file_id, task.seq) is not None else []

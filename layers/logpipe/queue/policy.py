@@ -7,6 +7,7 @@ into an ``Outcome``, which each backend's ``settle`` carries out:
 | ----------- | -------------------------------------------- | ------------------------ |
 | ok          | ack                                          | ack                      |
 | unavailable | retry after outage_retry_s, on the same try  | (the same)               |
+| throttled   | retry after delay_s, on the same try         | (the same)               |
 | rejected    | dead-letter                                  | dead-letter              |
 | failed      | retry after backoff_s(try), as the next try  | dead-letter              |
 
@@ -15,6 +16,8 @@ try as a fresh message, whose count starts again from 1.
 
 ``unavailable``: a dependency (Postgres, the queue, the bucket) did not answer; the
 message is not at fault, so however long the outage lasts it never uses up its tries.
+``throttled``: a service said when to come back (GitHub's ``retry-after``, or its rate
+limit's reset): the message waits that long, and that does not use up a try either.
 ``rejected``: the message can never succeed as it is. ``failed``: anything else.
 """
 
@@ -39,8 +42,9 @@ def backoff_s(attempt: int) -> int:
 class Result:
     """How a handler's run on one delivery ended; ``error`` says why it did not succeed."""
 
-    kind: Literal["ok", "unavailable", "rejected", "failed"]
+    kind: Literal["ok", "unavailable", "throttled", "rejected", "failed"]
     error: str | None = None
+    delay_s: int = 0  # throttled: how long the service asked us to wait
 
 
 OK = Result("ok")
@@ -62,6 +66,8 @@ class RetryPolicy:
             return Outcome(delivery.id, "ack")
         if result.kind == "unavailable":
             return Outcome(delivery.id, "retry", error, self.outage_retry_s, delivery.attempt)
+        if result.kind == "throttled":
+            return Outcome(delivery.id, "retry", error, max(1, result.delay_s), delivery.attempt)
         if result.kind == "failed" and delivery.attempt < self.max_attempts:
             return Outcome(delivery.id, "retry", error, backoff_s(delivery.attempt), delivery.attempt + 1)
         return Outcome(delivery.id, "dead_letter", error)

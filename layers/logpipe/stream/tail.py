@@ -28,6 +28,7 @@ from typing import Any
 
 import pg8000.native
 
+from ..db import github as github_db
 from ..db import stream as stream_db
 from ..parsing.formats import LEVELS
 from ..search.query import Query, parse_fields
@@ -114,10 +115,21 @@ def _file_items(conn: pg8000.native.Connection, e: stream_db.Entry, after_line: 
     return [_file_item(e)]
 
 
+def _delivery_items(
+    conn: pg8000.native.Connection, e: stream_db.Entry, after_line: int | None, need: int
+) -> list[Item]:
+    """A GitHub delivery stored (or the logs it asked for that could not be fetched)."""
+    data = dict(e.data or {})
+    data["committed_at"] = e.written_at.isoformat()
+    text = _sse("delivery", str(e.pos), json.dumps(data, separators=(",", ":"), default=str))
+    return [Item("delivery", WHOLE, None, text, data.get("level"), "github")]
+
+
 # What each kind of entry becomes: adding a kind is adding its loader here.
 LOADERS: dict[str, Callable[[pg8000.native.Connection, stream_db.Entry, int | None, int], list[Item]]] = {
     stream_db.EVENTS: _events_items,
     stream_db.FILE: _file_items,
+    github_db.DELIVERY: _delivery_items,
 }
 
 
@@ -149,6 +161,8 @@ class Filter:
     def wants(self, item: Item) -> bool:
         if self.file_id is not None and item.file_id != self.file_id:
             return False
+        if item.kind == "delivery":  # GitHub's: shown unless another source is asked for
+            return self.source in (None, "github")
         if item.kind != "log":
             return self.source is None or item.kind == "file"  # progress is not filtered by level or text
         if self.source is not None and item.source != self.source:
