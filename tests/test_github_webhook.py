@@ -33,7 +33,7 @@ class Hook:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.app = create_app(settings, "webhook", "github")
+        self.app = create_app(settings, "webhook", "github", "events")
         self.client = self.app.test_client()
 
     def deliver(
@@ -72,9 +72,7 @@ def stored(settings: Settings) -> int:
 
 
 def github_events(settings: Settings) -> list[list[Any]]:
-    return query(
-        settings, "SELECT level, message, fields FROM events WHERE source = 'github' ORDER BY line"
-    )
+    return query(settings, "SELECT level, message, fields FROM events WHERE source = 'github' ORDER BY line")
 
 
 @needs_github

@@ -1,0 +1,109 @@
+"""A fake of the parts of GitHub's REST API that logpipe reads, on two local hosts: the API,
+and an archive host that the API redirects log downloads to (as GitHub redirects to its
+blob storage), which must never receive the token. Zips are built by the tests."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+import zipfile
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+def zip_of(files: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in files.items():
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+@dataclass
+class Seen:
+    path: str
+    headers: dict[str, str]
+
+
+@dataclass
+class FakeGitHub:
+    """Routes: ``logs[path] = bytes`` (served through a 302 to the archive host),
+    ``errors[path] = (status, headers)`` (answered as is), ``runs[repo] = [run, ...]``
+    (the list of runs, with an ETag)."""
+
+    logs: dict[str, bytes] = field(default_factory=dict)
+    errors: dict[str, tuple[int, dict[str, str]]] = field(default_factory=dict)
+    runs: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    api_seen: list[Seen] = field(default_factory=list)
+    archive_seen: list[Seen] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+        self.api = ThreadingHTTPServer(("127.0.0.1", 0), self._handler(self._api))
+        self.archive = ThreadingHTTPServer(("127.0.0.1", 0), self._handler(self._archive))
+        for server in (self.api, self.archive):
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api.server_port}"
+
+    @property
+    def archive_url(self) -> str:
+        return f"http://127.0.0.1:{self.archive.server_port}"
+
+    def close(self) -> None:
+        for server in (self.api, self.archive):
+            server.shutdown()
+            server.server_close()
+
+    def hits(self, path: str) -> int:
+        with self._lock:
+            return sum(1 for s in self.api_seen if s.path.split("?")[0] == path)
+
+    # -- the two hosts ----------------------------------------------------------------
+    def _handler(self, answer: Any) -> type[BaseHTTPRequestHandler]:
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                status, headers, body = answer(self.path, {k.lower(): v for k, v in self.headers.items()})
+                self.send_response(status)
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        return Handler
+
+    def _api(self, path: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+        with self._lock:
+            self.api_seen.append(Seen(path, headers))
+        base = path.split("?")[0]
+        if base in self.errors:
+            status, extra = self.errors[base]
+            return status, extra, json.dumps({"message": f"fake {status}"}).encode()
+        if base in self.logs:
+            return 302, {"Location": f"{self.archive_url}/blob{base}?sig=short-lived"}, b""
+        parts = base.strip("/").split("/")
+        if len(parts) == 5 and parts[0] == "repos" and parts[3:] == ["actions", "runs"]:
+            runs = self.runs.get(f"{parts[1]}/{parts[2]}", [])
+            body = json.dumps({"total_count": len(runs), "workflow_runs": runs}).encode()
+            etag = f'W/"{hash(body) & 0xFFFFFFFF:x}"'
+            if headers.get("if-none-match") == etag:
+                return 304, {"ETag": etag}, b""
+            return 200, {"ETag": etag, "Content-Type": "application/json"}, body
+        return 404, {}, b'{"message": "Not Found"}'
+
+    def _archive(self, path: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+        with self._lock:
+            self.archive_seen.append(Seen(path, headers))
+        base = path.split("?")[0]
+        logs_path = base.removeprefix("/blob")
+        if logs_path in self.logs:
+            return 200, {"Content-Type": "application/zip"}, self.logs[logs_path]
+        return 404, {}, b""

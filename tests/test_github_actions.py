@@ -1,0 +1,235 @@
+"""Actions logs: fetched from a fake GitHub (an API host and an archive host that must never
+see the token), kept in moto's bucket, and ingested into real Postgres as files of the
+pipeline; rate limits, expired logs and repeats."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from fake_github import FakeGitHub, zip_of
+
+from logpipe.aws import client
+from logpipe.config import Settings
+from logpipe.github.logs import LogsTask, members
+from logpipe.ingest import Context, handle_deliveries
+from logpipe.queue import Delivery, work_queue
+
+from conftest import pump, query
+
+TOKEN = "ghs_" + "t" * 36
+REPO = "octo-org/octo-repo"
+RUN = 30433642
+RUN_LOGS = f"/repos/{REPO}/actions/runs/{RUN}/attempts/2/logs"
+
+STEP = (
+    "\ufeff2026-11-30T10:00:00.1234567Z ##[group]Run npm test\n"
+    "2026-11-30T10:00:00.2234567Z npm test --ci\n"
+    "2026-11-30T10:00:00.3234567Z ##[endgroup]\n"
+    "2026-11-30T10:00:01.0000001Z \x1b[31mFAIL\x1b[0m src/app.test.js\n"
+    "2026-11-30T10:00:01.5000000Z ##[warning]Node.js 16 actions are deprecated\n"
+    "2026-11-30T10:00:02.0000000Z ##[error]Process completed with exit code 1.\n"
+).encode()
+SETUP = b"2026-11-30T09:59:59.0000000Z Current runner version: '2.321.0'\n"
+
+
+@pytest.fixture
+def github() -> Iterator[FakeGitHub]:
+    fake = FakeGitHub()
+    yield fake
+    fake.close()
+
+
+@pytest.fixture
+def gh_settings(make_settings: Callable[..., Settings], github: FakeGitHub) -> Settings:
+    return make_settings(github_api_url=github.api_url, github_token=TOKEN)
+
+
+def task(**kw: Any) -> LogsTask:
+    base: dict[str, Any] = dict(repository=REPO, run_id=RUN, run_attempt=2, workflow="CI", delivery_id="d-1")
+    return LogsTask(**{**base, **kw})
+
+
+def send(settings: Settings, *tasks: LogsTask) -> None:
+    q = work_queue(settings)
+    try:
+        q.send([t.message() for t in tasks])
+    finally:
+        q.close()
+
+
+def actions_events(settings: Settings) -> list[list[Any]]:
+    return query(
+        settings,
+        "SELECT f.name, e.line, e.level, e.message, e.raw, e.fields FROM events e JOIN files f ON f.id = e.file_id "
+        "WHERE e.source = 'github-actions' ORDER BY f.name, e.line",
+    )
+
+
+def fetches(settings: Settings) -> list[list[Any]]:
+    return query(settings, "SELECT job_id, status, error, files FROM github_log_fetches ORDER BY job_id")
+
+
+def test_members_are_the_step_files_or_else_the_job_file() -> None:
+    names = ["0_build.txt", "build/1_Set up job.txt", "build/2_Run tests.txt", "1_lint.txt", "build/system.txt"]
+    found = [(m.path, m.job, m.step, m.step_number) for m in members(names)]
+    assert found == [
+        ("build/1_Set up job.txt", "build", "Set up job", 1),
+        ("build/2_Run tests.txt", "build", "Run tests", 2),
+        ("1_lint.txt", "lint", None, None),
+    ]
+
+
+def test_a_runs_step_files_are_ingested_with_their_run_job_step_and_group(
+    gh_settings: Settings, github: FakeGitHub
+) -> None:
+    github.logs[RUN_LOGS] = zip_of(
+        {"0_build.txt": SETUP + STEP, "build/1_Set up job.txt": SETUP, "build/2_Run tests.txt": STEP}
+    )
+    send(gh_settings, task())
+    pump(gh_settings)
+
+    events = actions_events(gh_settings)
+    names = sorted({e[0] for e in events})
+    assert names == [
+        f"{REPO} · CI run {RUN} (attempt 2) · build · 1 Set up job",
+        f"{REPO} · CI run {RUN} (attempt 2) · build · 2 Run tests",
+    ]  # the job file holds the same lines as its steps: not ingested twice
+    step = [e for e in events if e[0].endswith("2 Run tests")]
+    assert [(e[2], e[3]) for e in step] == [
+        (None, "Run npm test"),
+        (None, "npm test --ci"),
+        (None, ""),
+        (None, "FAIL src/app.test.js"),
+        ("warn", "Node.js 16 actions are deprecated"),
+        ("error", "Process completed with exit code 1."),
+    ]
+    assert "\x1b[31m" in step[3][4]  # the colours are kept in the raw line only
+    base = {"repository": REPO, "workflow": "CI", "run_id": RUN, "run_attempt": 2, "job": "build"}
+    for e in step:
+        assert e[5].items() >= {**base, "step": "Run tests", "step_number": 2}.items()
+    assert [e[5].get("group") for e in step] == ["Run npm test", "Run npm test", "Run npm test", None, None, None]
+
+    assert fetches(gh_settings) == [[0, "done", None, 2]]
+    # The token went to the API, never to the archive host the API redirected to.
+    assert github.api_seen and all(s.headers.get("authorization") == f"Bearer {TOKEN}" for s in github.api_seen)
+    assert github.archive_seen and all("authorization" not in s.headers for s in github.archive_seen)
+    # The archive is kept in the bucket as it came, and is no file that failed.
+    s3 = client("s3", gh_settings)
+    key = f"github/{REPO}/runs/{RUN}/attempt-2/logs.zip"
+    assert s3.get_object(Bucket=gh_settings.bucket, Key=key)["Body"].read() == github.logs[RUN_LOGS]
+    assert query(gh_settings, "SELECT status FROM files WHERE object_key = :k", k=key) == [["done"]]
+    assert query(gh_settings, "SELECT count(*) FROM files WHERE status = 'failed'") == [[0]]
+
+    # The same run asked for again (a redelivery, or the poller): nothing twice.
+    send(gh_settings, task(), task(delivery_id="d-2"))
+    pump(gh_settings)
+    assert actions_events(gh_settings) == events
+    assert github.hits(RUN_LOGS) == 1
+
+
+def test_an_archive_without_step_files_is_ingested_a_job_at_a_time(gh_settings: Settings, github: FakeGitHub) -> None:
+    github.logs[RUN_LOGS] = zip_of({"0_build.txt": SETUP + STEP, "1_lint.txt": SETUP})
+    send(gh_settings, task())
+    pump(gh_settings)
+    events = actions_events(gh_settings)
+    by_file: dict[str, int] = {}
+    for e in events:
+        by_file[e[0]] = by_file.get(e[0], 0) + 1
+        assert "step" not in e[5]
+    assert by_file == {f"{REPO} · CI run {RUN} (attempt 2) · build": 7, f"{REPO} · CI run {RUN} (attempt 2) · lint": 1}
+
+
+def test_a_jobs_log_is_fetched_alone(gh_settings: Settings, github: FakeGitHub) -> None:
+    github.logs[f"/repos/{REPO}/actions/jobs/77/logs"] = STEP
+    send(gh_settings, task(job_id=77, job="test (3.11)"))
+    pump(gh_settings)
+    events = actions_events(gh_settings)
+    assert len(events) == 6 and {e[0] for e in events} == {f"{REPO} · CI run {RUN} (attempt 2) · test (3.11)"}
+    assert events[-1][5]["job_id"] == 77 and events[-1][2] == "error"
+    assert all("authorization" not in s.headers for s in github.archive_seen)
+
+
+@pytest.mark.parametrize("status", [404, 410, 403])
+def test_expired_or_forbidden_logs_mark_the_fetch_failed_without_retrying(
+    gh_settings: Settings, github: FakeGitHub, status: int
+) -> None:
+    github.errors[RUN_LOGS] = (status, {})
+    send(gh_settings, task())
+    pump(gh_settings)
+    [[job, state, error, files]] = fetches(gh_settings)
+    assert (job, state, files) == (0, "failed", 0) and f"GitHub answered {status}" in error
+    assert github.hits(RUN_LOGS) == 1  # no retry storm
+    q = work_queue(gh_settings)
+    try:
+        assert q.list_dead() == []
+    finally:
+        q.close()
+    send(gh_settings, task())  # asked again: it failed for good, and is not fetched again
+    pump(gh_settings)
+    assert github.hits(RUN_LOGS) == 1
+
+
+def _outcome(settings: Settings) -> Any:
+    ctx = Context(settings)
+    try:
+        [outcome] = handle_deliveries(ctx, [Delivery("m", task().message(), 1)], time.monotonic() + 60)
+    finally:
+        ctx.close()
+    return outcome
+
+
+def test_rate_limits_wait_as_github_says_then_back_off(gh_settings: Settings, github: FakeGitHub) -> None:
+    github.errors[RUN_LOGS] = (429, {"Retry-After": "37"})
+    first = _outcome(gh_settings)
+    assert (first.action, first.delay_s, first.next_attempt) == ("retry", 37, 1)  # waiting uses up no try
+
+    reset = int(time.time()) + 120
+    github.errors[RUN_LOGS] = (403, {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(reset)})
+    second = _outcome(gh_settings)
+    assert second.action == "retry" and second.next_attempt == 1 and 100 <= second.delay_s <= 122
+
+    github.errors[RUN_LOGS] = (429, {})  # says nothing: the policy's own backoff, and the try counts
+    third = _outcome(gh_settings)
+    assert (third.action, third.delay_s, third.next_attempt) == ("retry", 2, 2)
+
+    assert fetches(gh_settings) == [[0, "queued", None, 0]]  # still to be done
+    del github.errors[RUN_LOGS]
+    github.logs[RUN_LOGS] = zip_of({"0_lint.txt": SETUP})
+    assert _outcome(gh_settings).action == "ack"
+    assert fetches(gh_settings) == [[0, "done", None, 1]]
+
+
+def test_a_completed_run_delivered_to_the_webhook_ends_searchable(
+    gh_settings: Settings, github: FakeGitHub, make_settings: Callable[..., Settings]
+) -> None:
+    from dataclasses import replace
+
+    from test_github_webhook import SECRET, Hook
+
+    from logpipe.http import deps
+
+    github.logs[f"/repos/{REPO}/actions/runs/{RUN}/attempts/1/logs"] = zip_of({"build/1_Run tests.txt": STEP})
+    hook = Hook(replace(gh_settings, github_webhook_secret=SECRET))
+    try:
+        payload = {
+            "action": "completed",
+            "repository": {"full_name": REPO},
+            "sender": {"login": "octocat"},
+            "workflow_run": {"id": RUN, "name": "CI", "run_attempt": 1, "run_number": 9, "conclusion": "failure"},
+        }
+        r = hook.deliver("workflow_run", json.dumps(payload).encode())
+        assert r.status_code == 202 and r.get_json()["logs"] == "queued"
+        pump(gh_settings)
+        found = hook.client.get(
+            "/api/events?source=github-actions&level=error",
+            headers={"Authorization": f"Bearer {gh_settings.api_token}"},
+        )
+    finally:
+        deps.close(hook.app)
+    assert found.status_code == 200, found.get_json()
+    [event] = found.get_json()["events"]
+    assert event["message"] == "Process completed with exit code 1." and event["fields"]["run_id"] == RUN
