@@ -233,3 +233,31 @@ def test_a_completed_run_delivered_to_the_webhook_ends_searchable(
     assert found.status_code == 200, found.get_json()
     [event] = found.get_json()["events"]
     assert event["message"] == "Process completed with exit code 1." and event["fields"]["run_id"] == RUN
+
+
+def test_poll_lists_completed_runs_with_an_etag_and_queues_each_once(gh_settings: Settings, github: FakeGitHub) -> None:
+    from logpipe.github.poll import poll
+
+    runs_path = f"/repos/{REPO}/actions/runs"
+    github.runs[REPO] = [{"id": RUN, "run_attempt": 2, "status": "completed", "name": "CI"}]
+    github.logs[RUN_LOGS] = zip_of({"build/1_Run tests.txt": STEP})
+    ctx = Context(gh_settings)
+    try:
+        first = poll(ctx, REPO)
+        assert (first.not_modified, first.listed, first.queued) == (False, 1, 1)
+        again = poll(ctx, REPO)
+        assert again.not_modified  # 304: nothing new, no rate limit spent
+        assert github.api_seen[-1].headers.get("if-none-match") and github.hits(runs_path) == 2
+        pump(gh_settings, ctx=ctx)
+        assert len(actions_events(gh_settings)) == 6
+
+        later = f"/repos/{REPO}/actions/runs/{RUN + 1}/attempts/1/logs"
+        github.logs[later] = zip_of({"0_lint.txt": SETUP})
+        github.runs[REPO].insert(0, {"id": RUN + 1, "run_attempt": 1, "status": "completed", "name": "CI"})
+        third = poll(ctx, REPO)
+        assert (third.not_modified, third.listed, third.queued) == (False, 2, 1)  # the first run was seen
+        pump(gh_settings, ctx=ctx)
+    finally:
+        ctx.close()
+    assert len(actions_events(gh_settings)) == 7
+    assert github.hits(RUN_LOGS) == 1 and github.hits(later) == 1

@@ -131,6 +131,7 @@ class Settings:
     github_api_url: str = "https://api.github.com"
     github_token: str = ""
     github_max_body_bytes: int = 25 * MiB  # GitHub caps a delivery's payload at 25 MB
+    github_poll_repos: tuple[str, ...] = ()  # OWNER/NAME of each repository github-poll lists
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -180,6 +181,7 @@ class Settings:
             github_api_url=env_str(e, "GITHUB_API_URL", cls.github_api_url).rstrip("/"),
             github_token=env_str(e, "GITHUB_TOKEN"),
             github_max_body_bytes=env_int(e, "LOGPIPE_GITHUB_MAX_BODY_BYTES", cls.github_max_body_bytes, 1024),
+            github_poll_repos=tuple(r.strip() for r in env_str(e, "LOGPIPE_GITHUB_POLL_REPOS").split(",") if r.strip()),
         )
         known = {f.name for f in fields(cls)}
         unknown = set(overrides) - known

@@ -56,6 +56,12 @@ def _parser(defaults: RunnerSettings) -> argparse.ArgumentParser:
     patterns = sub.add_parser("patterns", help="print each line's pattern id and template of a local file as CSV")
     patterns.add_argument("file", type=Path)
 
+    gh = sub.add_parser("github", help="GitHub Actions logs of repositories without a webhook")
+    gh_sub = gh.add_subparsers(dest="github_command", required=True)
+    gp = gh_sub.add_parser("poll", help="queue the logs of a repository's completed runs not seen yet")
+    gp.add_argument("--repo", required=True, help="OWNER/NAME")
+    gp.add_argument("--since", default=None, help="only runs created at or after this time (ISO 8601)")
+
     dlq = sub.add_parser("dlq", help="the dead-letter queue")
     dlq_sub = dlq.add_subparsers(dest="dlq_command", required=True)
     ls = dlq_sub.add_parser("list", help="show dead-lettered messages and why they failed")
@@ -289,6 +295,31 @@ def _cmd_index(data_dir: Path, moto_port: int, budget_s: float) -> int:
     return 0
 
 
+def _cmd_github_poll(data_dir: Path, moto_port: int, repo: str, since: str | None) -> int:
+    """List the repository's completed runs and queue the logs of those not seen yet; the
+    running stack's workers (or the next `logpipe run`) fetch and ingest them."""
+    from datetime import UTC, datetime
+
+    from logpipe.github.poll import poll
+    from logpipe.ingest import Context
+
+    after = None
+    if since is not None:
+        after = datetime.fromisoformat(since.replace("Z", "+00:00"))
+        after = after if after.tzinfo else after.replace(tzinfo=UTC)
+    with _services(data_dir, moto_port) as settings:
+        ctx = Context(settings)
+        try:
+            result = poll(ctx, repo, after)
+        finally:
+            ctx.close()
+    if result.not_modified:
+        print(f"{repo}: nothing new (304 Not Modified)")
+    else:
+        print(f"{repo}: {result.listed} completed run(s) listed, {result.queued} queued for their logs")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         runner = RunnerSettings.from_env()
@@ -326,6 +357,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_migrate(args.data_dir, runner.moto_port)
         if args.command == "dlq":
             return _cmd_dlq(args, runner.moto_port)
+        if args.command == "github":
+            return _cmd_github_poll(args.data_dir, runner.moto_port, args.repo, args.since)
         if args.command == "index":
             return _cmd_index(args.data_dir, runner.moto_port, args.budget)
     except LogpipeError as exc:
