@@ -102,6 +102,7 @@ bench: setup services
 	$(BIN)/python bench/patterns_bench.py
 	$(BIN)/python bench/stream_bench.py
 	$(BIN)/python bench/query_bench.py
+	$(BIN)/python bench/webhook_bench.py
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis build layers/logpipe/ingest/_lane.*.so

@@ -55,12 +55,31 @@ def _summary(row: list[Any]) -> dict[str, Any]:
 
 
 def record_delivery(conn: pg8000.native.Connection, d: NewDelivery, as_event: DeliveryEvent) -> dict[str, Any] | None:
-    """Store the delivery, its event and their stream entries, in the caller's
-    transaction; None (and nothing written) when this delivery id is stored already."""
+    """Store the delivery, its event and their stream entries (see ``stream``: written
+    without a position, in the same transaction); None, with nothing written, when this
+    delivery id is stored already.
+
+    One statement, so one round trip and, outside a transaction, one commit: a webhook
+    answers many deliveries at once, and each waits for its commit.
+    """
     rows = conn.run(
-        "INSERT INTO github_deliveries (delivery_id, hook_id, event, action, repository, sender, payload) "
-        "VALUES (:d, :h, :e, :a, :r, :s, CAST(:p AS jsonb)) ON CONFLICT (delivery_id) DO NOTHING "
-        f"RETURNING {_SUMMARY}",
+        "WITH d AS ("
+        " INSERT INTO github_deliveries (delivery_id, hook_id, event, action, repository, sender, payload)"
+        " VALUES (:d, :h, :e, :a, :r, :s, CAST(:p AS jsonb)) ON CONFLICT (delivery_id) DO NOTHING"
+        f" RETURNING {_SUMMARY}),"
+        " ev AS ("
+        " INSERT INTO events (file_id, line, ts, ts_inferred, ingested_at, level, format, message, fields, source)"
+        " SELECT CAST(:file AS uuid), d.id, d.received_at, false, d.received_at, :lv, 'github_delivery', :m,"
+        " CAST(:fl AS jsonb), 'github' FROM d),"
+        " st AS ("
+        " INSERT INTO stream_log (kind, file_id, first_line, end_line, data)"
+        " SELECT :events_kind, CAST(:file AS uuid), d.id, d.id + 1, NULL FROM d"
+        " UNION ALL"
+        " SELECT :kind, NULL, NULL, NULL, jsonb_build_object('id', d.delivery_id, 'seq', d.id,"
+        " 'hook_id', nullif(d.hook_id, ''), 'event', d.event, 'action', d.action, 'repository', d.repository,"
+        " 'sender', d.sender, 'received_at', d.received_at, 'level', CAST(:lv AS text), 'message', CAST(:m AS text))"
+        " FROM d)"
+        f" SELECT {_SUMMARY} FROM d",
         d=d.delivery_id,
         h=d.hook_id,
         e=d.event,
@@ -68,26 +87,14 @@ def record_delivery(conn: pg8000.native.Connection, d: NewDelivery, as_event: De
         r=d.repository,
         s=d.sender,
         p=d.payload_json,
-    )
-    if not rows:
-        return None
-    summary = _summary(rows[0])
-    line = int(summary["seq"])
-    fields = {**as_event.fields, "delivery_id": d.delivery_id}
-    conn.run(
-        "INSERT INTO events (file_id, line, ts, ts_inferred, ingested_at, level, format, message, fields, source) "
-        "VALUES (CAST(:f AS uuid), :l, CAST(:t AS timestamptz), false, CAST(:t AS timestamptz), :lv, "
-        "'github_delivery', :m, CAST(:fl AS jsonb), 'github')",
-        f=DELIVERIES_FILE,
-        l=line,
-        t=summary["received_at"],
+        file=DELIVERIES_FILE,
         lv=as_event.level,
         m=as_event.message,
-        fl=json.dumps(fields, separators=(",", ":")),
+        fl=json.dumps({**as_event.fields, "delivery_id": d.delivery_id}, separators=(",", ":")),
+        events_kind=stream_db.EVENTS,
+        kind=DELIVERY,
     )
-    stream_db.append(conn, stream_db.EVENTS, file_id=DELIVERIES_FILE, first_line=line, end_line=line + 1)
-    stream_db.append(conn, DELIVERY, data={**summary, "level": as_event.level, "message": as_event.message})
-    return summary
+    return _summary(rows[0]) if rows else None
 
 
 def delivery_exists(conn: pg8000.native.Connection, delivery_id: str) -> bool:

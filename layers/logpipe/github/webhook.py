@@ -16,7 +16,6 @@ from typing import Any, Protocol
 from urllib.parse import parse_qs
 
 from ..db import github as github_db
-from ..db import stream as stream_db
 from ..db.events import ensure_partitions
 from ..errors import BadRequestError, UnauthorizedError
 from .logs import LogsTask
@@ -167,8 +166,7 @@ def receive(
     now = datetime.now(UTC)
     with conn() as c:
         ensure_partitions(c, {(now.year, now.month)})
-        with stream_db.transaction(c):
-            stored = github_db.record_delivery(c, new, as_event(event, payload, repository, sender))
+        stored = github_db.record_delivery(c, new, as_event(event, payload, repository, sender))
     logs = LogsTask.of_delivery(event, payload, delivery_id)
     answer: dict[str, Any] = {"delivery_id": delivery_id, "event": event, "stored": stored is not None}
     if stored is None:

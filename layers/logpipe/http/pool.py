@@ -23,7 +23,10 @@ class Connections:
     new clients.
     """
 
-    MAX_IDLE = 8
+    # Idle connections kept for the next requests: as many as a busy webhook has requests
+    # in flight (32 concurrent deliveries), so that a burst does not open and close one
+    # connection per request.
+    MAX_IDLE = 32
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
