@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 
 import pytest
 
+from logpipe import metrics
 from logpipe.config import Settings
 from logpipe.db import stream as stream_db
 from logpipe.errors import ConfigError
@@ -130,10 +131,17 @@ def test_a_completed_workflow_run_queues_its_logs(hook: Hook) -> None:
     assert messages[0]["run_id"] == run["id"] and messages[0]["repository"] == "octo-org/octo-repo"
 
 
+def counted(event: str, outcome: str) -> float:
+    value = metrics.REGISTRY.get_sample_value("logpipe_webhook_deliveries_total", {"event": event, "outcome": outcome})
+    return value or 0.0
+
+
 def test_a_redelivery_is_answered_and_stored_once(hook: Hook) -> None:
     body = json.dumps({"action": "created", "repository": {"full_name": "o/r"}, "sender": {"login": "u"}}).encode()
+    accepted, duplicate = counted("star", "accepted"), counted("star", "duplicate")
     first = hook.deliver("star", body, delivery="d-1")
     again = hook.deliver("star", body, delivery="d-1")
+    assert (counted("star", "accepted"), counted("star", "duplicate")) == (accepted + 1, duplicate + 1)
     assert first.status_code == again.status_code == 202
     assert first.get_json()["stored"] is True and again.get_json() == {
         "delivery_id": "d-1",
@@ -155,6 +163,7 @@ def test_a_form_encoded_delivery_is_verified_over_its_raw_body(hook: Hook) -> No
 
 def test_a_wrong_secret_a_changed_body_or_no_signature_is_401_and_stores_nothing(hook: Hook) -> None:
     body = b'{"zen":"hello"}'
+    refused = counted("ping", "bad_signature")
     assert hook.deliver("ping", body, secret="not-the-secret").status_code == 401
     changed = hook.deliver("ping", body + b" ", signature=sign(SECRET, body))
     assert changed.status_code == 401
@@ -162,6 +171,7 @@ def test_a_wrong_secret_a_changed_body_or_no_signature_is_401_and_stores_nothing
     assert hook.deliver("ping", body, signature="sha1=" + "0" * 40).status_code == 401
     assert stored(hook.settings) == 0 and github_events(hook.settings) == []
     assert query(hook.settings, "SELECT count(*) FROM stream_log WHERE kind = 'delivery'") == [[0]]
+    assert counted("ping", "bad_signature") == refused + 4
 
 
 def test_a_body_over_the_limit_is_413_and_stores_nothing(make_settings: Callable[..., Settings]) -> None:

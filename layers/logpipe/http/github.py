@@ -8,10 +8,19 @@ import threading
 from typing import Any
 
 from flask import Blueprint, current_app, request
+from werkzeug.exceptions import HTTPException
 
+from .. import metrics
 from ..config import Settings
 from ..db import github as github_db
-from ..errors import BadRequestError, ConfigError, NotFoundError, ServiceUnavailableError
+from ..errors import (
+    BadRequestError,
+    ClientError,
+    ConfigError,
+    NotFoundError,
+    ServiceUnavailableError,
+    UnauthorizedError,
+)
 from ..github import webhook
 from ..queue import WorkQueue, work_queue
 from . import deps
@@ -73,9 +82,21 @@ def _bind(state: Any) -> None:
 @webhook_bp.post("/webhook/github")
 def receive() -> Any:
     s = settings()
-    request.max_content_length = s.github_max_body_bytes  # 413 above GitHub's own cap
-    body = request.get_data(cache=False)
-    received = webhook.receive(connection, s.github_webhook_secret, request.headers, body)
+    event = request.headers.get("X-GitHub-Event", "")
+    try:
+        request.max_content_length = s.github_max_body_bytes  # 413 above GitHub's own cap
+        body = request.get_data(cache=False)
+        received = webhook.receive(connection, s.github_webhook_secret, request.headers, body)
+    except UnauthorizedError:
+        metrics.webhook_delivery(event, "bad_signature")
+        raise
+    except (ClientError, HTTPException):
+        metrics.webhook_delivery(event, "bad_request")
+        raise
+    except Exception:
+        metrics.webhook_delivery(event, "error")
+        raise
+    metrics.webhook_delivery(event, "accepted" if received.stored is not None else "duplicate")
     if received.logs is not None:
         try:
             current_app.config[_SENDER].send(received.logs.message())
