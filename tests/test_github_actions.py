@@ -261,3 +261,21 @@ def test_poll_lists_completed_runs_with_an_etag_and_queues_each_once(gh_settings
         ctx.close()
     assert len(actions_events(gh_settings)) == 7
     assert github.hits(RUN_LOGS) == 1 and github.hits(later) == 1
+
+
+@pytest.mark.parametrize("job_first", [True, False])
+def test_a_jobs_log_and_its_runs_archive_ingest_the_job_once(
+    gh_settings: Settings, github: FakeGitHub, job_first: bool
+) -> None:
+    github.logs[f"/repos/{REPO}/actions/jobs/77/logs"] = SETUP + STEP
+    github.logs[RUN_LOGS] = zip_of(
+        {"build/1_Set up job.txt": SETUP, "build/2_Run tests.txt": STEP, "1_lint.txt": SETUP}
+    )
+    job, run = task(job_id=77, job="build"), task()
+    for t in (job, run) if job_first else (run, job):
+        send(gh_settings, t)
+        pump(gh_settings)
+    events = actions_events(gh_settings)
+    assert len(events) == 1 + 7  # lint's line, and build's seven lines once
+    assert sum(1 for e in events if e[3] == "Process completed with exit code 1.") == 1
+    assert {row[1] for row in fetches(gh_settings)} == {"done"}

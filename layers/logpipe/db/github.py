@@ -234,6 +234,14 @@ def create_log_file(
     return bool(status) and status[0][0] == "awaiting_upload" and etag is None
 
 
+def has_file(conn: pg8000.native.Connection, key: str, *, prefix: bool = False) -> bool:
+    """Whether a file row has the object key ``key`` (or one that starts with it)."""
+    if prefix:
+        pattern = key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        return bool(conn.run("SELECT 1 FROM files WHERE object_key LIKE :k LIMIT 1", k=pattern))
+    return bool(conn.run("SELECT 1 FROM files WHERE object_key = :k", k=key))
+
+
 def fetches(conn: pg8000.native.Connection, repository: str | None = None) -> list[dict[str, Any]]:
     rows = conn.run(
         "SELECT repository, run_id, run_attempt, job_id, workflow, status, error, archive_key, files, updated_at "

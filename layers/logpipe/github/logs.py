@@ -6,7 +6,8 @@ file per job with all its steps (``0_build.txt``). The archive is kept in the bu
 came; each step's file (or, for a job whose steps the archive does not split, the job's
 file) becomes an object beside it and a file of the pipeline, which the bucket's
 notification sends to the parse-workers like any upload. A ``workflow_job`` completed
-delivery asks for that job's log alone, a text file.
+delivery asks for that job's log alone, a text file; whichever of a job's log and its
+run's archive comes second leaves that job out.
 
 Idempotent: each object's key is made from the run, attempt and member name, and a file
 row is created once per key; a second delivery of the same run, or a retry after a
@@ -217,7 +218,13 @@ def fetch_logs(ctx: Context, task: LogsTask, api: GitHubApi | None = None) -> No
         return
     with downloaded:
         if task.job_id:
-            key = f"{task.prefix}/{_safe(task.job or str(task.job_id))}.txt"
+            job = _safe(task.job or str(task.job_id))
+            if github_db.has_file(ctx.conn, f"{task.prefix}/{job}/", prefix=True):
+                # The run's archive brought this job's steps already: its log would repeat them.
+                with ctx.transaction() as conn:
+                    github_db.finish_fetch(conn, fetch, status="done", error="in the run's archive already")
+                return
+            key = f"{task.prefix}/{job}.txt"
             name = f"{task.title()} · {task.job or task.job_id}"
             fields = _fields(task, task.job, None, None)
             count = int(_put(ctx, key, name, downloaded, _size(downloaded), fields))
@@ -234,6 +241,8 @@ def fetch_logs(ctx: Context, task: LogsTask, api: GitHubApi | None = None) -> No
             count = 0
             with zf:
                 for m in members(zf.namelist()):
+                    if github_db.has_file(ctx.conn, f"{task.prefix}/{_safe(m.job)}.txt"):
+                        continue  # this job's log came alone (workflow_job): not twice
                     leaf = f"{m.step_number}_{_safe(m.step)}.txt" if m.step else "job.txt"
                     key = f"{task.prefix}/{_safe(m.job)}/{leaf}"
                     name = f"{task.title()} · {m.job}" + (f" · {m.step_number} {m.step}" if m.step else "")
