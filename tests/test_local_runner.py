@@ -23,6 +23,7 @@ import pytest
 import requests
 
 from logpipe.config import Settings
+from logpipe.github.signature import sign
 from logpipe.http import deps
 
 from conftest import ROOT, query, settings_env
@@ -33,7 +34,7 @@ EMBEDDED_ENV = ("PSQL_ADDR", "PSQL_PORT", "PSQL_USER", "PSQL_PASS", "PSQL_DB", "
 
 
 def _clean_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in EMBEDDED_ENV and not k.startswith("LOGPIPE_")}
+    env = {k: v for k, v in os.environ.items() if k not in EMBEDDED_ENV and not k.startswith(("LOGPIPE_", "GITHUB_"))}
     env["PYTHONUNBUFFERED"] = "1"
     return env
 
@@ -66,6 +67,9 @@ class Running:
         s3 = re.search(r"s3\+sqs: embedded \(moto server\) at (http://\S+)", text)
         assert url and token and s3, text
         self.url, self.token, self.s3_endpoint = url.group(1), token.group(1), s3.group(1)
+        hook = re.search(r"GitHub webhook: (http://\S+)  secret: (\S+)", text)
+        assert hook, text
+        self.webhook_url, self.webhook_secret = hook.group(1), hook.group(2)
         self.text = text
         self.headers = {"Authorization": f"Bearer {self.token}"}
 
@@ -125,12 +129,20 @@ def test_run_on_embedded_defaults_then_restart_keeps_data(tmp_path: Path) -> Non
         file_id = run.upload("first run.log", data)
         f = _wait_done(run, file_id)
         assert (f["status"], f["lines"], f["events"], f["name"]) == ("done", 500, 500, "first run.log")
+        # The webhook it printed takes a delivery signed with the secret it printed.
+        ping = b'{"zen":"Design for failure.","hook_id":1}'
+        signed = {"X-GitHub-Event": "ping", "X-GitHub-Delivery": "p-1", "Content-Type": "application/json"}
+        signed["X-Hub-Signature-256"] = sign(run.webhook_secret, ping)
+        answer = requests.post(run.webhook_url, data=ping, headers=signed, timeout=10)
+        assert answer.status_code == 200 and answer.json()["zen"] == "Design for failure."
+        assert (tmp_path / "github-webhook-secret").stat().st_mode & 0o077 == 0
     finally:
         run.stop()
 
     again = Running(tmp_path)
     try:
         assert again.token == run.token  # the generated token is kept with the data
+        assert again.webhook_secret == run.webhook_secret  # and so is the webhook's secret
         files = requests.get(f"{again.url}/api/files", headers=again.headers, timeout=10).json()["files"]
         assert [(f["id"], f["status"], f["events"]) for f in files] == [(file_id, "done", 500)]
         s3 = boto3.client("s3", endpoint_url=again.s3_endpoint, region_name="us-east-1")
