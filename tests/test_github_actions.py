@@ -279,3 +279,15 @@ def test_a_jobs_log_and_its_runs_archive_ingest_the_job_once(
     assert len(events) == 1 + 7  # lint's line, and build's seven lines once
     assert sum(1 for e in events if e[3] == "Process completed with exit code 1.") == 1
     assert {row[1] for row in fetches(gh_settings)} == {"done"}
+
+
+def test_logs_asked_for_through_rabbitmq_are_ingested(rabbit_settings: Settings, github: FakeGitHub) -> None:
+    from dataclasses import replace
+
+    settings = replace(rabbit_settings, github_api_url=github.api_url, github_token=TOKEN)
+    github.logs[RUN_LOGS] = zip_of({"build/2_Run tests.txt": STEP})
+    send(settings, task(), task(delivery_id="again"))  # onto RabbitMQ's work queue, twice
+    pump(settings)
+    events = actions_events(settings)
+    assert len(events) == 6 and events[-1][2] == "error"
+    assert github.hits(RUN_LOGS) == 1
