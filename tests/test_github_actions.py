@@ -291,3 +291,17 @@ def test_logs_asked_for_through_rabbitmq_are_ingested(rabbit_settings: Settings,
     events = actions_events(settings)
     assert len(events) == 6 and events[-1][2] == "error"
     assert github.hits(RUN_LOGS) == 1
+
+
+def test_an_archive_that_expands_past_the_limit_is_refused(
+    gh_settings: Settings, github: FakeGitHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from logpipe.github import logs
+
+    monkeypatch.setattr(logs, "MAX_ARCHIVE_TEXT_BYTES", 1000)
+    github.logs[RUN_LOGS] = zip_of({"build/1_Big.txt": SETUP * 40})  # a small zip of 2,520 bytes of text
+    send(gh_settings, task())
+    pump(gh_settings)
+    [[_, state, error, files]] = fetches(gh_settings)
+    assert state == "failed" and f"expands to {len(SETUP) * 40} bytes" in error and files == 0
+    assert actions_events(gh_settings) == []

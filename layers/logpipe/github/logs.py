@@ -37,6 +37,9 @@ log = logging.getLogger("logpipe.github")
 
 SOURCE = "github-actions"
 MESSAGE_KIND = "github_logs"
+# What the members of one archive may expand to, together: a few MB of zip can declare
+# terabytes. Actions keeps a run's logs far below this.
+MAX_ARCHIVE_TEXT_BYTES = 20 * 1024**3
 _MEMBER = re.compile(r"^(?:(?P<job>[^/]+)/)?(?P<n>\d+)_(?P<name>.+)\.txt$")
 
 
@@ -240,7 +243,16 @@ def fetch_logs(ctx: Context, task: LogsTask, api: GitHubApi | None = None) -> No
                 return
             count = 0
             with zf:
-                for m in members(zf.namelist()):
+                chosen = members(zf.namelist())
+                expands_to = sum(zf.getinfo(m.path).file_size for m in chosen)
+                if expands_to > MAX_ARCHIVE_TEXT_BYTES:
+                    reason = (
+                        f"the logs archive expands to {expands_to} bytes, over {MAX_ARCHIVE_TEXT_BYTES}: not ingested"
+                    )
+                    with ctx.transaction() as conn:
+                        github_db.finish_fetch(conn, fetch, status="failed", error=reason, archive_key=archive_key)
+                    return
+                for m in chosen:
                     if github_db.has_file(ctx.conn, f"{task.prefix}/{_safe(m.job)}.txt"):
                         continue  # this job's log came alone (workflow_job): not twice
                     leaf = f"{m.step_number}_{_safe(m.step)}.txt" if m.step else "job.txt"
