@@ -12,8 +12,11 @@ import pg8000.native
 
 from . import stream as stream_db
 
-# The file that holds the deliveries' events (created by migration 0008).
+# The file that holds the deliveries' events, a delivery's event at the line of its row's
+# id (ids have gaps: lines need not be consecutive). It has no object in the bucket, and
+# is created with the first delivery, so that a database without any has no such file.
 DELIVERIES_FILE = "067ec9b1-8e0b-59f4-a194-5153aa5f6d94"
+DELIVERIES_FILE_KEY = "github/webhook-deliveries"
 
 DELIVERY = "delivery"  # the stream log's kind for a stored delivery (SSE ``event: delivery``)
 
@@ -63,7 +66,11 @@ def record_delivery(conn: pg8000.native.Connection, d: NewDelivery, as_event: De
     answers many deliveries at once, and each waits for its commit.
     """
     rows = conn.run(
-        "WITH d AS ("
+        "WITH f AS ("
+        " INSERT INTO files (id, name, object_key, upload_kind, status, source, finished_at)"
+        " SELECT CAST(:file AS uuid), 'GitHub webhook deliveries', :file_key, 'external', 'done', 'github', now()"
+        " WHERE NOT EXISTS (SELECT 1 FROM files WHERE id = CAST(:file AS uuid)) ON CONFLICT DO NOTHING),"
+        " d AS ("
         " INSERT INTO github_deliveries (delivery_id, hook_id, event, action, repository, sender, payload)"
         " VALUES (:d, :h, :e, :a, :r, :s, CAST(:p AS jsonb)) ON CONFLICT (delivery_id) DO NOTHING"
         f" RETURNING {_SUMMARY}),"
@@ -88,6 +95,7 @@ def record_delivery(conn: pg8000.native.Connection, d: NewDelivery, as_event: De
         s=d.sender,
         p=d.payload_json,
         file=DELIVERIES_FILE,
+        file_key=DELIVERIES_FILE_KEY,
         lv=as_event.level,
         m=as_event.message,
         fl=json.dumps({**as_event.fields, "delivery_id": d.delivery_id}, separators=(",", ":")),

@@ -133,7 +133,10 @@ STATUSES = ("awaiting_upload", "queued", "processing", "done", "failed")
 def pipeline_figures(conn: pg8000.native.Connection, indexer: str) -> PipelineFigures:
     events = conn.run("SELECT level, source, CAST(sum(events) AS bigint) FROM rollup_hours GROUP BY 1, 2 ORDER BY 1, 2")
     files = {s: 0 for s in STATUSES}
-    files.update({r[0]: int(r[1]) for r in conn.run("SELECT status, count(*) FROM files GROUP BY 1")})
+    # The file of GitHub's deliveries holds no upload: deliveries are counted by the webhook.
+    files.update(
+        {r[0]: int(r[1]) for r in conn.run("SELECT status, count(*) FROM files WHERE source <> 'github' GROUP BY 1")}
+    )
     [[lag, oldest]] = conn.run(
         "SELECT coalesce(extract(epoch FROM now() - min(queued_at)"
         " FILTER (WHERE status IN ('queued', 'processing'))), 0),"

@@ -18,13 +18,8 @@ CREATE INDEX github_deliveries_event ON github_deliveries (event, id DESC);
 CREATE INDEX github_deliveries_repository ON github_deliveries (repository, id DESC);
 
 -- A file's own fields, added to every event parsed from it (an Actions log's repository,
--- workflow, run and job), and the file that holds the events of the webhook deliveries.
+-- workflow, run and job).
 ALTER TABLE files ADD COLUMN fields jsonb;
--- One file holds the deliveries' events, a delivery's event at the line of its row's id
--- (ids have gaps; lines need not be consecutive). It has no object in the bucket.
-INSERT INTO files (id, name, object_key, upload_kind, status, source, finished_at)
-VALUES ('067ec9b1-8e0b-59f4-a194-5153aa5f6d94', 'GitHub webhook deliveries', 'github/webhook-deliveries',
-        'external', 'done', 'github', now());
 
 -- One row per Actions run attempt (job_id 0) or single job whose logs were asked for:
 -- where fetching them got to, and why it failed (logs expired, no permission).
