@@ -244,3 +244,55 @@ def test_a_delivery_is_searchable_and_announced_in_the_stream(hook: Hook) -> Non
     assert [i.kind for i in items] == ["delivery"]
     text = items[0].text.decode()
     assert "event: delivery\n" in text and '"id":"cr-1"' in text and '"level":"error"' in text
+
+
+def test_the_live_stream_sends_a_delivery_as_it_is_stored(make_settings: Callable[..., Settings]) -> None:
+    import requests
+
+    from sse_client import Server, Stream
+
+    s = make_settings(github_webhook_secret=SECRET, stream_heartbeat_s=1)
+    server = Server(create_app(s, "stream", "webhook"))
+    try:
+        body = json.dumps(
+            {
+                "action": "completed",
+                "repository": {"full_name": "o/r"},
+                "workflow_job": {"name": "test", "conclusion": "failure"},
+            }
+        ).encode()
+        headers = {
+            "X-GitHub-Event": "workflow_job",
+            "X-GitHub-Delivery": "wj-1",
+            "X-Hub-Signature-256": sign(SECRET, body),
+        }
+        sent = requests.post(f"http://127.0.0.1:{server.port}/webhook/github", data=body, headers=headers, timeout=10)
+        assert sent.status_code == 202, sent.text
+
+        def messages(**params: str) -> list[tuple[str, Any]]:
+            st = Stream(server.port, "/api/stream", params={"since": "0", **params}, headers=AUTH)
+            got = []
+            try:
+                for msg in st:
+                    if msg.event == "comment":
+                        break  # a heartbeat: everything written was sent
+                    got.append((msg.event, msg.json()))
+            finally:
+                st.close()
+            return got
+
+        everything = messages()
+        assert [event for event, _ in everything] == ["log", "delivery"]
+        log_event, delivery = everything[0][1], everything[1][1]
+        assert (log_event["level"], log_event["source"]) == ("error", "github")
+        assert log_event["message"] == "workflow_job completed o/r: test failure"
+        assert (delivery["id"], delivery["event"], delivery["repository"], delivery["level"]) == (
+            "wj-1",
+            "workflow_job",
+            "o/r",
+            "error",
+        )
+        assert [event for event, _ in messages(source="github")] == ["log", "delivery"]
+        assert messages(source="upload") == []
+    finally:
+        server.close()
