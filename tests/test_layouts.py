@@ -298,6 +298,17 @@ def test_columns_of_few_values_before_a_level_are_the_header_even_when_each_alon
     assert (parsed.level, parsed.message) == ("fatal", "Stopped item 1")
 
 
+def test_a_header_has_one_level_and_a_level_like_word_after_it_is_the_messages() -> None:
+    # Every message starts with the same words, the second of which reads as a level
+    # (Android's ``A``): they are the message's, not a host and a second level.
+    lines = [f"2026-11-27 03:13:14,{s % 1000:03d} INFO object A line {s:05d}" for s in range(300)]
+    layout = infer(lines).layout
+    assert layout is not None
+    assert [c.name for c in layout.columns] == ["time", "level"]
+    parsed = Parser(reference=REFERENCE, layout=layout).parse(lines[7])
+    assert (parsed.level, parsed.message) == ("info", "object A line 00007")
+
+
 def test_a_file_of_mixed_layouts_reads_each_line_by_what_fits_it() -> None:
     mariadb = generate(next(lay for lay in LAYOUTS if lay.name == "mariadb"), 100)
     syslog = [f"Nov 30 10:00:{s % 60:02d} web-1 sshd[{100 + s}]: Accepted key for u{s}" for s in range(100)]

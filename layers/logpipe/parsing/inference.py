@@ -236,7 +236,7 @@ def _masked(token: str) -> str:
     return _DIGITS.sub("0", token)
 
 
-def header_word(tokens: list[Token], following: list[Token]) -> bool:
+def header_word(tokens: list[Token], following: list[Token], level_seen: bool = False) -> bool:
     """Whether a column of words before the message is the header's (a host, a component)
     and not the message's first word.
 
@@ -252,7 +252,8 @@ def header_word(tokens: list[Token], following: list[Token]) -> bool:
     values = Counter(_masked(t) for t, _, _ in tokens)
     if len(values) > min(4, max(1, n // 10)):
         return False
-    if all(classify(f) in _COLUMN_LIKE for f, _, _ in following):
+    like = _COLUMN_LIKE - {"level"} if level_seen else _COLUMN_LIKE  # a header has one level
+    if all(classify(f) in like for f, _, _ in following):
         return True  # before another column of the header
     # What follows, numbers aside: a number after a word says nothing of whose word it is.
     after: dict[str, set[str]] = {}
@@ -338,10 +339,11 @@ def _position(afters: list[list[Token]], i: int) -> tuple[list[Token], list[Toke
     return at, [a[i + 1] for a in afters if len(a) > i + 1]
 
 
-def _reach(afters: list[list[Token]], i: int, index: int) -> list[Column] | None:
+def _reach(afters: list[list[Token]], i: int, index: int, level_seen: bool) -> list[Column] | None:
     """The columns from position ``i`` to a level or program column at most ``REACH``
     positions on, when every position between holds few values (numbers aside) or one
-    class; None when there is no such column."""
+    class; None when there is no such column. A header has one level: once it is
+    ``level_seen``, a level word further on is the message's (``INFO object A line``)."""
     n = len(afters)
     # One word column, whatever its values, before a separator that every line has there
     # (``chrome.exe - message``, ``worker-12 | message``).
@@ -362,6 +364,8 @@ def _reach(afters: list[list[Token]], i: int, index: int) -> list[Column] | None
         if len(at) < CONSISTENT * n or not at:
             return None
         col = _column(at, index + len(between), 1)
+        if col is not None and col[1] == "level" and level_seen:
+            return None
         if col is not None and col[1] in ("level", "program") and between:
             return [*between, col[0]]
         if col is not None and col[1] in _STRONG:
@@ -524,12 +528,15 @@ def infer(lines: Sequence[str], *, tz: str = "UTC", reference: datetime | None =
         if len(at) < CONSISTENT * len(afters) or not at:
             break
         col = _column(at, len(columns), words)
+        level_seen = any(c.name == "level" for c in columns)
+        if col is not None and col[1] == "level" and level_seen:
+            break  # a header has one level: a second is the message's first word
         # A word column is the header's only if it looks like one (``header_word``): words
         # of the message before a number or a bracket of its own are not. Unless a level
         # or a program column follows within a few columns of few values each: then all
         # of them are the header's (a node, a facility, a date before the level).
-        if col is None or (col[1] not in _STRONG and not header_word(at, following)):
-            reached = _reach(afters, i, len(columns))
+        if col is None or (col[1] not in _STRONG and not header_word(at, following, level_seen)):
+            reached = _reach(afters, i, len(columns), level_seen)
             if reached is None:
                 optional = _optional(at, len(columns)) if col is None else None
                 if optional is not None:
