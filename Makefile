@@ -9,7 +9,7 @@ PGVER = $(shell ls /etc/postgresql 2>/dev/null | sort -n | tail -1)
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup run test test-fast lint format template services observability bench fuzz clean
+.PHONY: setup run test test-fast test-faults lint format template services observability bench fuzz clean
 
 setup: $(VENV)/.installed
 
@@ -79,7 +79,14 @@ template: $(SAM_VENV)/.installed
 
 # pytest's exit code 5 (no test collected) is not a failure.
 test: setup services observability lint template
-	$(BIN)/pytest -q $(PYTEST_ARGS); rc=$$?; [ $$rc -eq 5 ] && rc=0; exit $$rc
+	$(BIN)/pytest -q -m "not faults" $(PYTEST_ARGS); rc=$$?; [ $$rc -eq 5 ] && rc=0; exit $$rc
+
+# The fault and load suite: private PostgreSQL and RabbitMQ restarted, frozen and cut under
+# worker processes, workers killed, the S3 endpoint taken away, at seeded random points
+# (LOGPIPE_FAULT_SEED repeats a run, LOGPIPE_FAULT_ROUNDS sets how often each fault is
+# injected), then many uploads at once; a table of faults and rows lost ends the run.
+test-faults: setup services
+	$(BIN)/pytest -q -m faults $(PYTEST_ARGS)
 
 test-fast: setup
 	$(BIN)/pytest -q -m "not services" $(PYTEST_ARGS)

@@ -34,6 +34,9 @@ from logpipe.http import create_app, deps  # noqa: E402
 from logpipe.ingest import Context, handle_deliveries  # noqa: E402
 from logpipe.queue import WorkQueue, ingest_queue, work_queue  # noqa: E402
 
+# The fault suite's table (make test-faults), printed at the end of the run.
+from fault_table import pytest_terminal_summary  # noqa: E402, F401
+
 # The `services` mark, derived from the fixtures and enforced (see service_marks.py).
 from service_marks import _service_guard, pytest_collection_modifyitems  # noqa: E402, F401
 

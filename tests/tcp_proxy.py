@@ -35,6 +35,7 @@ class TcpProxy:
         self.port = self._held.getsockname()[1]
         self._marker: bytes | None = None
         self._action: Callable[[], None] | None = None  # None: cut at the marker
+        self._count: tuple[bytes, int, Callable[[socket.socket], None]] | None = None
         self.restore()
 
     # -- control -------------------------------------------------------------------------
@@ -78,6 +79,26 @@ class TcpProxy:
         connection goes on. A hook on the client's own traffic, so a test acts at a point
         of the work it chose, not when a poll happens to look."""
         self._marker, self._action = marker, action
+
+    def after_count(self, pattern: bytes, n: int, action: Callable[[socket.socket], None]) -> None:
+        """Run ``action(client)`` once, when the clients (all of them together) have sent
+        ``pattern`` ``n`` more times; ``client`` is the socket whose bytes reached ``n``."""
+        with self._lock:
+            self._count = (pattern, n, action)
+
+    def _counted(self, tail: bytes, data: bytes) -> Callable[[socket.socket], None] | None:
+        """Counts ``pattern`` in ``data`` (``tail``: the end of the connection's last read,
+        for an occurrence across two reads); the action when the count is reached."""
+        with self._lock:
+            if self._count is None:
+                return None
+            pattern, left, action = self._count
+            left -= (tail + data).count(pattern) - tail.count(pattern)
+            if left > 0:
+                self._count = (pattern, left, action)
+                return None
+            self._count = None
+            return action
 
     def close(self) -> None:
         self.cut()
@@ -133,11 +154,18 @@ class TcpProxy:
 
     def _pipe(self, src: socket.socket, dst: socket.socket, outbound: bool) -> None:
         pending = b""  # the end of the last read, in case the marker spans two reads
+        tail = b""  # the same for the counted pattern
         try:
             while True:
                 data = src.recv(65536)
                 if not data:
                     break
+                if outbound and self._count is not None:
+                    counting = self._count[0]
+                    act = self._counted(tail, data)
+                    tail = data[-(len(counting) - 1) :] if len(counting) > 1 else b""
+                    if act is not None:
+                        act(src)
                 marker = self._marker if outbound else None
                 if marker is not None:
                     at = (pending + data).find(marker) - len(pending)
