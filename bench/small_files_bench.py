@@ -1,0 +1,183 @@
+"""Small-files benchmark (`make bench`): files/s for many small logs, as the step logs of
+GitHub Actions runs arrive. Prints figures, asserts nothing about time; checks the counts.
+
+Through the real pipeline (moto's server as S3/SQS, a fresh database on the real
+PostgreSQL, the API's presigned POST over HTTP, parse-worker processes started as
+``logpipe run`` starts them), ``--files`` files of 1 to 60 lines each are uploaded by
+``--clients`` concurrent clients while the workers ingest them. Printed:
+
+- upload files/s (presign and POST, the clients' side);
+- end-to-end files/s: from the first presign to the last file ``done`` (target >= 100);
+- that every file is ``done`` with exactly its lines, and the events table holds them once.
+
+    .venv/bin/python bench/small_files_bench.py [--files 10000] [--clients 16] [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
+
+from ingest_bench import Pipeline, machine, say, workers  # noqa: E402
+
+from logpipe import db  # noqa: E402
+
+TARGET_FILES_S = 100.0
+DONE_TIMEOUT_S = 1800.0  # a guard against a stall, not a timing assertion
+
+
+@dataclass(frozen=True)
+class SmallFile:
+    name: str
+    lines: int
+
+    def content(self) -> bytes:
+        return b"".join(
+            f"2026-11-30T00:00:{i % 60:02d}.{i:04d}Z ##[group]step {self.name} output line {i}\n".encode()
+            for i in range(1, self.lines + 1)
+        )
+
+
+def small_files(count: int, seed: int) -> list[SmallFile]:
+    rng = random.Random(seed)
+    return [SmallFile(f"step-{n:05d}.log", rng.randint(1, 60)) for n in range(count)]
+
+
+def upload(session: requests.Session, pipe: Pipeline, f: SmallFile) -> str:
+    data = f.content()
+    r = session.post(
+        f"{pipe.api_url}/api/uploads",
+        json={"filename": f.name, "size": len(data), "content_type": "text/plain"},
+        headers=pipe.headers,
+        timeout=120,
+    )
+    r.raise_for_status()
+    body = r.json()
+    up = body["upload"]
+    sent = session.post(up["url"], data=up["fields"], files={"file": (f.name, data)}, timeout=120)
+    if sent.status_code not in (200, 204):
+        raise RuntimeError(f"presigned POST refused: {sent.status_code} {sent.text[:300]}")
+    return str(body["file_id"])
+
+
+@dataclass
+class Result:
+    files: int
+    lines: int
+    upload_s: float
+    total_s: float
+
+    @property
+    def upload_rate(self) -> float:
+        return self.files / self.upload_s
+
+    @property
+    def rate(self) -> float:
+        return self.files / self.total_s
+
+
+def done_count(pipe: Pipeline) -> tuple[int, int]:
+    """Files done, and files failed."""
+    conn = db.connect(pipe.settings)
+    try:
+        rows = conn.run(
+            "SELECT count(*) FILTER (WHERE status = 'done'), count(*) FILTER (WHERE status = 'failed') FROM files"
+        )
+    finally:
+        conn.close()
+    return int(rows[0][0]), int(rows[0][1])
+
+
+def check_exact(pipe: Pipeline, ids: dict[str, SmallFile]) -> None:
+    """Every file done with exactly its lines, each stored once; raises otherwise."""
+    conn = db.connect(pipe.settings)
+    try:
+        files = {str(r[0]): (r[1], r[2], r[3]) for r in conn.run("SELECT id, status, lines, events FROM files")}
+        stored = {
+            str(r[0]): (r[1], r[2])
+            for r in conn.run("SELECT file_id, count(*), count(DISTINCT line) FROM events GROUP BY file_id")
+        }
+    finally:
+        conn.close()
+    wrong = []
+    for file_id, f in ids.items():
+        if files.get(file_id) != ("done", f.lines, f.lines) or stored.get(file_id) != (f.lines, f.lines):
+            wrong.append(f"{f.name}: expected {f.lines} lines, file {files.get(file_id)}, events {stored.get(file_id)}")
+    if wrong or len(files) != len(ids):
+        raise RuntimeError(f"{len(wrong)} file(s) not exact, {len(files)} files for {len(ids)} uploads: {wrong[:5]}")
+
+
+def run(pipe: Pipeline, files: list[SmallFile], clients: int, worker_count: int) -> Result:
+    ids: dict[str, SmallFile] = {}
+    local = threading.local()
+
+    def one(f: SmallFile) -> tuple[str, SmallFile]:
+        if not hasattr(local, "session"):
+            local.session = requests.Session()
+        return upload(local.session, pipe, f), f
+
+    with workers(pipe.env, worker_count) as w:
+        w.wait_settled()
+        t0 = time.monotonic()
+        with ThreadPoolExecutor(clients) as pool:
+            for file_id, f in pool.map(one, files):
+                ids[file_id] = f
+        uploaded = time.monotonic()
+        say(f"  uploaded {len(files):,} files in {uploaded - t0:.1f} s; waiting for the workers")
+        deadline = t0 + DONE_TIMEOUT_S
+        last = -1
+        while True:
+            done, failed = done_count(pipe)
+            if done + failed >= len(files):
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"only {done} of {len(files)} files done after {DONE_TIMEOUT_S} s")
+            if done // 1000 != last // 1000:
+                say(f"    {done:,} done")
+            last = done
+            w.check_alive()
+            time.sleep(0.2)
+        finished = time.monotonic()
+    check_exact(pipe, ids)
+    return Result(len(files), sum(f.lines for f in files), uploaded - t0, finished - t0)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--files", type=int, default=10_000)
+    ap.add_argument("--clients", type=int, default=16, help="concurrent uploading clients")
+    ap.add_argument("--workers", type=int, default=2, help="parse-worker processes (`logpipe run --workers`)")
+    ap.add_argument("--seed", type=int, default=1)
+    args = ap.parse_args()
+
+    say("small-files benchmark: " + ", ".join(f"{k} {v}" for k, v in machine().items()))
+    files = small_files(args.files, args.seed)
+    pipe = Pipeline()
+    pipe.start()
+    try:
+        r = run(pipe, files, args.clients, args.workers)
+    finally:
+        pipe.stop()
+    say(f"  files: {r.files:,} of 1-60 lines ({r.lines:,} lines), {args.clients} clients, {args.workers} workers")
+    say(f"  upload: {r.upload_rate:,.1f} files/s (presign + POST)")
+    verdict = "meets" if r.rate >= TARGET_FILES_S else "BELOW"
+    target = f"{verdict} the target of >= {TARGET_FILES_S:.0f} files/s"
+    say(f"  end to end: {r.rate:,.1f} files/s, {r.lines / r.total_s:,.0f} lines/s ({target})")
+    say("  counts: every file done with exactly its lines, each stored once")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
