@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import pg8000.native
 
@@ -13,8 +14,11 @@ from .. import db
 from ..config import Settings
 from ..db import patterns as patterns_db
 from ..patterns import PatternMiner
-from ..queue import WorkQueue, work_queue
+from ..queue import WorkQueue, ingest_queue, work_queue
 from ..storage import Bucket
+
+if TYPE_CHECKING:
+    from ..queue.sqs import SqsQueue
 
 # Distinct message shapes a worker's pattern miner may hold (a few hundred bytes each).
 MAX_MINER_SHAPES = 200_000
@@ -30,6 +34,7 @@ class Context:
     _conn: pg8000.native.Connection | None = None
     _bucket: Bucket | None = None
     _queue: WorkQueue | None = None
+    _ingest: SqsQueue | None = None
     _miner: PatternMiner | None = None
     clock: Callable[[], float] = field(default=time.monotonic)
 
@@ -103,6 +108,13 @@ class Context:
         if self._queue is None:
             self._queue = work_queue(self.settings)
         return self._queue
+
+    @property
+    def ingest(self) -> SqsQueue:
+        """The queue the bucket notifies, made once: a new one would look its URL up again."""
+        if self._ingest is None:
+            self._ingest = ingest_queue(self.settings)
+        return self._ingest
 
     def close(self) -> None:
         self.drop_connection()

@@ -19,7 +19,7 @@ import json
 from typing import Any
 
 from ..errors import PermanentError
-from ..queue import Delivery, ingest_queue
+from ..queue import Delivery
 from ..queue.rabbitmq import ATTEMPT, RabbitQueue
 from .context import Context
 from .outcome import handle_deliveries
@@ -53,7 +53,7 @@ def handle_event(ctx: Context, event: dict[str, Any], deadline: float) -> dict[s
         Delivery(r["receiptHandle"], r["body"], int(r.get("attributes", {}).get("ApproximateReceiveCount", "1")))
         for r in records
     ]
-    queue = ingest_queue(ctx.settings)
+    queue = ctx.ingest
     outcomes = handle_deliveries(ctx, deliveries, deadline)
     return {
         "batchItemFailures": [
