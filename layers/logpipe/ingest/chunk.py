@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
+from io import BytesIO
 from itertools import islice
 
 from ..db import chunks as chunks_db
@@ -80,9 +81,12 @@ def _chunk_layout(ctx: Context, c: chunks_db.Chunk, layout: Layout) -> Layout:
     return still_fits(layout, [line.rstrip("\r") for line in lines], tz=c.source_tz or "UTC")
 
 
-def process_chunk(ctx: Context, file_id: str, seq: int, deadline: float) -> None:
+def process_chunk(ctx: Context, file_id: str, seq: int, deadline: float, content: bytes | None = None) -> None:
     """Parse and store one chunk from its resume point. Idempotent and resumable: a chunk
-    that is done, or whose resume point another delivery moved, gets no row twice."""
+    that is done, or whose resume point another delivery moved, gets no row twice.
+
+    ``content``: the whole object, when the planner has read it already (a small plain
+    file): the chunk's bytes are taken from it instead of read again."""
     c = chunks_db.load(ctx.conn, file_id, seq)
     if c is None:
         raise UnknownChunkError(f"no chunk {seq} of file {file_id}")
@@ -104,7 +108,10 @@ def process_chunk(ctx: Context, file_id: str, seq: int, deadline: float) -> None
         raw_lines = LineReader(read, max_line_bytes=settings.max_line_bytes, offset=0)
         first_line, skip = c.first_line, c.next_line - c.first_line  # gzip cannot seek: read past what is committed
     else:
-        read = ctx.bucket.open(c.key, c.next_offset, c.end_offset, etag=c.etag)
+        if content is not None and c.start_offset == 0 and c.end_offset == len(content):
+            read = BytesIO(content[c.next_offset : c.end_offset]).read
+        else:
+            read = ctx.bucket.open(c.key, c.next_offset, c.end_offset, etag=c.etag)
         raw_lines = LineReader(read, max_line_bytes=settings.max_line_bytes, offset=c.next_offset)
         first_line, skip = c.next_line, 0
     lines = _Lines(raw_lines.with_lane(lane, first_line=first_line), skip, first_line, settings.max_file_lines)

@@ -9,7 +9,8 @@ by the worker that planned it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from io import BytesIO
 from typing import Any
 
 from ..db import chunks as chunks_db
@@ -25,6 +26,10 @@ from .messages import chunk_message
 
 SNIFF_BYTES = 8192
 LAYOUT_SAMPLE_BYTES = 64 * 1024  # at most this much of a file's start is its layout's sample
+# A plain object up to this size is read in one request: its first bytes are sniffed and
+# the same bytes are parsed, instead of being asked for a second time (a small file's
+# cost is in its requests, not its bytes).
+READ_WHOLE_BYTES = 1024 * 1024
 
 
 def _refusal(f: dict[str, Any], info: ObjectInfo) -> str | None:
@@ -36,15 +41,17 @@ def _refusal(f: dict[str, Any], info: ObjectInfo) -> str | None:
 
 
 def _inferred_layout(
-    ctx: Context, key: str, info: ObjectInfo, compression: str | None, tz: str
+    ctx: Context, key: str, info: ObjectInfo, compression: str | None, tz: str, start: bytes | None = None
 ) -> dict[str, Any] | None:
     """The layout inferred from the object's first lines, when it reads them better than the
-    known formats do (``parsing.inference.choose``); None otherwise."""
-    read = (
-        decompressed(ctx.bucket.open(key, etag=info.etag), compression)
-        if compression is not None
-        else ctx.bucket.open(key, 0, min(info.size, LAYOUT_SAMPLE_BYTES), etag=info.etag)
-    )
+    known formats do (``parsing.inference.choose``); None otherwise. ``start``: the plain
+    object's first bytes, when the planner has them already (not asked for again)."""
+    if compression is not None:
+        read = decompressed(ctx.bucket.open(key, etag=info.etag), compression)
+    elif start is not None and len(start) >= min(info.size, LAYOUT_SAMPLE_BYTES):
+        read = BytesIO(start[:LAYOUT_SAMPLE_BYTES]).read
+    else:
+        read = ctx.bucket.open(key, 0, min(info.size, LAYOUT_SAMPLE_BYTES), etag=info.etag)
     parts: list[bytes] = []
     got = 0
     try:
@@ -94,7 +101,14 @@ def plan_object(ctx: Context, key: str, deadline: float) -> None:
     if refusal is not None or info.size == 0:
         return
 
-    head = ctx.bucket.open(key, 0, min(info.size, SNIFF_BYTES), etag=info.etag)(SNIFF_BYTES)
+    whole_object = None
+    if info.size <= READ_WHOLE_BYTES:
+        whole_object = _read_all(ctx.bucket.open(key, 0, info.size, etag=info.etag), info.size)
+    head = (
+        whole_object[:SNIFF_BYTES]
+        if whole_object is not None
+        else ctx.bucket.open(key, 0, SNIFF_BYTES, etag=info.etag)(SNIFF_BYTES)
+    )
     compression = compression_of(head)
     if compression is not None:
         try:
@@ -108,7 +122,8 @@ def plan_object(ctx: Context, key: str, deadline: float) -> None:
         return
     if f["source_format"] is None and f["layout_source"] != "forced":
         # Before any chunk is queued: every chunk reads with the layout the file's start has.
-        layout = _inferred_layout(ctx, key, info, compression, f["source_tz"] or "UTC")
+        plain_start = whole_object if compression is None else None
+        layout = _inferred_layout(ctx, key, info, compression, f["source_tz"] or "UTC", plain_start)
         with ctx.transaction() as conn:
             files_db.set_inferred_layout(conn, file_id, layout)
 
@@ -125,5 +140,16 @@ def plan_object(ctx: Context, key: str, deadline: float) -> None:
             ctx.queue.send([chunk_message(file_id, seq)])  # workers start while planning goes on
     with ctx.transaction() as conn:
         files_db.set_plan(conn, file_id, count, compression, chunk_bytes)
-    if whole:
-        process_chunk(ctx, file_id, 0, deadline)  # one chunk: no need for another queue hop
+    if whole:  # one chunk: no need for another queue hop
+        process_chunk(ctx, file_id, 0, deadline, content=whole_object if compression is None else None)
+
+
+def _read_all(read: Callable[[int], bytes], size: int) -> bytes:
+    parts, got = [], 0
+    while got < size:
+        part = read(size - got)
+        if not part:
+            break  # shorter than its size said: the chunk's own read will tell
+        parts.append(part)
+        got += len(part)
+    return b"".join(parts)
