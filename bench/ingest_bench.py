@@ -59,7 +59,7 @@ from logpipe import db  # noqa: E402
 from logpipe.config import Settings  # noqa: E402
 from logpipe.db.events import COPY_SQL, ensure_partitions  # noqa: E402
 from logpipe.db.migrate import migrate  # noqa: E402
-from logpipe.http import create_app  # noqa: E402
+from logpipe.http import create_app, deps  # noqa: E402
 from logpipe.ingest import event_batches  # noqa: E402 - the worker's own per-chunk loop
 from logpipe.parsing import LineReader  # noqa: E402
 from logpipe.parsing.formats import Parser  # noqa: E402
@@ -198,6 +198,7 @@ class Pipeline:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+            deps.close(self._server.app)  # the API's pooled connections, before the database goes
         if self._admin is not None:
             conn = db.connect(self._admin, database="postgres")
             try:
