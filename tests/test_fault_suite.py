@@ -91,9 +91,9 @@ class LogFile:
 def mixed_files(rng: random.Random, plain_only: bool) -> list[LogFile]:
     """Files of a few chunks each (workers take them in parallel through the queue), and,
     unless ``plain_only``, a gzip and a small one that the planning worker parses itself."""
-    files = [LogFile(f"big-{k}.log", f"b{k}", rng.randint(6000, 9000)) for k in range(3)]
+    files = [LogFile(f"big-{k}.log", f"b{k}", rng.randint(4000, 6000)) for k in range(3)]
     if not plain_only:
-        files += [LogFile("packed.log.gz", "gz", rng.randint(3000, 5000), gzipped=True)]
+        files += [LogFile("packed.log.gz", "gz", rng.randint(2000, 3000), gzipped=True)]
         files += [LogFile("small.log", "s", rng.randint(50, 400))]
     return files
 

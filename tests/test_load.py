@@ -2,13 +2,14 @@
 
 - 200 clients upload at the same moment, over HTTP, files of mixed sizes: one line, a few
   hundred, several chunks, gzip, and a multipart upload; worker processes ingest them.
-- The small-files benchmark (bench/small_files_bench.py) on a few hundred files: its
+- The small-files benchmark (bench/small_files_bench.py) on 200 files: its
   figures are printed, its counts checked.
 """
 
 from __future__ import annotations
 
 import gzip
+import os
 import random
 import threading
 from collections.abc import Callable, Iterator
@@ -40,7 +41,7 @@ class Upload:
     kind: str  # plain, gzip or multipart
 
     def content(self) -> bytes:
-        pad = "x" * (150 if self.kind == "multipart" else 10)  # a multipart upload needs > 5 MiB
+        pad = "x" * (1000 if self.kind == "multipart" else 10)  # a multipart upload needs > 5 MiB
         body = b"".join(
             f"2026-11-30T01:02:{i % 60:02d}Z WARN {self.name} record {i} {pad}\n".encode()
             for i in range(1, self.lines + 1)
@@ -49,15 +50,15 @@ class Upload:
 
 
 def mixed_uploads(rng: random.Random) -> list[Upload]:
-    sizes = [("plain", 1, 1)] * 20 + [("plain", 2, 300)] * 140 + [("plain", 2000, 6000)] * 28
-    sizes += [("gzip", 500, 4000)] * 11 + [("multipart", 32_000, 32_000)]
+    sizes = [("plain", 1, 1)] * 20 + [("plain", 2, 300)] * 140 + [("plain", 500, 2500)] * 28
+    sizes += [("gzip", 500, 3000)] * 11 + [("multipart", 5500, 5500)]
     return [Upload(f"load-{n:03d}.log", rng.randint(lo, hi), kind) for n, (kind, lo, hi) in enumerate(sizes)]
 
 
 @pytest.fixture
 def served_api(make_settings: Callable[..., Settings]) -> Iterator[tuple[Settings, str]]:
     """The HTTP API on a port of its own, threaded as ``logpipe run`` serves it."""
-    settings = make_settings(chunk_bytes=64 * 1024, batch_rows=500, multipart_threshold=5 * MiB)
+    settings = make_settings(chunk_bytes=16 * 1024, batch_rows=500, multipart_threshold=5 * MiB)
     app = create_app(settings)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -115,7 +116,7 @@ def test_200_concurrent_uploads_of_mixed_sizes_are_stored_exactly(
             errors.append(exc)
 
     env = {
-        **{k: v for k, v in __import__("os").environ.items() if not k.startswith(("PSQL_", "RABBITMQ_", "LOGPIPE_"))},
+        **{k: v for k, v in os.environ.items() if not k.startswith(("PSQL_", "RABBITMQ_", "LOGPIPE_"))},
         **settings_env(settings),
         "LOGPIPE_OUTAGE_RETRY_S": "1",
     }
@@ -165,9 +166,9 @@ def test_small_files_bench_stores_every_file_exactly(capsys: Any) -> None:
     pipe = bench.Pipeline()
     pipe.start()
     try:
-        result = bench.run(pipe, bench.small_files(300, seed=2), clients=16, worker_count=2)
+        result = bench.run(pipe, bench.small_files(200, seed=2), clients=16, worker_count=2)
     finally:
         pipe.stop()
-    assert result.files == 300
+    assert result.files == 200
     with capsys.disabled():
         print(f"\nsmall files: {result.rate:.1f} files/s end to end, {result.upload_rate:.1f} files/s uploaded")
