@@ -25,6 +25,7 @@ class Row:
 
 
 ROWS: list[Row] = []
+STARTED: list[str] = []  # the fault tests that started, so that the seed is printed even when one fails early
 
 
 def table() -> list[str]:
@@ -37,7 +38,7 @@ def table() -> list[str]:
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if not ROWS:
+    if not ROWS and not STARTED:
         return
     terminalreporter.section(f"faults injected (seed {SEED}: LOGPIPE_FAULT_SEED={SEED} repeats them)")
     for line in table():
