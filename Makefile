@@ -111,6 +111,7 @@ bench: setup services
 	$(BIN)/python bench/query_bench.py
 	$(BIN)/python bench/webhook_bench.py
 	$(BIN)/python bench/small_files_bench.py
+	$(BIN)/python bench/api_load_bench.py
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis build layers/logpipe/ingest/_lane.*.so
