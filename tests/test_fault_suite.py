@@ -30,6 +30,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import pg8000.native
 import pytest
 
 from logpipe.config import Settings
@@ -357,14 +358,15 @@ def run_scenario(stage: Stage, fault: str, inject: Inject, queue: str) -> None:
 
 
 def all_done(settings: Settings, ids: dict[str, LogFile]) -> bool:
-    """Whether every file is done; not yet, while a fault keeps Postgres from answering."""
+    """Whether every file is done; not yet, while a fault keeps Postgres from answering (or
+    ends this very query: a restart, a terminated backend)."""
     try:
         rows = query(
             settings,
             "SELECT count(*) FROM files WHERE id = ANY(CAST(:ids AS uuid[])) AND status = 'done'",
             ids=list(ids),
         )
-    except ServiceUnavailableError:
+    except (ServiceUnavailableError, pg8000.native.InterfaceError, pg8000.native.DatabaseError):
         return False
     return int(rows[0][0]) == len(ids)
 
