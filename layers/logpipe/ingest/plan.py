@@ -9,7 +9,7 @@ by the worker that planned it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from io import BytesIO
 from typing import Any
 
@@ -26,9 +26,9 @@ from .messages import chunk_message
 
 SNIFF_BYTES = 8192
 LAYOUT_SAMPLE_BYTES = 64 * 1024  # at most this much of a file's start is its layout's sample
-# A plain object up to this size is read in one request: its first bytes are sniffed and
-# the same bytes are parsed, instead of being asked for a second time (a small file's
-# cost is in its requests, not its bytes).
+# The planner's first request asks for this many bytes, and learns the object's size and
+# ETag with them: a plain object no larger is sniffed, sampled for its layout and parsed
+# from those bytes, never asked for again (a small file's cost is in its requests).
 READ_WHOLE_BYTES = 1024 * 1024
 
 
@@ -74,7 +74,8 @@ def _inferred_layout(
 def plan_object(ctx: Context, key: str, deadline: float) -> None:
     """Record the object's chunks and queue them. Deterministic, so a repeat changes nothing
     (a file planned already has its unfinished chunks queued again)."""
-    info = ctx.bucket.head(key)
+    # The object's size and ETag come with its first bytes: one request, not a HEAD and a GET.
+    info, first = ctx.bucket.read_start(key, READ_WHOLE_BYTES)
     with ctx.transaction() as conn:
         files_db.create_external(conn, key, info.size)
         f = files_db.by_key(conn, key, lock=True)
@@ -101,14 +102,8 @@ def plan_object(ctx: Context, key: str, deadline: float) -> None:
     if refusal is not None or info.size == 0:
         return
 
-    whole_object = None
-    if info.size <= READ_WHOLE_BYTES:
-        whole_object = _read_all(ctx.bucket.open(key, 0, info.size, etag=info.etag), info.size)
-    head = (
-        whole_object[:SNIFF_BYTES]
-        if whole_object is not None
-        else ctx.bucket.open(key, 0, SNIFF_BYTES, etag=info.etag)(SNIFF_BYTES)
-    )
+    whole_object = first if len(first) == info.size else None
+    head = first[:SNIFF_BYTES]
     compression = compression_of(head)
     if compression is not None:
         try:
@@ -122,7 +117,7 @@ def plan_object(ctx: Context, key: str, deadline: float) -> None:
         return
     if f["source_format"] is None and f["layout_source"] != "forced":
         # Before any chunk is queued: every chunk reads with the layout the file's start has.
-        plain_start = whole_object if compression is None else None
+        plain_start = first if compression is None else None
         layout = _inferred_layout(ctx, key, info, compression, f["source_tz"] or "UTC", plain_start)
         with ctx.transaction() as conn:
             files_db.set_inferred_layout(conn, file_id, layout)
@@ -142,14 +137,3 @@ def plan_object(ctx: Context, key: str, deadline: float) -> None:
         files_db.set_plan(conn, file_id, count, compression, chunk_bytes)
     if whole:  # one chunk: no need for another queue hop
         process_chunk(ctx, file_id, 0, deadline, content=whole_object if compression is None else None)
-
-
-def _read_all(read: Callable[[int], bytes], size: int) -> bytes:
-    parts, got = [], 0
-    while got < size:
-        part = read(size - got)
-        if not part:
-            break  # shorter than its size said: the chunk's own read will tell
-        parts.append(part)
-        got += len(part)
-    return b"".join(parts)

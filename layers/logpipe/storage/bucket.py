@@ -106,6 +106,30 @@ class Bucket:
             raise RetryableError(f"bucket: {exc}") from exc
         return ObjectInfo(key, h["ContentLength"], h.get("ETag", "").strip('"'), h.get("ContentType"))
 
+    def read_start(self, key: str, n: int) -> tuple[ObjectInfo, bytes]:
+        """What ``head`` says of the object, and its first ``n`` bytes (all of them when it is
+        shorter), in one request: the bytes are those of the object described."""
+        try:
+            got = self.s3.get_object(Bucket=self.name, Key=key, Range=f"bytes=0-{n - 1}")
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("InvalidRange", "416"):
+                return self.head(key), b""  # an empty object has no first byte to ask for
+            if _missing(exc):
+                raise PermanentError(f"object {key!r} is not in bucket {self.name}") from exc
+            raise RetryableError(f"bucket: {exc}") from exc
+        except BotoCoreError as exc:
+            raise RetryableError(f"bucket: {exc}") from exc
+        body = got["Body"]
+        try:
+            data = body.read()
+        except BotoCoreError as exc:
+            raise RetryableError(f"bucket read: {exc}") from exc
+        finally:
+            body.close()
+        whole = got.get("ContentRange", "").rpartition("/")[2]
+        size = int(whole) if whole.isdigit() else int(got["ContentLength"])
+        return ObjectInfo(key, size, got.get("ETag", "").strip('"'), got.get("ContentType")), data
+
     def open(self, key: str, start: int = 0, end: int | None = None, etag: str | None = None) -> Callable[[int], bytes]:
         """A ``read(n)`` over bytes ``[start, end)`` of the object, streamed, never all in memory.
 
