@@ -9,7 +9,7 @@ PGVER = $(shell ls /etc/postgresql 2>/dev/null | sort -n | tail -1)
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup run test test-fast test-faults lint format template services observability bench fuzz clean
+.PHONY: setup run test test-fast test-faults lint format template services observability bench fuzz clean web web-lint web-test chromium bench-ui
 
 setup: $(VENV)/.installed
 
@@ -30,8 +30,34 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 	$(SAM_VENV)/bin/pip install -q -r requirements-sam.txt
 	touch $@
 
-run: setup
+run: setup web
 	$(BIN)/logpipe run $(ARGS)
+
+# The web app (frontend/): npm ci when the lock changed, a Vite build when a source did.
+# The runner serves frontend/dist at / on the API's port.
+FRONTEND_SRC := $(shell find frontend/src frontend/public -type f 2>/dev/null) \
+	frontend/index.html frontend/vite.config.ts frontend/tsconfig.json
+frontend/node_modules/.installed: frontend/package.json frontend/package-lock.json
+	@command -v npm >/dev/null || { echo "Node.js 20 and npm are needed for the web app"; exit 1; }
+	cd frontend && npm ci --no-audit --no-fund
+	touch $@
+
+frontend/dist/index.html: frontend/node_modules/.installed $(FRONTEND_SRC)
+	cd frontend && npm run build
+
+web: frontend/dist/index.html
+
+web-lint: frontend/node_modules/.installed
+	cd frontend && npx tsc -b && npx eslint --max-warnings 0 . && npx prettier --check .
+
+web-test: frontend/node_modules/.installed
+	cd frontend && npx vitest run
+
+# Headless Chromium for the browser tests: Debian's package, installed when missing
+# (never a browser download of npm's); playwright-core drives /usr/bin/chromium.
+chromium:
+	@command -v chromium >/dev/null || { echo "installing chromium"; apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
 
 # PostgreSQL and RabbitMQ must answer on 127.0.0.1 for the tests; start them if they do not.
 services:
@@ -59,7 +85,7 @@ observability:
 	promtool check rules infra/prometheus/rules.yml infra/prometheus/alerts.yml
 	promtool test rules infra/prometheus/tests/alerts_test.yml
 
-lint: setup
+lint: setup web-lint
 	$(BIN)/ruff check layers local functions tests bench
 	$(BIN)/ruff format --check layers local functions tests bench
 	$(BIN)/mypy
@@ -78,7 +104,7 @@ template: $(SAM_VENV)/.installed
 	   import logpipe.ingest, logpipe.ingest._lane; print('layer ok:', logpipe.ingest._lane.__file__)"
 
 # pytest's exit code 5 (no test collected) is not a failure.
-test: setup services observability lint template
+test: setup services observability chromium lint template web web-test
 	$(BIN)/pytest -q -m "not faults" $(PYTEST_ARGS); rc=$$?; [ $$rc -eq 5 ] && rc=0; exit $$rc
 
 # The fault and load suite: private PostgreSQL and RabbitMQ restarted, frozen and cut under
@@ -112,6 +138,12 @@ bench: setup services
 	$(BIN)/python bench/webhook_bench.py
 	$(BIN)/python bench/small_files_bench.py
 	$(BIN)/python bench/api_load_bench.py
+	$(MAKE) bench-ui
 
+# The web app's figures: initial JS (gzip), first render, the live tail's sustained rate,
+# a large upload through the page (BENCH_UPLOAD_MB, 1024 by default).
+BENCH_UPLOAD_MB ?= 1024
+bench-ui: setup web chromium
+	LOGPIPE_BENCH_UPLOAD_MB=$(BENCH_UPLOAD_MB) $(BIN)/python bench/ui_bench.py
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis build layers/logpipe/ingest/_lane.*.so

@@ -21,6 +21,7 @@ import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from werkzeug.serving import make_server
@@ -37,6 +38,7 @@ from . import template
 from .consumer import LocalContext, run_worker, scheduled_event
 from .stack import Stack
 from .supervisor import Supervisor
+from .web import DIST, WebApp
 
 log = logging.getLogger("logpipe.local")
 
@@ -106,9 +108,11 @@ class Dispatcher:
         log_level: str,
         metrics_page: WsgiApp | None = None,
         consumers: Callable[[], dict[str, Any]] | None = None,
+        web: WsgiApp | None = None,
     ) -> None:
         self.metrics_page = metrics_page
         self.consumers = consumers  # the workers' state (Supervisor.status), which /health adds
+        self.web = web
         self.table: list[tuple[Callable[[str], bool], list[str], str, WsgiApp]] = []
         self.served: dict[str, list[str]] = {}  # "METHOD /path" by function, to print
         for spec in specs:
@@ -146,6 +150,8 @@ class Dispatcher:
                     finally:
                         logs.current_function.reset(token)
                 allowed += methods
+        if not allowed and self.web is not None and not path.startswith("/api/"):
+            return self.web(environ, start_response)  # what no function serves is the web app's
         status = "405 Method Not Allowed" if allowed else "404 Not Found"
         body = b'{"error": "%s"}' % (b"method not allowed" if allowed else b"no such route")
         headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
@@ -252,7 +258,8 @@ def run(
             return worker
 
         supervisor = Supervisor(list(consumer_of), start_worker, restart_s)
-        dispatcher = Dispatcher(specs, settings.log_level, MetricsPage(settings), supervisor.status)
+        web = WebApp(DIST, settings.aws_endpoint_url)
+        dispatcher = Dispatcher(specs, settings.log_level, MetricsPage(settings), supervisor.status, web)
         server = make_server(host, port, dispatcher, threaded=True)
         ctx = Context(settings)
         try:
@@ -270,6 +277,10 @@ def run(
         print(f"logpipe is running at {url}", flush=True)
         print(f"  API token: {settings.api_token}", flush=True)
         print(f"  GitHub webhook: {url}/webhook/github  secret: {settings.github_webhook_secret}", flush=True)
+        if web.built:
+            print(f"  web app: {url}/#token={quote(settings.api_token, safe='')}", flush=True)
+        else:
+            print("  web app: not built (make run builds frontend/)", flush=True)
         for line in stack.started:
             print(f"  {line}", flush=True)
         for spec in specs:

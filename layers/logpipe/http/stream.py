@@ -2,8 +2,9 @@
 
 ``event: log`` for each new event and ``event: file`` for each change of a file's status
 or progress, filtered here by ``file_id``, ``level`` (the least severe wanted),
-``source``, ``q`` and ``pattern_id``. A client resumes with ``Last-Event-ID`` (as
-``EventSource`` sends it) or ``?since=``, and gets exactly what it missed.
+``source``, ``q`` and ``pattern_id``; ``only=file`` sends the files' changes alone. A
+client resumes with ``Last-Event-ID`` (as ``EventSource`` sends it) or ``?since=``, and
+gets exactly what it missed.
 """
 
 from __future__ import annotations
@@ -85,7 +86,10 @@ def _filter() -> Filter:
     pattern_id = args.get("pattern_id") or None
     if pattern_id is not None and len(pattern_id) > 64:
         raise BadRequestError("'pattern_id' is at most 64 characters")
-    return Filter(file_id, level, source, query.parse(args.get("q")), pattern_id)
+    only = args.get("only") or None
+    if only not in (None, "file"):
+        raise BadRequestError("'only' takes one value, 'file' (the files' changes, no events)")
+    return Filter(file_id, level, source, query.parse(args.get("q")), pattern_id, files_only=only == "file")
 
 
 def _start(tail: Tail) -> tuple[Position, bytes]:

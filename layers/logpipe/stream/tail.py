@@ -151,16 +151,19 @@ class Filter:
     source: str | None = None
     query: Query = field(default_factory=Query)
     pattern_id: str | None = None
+    files_only: bool = False  # files' status and progress, no events (a page listing files)
 
     def need(self, e: stream_db.Entry) -> int:
         """What this reader needs of the entry's events (ALL, a level's index, or NONE)."""
-        if e.kind != stream_db.EVENTS or (self.file_id is not None and e.file_id != self.file_id):
+        if self.files_only or e.kind != stream_db.EVENTS or (self.file_id is not None and e.file_id != self.file_id):
             return NONE
         return ALL if self.min_level is None else LEVELS.index(self.min_level)
 
     def wants(self, item: Item) -> bool:
         if self.file_id is not None and item.file_id != self.file_id:
             return False
+        if self.files_only:
+            return item.kind == "file"
         if item.kind == "delivery":  # GitHub's: shown unless another source is asked for
             return self.source in (None, "github")
         if item.kind != "log":

@@ -1,0 +1,3 @@
+export function PatternsPage() {
+  return <p className="empty">Coming next.</p>;
+}

@@ -1,0 +1,3 @@
+export function TailPage() {
+  return <p className="empty">Coming next.</p>;
+}
