@@ -1,0 +1,230 @@
+/* global document */
+// End-to-end tests of the web app in headless Chromium against a running logpipe
+// (LOGPIPE_URL, LOGPIPE_TOKEN): real uploads to the bucket, real parsing, the real stream.
+// Prints one line per test and "N passed, N failed"; screenshots go to test-output/.
+import { mkdirSync } from "node:fs";
+import { gzipSync } from "node:zlib";
+import { launch, uploadViaApi } from "./lib.mjs";
+
+const BASE = process.env.LOGPIPE_URL;
+const TOKEN = process.env.LOGPIPE_TOKEN;
+const OUT = process.env.LOGPIPE_SCREENSHOTS || new URL("../test-output/", import.meta.url).pathname;
+const ONLY = process.env.LOGPIPE_E2E_ONLY || "";
+if (!BASE || !TOKEN) throw new Error("set LOGPIPE_URL and LOGPIPE_TOKEN");
+mkdirSync(OUT, { recursive: true });
+
+const run = `r${Date.now().toString(36)}`;
+
+/** A log file whose counts are known by construction: `n` INFO lines, `errors` ERROR
+ * lines each followed by a 3-line traceback (one event of 4 lines). */
+function logFile(tag, n, errors) {
+  const out = [];
+  for (let i = 0; i < n; i++) {
+    const s = String(i % 60).padStart(2, "0");
+    out.push(`2026-11-30T10:00:${s}Z INFO ${tag} request ${i} served in ${i % 97} ms`);
+    if (i < errors) {
+      out.push(`2026-11-30T10:00:${s}Z ERROR ${tag} handler failed for request ${i}`);
+      out.push("Traceback (most recent call last):");
+      out.push('  File "app.py", line 12, in handle');
+      out.push(`ValueError: bad request ${i}`);
+    }
+  }
+  return { text: out.join("\n") + "\n", lines: n + errors * 4, events: n + errors, errors };
+}
+
+const results = [];
+async function test(name, fn) {
+  if (ONLY && !name.includes(ONLY)) return;
+  const browser = await launch();
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  const problems = [];
+  page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+  const started = Date.now();
+  try {
+    await fn(page, context);
+    if (problems.length) throw new Error(problems.join("; "));
+    results.push([name, true]);
+    console.log(`ok   ${name} (${Date.now() - started} ms)`);
+  } catch (e) {
+    results.push([name, false]);
+    console.log(`FAIL ${name}: ${e.stack || e}`);
+    await page.screenshot({ path: `${OUT}/FAIL-${name.replace(/\W+/g, "-")}.png` }).catch(() => {});
+  } finally {
+    await browser.close();
+  }
+}
+
+function check(cond, message) {
+  if (!cond) throw new Error(message);
+}
+
+async function signIn(page, hash = "") {
+  await page.goto(`${BASE}/#token=${encodeURIComponent(TOKEN)}`);
+  await page.locator("nav").waitFor();
+  if (hash) await page.goto(`${BASE}/${hash}`);
+}
+
+async function uploadThroughPage(page, name, body, mimeType = "text/plain") {
+  await page.goto(`${BASE}/#/upload`);
+  await page
+    .locator('[data-testid="file-input"]')
+    .setInputFiles({ name, mimeType, buffer: Buffer.from(body) });
+  const row = page.locator('[data-testid="upload-row"]', { hasText: name });
+  await row
+    .locator(
+      '[data-testid="parse-status"][data-status="done"], [data-testid="parse-status"][data-status="failed"]',
+    )
+    .waitFor({ timeout: 90_000 });
+  return row;
+}
+
+async function counts(row) {
+  const n = async (id) => Number((await row.locator(`[data-testid="${id}"]`).innerText()).replace(/\D/g, ""));
+  return { lines: await n("lines"), events: await n("events"), errors: await n("errors") };
+}
+
+await test("token link signs in and leaves the address bar", async (page) => {
+  await page.goto(`${BASE}/#token=${encodeURIComponent(TOKEN)}`);
+  await page.locator("nav").waitFor();
+  check(!page.url().includes(TOKEN), `the token is still in the address: ${page.url()}`);
+  check(
+    (await page.evaluate(() => localStorage.getItem("logpipe.token"))) === TOKEN,
+    "the token was not kept",
+  );
+});
+
+await test("token prompt: a wrong token is refused, the right one signs in", async (page) => {
+  await page.goto(`${BASE}/`);
+  await page.getByLabel("API token").fill("not-the-token");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByText("The API refused this token").waitFor();
+  await page.screenshot({ path: `${OUT}/token-prompt.png` });
+  await page.getByLabel("API token").fill(TOKEN);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.locator("nav").waitFor();
+});
+
+await test("API down: the page says the API is unreachable", async (page) => {
+  await signIn(page);
+  await page.route("**/api/**", (route) => route.abort("connectionrefused"));
+  await page.reload();
+  await page.getByText("logpipe is unreachable").waitFor();
+  await page.screenshot({ path: `${OUT}/api-down.png` });
+  await page.unroute("**/api/**");
+  await page.getByRole("button", { name: "Try again" }).click();
+  await page.locator("nav").waitFor();
+});
+
+await test("upload a file through the page: done with the right counts", async (page) => {
+  await signIn(page);
+  const f = logFile(`${run}plain`, 300, 7);
+  const row = await uploadThroughPage(page, `${run}-plain.log`, f.text);
+  check(
+    (await row.locator('[data-testid="parse-status"]').getAttribute("data-status")) === "done",
+    "not done",
+  );
+  const got = await counts(row);
+  check(
+    JSON.stringify(got) === JSON.stringify({ lines: f.lines, events: f.events, errors: f.errors }),
+    `counts ${JSON.stringify(got)}, expected ${JSON.stringify(f)}`,
+  );
+  await page.screenshot({ path: `${OUT}/upload.png` });
+  await row.locator('[data-testid="events-link"]').click();
+  await page.locator('[data-testid="result-row"]').first().waitFor();
+});
+
+await test("upload a gzip file: done with the same counts as plain", async (page) => {
+  await signIn(page);
+  const f = logFile(`${run}gz`, 200, 3);
+  const row = await uploadThroughPage(page, `${run}-gz.log.gz`, gzipSync(f.text), "application/gzip");
+  const got = await counts(row);
+  check(
+    JSON.stringify(got) === JSON.stringify({ lines: f.lines, events: f.events, errors: f.errors }),
+    `counts ${JSON.stringify(got)}, expected ${JSON.stringify(f)}`,
+  );
+});
+
+await test("a file that fails says why", async (page) => {
+  await signIn(page);
+  // gzip's magic bytes, then bytes no gzip stream holds
+  const bad = Buffer.concat([Buffer.from([0x1f, 0x8b, 0x08, 0x00]), Buffer.alloc(64, 0xff)]);
+  const row = await uploadThroughPage(page, `${run}-broken.gz`, bad, "application/gzip");
+  check(
+    (await row.locator('[data-testid="parse-status"]').getAttribute("data-status")) === "failed",
+    "not failed",
+  );
+  const reason = await row.locator('[data-testid="fail-reason"]').innerText();
+  check(reason.length > 5, `no reason shown: ${reason}`);
+  await page.screenshot({ path: `${OUT}/upload-failed.png` });
+});
+
+await test("files page lists the uploads with their status", async (page) => {
+  await signIn(page, "#/files");
+  await page.locator('[data-testid="file-row"]', { hasText: `${run}-plain.log` }).waitFor();
+  await page.screenshot({ path: `${OUT}/files.png` });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.screenshot({ path: `${OUT}/files-phone.png` });
+});
+
+await test("live tail shows lines written after it opened and loses none across a pause", async (page) => {
+  await signIn(page, "#/tail");
+  await page.locator('[data-testid="tail-state"]', { hasText: "open" }).waitFor();
+  const a = logFile(`${run}tailA`, 40, 0);
+  await uploadViaApi(BASE, TOKEN, `${run}-tailA.log`, a.text);
+  await page
+    .locator('[data-testid="tail-row"]', { hasText: `${run}tailA request 0 ` })
+    .waitFor({ timeout: 60_000 });
+  await page.waitForFunction(
+    (n) => Number(document.querySelector('[data-testid="received"]')?.textContent) >= n,
+    a.events,
+  );
+  await page.screenshot({ path: `${OUT}/tail.png` });
+  const before = Number(await page.locator('[data-testid="received"]').innerText());
+  await page.locator('[data-testid="tail-list"]').focus();
+  await page.keyboard.press("Space");
+  await page.locator('[data-testid="pending"]').waitFor();
+  const b = logFile(`${run}tailB`, 120, 2);
+  await uploadViaApi(BASE, TOKEN, `${run}-tailB.log`, b.text);
+  await page.waitForFunction(
+    (n) =>
+      (document.querySelector('[data-testid="pending"]')?.textContent ?? "").includes(`paused: ${n} new`),
+    b.events,
+    { timeout: 60_000 },
+  );
+  const shownPaused = Number(await page.locator('[data-testid="shown"]').innerText());
+  check(shownPaused === before, `the screen moved while paused: ${shownPaused} rows, ${before} before`);
+  await page.screenshot({ path: `${OUT}/tail-paused.png` });
+  await page.keyboard.press("Space");
+  const shown = Number(await page.locator('[data-testid="shown"]').innerText());
+  check(shown === before + b.events, `after resuming ${shown} rows, expected ${before} + ${b.events}`);
+  await page.locator('[data-testid="tail-row"]', { hasText: `${run}tailB request 119 ` }).waitFor();
+  // an event opens to its whole body
+  await page.locator('[data-testid="tail-row"]', { hasText: `${run}tailB request 119 ` }).click();
+  await page.locator('[data-testid="event-body"]').first().waitFor();
+});
+
+await test("search finds the line and its context opens", async (page) => {
+  await signIn(page, `#/search?q=${run}tailB&from=-100w`);
+  const hit = page.locator('[data-testid="result-row"]', { hasText: "handler failed for request 1" });
+  await hit.waitFor({ timeout: 60_000 });
+  await hit.locator("mark").first().waitFor();
+  await page.screenshot({ path: `${OUT}/search.png` });
+  await hit.click();
+  const ctx = page.locator('[data-testid="context"]');
+  await ctx.waitFor();
+  await ctx.getByText("ValueError: bad request 1").first().waitFor();
+  await ctx.getByText(`${run}tailB request 2 served`).waitFor();
+  await page.screenshot({ path: `${OUT}/search-context.png` });
+});
+
+await test("patterns page shows top patterns", async (page) => {
+  await signIn(page, "#/patterns");
+  await page.locator('[data-testid="pattern-row"]').first().waitFor({ timeout: 60_000 });
+  await page.screenshot({ path: `${OUT}/patterns.png` });
+});
+
+const passed = results.filter(([, ok]) => ok).length;
+const failed = results.length - passed;
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,62 @@
+import { useEffect, useState } from "react";
+import { LEVELS } from "../lib/api";
+import { setParams } from "../lib/route";
+import { useFiles } from "../lib/useFiles";
+
+/** Level, source, file and text filters, kept in the address (text after a pause in typing). */
+export function Filters({ params, queryLabel = "Text" }: { params: URLSearchParams; queryLabel?: string }) {
+  const { files } = useFiles();
+  const [q, setQ] = useState(params.get("q") ?? "");
+  const [source, setSource] = useState(params.get("source") ?? "");
+  useEffect(() => setQ(params.get("q") ?? ""), [params]);
+  useEffect(() => {
+    const t = setTimeout(() => {
+      if ((params.get("q") ?? "") !== q || (params.get("source") ?? "") !== source) setParams({ q, source });
+    }, 400);
+    return () => clearTimeout(t);
+  }, [q, source, params]);
+  return (
+    <>
+      <label>
+        {queryLabel}{" "}
+        <input
+          data-testid="query"
+          className="query"
+          type="search"
+          value={q}
+          size={28}
+          placeholder='error -timeout "disk full" fields.user=ana'
+          onChange={(e) => setQ(e.target.value)}
+          onKeyDown={(e) => {
+            if (e.key === "Enter") setParams({ q, source }, true);
+          }}
+        />
+      </label>
+      <label>
+        Level{" "}
+        <select value={params.get("level") ?? ""} onChange={(e) => setParams({ level: e.target.value })}>
+          <option value="">any</option>
+          {LEVELS.map((l) => (
+            <option key={l} value={l}>
+              {l} and worse
+            </option>
+          ))}
+        </select>
+      </label>
+      <label>
+        Source <input value={source} size={10} onChange={(e) => setSource(e.target.value)} />
+      </label>
+      <label>
+        File{" "}
+        <select value={params.get("file_id") ?? ""} onChange={(e) => setParams({ file_id: e.target.value })}>
+          <option value="">any</option>
+          {files?.map((f) => (
+            <option key={f.id} value={f.id}>
+              {f.name}
+            </option>
+          ))}
+        </select>
+      </label>
+    </>
+  );
+}
