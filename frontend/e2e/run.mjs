@@ -205,7 +205,7 @@ await test("live tail shows lines written after it opened and loses none across 
 });
 
 await test("search finds the line and its context opens", async (page) => {
-  await signIn(page, `#/search?q=${run}tailB&from=-100w`);
+  await signIn(page, `#/search?q=${encodeURIComponent(`${run}tailB failed`)}`);
   const hit = page.locator('[data-testid="result-row"]', { hasText: "handler failed for request 1" });
   await hit.waitFor({ timeout: 60_000 });
   await hit.locator("mark").first().waitFor();

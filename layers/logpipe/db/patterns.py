@@ -145,3 +145,29 @@ def top_in_events(
         **params,
     )
     return [PatternCount(*r) for r in rows]
+
+
+def new_in_file(conn: pg8000.native.Connection, file_id: str, base_id: str, limit: int) -> list[PatternCount]:
+    """The patterns of ``file_id``'s events that none of ``base_id``'s events has (what
+    appeared in this run that the last good one did not), most frequent first; aliases
+    read as ``top`` reads them, so a template that generalised since is not new."""
+    rows = conn.run(
+        "WITH mine AS ("
+        " SELECT COALESCE(a.target, e.pattern_id) AS id, count(*) AS n, min(e.ts) AS first,"
+        "  max(e.ts) AS last, max(a.template) AS alias_template, min(e.line) AS line"
+        " FROM events e LEFT JOIN pattern_aliases a ON a.id = e.pattern_id"
+        " WHERE e.file_id = CAST(:file AS uuid) AND e.pattern_id IS NOT NULL GROUP BY 1),"
+        " theirs AS ("
+        " SELECT DISTINCT COALESCE(a.target, e.pattern_id) AS id"
+        " FROM events e LEFT JOIN pattern_aliases a ON a.id = e.pattern_id"
+        " WHERE e.file_id = CAST(:base AS uuid) AND e.pattern_id IS NOT NULL)"
+        " SELECT mine.id, COALESCE(t.template, mine.alias_template), mine.n, mine.first, mine.last,"
+        "  (SELECT e.message FROM events e WHERE e.file_id = CAST(:file AS uuid) AND e.line = mine.line)"
+        " FROM mine LEFT JOIN patterns t ON t.id = mine.id"
+        " WHERE mine.id NOT IN (SELECT id FROM theirs)"
+        " ORDER BY mine.n DESC, mine.id LIMIT :limit",
+        file=file_id,
+        base=base_id,
+        limit=limit,
+    )
+    return [PatternCount(*r) for r in rows]

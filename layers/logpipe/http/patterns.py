@@ -1,4 +1,5 @@
-"""GET /api/patterns: the most frequent message templates, with counts, first/last seen and a sample."""
+"""GET /api/patterns: the most frequent message templates, with counts, first/last seen and a
+sample; GET /api/patterns/new: the templates of one file that another file does not have."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from typing import Any
 
 from flask import Blueprint, request
 
+from ..db import files as files_db
 from ..db import patterns as patterns_db
-from ..errors import BadRequestError
+from ..errors import BadRequestError, NotFoundError
 from ..parsing.formats import LEVELS
 from .deps import connection
 
@@ -52,16 +54,42 @@ def top_patterns() -> Any:
             rows = patterns_db.top(conn, limit)
         else:
             rows = patterns_db.top_in_events(conn, limit, file_id=file_id, level=level, start=start, end=end)
+    return {"patterns": [_view(r) for r in rows]}
+
+
+def _view(r: patterns_db.PatternCount) -> dict[str, Any]:
     return {
-        "patterns": [
-            {
-                "id": r.id,
-                "template": r.template,
-                "count": r.count,
-                "first_seen": r.first_seen.isoformat(),
-                "last_seen": r.last_seen.isoformat(),
-                "sample": r.sample,
-            }
-            for r in rows
-        ]
+        "id": r.id,
+        "template": r.template,
+        "count": r.count,
+        "first_seen": r.first_seen.isoformat() if r.first_seen else None,  # events without a time
+        "last_seen": r.last_seen.isoformat() if r.last_seen else None,
+        "sample": r.sample,
     }
+
+
+def _file_id(name: str) -> str:
+    value = request.args.get(name)
+    if not value:
+        raise BadRequestError(f"'{name}' is required: a file's id (a UUID)")
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise BadRequestError(f"'{name}' must be a file's id (a UUID)") from None
+
+
+@bp.get("/api/patterns/new")
+def new_patterns() -> Any:
+    """The patterns of ``file_id`` that ``base`` (say, the last good run's log) does not
+    have, with their counts in ``file_id`` and a sample from it."""
+    try:
+        limit = min(max(int(request.args.get("limit", "100")), 1), 1000)
+    except ValueError:
+        raise BadRequestError("'limit' must be a whole number") from None
+    file_id, base = _file_id("file_id"), _file_id("base")
+    with connection() as conn:
+        for fid in (file_id, base):
+            if files_db.get(conn, fid) is None:
+                raise NotFoundError(f"no file {fid}")
+        rows = patterns_db.new_in_file(conn, file_id, base, limit)
+    return {"file_id": file_id, "base": base, "patterns": [_view(r) for r in rows]}
