@@ -139,6 +139,25 @@ def test_patterns_have_counts_and_are_served_top_first(make_api: Callable[..., A
     assert [(p["id"], p["count"]) for p in again[:2]] == [(login, 600), (payment, 200)]
 
 
+def test_new_patterns_of_a_file_are_those_another_file_lacks(make_api: Callable[..., Api]) -> None:
+    """A run's log compared with the last good one: only the templates the good one never had,
+    counted in the new run, with a sample from it."""
+    api = make_api()
+    good = [f"2026-03-01T10:00:{i % 60:02d}Z INFO user {i} logged in" for i in range(50)]
+    bad = good + [f"2026-03-01T10:01:{i % 60:02d}Z ERROR disk {i} full on /var" for i in range(7)]
+    good_id = api.upload("good.log", ("\n".join(good) + "\n").encode())
+    bad_id = api.upload("bad.log", ("\n".join(bad) + "\n").encode())
+    pump(api.settings)
+    new = api.get(f"/api/patterns/new?file_id={bad_id}&base={good_id}").get_json()
+    assert [(p["count"], p["sample"]) for p in new["patterns"]] == [(7, "disk 0 full on /var")]
+    assert "<*>" in new["patterns"][0]["template"]
+    assert api.get(f"/api/patterns/new?file_id={good_id}&base={bad_id}").get_json()["patterns"] == []
+    assert api.get(f"/api/patterns/new?file_id={bad_id}").status_code == 400
+    assert api.get(f"/api/patterns/new?file_id={bad_id}&base=nope").status_code == 400
+    missing = "00000000-0000-0000-0000-000000000000"
+    assert api.get(f"/api/patterns/new?file_id={bad_id}&base={missing}").status_code == 404
+
+
 def test_a_new_worker_starts_from_the_templates_others_settled_on(make_api: Callable[..., Api]) -> None:
     """A worker that starts cold (a new process, a Lambda cold start) gives its first lines
     the template the others already generalised, not a template of its own."""

@@ -15,6 +15,7 @@ from typing import Any
 
 import pg8000.native
 import pytest
+import requests
 
 from logpipe import db
 from logpipe.config import Settings
@@ -240,6 +241,38 @@ def test_filters_apply_on_the_server(live: Callable[..., tuple[Settings, Server]
     assert messages(q="error") == ["ERROR: not really"]  # a word, whole: "errors" is another word
     assert messages(q='"user bob" -alice') == ["user bob: errors ahead"]
     assert messages(q="fields.n=2") == ["disk full on /var", "ERROR: not really"]
+
+
+def test_only_file_sends_the_files_changes_and_no_event(live: Callable[..., tuple[Settings, Server]]) -> None:
+    """A page that lists files asks for ``only=file``: each file's progress, none of the events."""
+    s, server = live(stream_heartbeat_s=1)
+    conn = db.connect(s)
+    try:
+        a = _file(conn)
+        start = stream_db.head(conn)
+        write_batch(conn, a, 1, [("info", "one"), ("error", "two")])
+        write_batch(conn, a, 3, [("info", "three")])
+    finally:
+        conn.close()
+
+    def kinds(**params: str) -> list[tuple[str, Any]]:
+        st = Stream(server.port, "/api/stream", params={"since": str(start), **params}, headers=AUTH)
+        got: list[tuple[str, Any]] = []
+        try:
+            for msg in st:
+                if msg.event == "comment":
+                    break
+                got.append((msg.event, msg.json().get("events") if msg.event == "file" else msg.json()["message"]))
+        finally:
+            st.close()
+        return got
+
+    assert kinds(only="file") == [("file", 2), ("file", 3)]
+    assert [k for k in kinds() if k[0] == "log"] == [("log", "one"), ("log", "two"), ("log", "three")]
+    refused = requests.get(
+        f"http://127.0.0.1:{server.port}/api/stream", params={"only": "log"}, headers=AUTH, timeout=10
+    )
+    assert refused.status_code == 400 and "'only'" in refused.json()["error"]
 
 
 def test_auth_bearer_or_a_short_lived_stream_token(live: Callable[..., tuple[Settings, Server]]) -> None:
