@@ -7,5 +7,5 @@ export default defineConfig({
   plugins: [react()],
   base: "./",
   build: { outDir: "dist", sourcemap: false, chunkSizeWarningLimit: 400 },
-  test: { environment: "jsdom", include: ["src/**/*.test.{ts,tsx}"] },
+  test: { environment: "jsdom", include: ["src/**/*.test.{ts,tsx}"], setupFiles: ["src/test-setup.ts"] },
 });

@@ -1,5 +1,5 @@
 import { QueryClient, QueryClientProvider, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useEffect, useMemo, useState } from "react";
+import { Suspense, lazy, useEffect, useMemo, useState } from "react";
 import type { FileInfo } from "./lib/api";
 import { ApiError, api, clearToken, getToken, setToken } from "./lib/api";
 import { hrefFor, useRoute } from "./lib/route";
@@ -8,9 +8,11 @@ import { createUppy } from "./lib/uploads";
 import { UppyContext } from "./lib/uppyContext";
 import { FilesPage } from "./pages/Files";
 import { PatternsPage } from "./pages/Patterns";
-import { SearchPage } from "./pages/Search";
 import { TailPage } from "./pages/Tail";
 import { UploadPage } from "./pages/Upload";
+
+// Search brings uPlot: loaded when first opened, so that the first page comes sooner.
+const SearchPage = lazy(() => import("./pages/Search").then((m) => ({ default: m.SearchPage })));
 
 const PAGES = [
   { id: "upload", label: "Upload", key: "u" },
@@ -240,7 +242,11 @@ function Shell({ hasFiles, onSignOut }: { hasFiles: boolean; onSignOut: () => vo
             {page === "upload" && <UploadPage />}
             {page === "files" && <FilesPage />}
             {page === "tail" && <TailPage />}
-            {page === "search" && <SearchPage />}
+            {page === "search" && (
+              <Suspense fallback={<p>Loading the search…</p>}>
+                <SearchPage />
+              </Suspense>
+            )}
             {page === "patterns" && <PatternsPage />}
             {!PAGES.some((p) => p.id === page) && (
               <p className="empty">
