@@ -132,6 +132,10 @@ function Shell({ hasFiles, onSignOut }: { hasFiles: boolean; onSignOut: () => vo
   useSystemTheme();
 
   const page = route.page || (hasFiles ? "files" : "upload");
+  // The app is usable (the API answered to the token): `make bench-ui` reads this mark.
+  useEffect(() => {
+    performance.mark("logpipe:ready");
+  }, []);
 
   // Files dropped anywhere upload.
   useEffect(() => {

@@ -1,5 +1,5 @@
 import { useVirtualizer } from "@tanstack/react-virtual";
-import { useCallback, useEffect, useReducer, useRef, useState } from "react";
+import { memo, useCallback, useEffect, useLayoutEffect, useReducer, useRef, useState } from "react";
 import { Ansi } from "../components/Ansi";
 import { EventDetail } from "../components/EventDetail";
 import { Filters } from "../components/Filters";
@@ -9,7 +9,10 @@ import { openStream } from "../lib/stream";
 import { TailBuffer } from "../lib/tailBuffer";
 import { formatTime, useZone } from "../lib/time";
 
-export const TAIL_CAPACITY = 20_000;
+export const TAIL_CAPACITY = 10_000;
+// The screen takes what arrived at most this often: at thousands of events a second a
+// redraw per batch, not per event nor per frame, leaves the browser time to scroll.
+const BATCH_MS = 100;
 const ROW = 22;
 
 export function TailPage() {
@@ -33,11 +36,14 @@ export function TailPage() {
   const zone = useZone();
   const scroller = useRef<HTMLDivElement>(null);
 
-  // Events arrive one by one; the screen takes them in batches, once a frame.
+  // Events arrive one by one; the screen takes them in batches, in a frame, every BATCH_MS at most.
   useEffect(() => {
     let frame = 0;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let last = 0;
     const flush = () => {
       frame = 0;
+      last = performance.now();
       const batch = incoming.current;
       incoming.current = [];
       buffer.current.add(batch, followingRef.current);
@@ -46,13 +52,21 @@ export function TailPage() {
     const close = openStream(JSON.parse(key) as Record<string, string | undefined>, {
       onEvent: (ev) => {
         incoming.current.push(ev);
-        if (!frame) frame = requestAnimationFrame(flush);
+        if (frame || timer) return;
+        const wait = last + BATCH_MS - performance.now();
+        if (wait <= 0) frame = requestAnimationFrame(flush);
+        else
+          timer = setTimeout(() => {
+            timer = undefined;
+            frame = requestAnimationFrame(flush);
+          }, wait);
       },
       onState: (s, detail) => setState(detail ? `${s}: ${detail}` : s),
     });
     return () => {
       close();
       cancelAnimationFrame(frame);
+      clearTimeout(timer);
     };
   }, [key]);
 
@@ -72,8 +86,10 @@ export function TailPage() {
     getItemKey: (i) => rows[i]?.id ?? i,
   });
 
-  useEffect(() => {
-    if (following && rows.length > 0) v.scrollToIndex(rows.length - 1, { align: "end" });
+  // Following: stay at the bottom (one write of scrollTop, not a search for the row).
+  useLayoutEffect(() => {
+    const el = scroller.current;
+    if (following && el) el.scrollTop = el.scrollHeight;
   });
 
   // Space: follow/pause; j/k: move; Enter: open.
@@ -100,6 +116,11 @@ export function TailPage() {
     window.addEventListener("keydown", onKey);
     return () => window.removeEventListener("keydown", onKey);
   }, [toggle, cursor, v]);
+
+  const pick = useCallback((index: number, id: string) => {
+    setCursor(index);
+    setOpen((o) => flip(o, id));
+  }, []);
 
   const b = buffer.current;
   return (
@@ -151,37 +172,18 @@ export function TailPage() {
           {v.getVirtualItems().map((item) => {
             const ev = rows[item.index];
             if (!ev) return null;
-            const expanded = open.has(ev.id);
             return (
-              <div
+              <Row
                 key={item.key}
-                data-index={item.index}
-                ref={v.measureElement}
-                style={{
-                  position: "absolute",
-                  top: 0,
-                  left: 0,
-                  right: 0,
-                  transform: `translateY(${item.start}px)`,
-                }}
-              >
-                <div
-                  className={`row${cursor === item.index ? " selected" : ""}`}
-                  data-testid="tail-row"
-                  onClick={() => {
-                    setCursor(item.index);
-                    setOpen((o) => flip(o, ev.id));
-                  }}
-                >
-                  <span className="ts">{formatTime(ev.ts, zone)}</span>
-                  <span className={`lvl lvl-${ev.level ?? "none"}`}>{ev.level ?? ""}</span>
-                  <span className="msg">
-                    <Ansi text={firstLine(ev.message)} />
-                    {ev.line_count > 1 && <span className="small"> (+{ev.line_count - 1} lines)</span>}
-                  </span>
-                </div>
-                {expanded && <EventDetail ev={ev} />}
-              </div>
+                ev={ev}
+                index={item.index}
+                start={item.start}
+                expanded={open.has(ev.id)}
+                selected={cursor === item.index}
+                zone={zone}
+                measure={open.has(ev.id) ? v.measureElement : undefined}
+                onPick={pick}
+              />
             );
           })}
         </div>
@@ -189,6 +191,43 @@ export function TailPage() {
     </section>
   );
 }
+
+interface RowProps {
+  ev: LogEvent;
+  index: number;
+  start: number;
+  expanded: boolean;
+  selected: boolean;
+  zone: string;
+  measure: ((el: Element | null) => void) | undefined;
+  onPick: (index: number, id: string) => void;
+}
+
+/** One event; drawn again only when it changes (new arrivals leave the others alone).
+ * Only an opened event is measured: a closed one is one line of known height. */
+const Row = memo(function Row({ ev, index, start, expanded, selected, zone, measure, onPick }: RowProps) {
+  return (
+    <div
+      data-index={index}
+      ref={measure}
+      style={{ position: "absolute", top: 0, left: 0, right: 0, transform: `translateY(${start}px)` }}
+    >
+      <div
+        className={`row${selected ? " selected" : ""}`}
+        data-testid="tail-row"
+        onClick={() => onPick(index, ev.id)}
+      >
+        <span className="ts">{formatTime(ev.ts, zone)}</span>
+        <span className={`lvl lvl-${ev.level ?? "none"}`}>{ev.level ?? ""}</span>
+        <span className="msg">
+          <Ansi text={firstLine(ev.message)} />
+          {ev.line_count > 1 && <span className="small"> (+{ev.line_count - 1} lines)</span>}
+        </span>
+      </div>
+      {expanded && <EventDetail ev={ev} />}
+    </div>
+  );
+});
 
 function flip(s: Set<string>, id: string): Set<string> {
   const n = new Set(s);

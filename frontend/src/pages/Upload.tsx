@@ -73,7 +73,12 @@ function UploadRow({ file, server }: { file: UFile; server: import("../lib/api")
   const failed = Boolean(file.error);
   const uploading = !p.uploadComplete && !failed;
   return (
-    <li className="upload" data-testid="upload-row" data-file-id={file.meta.fileId ?? ""}>
+    <li
+      className="upload"
+      data-testid="upload-row"
+      data-file-id={file.meta.fileId ?? ""}
+      data-uploaded={p.uploadComplete ? "true" : "false"}
+    >
       <div className="upload-head">
         <b className="name">{file.name}</b> <span className="size">{formatBytes(file.size ?? 0)}</span>
         {uploading && (
