@@ -25,8 +25,8 @@ export function FilesPage() {
               <th>Status</th>
               <th>Size</th>
               <th>Counts</th>
-              <th>Uploaded</th>
-              <th>Took</th>
+              <th className="wide">Uploaded</th>
+              <th className="wide">Took</th>
             </tr>
           </thead>
           <tbody>
@@ -43,8 +43,8 @@ export function FilesPage() {
                 <td>
                   <Counts f={f} />
                 </td>
-                <td>{formatTime(f.created_at, zone)}</td>
-                <td>{duration(f)}</td>
+                <td className="wide">{formatTime(f.created_at, zone)}</td>
+                <td className="wide">{duration(f)}</td>
               </tr>
             ))}
           </tbody>
