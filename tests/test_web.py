@@ -72,7 +72,7 @@ def _why_no_browser() -> str | None:
 @pytest.mark.browser
 @pytest.mark.services  # `logpipe run` starts its embedded PostgreSQL and moto
 def test_the_web_app_in_headless_chromium(tmp_path: Path) -> None:
-    """Uploads (plain, gzip, failing) through the page to done with the right counts, the
+    """Uploads (plain, gzip, multipart, failing) through the page to done with the right counts, the
     live tail across a pause, search and its context, the token link and prompt, the API
     down; screenshots of each page in frontend/test-output/."""
     why = _why_no_browser()
@@ -80,7 +80,9 @@ def test_the_web_app_in_headless_chromium(tmp_path: Path) -> None:
         if os.environ.get("CI"):
             pytest.fail(why)
         pytest.skip(why)
-    run = Running(tmp_path / "data")
+    # Multipart from 5 MiB (S3's least part size), so that a test file of a few MiB goes in parts.
+    parts = {"LOGPIPE_MULTIPART_THRESHOLD": str(5 * 2**20), "LOGPIPE_MULTIPART_PART_BYTES": str(5 * 2**20)}
+    run = Running(tmp_path / "data", parts)
     try:
         assert "web app: " + run.url + "/#token=" in run.text
         page = requests.get(run.url + "/", timeout=10)
@@ -96,4 +98,4 @@ def test_the_web_app_in_headless_chromium(tmp_path: Path) -> None:
     print(out)
     assert done.returncode == 0, out
     summary = re.search(r"^(\d+) passed, (\d+) failed$", done.stdout, re.M)
-    assert summary and int(summary.group(1)) >= 10 and summary.group(2) == "0", out
+    assert summary and int(summary.group(1)) >= 11 and summary.group(2) == "0", out

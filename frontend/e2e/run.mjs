@@ -145,6 +145,17 @@ await test("upload a gzip file: done with the same counts as plain", async (page
   );
 });
 
+await test("a file above the multipart threshold goes in parts, with the right counts", async (page) => {
+  await signIn(page);
+  const f = logFile(`${run}multi`, 150_000, 40); // about 11 MiB: 3 parts of 5 MiB under the test's settings
+  const row = await uploadThroughPage(page, `${run}-multi.log`, f.text);
+  const got = await counts(row);
+  check(
+    JSON.stringify(got) === JSON.stringify({ lines: f.lines, events: f.events, errors: f.errors }),
+    `counts ${JSON.stringify(got)}, expected lines ${f.lines}, events ${f.events}, errors ${f.errors}`,
+  );
+});
+
 await test("a file that fails says why", async (page) => {
   await signIn(page);
   // gzip's magic bytes, then bytes no gzip stream holds

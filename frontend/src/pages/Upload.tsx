@@ -81,6 +81,7 @@ function UploadRow({ file, server }: { file: UFile; server: import("../lib/api")
     >
       <div className="upload-head">
         <b className="name">{file.name}</b> <span className="size">{formatBytes(file.size ?? 0)}</span>
+        {p.uploadComplete && <span className="small"> · uploaded</span>}
         {uploading && (
           <>
             {" "}
