@@ -1,4 +1,4 @@
-/* global document */
+/* global document, window, location, DataTransfer, DragEvent, getComputedStyle */
 // End-to-end tests of the web app in headless Chromium against a running logpipe
 // (LOGPIPE_URL, LOGPIPE_TOKEN): real uploads to the bucket, real parsing, the real stream.
 // Prints one line per test and "N passed, N failed"; screenshots go to test-output/.
@@ -227,6 +227,97 @@ await test("search finds the line and its context opens", async (page) => {
   await ctx.getByText("ValueError: bad request 1").first().waitFor();
   await ctx.getByText(`${run}tailB request 2 served`).waitFor();
   await page.screenshot({ path: `${OUT}/search-context.png` });
+});
+
+await test("find in results reaches a match the virtualised list has not drawn", async (page) => {
+  await signIn(page, `#/search?q=${encodeURIComponent(`${run}tailB`)}&order=asc`);
+  await page.locator('[data-testid="result-row"]').first().waitFor();
+  check(
+    (await page.getByText("request 118 served").count()) === 0,
+    "the last rows were drawn before scrolling",
+  );
+  await page.locator('[data-testid="find"]').fill("request 118 served");
+  await page.locator('[data-testid="find-count"]', { hasText: "1 of 1" }).waitFor();
+  await page.locator("mark.current", { hasText: "request 118 served" }).waitFor();
+});
+
+await test("dragging across the histogram zooms the time range", async (page) => {
+  await signIn(page, `#/search?q=${encodeURIComponent(`${run}tailB`)}&from=-2d`);
+  const chart = page.locator('[data-testid="histogram"] .u-over');
+  await chart.waitFor();
+  const box = await chart.boundingBox();
+  await page.mouse.move(box.x + box.width * 0.2, box.y + box.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width * 0.6, box.y + box.height / 2, { steps: 5 });
+  await page.mouse.up();
+  await page.waitForFunction(() => /from=20\d\d-/.test(location.hash) && /to=20\d\d-/.test(location.hash));
+});
+
+await test("every time follows the time zone chosen", async (page) => {
+  await signIn(page, `#/search?q=${encodeURIComponent(`${run}tailB failed`)}`);
+  const ts = page.locator('[data-testid="result-row"] .ts').first();
+  await page.getByLabel("Time zone").fill("UTC");
+  await page.locator('[data-testid="result-row"] .ts', { hasText: "2026-11-30 10:00:01" }).first().waitFor();
+  await page.getByLabel("Time zone").fill("Asia/Tokyo");
+  await page.locator('[data-testid="result-row"] .ts', { hasText: "2026-11-30 19:00:01" }).first().waitFor();
+  check((await ts.innerText()).startsWith("2026-11-30 19:00"), "the row did not follow the zone");
+});
+
+await test("files dropped on any page upload", async (page) => {
+  await signIn(page, "#/tail");
+  const name = `${run}-dropped.log`;
+  const text = logFile(`${run}drop`, 10, 1).text;
+  await page.evaluate(
+    ([n, t]) => {
+      const dt = new DataTransfer();
+      dt.items.add(new File([t], n, { type: "text/plain" }));
+      for (const type of ["dragenter", "dragover", "drop"])
+        document.body.dispatchEvent(
+          new DragEvent(type, { bubbles: true, cancelable: true, dataTransfer: dt }),
+        );
+    },
+    [name, text],
+  );
+  const row = page.locator('[data-testid="upload-row"]', { hasText: name });
+  await row.locator('[data-testid="parse-status"][data-status="done"]').waitFor({ timeout: 90_000 });
+  check(page.url().includes("#/upload"), `not on the upload page: ${page.url()}`);
+});
+
+await test("new patterns: what one file has that another lacks", async (page) => {
+  await signIn(page, "#/files");
+  const ids = await page.evaluate(
+    async ([token, names]) => {
+      const r = await fetch("/api/files?limit=100", { headers: { Authorization: `Bearer ${token}` } });
+      const files = (await r.json()).files;
+      return names.map((n) => files.find((f) => f.name === n)?.id);
+    },
+    [TOKEN, [`${run}-tailB.log`, `${run}-tailA.log`]],
+  );
+  await page.goto(`${BASE}/#/patterns?file_id=${ids[0]}&base=${ids[1]}`);
+  const rows = page.locator('[data-testid="pattern-row"]');
+  await rows.first().waitFor();
+  check((await rows.count()) === 1, `expected one new pattern, got ${await rows.count()}`);
+  await rows.locator("code", { hasText: "handler failed for request" }).waitFor();
+  await page.screenshot({ path: `${OUT}/patterns-new.png` });
+});
+
+await test("each page at phone width and in the dark", async (page) => {
+  await signIn(page);
+  await page.setViewportSize({ width: 390, height: 844 });
+  for (const p of ["upload", "files", "tail", "search", "patterns"]) {
+    await page.goto(`${BASE}/#/${p}`);
+    await page.locator("h1").waitFor();
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    check(overflow <= 1, `${p} is ${overflow}px wider than a phone`);
+    await page.screenshot({ path: `${OUT}/${p}-phone.png` });
+  }
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await page.emulateMedia({ colorScheme: "dark" });
+  await page.goto(`${BASE}/#/tail`);
+  await page.locator("h1").waitFor();
+  const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  check(bg === "rgb(20, 23, 29)", `the dark theme did not apply: ${bg}`);
+  await page.screenshot({ path: `${OUT}/tail-dark.png` });
 });
 
 await test("patterns page shows top patterns", async (page) => {

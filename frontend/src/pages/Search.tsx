@@ -189,6 +189,7 @@ export function SearchPage() {
       )}
       <div className="toolbar small">
         {hist.data && <span data-testid="total">{hist.data.total.toLocaleString()} matches</span>}
+        {results.isPending && <span>searching…</span>}
         <span>
           {rows.length.toLocaleString()} loaded{results.hasNextPage ? " (more as you scroll)" : ""}
         </span>
