@@ -7,5 +7,7 @@ export default defineConfig({
   plugins: [react()],
   base: "./",
   build: { outDir: "dist", sourcemap: false, chunkSizeWarningLimit: 400 },
+  // `npx vite` with hot reload: /api goes to a running `logpipe run` (LOGPIPE_URL).
+  server: { proxy: { "/api": process.env.LOGPIPE_URL ?? "http://127.0.0.1:8080" } },
   test: { environment: "jsdom", include: ["src/**/*.test.{ts,tsx}"], setupFiles: ["src/test-setup.ts"] },
 });
