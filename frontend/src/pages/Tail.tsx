@@ -41,6 +41,8 @@ export function TailPage() {
     let frame = 0;
     let timer: ReturnType<typeof setTimeout> | undefined;
     let last = 0;
+    buffer.current = new TailBuffer(TAIL_CAPACITY); // other filters: another tail
+    incoming.current = [];
     const flush = () => {
       frame = 0;
       last = performance.now();
