@@ -48,7 +48,7 @@ frontend/dist/index.html: frontend/node_modules/.installed $(FRONTEND_SRC)
 web: frontend/dist/index.html
 
 web-lint: frontend/node_modules/.installed
-	cd frontend && npx tsc -b && npx eslint --max-warnings 0 . && npx prettier --check .
+	cd frontend && npx tsc --noEmit && npx eslint --max-warnings 0 . && npx prettier --check .
 
 web-test: frontend/node_modules/.installed
 	cd frontend && npx vitest run
