@@ -98,4 +98,4 @@ def test_the_web_app_in_headless_chromium(tmp_path: Path) -> None:
     print(out)
     assert done.returncode == 0, out
     summary = re.search(r"^(\d+) passed, (\d+) failed$", done.stdout, re.M)
-    assert summary and int(summary.group(1)) >= 17 and summary.group(2) == "0", out
+    assert summary and int(summary.group(1)) >= 18 and summary.group(2) == "0", out

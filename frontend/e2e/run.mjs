@@ -156,6 +156,33 @@ await test("a file above the multipart threshold goes in parts, with the right c
   );
 });
 
+await test("an upload the bucket did not take says so, and Retry sends it again, once", async (page) => {
+  await signIn(page);
+  let asked = 0;
+  // The first request to the bucket (another origin than the API's) fails as a dropped connection would.
+  await page.route(
+    (url) => url.origin !== new URL(BASE).origin,
+    (route) => (asked++ === 0 ? route.abort("connectionreset") : route.continue()),
+  );
+  const name = `${run}-retry.log`;
+  const f = logFile(`${run}retry`, 50, 2);
+  await page.goto(`${BASE}/#/upload`);
+  await page
+    .locator('[data-testid="file-input"]')
+    .setInputFiles({ name, mimeType: "text/plain", buffer: Buffer.from(f.text) });
+  const row = page.locator('[data-testid="upload-row"]', { hasText: name });
+  await row.getByText("upload failed: the bucket at").waitFor();
+  await row.getByRole("button", { name: "Retry" }).click();
+  await row.locator('[data-testid="parse-status"][data-status="done"]').waitFor({ timeout: 90_000 });
+  const got = await counts(row);
+  check(got.events === f.events && got.lines === f.lines, `counts ${JSON.stringify(got)} after a retry`);
+  const files = await page.evaluate(async (token) => {
+    const r = await fetch("/api/files?limit=1000", { headers: { Authorization: `Bearer ${token}` } });
+    return (await r.json()).files;
+  }, TOKEN);
+  check(files.filter((x) => x.name === name).length === 1, "the retry recorded the file twice");
+});
+
 await test("a file that fails says why", async (page) => {
   await signIn(page);
   // gzip's magic bytes, then bytes no gzip stream holds
