@@ -6,15 +6,20 @@ import { useFiles } from "../lib/useFiles";
 /** Level, source, file and text filters, kept in the address (text after a pause in typing). */
 export function Filters({ params, queryLabel = "Text" }: { params: URLSearchParams; queryLabel?: string }) {
   const { files } = useFiles();
-  const [q, setQ] = useState(params.get("q") ?? "");
-  const [source, setSource] = useState(params.get("source") ?? "");
-  useEffect(() => setQ(params.get("q") ?? ""), [params]);
+  // The page redraws often (the tail, many times a second): what the address says is
+  // compared as text, so that a redraw never puts back what the person is typing over.
+  const urlQ = params.get("q") ?? "";
+  const urlSource = params.get("source") ?? "";
+  const [q, setQ] = useState(urlQ);
+  const [source, setSource] = useState(urlSource);
+  useEffect(() => setQ(urlQ), [urlQ]);
+  useEffect(() => setSource(urlSource), [urlSource]);
   useEffect(() => {
     const t = setTimeout(() => {
-      if ((params.get("q") ?? "") !== q || (params.get("source") ?? "") !== source) setParams({ q, source });
+      if (urlQ !== q || urlSource !== source) setParams({ q, source });
     }, 400);
     return () => clearTimeout(t);
-  }, [q, source, params]);
+  }, [q, source, urlQ, urlSource]);
   return (
     <>
       <label>

@@ -99,6 +99,7 @@ export function TailPage() {
     const onKey = (e: KeyboardEvent) => {
       const t = e.target as HTMLElement | null;
       if (t && (t.tagName === "INPUT" || t.tagName === "SELECT" || t.tagName === "TEXTAREA")) return;
+      if (e.key === " " && t?.tagName === "BUTTON") return; // the focused button takes its own space
       if (e.key === " ") {
         e.preventDefault();
         toggle();
