@@ -16,20 +16,25 @@ mkdirSync(OUT, { recursive: true });
 const run = `r${Date.now().toString(36)}`;
 
 /** A log file whose counts are known by construction: `n` INFO lines, `errors` ERROR
- * lines each followed by a 3-line traceback (one event of 4 lines). */
+ * lines each followed by a 3-line traceback (one event of 4 lines). The tag goes last: a
+ * word that every line has in one place is a column to the layout finder, not the message. */
 function logFile(tag, n, errors) {
   const out = [];
   for (let i = 0; i < n; i++) {
     const s = String(i % 60).padStart(2, "0");
-    out.push(`2026-11-30T10:00:${s}Z INFO ${tag} request ${i} served in ${i % 97} ms`);
+    out.push(`2026-11-30T10:00:${s}Z INFO ${served(tag, i)}`);
     if (i < errors) {
-      out.push(`2026-11-30T10:00:${s}Z ERROR ${tag} handler failed for request ${i}`);
+      out.push(`2026-11-30T10:00:${s}Z ERROR handler failed for request ${i} of ${tag}`);
       out.push("Traceback (most recent call last):");
       out.push('  File "app.py", line 12, in handle');
       out.push(`ValueError: bad request ${i}`);
     }
   }
   return { text: out.join("\n") + "\n", lines: n + errors * 4, events: n + errors, errors };
+}
+
+function served(tag, i) {
+  return `request ${i} served in ${i % 97} ms for ${tag}`;
 }
 
 const results = [];
@@ -211,7 +216,7 @@ await test("live tail shows lines written after it opened and loses none across 
   const a = logFile(`${run}tailA`, 40, 0);
   await uploadViaApi(BASE, TOKEN, `${run}-tailA.log`, a.text);
   await page
-    .locator('[data-testid="tail-row"]', { hasText: `${run}tailA request 0 ` })
+    .locator('[data-testid="tail-row"]', { hasText: served(`${run}tailA`, 0) })
     .waitFor({ timeout: 60_000 });
   await page.waitForFunction(
     (n) => Number(document.querySelector('[data-testid="received"]')?.textContent) >= n,
@@ -236,9 +241,9 @@ await test("live tail shows lines written after it opened and loses none across 
   await page.keyboard.press("Space");
   const shown = Number(await page.locator('[data-testid="shown"]').innerText());
   check(shown === before + b.events, `after resuming ${shown} rows, expected ${before} + ${b.events}`);
-  await page.locator('[data-testid="tail-row"]', { hasText: `${run}tailB request 119 ` }).waitFor();
+  await page.locator('[data-testid="tail-row"]', { hasText: served(`${run}tailB`, 119) }).waitFor();
   // an event opens to its whole body
-  await page.locator('[data-testid="tail-row"]', { hasText: `${run}tailB request 119 ` }).click();
+  await page.locator('[data-testid="tail-row"]', { hasText: served(`${run}tailB`, 119) }).click();
   await page.locator('[data-testid="event-body"]').first().waitFor();
 });
 
@@ -252,7 +257,7 @@ await test("search finds the line and its context opens", async (page) => {
   const ctx = page.locator('[data-testid="context"]');
   await ctx.waitFor();
   await ctx.getByText("ValueError: bad request 1").first().waitFor();
-  await ctx.getByText(`${run}tailB request 2 served`).waitFor();
+  await ctx.getByText(served(`${run}tailB`, 2)).waitFor();
   await page.screenshot({ path: `${OUT}/search-context.png` });
 });
 

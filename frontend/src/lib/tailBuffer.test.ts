@@ -40,4 +40,16 @@ describe("TailBuffer", () => {
     expect(b.rows[99]?.line).toBe(299);
     expect(b.dropped + b.rows.length).toBe(b.received);
   });
+
+  it("paused for long, holds no more than a screen, and says how many arrived and were dropped", () => {
+    const b = new TailBuffer(100);
+    b.add(range(0, 50), true);
+    for (let i = 0; i < 10; i++) b.add(range(50 + i * 100, 150 + i * 100), false);
+    expect(b.pending).toHaveLength(100);
+    expect(b.arrivedWhilePaused).toBe(1000);
+    b.resume();
+    expect(b.rows.map((e) => e.line)).toEqual(range(950, 1050).map((e) => e.line));
+    expect(b.dropped + b.rows.length).toBe(b.received);
+    expect(b.arrivedWhilePaused).toBe(0);
+  });
 });

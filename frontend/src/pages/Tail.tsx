@@ -143,7 +143,7 @@ export function TailPage() {
         </span>
         {!following && (
           <span className="notice" data-testid="pending">
-            paused: {b.pending.length} new since
+            paused: {b.arrivedWhilePaused} new since
           </span>
         )}
         {b.dropped > 0 && (
