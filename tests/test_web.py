@@ -88,7 +88,14 @@ def test_the_web_app_in_headless_chromium(tmp_path: Path) -> None:
         page = requests.get(run.url + "/", timeout=10)
         assert page.status_code == 200 and '<div id="root">' in page.text
         assert run.s3_endpoint in page.headers["Content-Security-Policy"]
-        env = {**os.environ, "LOGPIPE_URL": run.url, "LOGPIPE_TOKEN": run.token}
+        secret = re.search(r"GitHub webhook: \S+\s+secret: (\S+)", run.text)
+        assert secret, run.text
+        env = {
+            **os.environ,
+            "LOGPIPE_URL": run.url,
+            "LOGPIPE_TOKEN": run.token,
+            "LOGPIPE_GITHUB_SECRET": secret.group(1),
+        }
         done = subprocess.run(
             ["node", "e2e/run.mjs"], cwd=FRONTEND, env=env, capture_output=True, text=True, timeout=900
         )
@@ -98,4 +105,4 @@ def test_the_web_app_in_headless_chromium(tmp_path: Path) -> None:
     print(out)
     assert done.returncode == 0, out
     summary = re.search(r"^(\d+) passed, (\d+) failed$", done.stdout, re.M)
-    assert summary and int(summary.group(1)) >= 18 and summary.group(2) == "0", out
+    assert summary and int(summary.group(1)) >= 19 and summary.group(2) == "0", out

@@ -3,6 +3,7 @@
 // (LOGPIPE_URL, LOGPIPE_TOKEN): real uploads to the bucket, real parsing, the real stream.
 // Prints one line per test and "N passed, N failed"; screenshots go to test-output/.
 import { mkdirSync } from "node:fs";
+import { createHmac, randomUUID } from "node:crypto";
 import { gzipSync } from "node:zlib";
 import { launch, uploadViaApi } from "./lib.mjs";
 
@@ -10,6 +11,7 @@ const BASE = process.env.LOGPIPE_URL;
 const TOKEN = process.env.LOGPIPE_TOKEN;
 const OUT = process.env.LOGPIPE_SCREENSHOTS || new URL("../test-output/", import.meta.url).pathname;
 const ONLY = process.env.LOGPIPE_E2E_ONLY || "";
+const GITHUB_SECRET = process.env.LOGPIPE_GITHUB_SECRET || "";
 if (!BASE || !TOKEN) throw new Error("set LOGPIPE_URL and LOGPIPE_TOKEN");
 mkdirSync(OUT, { recursive: true });
 
@@ -336,7 +338,7 @@ await test("new patterns: what one file has that another lacks", async (page) =>
 await test("each page at phone width and in the dark", async (page) => {
   await signIn(page);
   await page.setViewportSize({ width: 390, height: 844 });
-  for (const p of ["upload", "files", "tail", "search", "patterns"]) {
+  for (const p of ["upload", "files", "tail", "search", "patterns", "github"]) {
     await page.goto(`${BASE}/#/${p}`);
     await page.locator("h1").waitFor();
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
@@ -351,6 +353,36 @@ await test("each page at phone width and in the dark", async (page) => {
   check(bg === "rgb(20, 23, 29)", `the dark theme did not apply: ${bg}`);
   await page.screenshot({ path: `${OUT}/tail-dark.png` });
 });
+
+if (GITHUB_SECRET)
+  await test("a signed GitHub delivery shows on the GitHub page with its outcome", async (page) => {
+    const id = randomUUID();
+    const body = JSON.stringify({
+      action: "completed",
+      check_run: { id: 42, name: `${run} build`, status: "completed", conclusion: "failure" },
+      repository: { full_name: "octo-org/octo-repo" },
+      sender: { login: "ana" },
+    });
+    const signature = "sha256=" + createHmac("sha256", GITHUB_SECRET).update(body).digest("hex");
+    const res = await fetch(`${BASE}/webhook/github`, {
+      method: "POST",
+      headers: {
+        "Content-Type": "application/json",
+        "X-GitHub-Event": "check_run",
+        "X-GitHub-Delivery": id,
+        "X-Hub-Signature-256": signature,
+      },
+      body,
+    });
+    check(res.status === 202, `the webhook answered ${res.status}: ${await res.text()}`);
+    await signIn(page, "#/github?event=check_run");
+    const row = page.locator('[data-testid="delivery-row"]', { hasText: "octo-org/octo-repo" }).first();
+    await row.waitFor();
+    await row.click();
+    await page.locator('[data-testid="outcome"]', { hasText: "failure" }).waitFor();
+    check(page.url().includes(`delivery=${id}`), `the delivery is not in the address: ${page.url()}`);
+    await page.screenshot({ path: `${OUT}/github.png` });
+  });
 
 await test("patterns page shows top patterns", async (page) => {
   await signIn(page, "#/patterns");

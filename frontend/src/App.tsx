@@ -7,6 +7,7 @@ import { BROWSER, ZoneContext, isZone, storeZone, storedZone } from "./lib/time"
 import { createUppy } from "./lib/uploads";
 import { UppyContext } from "./lib/uppyContext";
 import { FilesPage } from "./pages/Files";
+import { GitHubPage } from "./pages/GitHub";
 import { PatternsPage } from "./pages/Patterns";
 import { TailPage } from "./pages/Tail";
 import { UploadPage } from "./pages/Upload";
@@ -20,6 +21,7 @@ const PAGES = [
   { id: "tail", label: "Live tail", key: "t" },
   { id: "search", label: "Search", key: "s" },
   { id: "patterns", label: "Patterns", key: "p" },
+  { id: "github", label: "GitHub", key: "h" },
 ] as const;
 
 export function App() {
@@ -252,6 +254,7 @@ function Shell({ hasFiles, onSignOut }: { hasFiles: boolean; onSignOut: () => vo
               </Suspense>
             )}
             {page === "patterns" && <PatternsPage />}
+            {page === "github" && <GitHubPage />}
             {!PAGES.some((p) => p.id === page) && (
               <p className="empty">
                 No page “{page}”. <a href={hrefFor("files")}>Go to the files</a>.
