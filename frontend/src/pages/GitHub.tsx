@@ -4,6 +4,7 @@ import { JsonTree } from "../components/EventDetail";
 import { api, qs } from "../lib/api";
 import { hrefFor, setParams, useRoute } from "../lib/route";
 import { formatTime, useZone } from "../lib/time";
+import { RunView } from "./Run";
 
 interface Delivery {
   id: string;
@@ -28,6 +29,14 @@ export function outcome(payload: Record<string, unknown> | undefined): string {
   return ds?.state ?? "";
 }
 
+/** The Actions run a delivery is about, if any. */
+function runOf(payload: Record<string, unknown> | undefined): string | undefined {
+  const wr = payload?.workflow_run as { id?: number } | undefined;
+  const wj = payload?.workflow_job as { run_id?: number } | undefined;
+  const id = wr?.id ?? wj?.run_id;
+  return id === undefined ? undefined : String(id);
+}
+
 export function GitHubPage() {
   const [route] = useRoute();
   const p = route.params;
@@ -35,6 +44,7 @@ export function GitHubPage() {
   const event = p.get("event") ?? "";
   const repo = p.get("repo") ?? "";
   const selected = p.get("delivery");
+  const runId = p.get("run");
   const [repoText, setRepoText] = useState(repo);
   useEffect(() => setRepoText(repo), [repo]);
   const list = useInfiniteQuery({
@@ -87,6 +97,14 @@ export function GitHubPage() {
         </label>
         <a href={hrefFor("search", { source: "github" })}>Search every delivery and run log</a>
       </div>
+      {runId && (
+        <section aria-label="the run">
+          <div className="toolbar">
+            <a href={hrefFor("github", { event, repo })}>← deliveries</a>
+          </div>
+          <RunView runId={runId} />
+        </section>
+      )}
       {list.error && <p className="error">{list.error.message}</p>}
       {list.isSuccess && rows.length === 0 && (
         <p className="empty">
@@ -173,6 +191,12 @@ function DeliveryDetail({ id }: { id: string }) {
           </p>
           <p>
             <a href={hrefFor("search", { source: "github", q: `fields.delivery_id=${id}` })}>its event</a>
+            {runOf(d.payload) && (
+              <>
+                {" "}
+                · <a href={hrefFor("github", { run: runOf(d.payload) })}>its run's logs, by job and step</a>
+              </>
+            )}
           </p>
           {d.payload && <JsonTree value={d.payload} name="payload" />}
         </>
