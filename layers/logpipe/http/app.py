@@ -12,7 +12,7 @@ from werkzeug.exceptions import HTTPException
 from ..config import Settings
 from ..errors import ClientError, ServiceUnavailableError, UnauthorizedError
 from ..stream import tokens
-from . import deps, events, files, github, health, patterns, rollups, stream, uploads
+from . import deps, events, files, github, health, inputs, patterns, rollups, stream, uploads
 
 log = logging.getLogger("logpipe.http")
 
@@ -68,6 +68,7 @@ def create_app(settings_: Settings, *parts: str) -> Flask:
     def _auth() -> None:
         if request.path.startswith("/api/"):
             require_token()
+        inputs.check_query()
 
     @app.errorhandler(ClientError)
     def _client_error(exc: ClientError) -> Any:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import select
+import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,7 +12,42 @@ import pg8000.native
 
 from .. import db
 from ..config import Settings
-from ..errors import ServiceUnavailableError
+from ..errors import LogpipeError, ServiceUnavailableError
+
+# pg8000's status byte from the server's last ReadyForQuery: b"I" idle, b"T" in a
+# transaction, b"E" in a failed one.
+_IDLE = b"I"
+
+
+def reusable(conn: pg8000.native.Connection) -> bool:
+    """Whether ``conn`` is fit to serve another request: open, outside any transaction, and
+    with nothing from the server waiting to be read (an answer left unread by an error, or
+    the notice and end of file of a backend that was terminated or a link that was cut).
+
+    Costs no round trip: it looks at the driver's last transaction status and polls the socket.
+    """
+    sock = getattr(conn, "_usock", None)
+    if not isinstance(sock, socket.socket) or sock.fileno() < 0:
+        return False
+    if getattr(conn, "_transaction_status", None) != _IDLE:
+        return False
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return False
+    return not readable
+
+
+def _known_state(exc: BaseException) -> bool:
+    """Whether a connection is in a known state after ``exc`` left the block that used it.
+
+    Two kinds of error are raised between whole exchanges with the server: Postgres's own
+    errors (pg8000 reads on to ReadyForQuery before raising them) and the package's own
+    (a 4xx decided between two queries). Anything else (an encoding error after Parse
+    went out, a decoding error in the middle of the rows, a timeout, a closed socket, an
+    interrupt) may leave an answer unread, which the next request would take as its own.
+    """
+    return isinstance(exc, pg8000.native.DatabaseError | LogpipeError)
 
 
 class Connections:
@@ -21,6 +58,11 @@ class Connections:
     starts a thread per request (werkzeug's threaded server, as ``logpipe run`` uses):
     one connection per thread there would leak one per request until Postgres refuses
     new clients.
+
+    A connection goes back to the pool only when it is known to be clean: the block ended
+    without an error or on an error raised between exchanges, and ``reusable`` holds. It
+    is checked again when taken, so that one that died while idle (a restarted server, a
+    terminated backend) is closed there and costs the request nothing.
     """
 
     # Idle connections kept for the next requests: as many as a busy webhook has requests
@@ -33,40 +75,61 @@ class Connections:
         self._idle: list[pg8000.native.Connection] = []
         self._all: list[pg8000.native.Connection] = []
         self._lock = threading.Lock()
+        self.discarded = 0  # connections closed as unfit, for tests and logs
+
+    def _take(self) -> pg8000.native.Connection:
+        while True:
+            with self._lock:
+                conn = self._idle.pop() if self._idle else None
+            if conn is None:
+                break
+            if reusable(conn):
+                return conn
+            self._discard(conn)
+        conn = db.connect(self.settings)
+        with self._lock:
+            self._all.append(conn)
+        return conn
 
     @contextmanager
     def get(self) -> Iterator[pg8000.native.Connection]:
-        with self._lock:
-            conn = self._idle.pop() if self._idle else None
-        if conn is None:
-            conn = db.connect(self.settings)
-            with self._lock:
-                self._all.append(conn)
+        conn = self._take()
         try:
             yield conn
-        except (pg8000.native.InterfaceError, OSError) as exc:
-            self._discard(conn)
-            raise ServiceUnavailableError("postgres", str(exc)) from exc
-        except BaseException:
-            self._release(conn)
+        except BaseException as exc:
+            if _known_state(exc) and reusable(conn):
+                self._release(conn)
+            else:
+                self._discard(conn)
+            if isinstance(exc, pg8000.native.InterfaceError | OSError):
+                raise ServiceUnavailableError("postgres", str(exc) or type(exc).__name__) from exc
             raise
-        self._release(conn)
+        if reusable(conn):
+            self._release(conn)
+        else:
+            self._discard(conn)
 
     def _release(self, conn: pg8000.native.Connection) -> None:
         with self._lock:
             if len(self._idle) < self.MAX_IDLE and conn in self._all:
                 self._idle.append(conn)
                 return
-        self._discard(conn)
+        self._close(conn)
 
     def _discard(self, conn: pg8000.native.Connection) -> None:
+        self.discarded += 1
+        self._close(conn)
+
+    def _close(self, conn: pg8000.native.Connection) -> None:
         with self._lock:
             if conn in self._all:
                 self._all.remove(conn)
         try:
             conn.close()
-        except (pg8000.native.InterfaceError, OSError):
-            pass  # already gone
+        except Exception:  # noqa: BLE001 - a broken connection may fail to say goodbye; it is gone either way
+            sock = getattr(conn, "_usock", None)
+            if isinstance(sock, socket.socket):
+                sock.close()
 
     def close(self) -> None:
         with self._lock:
@@ -74,5 +137,5 @@ class Connections:
         for conn in conns:
             try:
                 conn.close()
-            except (pg8000.native.InterfaceError, OSError):
-                pass  # already gone
+            except Exception:  # noqa: BLE001 - already gone
+                pass

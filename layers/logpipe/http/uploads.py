@@ -14,16 +14,20 @@ from ..parsing.layouts import Layout
 from ..parsing.timeparse import zone
 from ..storage import Bucket
 from .deps import connection, settings
+from .inputs import json_body
 
 bp = Blueprint("uploads", __name__)
 
 MAX_NAME = 1024
 
 
+_HINT = '{"filename": ..., "size": ..., "content_type": ...}'
+
+
 def _body() -> dict[str, Any]:
-    body = request.get_json(silent=True)
+    body = json_body(_HINT)
     if not isinstance(body, dict):
-        raise BadRequestError('send a JSON object: {"filename": ..., "size": ..., "content_type": ...}')
+        raise BadRequestError(f"send a JSON object: {_HINT}")
     return body
 
 
