@@ -66,7 +66,10 @@ class TcpProxy:
             sockets, self._open = self._open, set()
             self.cuts += 1
         if listener is not None:
-            listener.close()
+            # Out of the port's SO_REUSEPORT group now: a plain close waits for the accept
+            # thread's poll to let go of the socket, and meanwhile the kernel hands it half
+            # of the connections made after restore(), which it then resets.
+            _close(listener)
         for s in sockets:
             _close(s)
 

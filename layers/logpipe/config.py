@@ -117,6 +117,8 @@ class Settings:
     stream_token_ttl_s: int = 300
     stream_write_timeout_s: int = 30  # a client that reads nothing for this long is let go
 
+    health_timeout_s: int = 5  # /health's check of Postgres gives up (503) after this
+
     # Operations: metrics, their Pushgateway, and what rollup-cron sweeps.
     metrics: bool = True  # every function adds what it counted to its rows in Postgres (logpipe/metrics)
     pushgateway_url: str = ""  # rollup-cron pushes the totals there, when set
@@ -171,6 +173,7 @@ class Settings:
             stream_heartbeat_s=env_int(e, "LOGPIPE_STREAM_HEARTBEAT_S", cls.stream_heartbeat_s, 1),
             stream_token_ttl_s=env_int(e, "LOGPIPE_STREAM_TOKEN_TTL_S", cls.stream_token_ttl_s, 1),
             stream_write_timeout_s=env_int(e, "LOGPIPE_STREAM_WRITE_TIMEOUT_S", cls.stream_write_timeout_s, 1),
+            health_timeout_s=env_int(e, "LOGPIPE_HEALTH_TIMEOUT_S", cls.health_timeout_s, 1),
             metrics=env_bool(e, "LOGPIPE_METRICS", cls.metrics),
             pushgateway_url=env_str(e, "LOGPIPE_PUSHGATEWAY_URL").rstrip("/"),
             pushgateway_stale_s=env_int(e, "LOGPIPE_PUSHGATEWAY_STALE_S", cls.pushgateway_stale_s, 60),

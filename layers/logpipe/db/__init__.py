@@ -1,5 +1,5 @@
 """Postgres: connections, versioned migrations, and the repositories the functions use."""
 
-from .connection import connect, ensure_database
+from .connection import TIMEOUT_S, connect, ensure_database
 
-__all__ = ["connect", "ensure_database"]
+__all__ = ["TIMEOUT_S", "connect", "ensure_database"]

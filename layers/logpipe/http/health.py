@@ -1,4 +1,8 @@
-"""GET /health: 200 when Postgres, the queue and the bucket answer; 503 naming the first that does not."""
+"""GET /health: 200 when Postgres, the queue and the bucket answer; 503 naming the first that does not.
+
+Postgres gets ``LOGPIPE_HEALTH_TIMEOUT_S`` to answer, so that a frozen server makes the
+check fail rather than hang with the probe that asked.
+"""
 
 from __future__ import annotations
 
@@ -6,20 +10,32 @@ from typing import Any
 
 from flask import Blueprint
 
+from ..config import Settings
 from ..errors import ServiceUnavailableError
 from ..queue import all_queues
 from ..storage import Bucket
-from .deps import connection, settings
+from .deps import pool, settings
+from .pool import Connections
 
 bp = Blueprint("health", __name__)
 
 
-def check(settings_: Any, conn_cm: Any) -> dict[str, str]:
-    with conn_cm as conn:
-        try:
+def _check_postgres(connections: Connections, timeout_s: int) -> None:
+    try:
+        # The pool discards a connection that timed out or died, and says so as a
+        # ServiceUnavailableError caused by the driver's error.
+        with connections.get(timeout_s=timeout_s) as conn:
             conn.run("SELECT 1")
-        except Exception as exc:
-            raise ServiceUnavailableError("postgres", str(exc)) from exc
+    except ServiceUnavailableError as exc:
+        if isinstance(exc.__cause__, TimeoutError):
+            raise ServiceUnavailableError("postgres", f"no answer within {timeout_s} s") from exc
+        raise
+    except Exception as exc:  # a server error (a database shutting down, say) is unavailability too
+        raise ServiceUnavailableError("postgres", str(exc)) from exc
+
+
+def check(settings_: Settings, connections: Connections) -> dict[str, str]:
+    _check_postgres(connections, settings_.health_timeout_s)
     for q in all_queues(settings_):
         try:
             q.ping()
@@ -32,6 +48,6 @@ def check(settings_: Any, conn_cm: Any) -> dict[str, str]:
 @bp.get("/health")
 def health() -> Any:
     try:
-        return {"status": "ok", **check(settings(), connection())}
+        return {"status": "ok", **check(settings(), pool())}
     except ServiceUnavailableError as exc:
         return {"status": "unavailable", "failed": exc.component, "error": str(exc)}, 503

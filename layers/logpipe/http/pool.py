@@ -46,8 +46,20 @@ def _known_state(exc: BaseException) -> bool:
     (a 4xx decided between two queries). Anything else (an encoding error after Parse
     went out, a decoding error in the middle of the rows, a timeout, a closed socket, an
     interrupt) may leave an answer unread, which the next request would take as its own.
+    A package error raised while handling one of those (its cause or context) is as unsure.
     """
-    return isinstance(exc, pg8000.native.DatabaseError | LogpipeError)
+    seen: BaseException | None = exc
+    while seen is not None:
+        if not isinstance(seen, pg8000.native.DatabaseError | LogpipeError):
+            return False
+        seen = seen.__cause__ or seen.__context__
+    return True
+
+
+def _set_timeout(conn: pg8000.native.Connection, timeout_s: float) -> None:
+    sock = getattr(conn, "_usock", None)
+    if isinstance(sock, socket.socket):
+        sock.settimeout(timeout_s)
 
 
 class Connections:
@@ -77,23 +89,27 @@ class Connections:
         self._lock = threading.Lock()
         self.discarded = 0  # connections closed as unfit, for tests and logs
 
-    def _take(self) -> pg8000.native.Connection:
+    def _take(self, timeout_s: float) -> pg8000.native.Connection:
         while True:
             with self._lock:
                 conn = self._idle.pop() if self._idle else None
             if conn is None:
                 break
             if reusable(conn):
+                _set_timeout(conn, timeout_s)
                 return conn
             self._discard(conn)
-        conn = db.connect(self.settings)
+        conn = db.connect(self.settings, timeout_s=timeout_s)
         with self._lock:
             self._all.append(conn)
         return conn
 
     @contextmanager
-    def get(self) -> Iterator[pg8000.native.Connection]:
-        conn = self._take()
+    def get(self, timeout_s: float | None = None) -> Iterator[pg8000.native.Connection]:
+        """A connection for the block, given back when it ends. ``timeout_s`` bounds the
+        opening and every read and write of the block (a frozen server costs that, then a
+        ``ServiceUnavailableError``); without it, the driver's usual timeout."""
+        conn = self._take(timeout_s or db.TIMEOUT_S)
         try:
             yield conn
         except BaseException as exc:
@@ -110,6 +126,7 @@ class Connections:
             self._discard(conn)
 
     def _release(self, conn: pg8000.native.Connection) -> None:
+        _set_timeout(conn, db.TIMEOUT_S)
         with self._lock:
             if len(self._idle) < self.MAX_IDLE and conn in self._all:
                 self._idle.append(conn)
