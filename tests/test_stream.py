@@ -16,12 +16,13 @@ from typing import Any
 import pg8000.native
 import pytest
 import requests
+from werkzeug.test import EnvironBuilder
 
 from logpipe import db
 from logpipe.config import Settings
 from logpipe.db import stream as stream_db
 from logpipe.db.events import CopyBuffer
-from logpipe.http import create_app
+from logpipe.http import create_app, deps
 from logpipe.stream import tokens
 from logpipe.stream.positions import Position
 from logpipe.stream.tail import Filter, Tail, follow
@@ -587,3 +588,25 @@ def test_two_thousand_clients_at_once_each_get_an_answer(live: Callable[..., tup
         watcher.close()
         for st in held:
             st.close()
+
+
+def test_a_stream_closed_before_its_first_read_gives_its_slot_back(make_settings: Callable[..., Settings]) -> None:
+    """A server closes a body it never read when its client left first. Flask's test client
+    always reads the first chunk (werkzeug's run_wsgi_app waits for it), so the WSGI app is
+    called here as a server calls it."""
+    app = create_app(make_settings(stream_max_clients=1))
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    try:
+        started: list[str] = []
+        body = app(
+            EnvironBuilder(path="/api/stream", headers=headers).get_environ(), lambda s, h, e=None: started.append(s)
+        )
+        assert started == ["200 OK"]
+        body.close()  # type: ignore[attr-defined] - never iterated
+        second = app.test_client().get("/api/stream", headers=headers, buffered=False)
+        try:
+            assert second.status_code == 200, second.get_json()
+        finally:
+            second.close()
+    finally:
+        deps.close(app)

@@ -120,6 +120,18 @@ def stream() -> Any:
             )
         streams.open += 1
     metrics.STREAM_CLIENTS.inc()
+    held = [True]
+
+    def release() -> None:
+        """Give the stream's slot back, once: when its body ends, or when the server closes
+        a body that was never read (the client left before the first byte)."""
+        with streams.lock:
+            if not held[0]:
+                return
+            held[0] = False
+            streams.open -= 1
+        metrics.STREAM_CLIENTS.dec()
+
     _limit_writes(request.environ, s.stream_write_timeout_s)
     pool = deps.pool()
 
@@ -132,11 +144,10 @@ def stream() -> Any:
         except Exception:  # the client reconnects and resumes; say why here
             log.warning("a stream ended on an error; its client will resume", exc_info=True)
         finally:
-            with streams.lock:
-                streams.open -= 1
-            metrics.STREAM_CLIENTS.dec()
+            release()
 
     response = Response(body(), mimetype="text/event-stream")
+    response.call_on_close(release)  # a generator never started runs no finally of its own
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Accel-Buffering"] = "no"  # proxies must not hold events back
     return response
