@@ -118,6 +118,7 @@ class Settings:
     stream_write_timeout_s: int = 30  # a client that reads nothing for this long is let go
 
     health_timeout_s: int = 5  # /health's check of Postgres gives up (503) after this
+    max_body_bytes: int = MiB  # a request body over this is refused (413); uploads go to the bucket, not here
 
     # Operations: metrics, their Pushgateway, and what rollup-cron sweeps.
     metrics: bool = True  # every function adds what it counted to its rows in Postgres (logpipe/metrics)
@@ -174,6 +175,7 @@ class Settings:
             stream_token_ttl_s=env_int(e, "LOGPIPE_STREAM_TOKEN_TTL_S", cls.stream_token_ttl_s, 1),
             stream_write_timeout_s=env_int(e, "LOGPIPE_STREAM_WRITE_TIMEOUT_S", cls.stream_write_timeout_s, 1),
             health_timeout_s=env_int(e, "LOGPIPE_HEALTH_TIMEOUT_S", cls.health_timeout_s, 1),
+            max_body_bytes=env_int(e, "LOGPIPE_MAX_BODY_BYTES", cls.max_body_bytes, 1024),
             metrics=env_bool(e, "LOGPIPE_METRICS", cls.metrics),
             pushgateway_url=env_str(e, "LOGPIPE_PUSHGATEWAY_URL").rstrip("/"),
             pushgateway_stale_s=env_int(e, "LOGPIPE_PUSHGATEWAY_STALE_S", cls.pushgateway_stale_s, 60),

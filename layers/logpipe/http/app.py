@@ -59,6 +59,7 @@ def create_app(settings_: Settings, *parts: str) -> Flask:
     if "webhook" in parts:
         blueprints["webhook"] = github.webhook_bp
     app = Flask("logpipe")
+    app.config["MAX_CONTENT_LENGTH"] = settings_.max_body_bytes
     deps.bind(app, settings_)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     for name in parts or tuple(blueprints):
@@ -85,6 +86,9 @@ def create_app(settings_: Settings, *parts: str) -> Flask:
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Any:
+        if exc.code == 413:
+            limit = settings_.max_body_bytes
+            return jsonify(error=f"the request body is over {limit} bytes (LOGPIPE_MAX_BODY_BYTES)"), 413
         return jsonify(error=exc.description or exc.name), exc.code
 
     @app.errorhandler(Exception)

@@ -4,7 +4,7 @@ sample; GET /api/patterns/new: the templates of one file that another file does 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, request
@@ -13,6 +13,7 @@ from ..db import files as files_db
 from ..db import patterns as patterns_db
 from ..errors import BadRequestError, NotFoundError
 from ..parsing.formats import LEVELS
+from ..search import params
 from .deps import connection
 
 bp = Blueprint("patterns", __name__)
@@ -22,11 +23,7 @@ def _time(name: str) -> str | None:
     value = request.args.get(name)
     if not value:
         return None
-    try:
-        datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise BadRequestError(f"'{name}' must be an ISO 8601 time, got {value!r}") from None
-    return value
+    return params.parse_time(name, value, datetime.now(UTC)).isoformat()
 
 
 @bp.get("/api/patterns")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Blueprint, request
@@ -13,12 +14,17 @@ from ..parsing.formats import FORMATS
 from ..parsing.layouts import Layout
 from ..parsing.timeparse import zone
 from ..storage import Bucket
+from ..storage.bucket import PartsRejectedError, UploadGoneError
 from .deps import connection, settings
 from .inputs import json_body
 
 bp = Blueprint("uploads", __name__)
 
 MAX_NAME = 1024
+MAX_ZONE = 64  # the longest IANA name has 32 characters
+MAX_PART = 10_000  # S3's highest part number
+# An S3 part's ETag: the MD5 of its bytes in hex, in quotes (which a client may drop).
+_ETAG = re.compile(r'^"?[0-9a-fA-F]{32}"?$')
 
 
 _HINT = '{"filename": ..., "size": ..., "content_type": ...}'
@@ -55,8 +61,10 @@ def _parsing_options(body: dict[str, Any]) -> tuple[str | None, str | None]:
         if not isinstance(tz, str):
             raise BadRequestError("'timezone' must be an IANA name such as 'Europe/Paris', or an offset like '+02:00'")
         try:
+            if len(tz) > MAX_ZONE:
+                raise ValueError(tz)
             zone(tz)
-        except (ValueError, LookupError, IndexError):
+        except (ValueError, LookupError, IndexError, OSError):  # OSError: a folder of the zone database
             raise BadRequestError(f"unknown 'timezone' {tz!r}: use an IANA name such as 'Europe/Paris'") from None
     return fmt, tz
 
@@ -105,15 +113,38 @@ def create_upload() -> Any:
     return {"file_id": file_id, "upload": upload}, 201
 
 
+_PARTS_HINT = '{"parts": [{"part_number": 1, "etag": "\\"<the part\'s ETag>\\""}, ...]}'
+
+
+def _etags(body: Any) -> dict[int, str]:
+    """The ETags a client names by part number, checked: a bogus one is the client's to fix."""
+    if not isinstance(body, dict):
+        raise BadRequestError(f"send a JSON object: {_PARTS_HINT}")
+    parts = body.get("parts", [])
+    if not isinstance(parts, list) or len(parts) > MAX_PART:
+        raise BadRequestError(f"'parts' must be a list of at most {MAX_PART} parts: {_PARTS_HINT}")
+    etags: dict[int, str] = {}
+    for part in parts:
+        number = part.get("part_number") if isinstance(part, dict) else None
+        etag = part.get("etag") if isinstance(part, dict) else None
+        if not isinstance(number, int) or isinstance(number, bool) or not 1 <= number <= MAX_PART:
+            raise BadRequestError(f"each of 'parts' needs a 'part_number' from 1 to {MAX_PART}: {_PARTS_HINT}")
+        if not isinstance(etag, str) or _ETAG.match(etag) is None:
+            raise BadRequestError(
+                f"part {number}: 'etag' must be the ETag S3 answered for the part (32 hex digits), "
+                f"got {str(etag)[:80]!r}"
+            )
+        etags[number] = f'"{etag.strip(chr(34))}"'
+    return etags
+
+
 @bp.post("/api/uploads/<file_id>/complete")
 def complete_upload(file_id: str) -> Any:
-    body = request.get_json(silent=True) or {}
-    etags: dict[int, str] = {}
-    for part in body.get("parts", []) if isinstance(body, dict) else []:
-        try:
-            etags[int(part["part_number"])] = str(part["etag"])
-        except (KeyError, TypeError, ValueError):
-            raise BadRequestError("each of 'parts' needs 'part_number' and 'etag'") from None
+    """Finish a multipart upload. Idempotent: once the object is whole, asking again
+    answers 200 with the file as it stands, whatever the parts sent."""
+    body = json_body(_PARTS_HINT) if request.get_data(cache=True) else {}
+    etags = _etags(body)
+    bucket = Bucket(settings())
     with connection() as conn:
         f = files_db.get(conn, file_id)
         if f is None:
@@ -123,7 +154,13 @@ def complete_upload(file_id: str) -> Any:
         if f["status"] != "awaiting_upload":
             return files_db.public_view(f), 200
         try:
-            Bucket(settings()).complete_multipart(f["object_key"], f["multipart_id"], etags)
+            bucket.complete_multipart(f["object_key"], f["multipart_id"], etags)
+        except PartsRejectedError as exc:
+            raise BadRequestError(str(exc)) from exc
+        except UploadGoneError as exc:
+            if bucket.exists(f["object_key"]):  # completed before: by an earlier call of this
+                return files_db.public_view(f), 200
+            raise ConflictError(f"{exc}: it expired or was aborted; start a new upload") from exc
         except PermanentError as exc:
             raise ConflictError(str(exc)) from exc
         return files_db.public_view(f), 202

@@ -32,6 +32,9 @@ HISTOGRAM_PARAMS = (*FILTER_PARAMS, "bucket")
 CONTEXT_PARAMS = ("before", "after")
 
 _RELATIVE = re.compile(r"^-(\d{1,9})([smhdw])$")
+# RFC 3339's date and date-time (a space for the T, and an offset without its colon, as
+# people type them); Python's fromisoformat alone would also take ISO week dates (2026-W01).
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:[Zz]|[+-]\d{2}:?\d{2})?)?$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _CURSOR_LABEL = "logpipe search cursor v1"
@@ -73,6 +76,11 @@ def check_known(args: Mapping[str, str], known: tuple[str, ...]) -> None:
         raise BadRequestError(f"unknown parameter {unknown[0]!r}; this route takes {', '.join(known)}")
 
 
+def _at_most_micros(value: str) -> str:
+    """``value`` with at most six digits of fraction (fromisoformat takes no more)."""
+    return re.sub(r"(\.\d{6})\d+", r"\1", value)
+
+
 def parse_time(name: str, text: str, now: datetime) -> datetime:
     """An RFC 3339 time (naive ones are UTC), or one relative to ``now``: ``now``,
     ``-30s``, ``-15m``, ``-2h``, ``-7d``, ``-1w``."""
@@ -83,7 +91,9 @@ def parse_time(name: str, text: str, now: datetime) -> datetime:
     try:
         if m is not None:
             return now - timedelta(seconds=int(m.group(1)) * _UNIT_S[m.group(2)])
-        ts = datetime.fromisoformat(value)
+        if _RFC3339.match(value) is None:
+            raise ValueError(value)
+        ts = datetime.fromisoformat(_at_most_micros(value))
     except (ValueError, OverflowError):
         raise BadRequestError(
             f"{name!r} must be an RFC 3339 time (2026-11-30T14:05:00Z) or a time relative to now "

@@ -31,6 +31,22 @@ class ObjectReplacedError(PermanentError):
         self.key, self.planned = key, planned
 
 
+class UploadGoneError(PermanentError):
+    """The multipart upload is no more: completed, aborted or expired."""
+
+
+class PartsRejectedError(PermanentError):
+    """S3 refused the parts named to complete an upload (an ETag that is not the part's, say)."""
+
+
+# What S3 answers CompleteMultipartUpload when the parts named are wrong.
+_BAD_PARTS = ("InvalidPart", "InvalidPartOrder", "EntityTooSmall", "MalformedXML", "InvalidArgument")
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
 def _missing(exc: ClientError) -> bool:
     return exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound", "NoSuchUpload")
 
@@ -81,18 +97,33 @@ class Bucket:
             listed = self.s3.list_parts(Bucket=self.name, Key=key, UploadId=upload_id).get("Parts", [])
         except ClientError as exc:
             if _missing(exc):
-                raise PermanentError(f"no multipart upload {upload_id} for {key}") from exc
+                raise UploadGoneError(f"no multipart upload {upload_id} for {key}") from exc
             raise
         parts = {p["PartNumber"]: p["ETag"] for p in listed}
         parts.update(etags or {})
         if not parts:
             raise PermanentError("no part has been uploaded yet")
-        self.s3.complete_multipart_upload(
-            Bucket=self.name,
-            Key=key,
-            UploadId=upload_id,
-            MultipartUpload={"Parts": [{"PartNumber": n, "ETag": e} for n, e in sorted(parts.items())]},
-        )
+        try:
+            self.s3.complete_multipart_upload(
+                Bucket=self.name,
+                Key=key,
+                UploadId=upload_id,
+                MultipartUpload={"Parts": [{"PartNumber": n, "ETag": e} for n, e in sorted(parts.items())]},
+            )
+        except ClientError as exc:
+            if _code(exc) in _BAD_PARTS:
+                raise PartsRejectedError(f"S3 refused the parts: {exc}") from exc
+            if _missing(exc):
+                raise UploadGoneError(f"no multipart upload {upload_id} for {key}") from exc
+            raise
+
+    def exists(self, key: str) -> bool:
+        """Whether ``key`` is in the bucket."""
+        try:
+            self.head(key)
+        except PermanentError:
+            return False
+        return True
 
     # -- reads ---------------------------------------------------------------------------
     def head(self, key: str) -> ObjectInfo:
