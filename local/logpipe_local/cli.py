@@ -344,6 +344,7 @@ def main(argv: list[str] | None = None) -> int:
                 runner.moto_port,
                 runner.schedule_s,
                 runner.worker_restart_s,
+                runner.http_idle_timeout_s,
             )
         if args.command == "parse":
             if args.explain:

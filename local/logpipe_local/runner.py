@@ -24,7 +24,6 @@ from typing import Any
 from urllib.parse import quote
 
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
-from werkzeug.serving import make_server
 
 from logpipe import cron, logs, metrics
 from logpipe.config import Settings
@@ -36,6 +35,7 @@ from logpipe.metrics import push
 
 from . import template
 from .consumer import LocalContext, run_worker, scheduled_event
+from .server import serve
 from .stack import Stack
 from .supervisor import Supervisor
 from .web import DIST, WebApp
@@ -236,6 +236,7 @@ def run(
     moto_port: int = 0,
     schedule_s: int = 10,
     restart_s: int = 1,
+    http_idle_timeout_s: int = 30,
 ) -> int:
     stack = Stack(data_dir, moto_port)
     settings: Settings | None = None
@@ -260,7 +261,7 @@ def run(
         supervisor = Supervisor(list(consumer_of), start_worker, restart_s)
         web = WebApp(DIST, settings.aws_endpoint_url)
         dispatcher = Dispatcher(specs, settings.log_level, MetricsPage(settings), supervisor.status, web)
-        server = make_server(host, port, dispatcher, threaded=True)
+        server = serve(host, port, dispatcher, http_idle_timeout_s)
         ctx = Context(settings)
         try:
             requeued = requeue_stalled(ctx)  # what the last run left under way: its messages may be gone

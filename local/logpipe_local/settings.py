@@ -25,6 +25,8 @@ class RunnerSettings:
     # A worker process that died is started again after this many seconds, doubling for
     # one that dies again soon after (up to a minute).
     worker_restart_s: int = 1
+    # A connection to the local server that sends nothing for this long is closed.
+    http_idle_timeout_s: int = 30
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> RunnerSettings:
@@ -35,4 +37,5 @@ class RunnerSettings:
             moto_port=env_int(e, "LOGPIPE_MOTO_PORT", cls.moto_port, 0, 65535),
             schedule_s=env_int(e, "LOGPIPE_SCHEDULE_S", cls.schedule_s, 0),
             worker_restart_s=env_int(e, "LOGPIPE_WORKER_RESTART_S", cls.worker_restart_s, 0),
+            http_idle_timeout_s=env_int(e, "LOGPIPE_HTTP_IDLE_TIMEOUT_S", cls.http_idle_timeout_s, 1),
         )

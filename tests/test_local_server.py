@@ -1,0 +1,83 @@
+"""The local runner's HTTP server, over real sockets on 127.0.0.1: its own refusals are
+JSON, and hostile clients (long headers, slow or idle connections) do not stop it serving."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from logpipe.config import Settings
+from logpipe.http import create_app, deps
+from logpipe_local.server import serve
+
+from conftest import TOKEN
+
+pytestmark = pytest.mark.services
+
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture
+def server(make_settings: Callable[..., Settings]) -> Iterator[Callable[..., str]]:
+    """``server(idle_timeout_s=...)``: the API under the local server; its base URL."""
+    started: list[tuple[Any, Any, threading.Thread]] = []
+
+    def start(idle_timeout_s: float = 30) -> str:
+        app = create_app(make_settings())
+        srv = serve("127.0.0.1", 0, app, idle_timeout_s)
+        t = threading.Thread(target=srv.serve_forever, daemon=True)
+        t.start()
+        started.append((srv, app, t))
+        return f"http://127.0.0.1:{srv.server_port}"
+
+    yield start
+    for srv, app, t in started:
+        srv.shutdown()
+        srv.server_close()
+        t.join(10)
+        deps.close(app)
+
+
+def _raw(url: str, request: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send ``request`` as it is; the status, headers and body of the answer."""
+    port = int(url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+        s.sendall(request)
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    return int(lines[0].split()[1]), headers, body
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status"),
+    [
+        (b"GET /api/files HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 70_000 + b"\r\n\r\n", 431),
+        (b"GET /api/files HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-%d: 1\r\n" % i for i in range(150)) + b"\r\n", 431),
+        (b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
+    ],
+    ids=["a header too long", "too many headers", "a request line too long"],
+)
+def test_the_servers_own_refusals_are_json(server: Callable[..., str], request_bytes: bytes, status: int) -> None:
+    url = server()
+    got, headers, body = _raw(url, request_bytes)
+    assert got == status
+    assert headers["content-type"] == "application/json"
+    assert isinstance(json.loads(body)["error"], str)
+    assert headers["server"] == "logpipe"
+
+
+def test_the_server_names_no_software_or_version(server: Callable[..., str]) -> None:
+    url = server()
+    for r in (requests.get(f"{url}/api/files", headers=AUTH, timeout=30), requests.get(f"{url}/nothing", timeout=30)):
+        assert r.headers["Server"] == "logpipe"
+        assert "werkzeug" not in str(r.headers).lower() and "python" not in str(r.headers).lower()
