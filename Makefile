@@ -120,11 +120,12 @@ test-fast: setup
 # The lane's fuzzers at length: hypothesis on FUZZ_SCALE times the generated files of
 # `make test`, fresh ones each run, and atheris on arbitrary bytes under AddressSanitizer
 # for FUZZ_SECONDS, keeping its corpus and what it finds in .fuzz/.
+# The HTTP API too: schemathesis on FUZZ_SCALE times the examples per route of `make test`.
 FUZZ_SCALE ?= 50
 FUZZ_SECONDS ?= 600
 fuzz: setup
 	LOGPIPE_FUZZ_SCALE=$(FUZZ_SCALE) LOGPIPE_FUZZ_SECONDS=$(FUZZ_SECONDS) LOGPIPE_FUZZ_DIR=$(CURDIR)/.fuzz \
-	  $(BIN)/pytest -q -s tests/test_lane_fuzz.py tests/test_lane_spec.py
+	  $(BIN)/pytest -q -s tests/test_lane_fuzz.py tests/test_lane_spec.py tests/test_openapi.py
 
 bench: setup services
 	$(BIN)/python bench/ingest_bench.py $(ARGS)

@@ -1,5 +1,5 @@
 """query-api: GET /api/files, /api/files/{id}, /api/patterns, /api/events, /api/events/{id},
-/api/histogram, /api/rollups, /api/github/deliveries[/{id}] and /health behind API Gateway."""
+/api/histogram, /api/rollups, /api/github/deliveries[/{id}], /api/openapi.json and /health behind API Gateway."""
 
 from apig_wsgi import make_lambda_handler
 
@@ -10,5 +10,5 @@ from logpipe.http import create_app, deps
 settings = Settings.from_env()
 logs.configure("query-api", settings.log_level)
 
-app = create_app(settings, "files", "patterns", "events", "rollups", "github", "health")
+app = create_app(settings, "files", "patterns", "events", "rollups", "github", "health", "openapi")
 handler = metrics.http_handler("query-api", make_lambda_handler(app), deps.pool_of(app).get, settings.metrics)

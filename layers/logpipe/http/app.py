@@ -12,7 +12,7 @@ from werkzeug.exceptions import HTTPException
 from ..config import Settings
 from ..errors import ClientError, ServiceUnavailableError, UnauthorizedError
 from ..stream import tokens
-from . import deps, events, files, github, health, inputs, patterns, rollups, stream, uploads
+from . import deps, events, files, github, health, inputs, openapi, patterns, rollups, spec, stream, uploads
 
 log = logging.getLogger("logpipe.http")
 
@@ -38,24 +38,29 @@ def require_token() -> None:
         raise UnauthorizedError("wrong API token")
 
 
+BLUEPRINTS: dict[str, Blueprint] = {
+    "uploads": uploads.bp,
+    "files": files.bp,
+    "patterns": patterns.bp,
+    "events": events.bp,
+    "rollups": rollups.bp,
+    "health": health.bp,
+    "stream": stream.bp,
+    "github": github.api_bp,
+    "openapi": openapi.bp,
+}
+
+
 def create_app(settings_: Settings, *parts: str) -> Flask:
     """The WSGI app serving ``parts`` (``uploads``, ``files``, ``patterns``, ``events``, ``rollups``,
-    ``health``, ``stream``, ``github``, ``webhook``); all but ``webhook`` if none named.
+    ``health``, ``stream``, ``github``, ``openapi``, ``webhook``); all but ``webhook`` if none named.
+    Each request is checked against its route's declaration (spec.py) before the route runs.
 
     ``webhook`` (GitHub's deliveries) is served only when named, and then refuses to start
     without ``GITHUB_WEBHOOK_SECRET`` (ConfigError)."""
     if "webhook" in parts:
         github.check_secret(settings_)
-    blueprints: dict[str, Blueprint] = {
-        "uploads": uploads.bp,
-        "files": files.bp,
-        "patterns": patterns.bp,
-        "events": events.bp,
-        "rollups": rollups.bp,
-        "health": health.bp,
-        "stream": stream.bp,
-        "github": github.api_bp,
-    }
+    blueprints = dict(BLUEPRINTS)
     if "webhook" in parts:
         blueprints["webhook"] = github.webhook_bp
     app = Flask("logpipe")
@@ -70,6 +75,7 @@ def create_app(settings_: Settings, *parts: str) -> Flask:
         if request.path.startswith("/api/"):
             require_token()
         inputs.check_query()
+        spec.check_request(app)
 
     @app.errorhandler(ClientError)
     def _client_error(exc: ClientError) -> Any:

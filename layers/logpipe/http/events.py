@@ -13,8 +13,29 @@ from typing import Any
 from flask import Blueprint, Response, request
 
 from ..errors import NotFoundError
+from ..parsing.formats import LEVELS
 from ..search import engine, params
 from .deps import connection, settings
+from .spec import ANY_OBJECT, TIME_DOC, Op, Param, declare
+
+FILTERS = (
+    Param("file_id", {"type": "string", "format": "uuid"}, "only this file's events"),
+    Param("source", {"type": "string", "maxLength": params.MAX_NAME}, "only events of this source"),
+    Param("level", {"type": "string", "enum": list(LEVELS)}, "the least severe level wanted"),
+    Param("q", {"type": "string"}, "words and phrases the message holds (see the README's query language)"),
+    Param("pattern_id", {"type": "string", "maxLength": params.MAX_NAME}, "only events of this pattern"),
+    Param("from", {"type": "string", "maxLength": 64}, f"events at or after: {TIME_DOC}"),
+    Param("to", {"type": "string", "maxLength": 64}, f"events before: {TIME_DOC}"),
+)
+EVENTS: dict[str, Any] = {
+    "type": "object",
+    "required": ["events", "next_cursor", "as_of"],
+    "properties": {
+        "events": {"type": "array", "items": ANY_OBJECT},
+        "next_cursor": {"type": "string", "nullable": True},
+        "as_of": {"type": "integer"},
+    },
+}
 
 bp = Blueprint("events", __name__)
 
@@ -28,6 +49,18 @@ def _json(head: dict[str, Any], events_key: str | None = None, events: list[str]
 
 
 @bp.get("/api/events")
+@declare(
+    Op(
+        "Search stored events, a page at a time",
+        params=(
+            *FILTERS,
+            Param("order", {"type": "string", "enum": list(params.ORDERS)}, "desc (newest first, the default) or asc"),
+            Param("limit", {"type": "integer", "minimum": 1}, f"events per page (at most {params.MAX_LIMIT})"),
+            Param("cursor", {"type": "string"}, "next_cursor of the page before, as it came"),
+        ),
+        responses={200: ("a page of events", EVENTS)},
+    )
+)
 def search_events() -> Any:
     args = request.args.to_dict()
     req = params.events_request(args, settings().api_token)
@@ -43,6 +76,23 @@ def search_events() -> Any:
 
 
 @bp.get("/api/events/<event_id>")
+@declare(
+    Op(
+        "One event, with lines of context either side",
+        params=(
+            Param("event_id", {"type": "string"}, "<file_id>:<line>, as an event's id says", where="path"),
+            Param("before", {"type": "integer", "minimum": 0}, f"lines before (at most {params.MAX_CONTEXT})"),
+            Param("after", {"type": "integer", "minimum": 0}, f"lines after (at most {params.MAX_CONTEXT})"),
+        ),
+        responses={
+            200: (
+                "the event and its context",
+                {"type": "object", "required": ["event", "before", "after"], "properties": {"event": ANY_OBJECT}},
+            ),
+            404: ("no event holds that line", None),
+        },
+    )
+)
 def event_with_context(event_id: str) -> Any:
     file_id, line = params.event_id(event_id)
     before, after = params.context(request.args.to_dict())
@@ -63,6 +113,25 @@ def event_with_context(event_id: str) -> Any:
 
 
 @bp.get("/api/histogram")
+@declare(
+    Op(
+        "Counts of the matching events per time bucket",
+        params=(
+            *FILTERS,
+            Param("bucket", {"type": "string", "enum": list(params.BUCKETS)}, "left out: chosen from the range"),
+        ),
+        responses={
+            200: (
+                "the buckets",
+                {
+                    "type": "object",
+                    "required": ["bucket", "total", "buckets"],
+                    "properties": {"total": {"type": "integer"}, "buckets": {"type": "array"}},
+                },
+            )
+        },
+    )
+)
 def histogram() -> Any:
     flt, bucket = params.histogram_request(request.args.to_dict())
     with connection() as conn:

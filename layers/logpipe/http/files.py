@@ -11,11 +11,27 @@ from ..db import files as files_db
 from ..errors import BadRequestError, NotFoundError
 from ..search import params
 from .deps import connection
+from .spec import FILE, TIME_DOC, Op, Param, declare
 
 bp = Blueprint("files", __name__)
 
 
 @bp.get("/api/files")
+@declare(
+    Op(
+        "The files uploaded, newest first",
+        params=(
+            Param("limit", {"type": "integer"}, "how many (1 to 1000, default 100; out of range is clamped)"),
+            Param("before", {"type": "string", "maxLength": 64}, f"only files created before this: {TIME_DOC}"),
+        ),
+        responses={
+            200: (
+                "the files",
+                {"type": "object", "required": ["files"], "properties": {"files": {"type": "array", "items": FILE}}},
+            )
+        },
+    )
+)
 def list_files() -> Any:
     try:
         limit = min(max(int(request.args.get("limit", "100")), 1), 1000)
@@ -30,6 +46,13 @@ def list_files() -> Any:
 
 
 @bp.get("/api/files/<file_id>")
+@declare(
+    Op(
+        "One file: its status and how its parsing is going",
+        params=(Param("file_id", {"type": "string"}, "the file's id", where="path"),),
+        responses={200: ("the file", FILE), 404: ("no such file", None)},
+    )
+)
 def get_file(file_id: str) -> Any:
     with connection() as conn:
         f = files_db.get(conn, file_id)

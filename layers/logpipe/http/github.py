@@ -25,6 +25,7 @@ from ..github import webhook
 from ..queue import WorkQueue, work_queue
 from . import deps
 from .deps import connection, settings
+from .spec import Op, Param, declare
 
 log = logging.getLogger("logpipe.github")
 
@@ -110,6 +111,30 @@ def receive() -> Any:
 
 
 @api_bp.get("/api/github/deliveries")
+@declare(
+    Op(
+        "GitHub deliveries received, newest first",
+        params=(
+            Param("limit", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}, "how many (default 50)"),
+            Param("cursor", {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}, "next_cursor of the page before"),
+            Param("event", {"type": "string"}, "only deliveries of this event (push, workflow_run...)"),
+            Param("repo", {"type": "string"}, "only deliveries of this repository (owner/name)"),
+        ),
+        responses={
+            200: (
+                "a page of deliveries",
+                {
+                    "type": "object",
+                    "required": ["deliveries", "next_cursor"],
+                    "properties": {
+                        "deliveries": {"type": "array"},
+                        "next_cursor": {"type": "string", "nullable": True},
+                    },
+                },
+            )
+        },
+    )
+)
 def list_deliveries() -> Any:
     args = request.args
     try:
@@ -129,6 +154,13 @@ def list_deliveries() -> Any:
 
 
 @api_bp.get("/api/github/deliveries/<delivery_id>")
+@declare(
+    Op(
+        "One GitHub delivery",
+        params=(Param("delivery_id", {"type": "string"}, "the delivery's id", where="path"),),
+        responses={200: ("the delivery", {"type": "object"}), 404: ("no such delivery", None)},
+    )
+)
 def get_delivery(delivery_id: str) -> Any:
     with connection() as conn:
         found = github_db.get_delivery(conn, delivery_id)

@@ -16,6 +16,13 @@ from ..queue import all_queues
 from ..storage import Bucket
 from .deps import pool, settings
 from .pool import Connections
+from .spec import Op, declare
+
+HEALTH: dict[str, Any] = {
+    "type": "object",
+    "required": ["status"],
+    "properties": {"status": {"type": "string", "enum": ["ok", "unavailable"]}, "failed": {"type": "string"}},
+}
 
 bp = Blueprint("health", __name__)
 
@@ -46,6 +53,13 @@ def check(settings_: Settings, connections: Connections) -> dict[str, str]:
 
 
 @bp.get("/health")
+@declare(
+    Op(
+        "Whether Postgres, the queue and the bucket answer",
+        auth=False,
+        responses={200: ("all answer", HEALTH), 503: ("the first that does not, named in 'failed'", HEALTH)},
+    )
+)
 def health() -> Any:
     try:
         return {"status": "ok", **check(settings(), pool())}

@@ -15,6 +15,7 @@ from ..errors import BadRequestError, NotFoundError
 from ..parsing.formats import LEVELS
 from ..search import params
 from .deps import connection
+from .spec import ERROR, TIME_DOC, Op, Param, declare
 
 bp = Blueprint("patterns", __name__)
 
@@ -26,7 +27,37 @@ def _time(name: str) -> str | None:
     return params.parse_time(name, value, datetime.now(UTC)).isoformat()
 
 
+PATTERN: dict[str, Any] = {
+    "type": "object",
+    "required": ["id", "template", "count"],
+    "properties": {"id": {"type": "string"}, "template": {"type": "string"}, "count": {"type": "integer"}},
+}
+
+
 @bp.get("/api/patterns")
+@declare(
+    Op(
+        "The most frequent message templates",
+        params=(
+            Param("limit", {"type": "integer"}, "how many (1 to 500, default 50; out of range is clamped)"),
+            Param("file_id", {"type": "string", "format": "uuid"}, "only this file's events"),
+            Param("level", {"type": "string", "enum": list(LEVELS)}, "only events of this level"),
+            Param("from", {"type": "string", "maxLength": 64}, TIME_DOC),
+            Param("to", {"type": "string", "maxLength": 64}, TIME_DOC),
+        ),
+        responses={
+            200: (
+                "the patterns, most frequent first",
+                {
+                    "type": "object",
+                    "required": ["patterns"],
+                    "properties": {"patterns": {"type": "array", "items": PATTERN}},
+                },
+            ),
+            400: ("a parameter is malformed", ERROR),
+        },
+    )
+)
 def top_patterns() -> Any:
     """Top N patterns by count. Without filters from the patterns table; with
     ``file_id``, ``from``, ``to`` or ``level``, counted over the matching events. An id
@@ -76,6 +107,29 @@ def _file_id(name: str) -> str:
 
 
 @bp.get("/api/patterns/new")
+@declare(
+    Op(
+        "The patterns of one file that another file does not have",
+        params=(
+            Param(
+                "file_id", {"type": "string", "format": "uuid"}, "the file whose new patterns are wanted", required=True
+            ),
+            Param("base", {"type": "string", "format": "uuid"}, "the file to compare with", required=True),
+            Param("limit", {"type": "integer"}, "how many (1 to 1000, default 100; out of range is clamped)"),
+        ),
+        responses={
+            200: (
+                "the patterns of file_id that base does not have",
+                {
+                    "type": "object",
+                    "required": ["patterns"],
+                    "properties": {"patterns": {"type": "array", "items": PATTERN}},
+                },
+            ),
+            404: ("no such file", ERROR),
+        },
+    )
+)
 def new_patterns() -> Any:
     """The patterns of ``file_id`` that ``base`` (say, the last good run's log) does not
     have, with their counts in ``file_id`` and a sample from it."""

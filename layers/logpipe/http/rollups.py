@@ -18,6 +18,7 @@ from ..errors import BadRequestError
 from ..search import params
 from ..search.indexer import FOLLOWER
 from .deps import connection
+from .spec import TIME_DOC, Op, Param, declare
 
 bp = Blueprint("rollups", __name__)
 
@@ -31,6 +32,27 @@ def _floor(ts: datetime, seconds: int) -> datetime:
 
 
 @bp.get("/api/rollups")
+@declare(
+    Op(
+        "Events per minute or hour, by level, source, file or pattern, from the rollups",
+        params=(
+            Param("bucket", {"type": "string", "enum": list(params.ROLLUP_BUCKETS)}, "1m (the default) or 1h"),
+            Param("by", {"type": "string", "enum": list(params.ROLLUP_BY)}, "what to count by (level by default)"),
+            Param("from", {"type": "string", "maxLength": 64}, TIME_DOC),
+            Param("to", {"type": "string", "maxLength": 64}, TIME_DOC),
+        ),
+        responses={
+            200: (
+                "the counts",
+                {
+                    "type": "object",
+                    "required": ["bucket", "by", "totals", "buckets"],
+                    "properties": {"totals": {"type": "object"}, "buckets": {"type": "array"}},
+                },
+            )
+        },
+    )
+)
 def rollups() -> Any:
     req = params.rollups_request(request.args.to_dict())
     seconds = params.ROLLUP_BUCKETS[req.bucket]

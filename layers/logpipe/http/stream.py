@@ -27,6 +27,7 @@ from ..stream import positions, tokens
 from ..stream.positions import Position
 from ..stream.tail import Filter, Tail, follow
 from . import deps
+from .spec import Op, Param, declare
 
 log = logging.getLogger("logpipe.stream")
 
@@ -63,6 +64,21 @@ def _streams() -> _Streams:
 
 
 @bp.post("/api/stream-token")
+@declare(
+    Op(
+        "A short-lived token for GET /api/stream's ?token= (EventSource cannot send headers)",
+        responses={
+            201: (
+                "the token",
+                {
+                    "type": "object",
+                    "required": ["token", "expires_at"],
+                    "properties": {"token": {"type": "string"}},
+                },
+            )
+        },
+    )
+)
 def stream_token() -> Any:
     s = deps.settings()
     token, expires = tokens.issue(s.api_token, s.stream_token_ttl_s)
@@ -107,6 +123,23 @@ def _start(tail: Tail) -> tuple[Position, bytes]:
 
 
 @bp.get("/api/stream")
+@declare(
+    Op(
+        "New events and file changes as server-sent events, resumable with Last-Event-ID or ?since=",
+        params=(
+            Param("file_id", {"type": "string", "format": "uuid"}, "only this file's"),
+            Param("level", {"type": "string", "enum": list(LEVELS)}, "the least severe level wanted"),
+            Param("source", {"type": "string", "maxLength": 64}, "only this source"),
+            Param("q", {"type": "string"}, "words and phrases the message holds"),
+            Param("pattern_id", {"type": "string", "maxLength": 64}, "only this pattern"),
+            Param("since", {"type": "string"}, "the position to resume after"),
+            Param("token", {"type": "string"}, "a stream token (POST /api/stream-token), instead of the header"),
+        ),
+        media_type="text/event-stream",
+        responses={200: ("the stream", None), 429: ("too many streams on this server", None)},
+        fuzz=False,
+    )
+)
 def stream() -> Any:
     s = deps.settings()
     flt = _filter()

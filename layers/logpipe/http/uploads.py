@@ -17,6 +17,7 @@ from ..storage import Bucket
 from ..storage.bucket import PartsRejectedError, UploadGoneError
 from .deps import connection, settings
 from .inputs import json_body
+from .spec import FILE, Op, Param, declare
 
 bp = Blueprint("uploads", __name__)
 
@@ -69,7 +70,58 @@ def _parsing_options(body: dict[str, Any]) -> tuple[str | None, str | None]:
     return fmt, tz
 
 
+UPLOAD_BODY: dict[str, Any] = {
+    "type": "object",
+    "required": ["filename", "size"],
+    "properties": {
+        "filename": {"type": "string", "minLength": 1, "maxLength": MAX_NAME, "pattern": r"\S"},
+        "size": {"type": "integer", "minimum": 0},
+        "content_type": {"type": "string", "maxLength": 255, "nullable": True},
+        "format": {"type": "string", "enum": list(FORMATS), "nullable": True},
+        "timezone": {"type": "string", "maxLength": MAX_ZONE, "nullable": True},
+    },
+}
+UPLOAD: dict[str, Any] = {
+    "type": "object",
+    "required": ["file_id", "upload"],
+    "properties": {
+        "file_id": {"type": "string", "format": "uuid"},
+        "upload": {
+            "type": "object",
+            "required": ["method"],
+            "properties": {"method": {"type": "string", "enum": ["POST", "PUT"]}, "url": {"type": "string"}},
+        },
+    },
+}
+PARTS_BODY: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "parts": {
+            "type": "array",
+            "maxItems": MAX_PART,
+            "items": {
+                "type": "object",
+                "required": ["part_number", "etag"],
+                "properties": {
+                    "part_number": {"type": "integer", "minimum": 1, "maximum": MAX_PART},
+                    "etag": {"type": "string", "pattern": _ETAG.pattern},
+                },
+            },
+        }
+    },
+}
+
+
 @bp.post("/api/uploads")
+@declare(
+    Op(
+        "Record a file and get a presigned upload straight to the bucket (a POST, or PUTs of parts above the"
+        " multipart threshold)",
+        body=UPLOAD_BODY,
+        body_hint=_HINT,
+        responses={201: ("the file's id and how to upload its bytes", UPLOAD)},
+    )
+)
 def create_upload() -> Any:
     body = _body()
     s = settings()
@@ -139,6 +191,20 @@ def _etags(body: Any) -> dict[int, str]:
 
 
 @bp.post("/api/uploads/<file_id>/complete")
+@declare(
+    Op(
+        "Finish a multipart upload (idempotent)",
+        params=(Param("file_id", {"type": "string"}, "the id POST /api/uploads gave", where="path"),),
+        body=PARTS_BODY,
+        body_hint=_PARTS_HINT,
+        responses={
+            200: ("already complete: the file as it stands", FILE),
+            202: ("completed: the file will be parsed", FILE),
+            404: ("no such file", None),
+            409: ("a single-POST upload, or one that expired or was aborted", None),
+        },
+    )
+)
 def complete_upload(file_id: str) -> Any:
     """Finish a multipart upload. Idempotent: once the object is whole, asking again
     answers 200 with the file as it stands, whatever the parts sent."""
