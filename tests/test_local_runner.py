@@ -323,7 +323,7 @@ def test_the_runner_provisions_what_the_template_declares(
         for old, new in (
             ("VisibilityTimeout: 5400", "VisibilityTimeout: 45"),
             ("maxReceiveCount: 10", "maxReceiveCount: 4"),
-            ('Default: "*"', 'Default: "https://logs.example.org"'),
+            ('Default: "http://localhost:8080"', 'Default: "https://logs.example.org"'),
             ("ExposedHeaders: [ETag]", "ExposedHeaders: [ETag, x-amz-version-id]"),
         ):
             assert old in text, old

@@ -345,6 +345,7 @@ def main(argv: list[str] | None = None) -> int:
                 runner.schedule_s,
                 runner.worker_restart_s,
                 runner.http_idle_timeout_s,
+                runner.allowed_origin,
             )
         if args.command == "parse":
             if args.explain:

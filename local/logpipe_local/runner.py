@@ -19,6 +19,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -28,6 +29,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from logpipe import cron, logs, metrics
 from logpipe.config import Settings
 from logpipe.db import metrics as metrics_db
+from logpipe.http import headers as security_headers
 from logpipe.http.pool import Connections
 from logpipe.ingest import Context
 from logpipe.ingest.sweep import requeue_stalled
@@ -109,10 +111,19 @@ class Dispatcher:
         metrics_page: WsgiApp | None = None,
         consumers: Callable[[], dict[str, Any]] | None = None,
         web: WsgiApp | None = None,
+        allowed_origin: str = "",
     ) -> None:
+        """``consumers``: the workers' state (Supervisor.status), which /health adds; ``web``:
+        the app of every path outside /api/ that no function serves. ``allowed_origin``, when
+        set, replaces the origins the template allows (its AllowedOrigin parameter at its
+        default) for every function."""
         self.metrics_page = metrics_page
-        self.consumers = consumers  # the workers' state (Supervisor.status), which /health adds
-        self.web = web
+        self.consumers = consumers
+        self.web = web  # what no function serves (the web page), served as it is
+        self.cors: dict[str, template.Cors | None] = {
+            spec.name: replace(spec.cors, origins=(allowed_origin,)) if spec.cors and allowed_origin else spec.cors
+            for spec in specs
+        }
         self.table: list[tuple[Callable[[str], bool], list[str], str, WsgiApp]] = []
         self.served: dict[str, list[str]] = {}  # "METHOD /path" by function, to print
         for spec in specs:
@@ -135,30 +146,94 @@ class Dispatcher:
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path, method = environ.get("PATH_INFO", "/"), environ.get("REQUEST_METHOD", "GET")
         if path == METRICS_PATH and method in ("GET", "HEAD") and self.metrics_page is not None:
-            return self.metrics_page(environ, start_response)
+            return self.metrics_page(environ, _answering(start_response, []))
         allowed: list[str] = []
+        cors: template.Cors | None = None
         for matches, methods, name, app in self.table:
             if matches(path):
+                cors = cors or self.cors.get(name)
                 if method in methods or "ANY" in methods or (method == "HEAD" and "GET" in methods):
                     token = logs.current_function.set(name)
+                    start = _answering(_counting_errors(name, start_response), _cors_headers(cors, environ))
                     try:
                         with metrics.invocation(name):  # the runner reports for its HTTP functions on a timer
-                            respond = _counting_errors(name, start_response)
                             if path == HEALTH_PATH and method == "GET" and self.consumers is not None:
-                                return _with_consumers(app, environ, respond, self.consumers())
-                            return app(environ, respond)
+                                return _with_consumers(app, environ, start, self.consumers())
+                            return app(environ, start)
                     finally:
                         logs.current_function.reset(token)
                 allowed += methods
+        if method == "OPTIONS" and allowed:
+            return _options(environ, start_response, cors, allowed)
         if not allowed and self.web is not None and not path.startswith("/api/"):
             return self.web(environ, start_response)  # what no function serves is the web app's
         status = "405 Method Not Allowed" if allowed else "404 Not Found"
-        body = b'{"error": "%s"}' % (b"method not allowed" if allowed else b"no such route")
-        headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
-        if allowed:
-            headers.append(("Allow", ", ".join(allowed)))
-        start_response(status, headers)
-        return [body]
+        return _json(start_response, status, "method not allowed" if allowed else "no such route", allowed)
+
+
+def _json(
+    start_response: Callable[..., Any],
+    status: str,
+    error: str,
+    allowed: list[str],
+    extra: tuple[tuple[str, str], ...] = (),
+) -> list[bytes]:
+    body = json.dumps({"error": error}).encode()
+    headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body))), *extra]
+    if allowed:
+        headers.append(("Allow", ", ".join([*allowed, "OPTIONS"])))
+    _answering(start_response, [])(status, headers)
+    return [body]
+
+
+def _cors_headers(cors: template.Cors | None, environ: dict[str, Any]) -> list[tuple[str, str]]:
+    """What an answer to a request from another origin carries when the function's front allows it."""
+    origin = environ.get("HTTP_ORIGIN")
+    if cors is None or not origin or not cors.allows(origin):
+        return [("Vary", "Origin")] if cors is not None else []
+    return [("Access-Control-Allow-Origin", origin), ("Vary", "Origin")]
+
+
+def _options(
+    environ: dict[str, Any], start_response: Callable[..., Any], cors: template.Cors | None, allowed: list[str]
+) -> Iterable[bytes]:
+    """OPTIONS: a CORS preflight answered as the function's HTTP API or function URL would,
+    or (without one) the methods the route takes."""
+    requested = environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD")
+    if requested is None:
+        _answering(start_response, [])("204 No Content", [("Allow", ", ".join([*allowed, "OPTIONS"]))])
+        return []
+    origin = environ.get("HTTP_ORIGIN", "")
+    if cors is None or not cors.allows(origin) or requested.upper() not in cors.methods:
+        return _json(
+            start_response,
+            "403 Forbidden",
+            f"{origin or 'a page with no origin'} may not {requested} here: the allowed origin is "
+            f"{', '.join(cors.origins) if cors else 'none'} (AllowedOrigin, LOGPIPE_ALLOWED_ORIGIN locally)",
+            allowed,
+            (("Vary", "Origin"),),
+        )
+    headers = [
+        ("Access-Control-Allow-Origin", origin),
+        ("Access-Control-Allow-Methods", ", ".join(cors.methods)),
+        ("Access-Control-Allow-Headers", ", ".join(cors.headers)),
+        ("Vary", "Origin"),
+    ]
+    if cors.max_age_s:
+        headers.append(("Access-Control-Max-Age", str(cors.max_age_s)))
+    _answering(start_response, [])("204 No Content", headers)
+    return []
+
+
+def _answering(start_response: Callable[..., Any], extra: list[tuple[str, str]]) -> Callable[..., Any]:
+    """``start_response`` that adds ``extra`` and the security headers the answer lacks."""
+
+    def start(status: str, headers: list[tuple[str, str]], *rest: Any) -> Any:
+        have = {k.lower() for k, _ in headers}
+        headers = [*headers, *((k, v) for k, v in extra if k.lower() not in have)]
+        return start_response(status, [*headers, *security_headers.missing(headers)], *rest)
+
+    return start
 
 
 def _with_consumers(
@@ -237,6 +312,7 @@ def run(
     schedule_s: int = 10,
     restart_s: int = 1,
     http_idle_timeout_s: int = 30,
+    allowed_origin: str = "",
 ) -> int:
     stack = Stack(data_dir, moto_port)
     settings: Settings | None = None
@@ -260,7 +336,9 @@ def run(
 
         supervisor = Supervisor(list(consumer_of), start_worker, restart_s)
         web = WebApp(DIST, settings.aws_endpoint_url)
-        dispatcher = Dispatcher(specs, settings.log_level, MetricsPage(settings), supervisor.status, web)
+        dispatcher = Dispatcher(
+            specs, settings.log_level, MetricsPage(settings), supervisor.status, web, allowed_origin=allowed_origin
+        )
         server = serve(host, port, dispatcher, http_idle_timeout_s)
         ctx = Context(settings)
         try:

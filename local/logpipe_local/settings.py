@@ -27,6 +27,8 @@ class RunnerSettings:
     worker_restart_s: int = 1
     # A connection to the local server that sends nothing for this long is closed.
     http_idle_timeout_s: int = 30
+    # The origin whose pages may call the local API (CORS); empty: the template's AllowedOrigin default.
+    allowed_origin: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> RunnerSettings:
@@ -38,4 +40,5 @@ class RunnerSettings:
             schedule_s=env_int(e, "LOGPIPE_SCHEDULE_S", cls.schedule_s, 0),
             worker_restart_s=env_int(e, "LOGPIPE_WORKER_RESTART_S", cls.worker_restart_s, 0),
             http_idle_timeout_s=env_int(e, "LOGPIPE_HTTP_IDLE_TIMEOUT_S", cls.http_idle_timeout_s, 1),
+            allowed_origin=env_str(e, "LOGPIPE_ALLOWED_ORIGIN", cls.allowed_origin),
         )

@@ -45,6 +45,30 @@ class Route:
     pattern: re.Pattern[str]
 
 
+@dataclass(frozen=True)
+class Cors:
+    """What a function's HTTP front (an HTTP API, a function URL) lets other origins do."""
+
+    origins: tuple[str, ...]
+    methods: tuple[str, ...]
+    headers: tuple[str, ...]
+    max_age_s: int = 0
+
+    def allows(self, origin: str) -> bool:
+        return "*" in self.origins or origin in self.origins
+
+
+def _cors(config: dict[str, Any] | None) -> Cors | None:
+    if not config:
+        return None
+    return Cors(
+        origins=tuple(config.get("AllowOrigins") or ()),
+        methods=tuple(m.upper() for m in config.get("AllowMethods") or ()),
+        headers=tuple(config.get("AllowHeaders") or ()),
+        max_age_s=int(config.get("MaxAge", 0)),
+    )
+
+
 @dataclass
 class FunctionSpec:
     logical_id: str
@@ -58,6 +82,7 @@ class FunctionSpec:
     # A function behind a function URL (no HTTP events): "module.attribute" of the WSGI app
     # it serves on the routes that app defines.
     wsgi_app: str | None = None
+    cors: Cors | None = None  # of its HTTP API or function URL, parameters at their defaults
 
     @property
     def name(self) -> str:
@@ -116,6 +141,12 @@ def _document(path: Path) -> dict[str, Any]:
 def load(path: Path = TEMPLATE) -> list[FunctionSpec]:
     doc = _document(path)
     default_timeout = int(doc.get("Globals", {}).get("Function", {}).get("Timeout", 3))
+    parameters = doc.get("Parameters") or {}
+    apis = {
+        logical_id: _cors(_resolve((resource.get("Properties") or {}).get("CorsConfiguration"), parameters))
+        for logical_id, resource in doc.get("Resources", {}).items()
+        if resource.get("Type") == "AWS::Serverless::HttpApi"
+    }
     specs = []
     for logical_id, resource in doc.get("Resources", {}).items():
         if resource.get("Type") != "AWS::Serverless::Function":
@@ -132,12 +163,18 @@ def load(path: Path = TEMPLATE) -> list[FunctionSpec]:
             kind, eprops = event.get("Type"), event.get("Properties", {})
             if kind in ("HttpApi", "Api"):
                 spec.routes.append(_route(eprops["Method"], eprops["Path"]))
+                api = eprops.get("ApiId")
+                if isinstance(api, dict) and api.get("Ref") in apis:
+                    spec.cors = apis[api["Ref"]]
             elif kind in ("Schedule", "ScheduleV2"):
                 spec.schedules.append(rate_seconds(str(eprops.get("Schedule") or eprops.get("ScheduleExpression"))))
             elif kind == "SQS":
                 queue = eprops["Queue"]
                 spec.queues.append(queue["Fn::GetAtt"][0] if isinstance(queue, dict) else str(queue))
                 spec.batch_size = int(eprops.get("BatchSize", 10))
+        url_cors = (props.get("FunctionUrlConfig") or {}).get("Cors")
+        if url_cors:
+            spec.cors = _cors(_resolve(url_cors, parameters))
         specs.append(spec)
     return specs
 

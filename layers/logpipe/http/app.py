@@ -6,13 +6,13 @@ import hmac
 import logging
 from typing import Any
 
-from flask import Blueprint, Flask, jsonify, request
+from flask import Blueprint, Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from ..config import Settings
 from ..errors import ClientError, ServiceUnavailableError, UnauthorizedError
 from ..stream import tokens
-from . import deps, events, files, github, health, inputs, openapi, patterns, rollups, spec, stream, uploads
+from . import deps, events, files, github, headers, health, inputs, openapi, patterns, rollups, spec, stream, uploads
 
 log = logging.getLogger("logpipe.http")
 
@@ -76,6 +76,12 @@ def create_app(settings_: Settings, *parts: str) -> Flask:
             require_token()
         inputs.check_query()
         spec.check_request(app)
+
+    @app.after_request
+    def _secure(response: Response) -> Response:
+        for name, value in headers.SECURITY_HEADERS:
+            response.headers.setdefault(name, value)
+        return response
 
     @app.errorhandler(ClientError)
     def _client_error(exc: ClientError) -> Any:
