@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import sys
+import traceback
 from collections.abc import Iterator
 from itertools import islice
 from pathlib import Path
@@ -229,13 +230,34 @@ def _cmd_invoke(name: str, event_path: str, data_dir: Path, moto_port: int) -> i
     from .consumer import LocalContext
 
     text = sys.stdin.read() if event_path == "-" else Path(event_path).read_text(encoding="utf-8")
-    event = json.loads(text)
+    try:
+        event = json.loads(text)
+    except ValueError as exc:
+        print(f"logpipe: error: the event is not JSON: {exc}", file=sys.stderr)
+        return 2
     spec = template.find(name)
     with _services(data_dir, moto_port):
         handler = spec.handler_function()
-        result = handler(event, LocalContext(spec.name, spec.timeout_s))
+        context = LocalContext(spec.name, spec.timeout_s)
+        try:
+            result = handler(event, context)
+        except Exception as exc:  # noqa: BLE001 - reported as Lambda reports a function's error
+            print(json.dumps(lambda_error(exc, context.aws_request_id), indent=2))
+            return 1
     print(json.dumps(result, indent=2, default=str))
     return 0
+
+
+def lambda_error(exc: BaseException, request_id: str) -> dict[str, Any]:
+    """The answer Lambda's Python runtime (and ``sam local invoke``) gives for a function that
+    raised ``exc``: its type and message, and the stack as a list of lines, not a traceback dump."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    return {
+        "errorMessage": str(exc),
+        "errorType": type(exc).__name__,
+        "requestId": request_id,
+        "stackTrace": [f'  File "{f.filename}", line {f.lineno}, in {f.name}\n    {f.line}\n' for f in frames],
+    }
 
 
 def _cmd_dlq(args: argparse.Namespace, moto_port: int) -> int:
