@@ -81,3 +81,55 @@ def test_the_server_names_no_software_or_version(server: Callable[..., str]) -> 
     for r in (requests.get(f"{url}/api/files", headers=AUTH, timeout=30), requests.get(f"{url}/nothing", timeout=30)):
         assert r.headers["Server"] == "logpipe"
         assert "werkzeug" not in str(r.headers).lower() and "python" not in str(r.headers).lower()
+
+
+def _connect(url: str) -> socket.socket:
+    return socket.create_connection(("127.0.0.1", int(url.rsplit(":", 1)[1])), timeout=30)
+
+
+def test_idle_and_slow_clients_do_not_stop_it_serving_others(server: Callable[..., str]) -> None:
+    """Hundreds of connections that send nothing, and slow ones that never finish their
+    headers (slowloris): every other client is still answered, and the idle ones are let go."""
+    url = server(idle_timeout_s=2)
+    idle = [_connect(url) for _ in range(200)]
+    slow = [_connect(url) for _ in range(20)]
+    try:
+        for s in slow:
+            s.sendall(b"GET /api/files HTTP/1.1\r\nHost: x\r\nX-Slow: ")  # and never the rest
+        for _ in range(5):
+            r = requests.get(f"{url}/api/files", headers=AUTH, timeout=15)  # fails loudly if it is not served
+            assert r.status_code == 200
+        # The server closes the idle ones once they were quiet for idle_timeout_s: each read ends.
+        for s in idle[:20] + slow[:5]:
+            s.settimeout(20)
+            assert s.recv(1) == b"", "a quiet connection was kept open"
+    finally:
+        for s in idle + slow:
+            s.close()
+
+
+def test_a_header_too_long_does_not_stop_it_serving_others(server: Callable[..., str]) -> None:
+    url = server()
+    for _ in range(20):
+        got, _, _ = _raw(url, b"GET /api/files HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 200_000 + b"\r\n\r\n")
+        assert got == 431
+    assert requests.get(f"{url}/api/files", headers=AUTH, timeout=15).status_code == 200
+
+
+@pytest.mark.parametrize("name", ["token", "access_token", "api_token", "authorization"])
+@pytest.mark.parametrize("path", ["/api/files", "/api/patterns", "/api/events", "/api/rollups", "/api/openapi.json"])
+def test_a_token_in_the_query_string_opens_no_api_route(server: Callable[..., str], path: str, name: str) -> None:
+    url = server()
+    r = requests.get(f"{url}{path}", params={name: TOKEN}, timeout=15)
+    assert r.status_code == 401, r.text
+    assert "error" in r.json()
+
+
+def test_the_stream_takes_only_a_stream_token_in_its_query(server: Callable[..., str]) -> None:
+    url = server()
+    r = requests.get(f"{url}/api/stream", params={"token": TOKEN}, timeout=15)  # the API token itself: no
+    assert r.status_code == 401
+    issued = requests.post(f"{url}/api/stream-token", headers=AUTH, timeout=15).json()["token"]
+    with requests.get(f"{url}/api/stream", params={"token": issued}, timeout=15, stream=True) as r:
+        assert r.status_code == 200
+        assert r.headers["Content-Type"].startswith("text/event-stream")
