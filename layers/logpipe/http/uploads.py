@@ -79,6 +79,7 @@ UPLOAD_BODY: dict[str, Any] = {
         "content_type": {"type": "string", "maxLength": 255, "nullable": True},
         "format": {"type": "string", "enum": list(FORMATS), "nullable": True},
         "timezone": {"type": "string", "maxLength": MAX_ZONE, "nullable": True},
+        "layout": {"type": "object", "nullable": True, "description": "a layout, as GET /api/files/{id} shows one"},
     },
 }
 UPLOAD: dict[str, Any] = {
