@@ -15,6 +15,7 @@ from logpipe.ingest import event_batches
 from logpipe.ingest.lane import CompiledLane
 from logpipe.parsing import Line, LineReader, Run
 from logpipe.parsing.formats import Parser
+from logpipe.parsing.layouts import Layout
 from logpipe.parsing.multiline import Joiner
 from logpipe.patterns import PatternMiner
 
@@ -43,11 +44,13 @@ def run(
     format: str | None = None,
     max_event_lines: int = 1000,
     max_event_bytes: int = 256 * 1024,
+    layout: Layout | None = None,
 ) -> Outcome:
     """The worker's per-chunk loop over ``data``, as ``process_chunk`` sets it up."""
     settings = Settings.from_env({}, max_line_bytes=max_line_bytes, batch_rows=batch_rows,
                                  max_event_lines=max_event_lines, max_event_bytes=max_event_bytes)  # fmt: skip
-    parser, miner = Parser(reference=INGESTED, tz=tz, format=format), PatternMiner()
+    parser = Parser(reference=INGESTED, tz=tz, format=format, layout=layout, adapt=layout is not None)
+    miner = PatternMiner()
     the_lane = CompiledLane.create(lane, parser, miner, settings, min_line=min_line)
     taken: list[Run] = []
 

@@ -414,7 +414,21 @@ typedef struct {
     int n;
 } Stages;
 
+/* A layout's column, as ``lane.layout_program`` hands it: what its text looks like (an
+ * op), what it becomes (a field kind and a name), the time's wrapping characters, and
+ * whether it may be absent (the last column only). */
+typedef struct {
+    int op, field, optional;
+    Text name, opener, closer;
+} LayoutColumn;
+
+typedef struct {
+    LayoutColumn *c;
+    int n;
+} LayoutProgram;
+
 typedef Text text_t;
+typedef LayoutProgram layout_t;
 typedef PyObject *str_t;
 typedef PyObject *dict_t;
 typedef PyObject *callable_t;
@@ -464,6 +478,10 @@ typedef struct {
     int count_at[N_COUNT_ITEMS]; /* where each item is in a pattern's count */
     Py_ssize_t key_expand; /* how much longer than a message its shape key may be */
     PyObject *owner;       /* the LaneSpec, which holds every object borrowed here */
+    /* The key of the last layout time looked up, and its time (see layout_line). */
+    char last_key[128];
+    Py_ssize_t last_key_n;
+    long long last_base;
     void **allocs;
     Py_ssize_t n_allocs, cap_allocs;
 } Spec;
@@ -713,6 +731,39 @@ guard_of(Spec *sp, PyObject *v, Guard *g)
         }
         g->first.b[0] |= g->alts[a][0].cs.b[0];
         g->first.b[1] |= g->alts[a][0].cs.b[1];
+    }
+    return 0;
+}
+
+/* A layout's program: a tuple of (op, field, name, opener, closer, optional). */
+static int
+read_layout(Spec *sp, PyObject *obj, const char *name, LayoutProgram *out)
+{
+    static const char what[] = "a layout's program: a tuple of (op, field, name, opener, closer, optional)";
+    PyObject *v = field_of(obj, name);
+    if (v == NULL)
+        return -1;
+    if (!PyTuple_Check(v) || PyTuple_GET_SIZE(v) > 64)
+        return bad_field(name, what);
+    out->n = (int)PyTuple_GET_SIZE(v);
+    if ((out->c = spec_alloc(sp, out->n * sizeof(LayoutColumn))) == NULL)
+        return -1;
+    for (int i = 0; i < out->n; i++) {
+        PyObject *c = PyTuple_GET_ITEM(v, i);
+        LayoutColumn *lc = &out->c[i];
+        if (!PyTuple_Check(c) || PyTuple_GET_SIZE(c) != 6 || !PyLong_Check(PyTuple_GET_ITEM(c, 0)) ||
+            !PyLong_Check(PyTuple_GET_ITEM(c, 1)) || !PyBool_Check(PyTuple_GET_ITEM(c, 5)) ||
+            text_of(PyTuple_GET_ITEM(c, 2), &lc->name) < 0 || text_of(PyTuple_GET_ITEM(c, 3), &lc->opener) < 0 ||
+            text_of(PyTuple_GET_ITEM(c, 4), &lc->closer) < 0) {
+            PyErr_Clear();
+            return bad_field(name, what);
+        }
+        lc->op = (int)PyLong_AsLong(PyTuple_GET_ITEM(c, 0));
+        lc->field = (int)PyLong_AsLong(PyTuple_GET_ITEM(c, 1));
+        lc->optional = PyTuple_GET_ITEM(c, 5) == Py_True;
+        if (lc->op < 0 || lc->op >= N_LAYOUT_OPS || lc->field < 0 || lc->field >= N_LAYOUT_FIELDS ||
+            lc->opener.n > 1 || lc->closer.n > 1 || (lc->optional && i != out->n - 1))
+            return bad_field(name, what);
     }
     return 0;
 }
@@ -1999,6 +2050,7 @@ string_time(const Spec *sp, const Member *m, Line *ln)
 }
 
 static int parse_as(int code, const Spec *sp, const char *line, Py_ssize_t len, Line *ln, Buf *fields, Buf *msg);
+static int layout_line(const Spec *sp, const char *s, Py_ssize_t n, Line *ln, Buf *fields);
 
 /* The event that starts at s[pos:] as a row, when the lane takes it: -1 when not, -2 on a
  * Python error. ``sticky`` is the format the parser tries first; ``*format`` is set to the
@@ -2028,6 +2080,15 @@ take_event(const Spec *sp, int sticky, const char *s, Py_ssize_t n, Py_ssize_t p
     ln->keep_raw = 1;
     ln->lines = 1;
 
+    if (sp->layout_mode != LAYOUT_MODE_NONE) {
+        /* The parser reads with a layout: a line it fits is the layout's, and any other
+         * (or any line at all, of a layout this file cannot run) the Python path's. */
+        *format = -1;
+        int r = sp->layout_mode == LAYOUT_MODE_RUNS ? layout_line(sp, line, len, ln, fields) : -1;
+        if (r < 0)
+            return r;
+        goto joined;
+    }
     /* The parser tries its settled format first, then the others in its order: the line
      * is the first one's whose guard admits it, where this file can read that format;
      * none, and it is text. */
@@ -2057,6 +2118,7 @@ take_event(const Spec *sp, int sticky, const char *s, Py_ssize_t n, Py_ssize_t p
             return r;
     }
 
+joined:;
     /* Indented lines continue the event, up to the limits of one. */
     Py_ssize_t end = nl + 1, size = len, last = nl;
     while (end < n && in_set(&sp->indent, (unsigned char)s[end])) {
@@ -2088,6 +2150,433 @@ take_event(const Spec *sp, int sticky, const char *s, Py_ssize_t n, Py_ssize_t p
         ln->msg_n = joined->n;
     }
     return end;
+}
+
+/* -- layouts (``parsing.layouts``): a line read by the source's layout --------------------
+ *
+ * A layout is compiled to one regex on the Python path; here each column's shape is read
+ * the way that regex's first way through it goes (greedy parts take all they can, lazy
+ * ones as little, an optional part is tried present first). Where the regex would have
+ * to go back and try another way (a later part does not match), this file is not sure
+ * of the line and the Python path takes it: so a line read here is read as the regex
+ * reads it, and a line that does not fit is never decided here. */
+
+static inline int
+is_alpha(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
+/* ``\d{lo,hi}`` at s[p:], as many as it may: the end, or -1. */
+static inline Py_ssize_t
+digits(const char *s, Py_ssize_t p, Py_ssize_t n, int lo, int hi)
+{
+    Py_ssize_t e = p;
+    while (e < n && e - p < hi && is_digit(s[e]))
+        e++;
+    return e - p >= lo ? e : -1;
+}
+
+typedef struct {
+    Py_ssize_t end, s_at, s_end, f_at, f_end; /* the seconds' and the fraction's digits, -1 when absent */
+} TimeSpan;
+
+/* ``_CLOCK`` at s[p:]: 0, or -1 (not sure). */
+static int
+layout_clock(const char *s, Py_ssize_t p, Py_ssize_t n, TimeSpan *t)
+{
+    Py_ssize_t e = digits(s, p, n, 1, 2);
+    if (e < 0 || e >= n || s[e] != ':')
+        return -1;
+    if ((e = digits(s, e + 1, n, 2, 2)) < 0)
+        return -1;
+    t->s_at = t->f_at = -1;
+    if (e + 2 < n && s[e] == ':' && is_digit(s[e + 1]) && is_digit(s[e + 2])) {
+        t->s_at = e + 1;
+        t->s_end = e + 3;
+        e += 3;
+    }
+    if (e + 1 < n && (s[e] == '.' || s[e] == ',' || s[e] == ':') && is_digit(s[e + 1])) {
+        t->f_at = e + 1;
+        t->f_end = e = digits(s, e + 1, n, 1, 9);
+    }
+    /* (?:\s?(?P<ap>[AaPp]\.?[Mm]\.?)(?![A-Za-z]))? */
+    Py_ssize_t q = e + (e < n && s[e] == ' ');
+    if (q < n && (s[q] == 'A' || s[q] == 'a' || s[q] == 'P' || s[q] == 'p')) {
+        Py_ssize_t r = q + 1;
+        if (r < n && s[r] == '.')
+            r++;
+        if (r < n && (s[r] == 'M' || s[r] == 'm')) {
+            r++;
+            if (r < n && s[r] == '.')
+                r++;
+            if (r < n && is_alpha(s[r]))
+                return -1; /* the regex would try it without the last dot */
+            e = r;
+        } /* otherwise no way through it: absent */
+    }
+    /* (?:\s?(?P<z>Z|[+-]\d{2}(?::?\d{2})?|UTC|GMT)(?![A-Za-z]))? */
+    q = e + (e < n && s[e] == ' ');
+    Py_ssize_t r = -1;
+    if (q < n && s[q] == 'Z')
+        r = q + 1;
+    else if (q + 2 < n && (s[q] == '+' || s[q] == '-') && is_digit(s[q + 1]) && is_digit(s[q + 2])) {
+        r = q + 3;
+        if (r + 2 < n && s[r] == ':' && is_digit(s[r + 1]) && is_digit(s[r + 2]))
+            r += 3;
+        else if (r + 1 < n && is_digit(s[r]) && is_digit(s[r + 1]))
+            r += 2;
+    }
+    else if (q + 2 < n && ((s[q] == 'U' && s[q + 1] == 'T' && s[q + 2] == 'C') ||
+                           (s[q] == 'G' && s[q + 1] == 'M' && s[q + 2] == 'T')))
+        r = q + 3;
+    if (r >= 0) {
+        if (r < n && is_alpha(s[r]))
+            return -1; /* the regex would try shorter ways */
+        e = r;
+    }
+    t->end = e;
+    return 0;
+}
+
+/* The family ``ymd``: 2026-11-30 10:00:00.123Z, 2026/11/30-10:00:00, ... */
+static int
+layout_ymd(const char *s, Py_ssize_t p, Py_ssize_t n, TimeSpan *t)
+{
+    if (digits(s, p, n, 4, 4) != p + 4 || p + 4 >= n)
+        return -1;
+    char ds = s[p + 4];
+    if (ds != '-' && ds != '/' && ds != '.')
+        return -1;
+    Py_ssize_t e = digits(s, p + 5, n, 1, 2);
+    if (e < 0 || e >= n || s[e] != ds)
+        return -1;
+    if ((e = digits(s, e + 1, n, 1, 2)) < 0 || e >= n)
+        return -1;
+    /* _DATE_TIME: (?:T|\s+|[_@:-]|,\s*) */
+    if (s[e] == 'T' || s[e] == '_' || s[e] == '@' || s[e] == ':' || s[e] == '-')
+        e++;
+    else if (s[e] == ' ' || s[e] == ',') {
+        e++;
+        while (e < n && s[e] == ' ')
+            e++;
+    }
+    else
+        return -1;
+    return layout_clock(s, e, n, t);
+}
+
+static inline int
+in_text(const char *chars, unsigned char c)
+{
+    for (; *chars; chars++)
+        if ((unsigned char)*chars == c)
+            return 1;
+    return 0;
+}
+
+/* The end of a column of shape ``op`` (``SHAPES``) at s[p:], or -1 where it does not
+ * match there (surely: each shape has one way through it, or, for ``program``, all are
+ * tried in the regex's order). */
+static Py_ssize_t
+layout_shape(int op, const char *s, Py_ssize_t p, Py_ssize_t n)
+{
+    Py_ssize_t e = p;
+    switch (op) {
+    case LAYOUT_OP_BRACKET: /* \[(?:[^\[\]]|\[[^\[\]]*\])*\]:? */
+        if (p >= n || s[p] != '[')
+            return -1;
+        for (e = p + 1;; e++) {
+            if (e >= n)
+                return -1;
+            if (s[e] == ']')
+                break;
+            if (s[e] == '[') {
+                e++;
+                while (e < n && s[e] != '[' && s[e] != ']')
+                    e++;
+                if (e >= n || s[e] != ']')
+                    return -1;
+            }
+        }
+        e++;
+        break;
+    case LAYOUT_OP_ANGLE: /* <[^<>\s]*>:? */
+    case LAYOUT_OP_PAREN: /* \([^()\s]*\):? */
+    {
+        char open = op == LAYOUT_OP_ANGLE ? '<' : '(', close = op == LAYOUT_OP_ANGLE ? '>' : ')';
+        if (p >= n || s[p] != open)
+            return -1;
+        for (e = p + 1; e < n && s[e] != open && s[e] != close && s[e] != ' ';)
+            e++;
+        if (e >= n || s[e] != close)
+            return -1;
+        e++;
+        break;
+    }
+    case LAYOUT_OP_INT: /* \d+:? */
+        if ((e = digits(s, p, n, 1, INT32_MAX)) < 0)
+            return -1;
+        break;
+    case LAYOUT_OP_WORD: /* [^\s,;|]+ */
+        while (e < n && !in_text(" ,;|", s[e]))
+            e++;
+        return e > p ? e : -1;
+    case LAYOUT_OP_PUNCT: /* \||[^\w\s\[\]()<>{}\"'|]{1,3}(?=\s|$) */
+        if (p < n && s[p] == '|')
+            return p + 1;
+        while (e < n && e - p < 3 && !is_alnum(s[e]) && !in_text("_ []()<>{}\"'|", s[e]))
+            e++;
+        return e > p && (e == n || s[e] == ' ') ? e : -1;
+    case LAYOUT_OP_PROGRAM: /* [^\s\[\],;|]+?(?:\[\d+\])?[:\]](?=\s|$) */
+        for (Py_ssize_t k = p; k < n && !in_text(" [],;|", s[k]); k++) {
+            Py_ssize_t q = k + 1;
+            if (q < n && s[q] == '[') {
+                Py_ssize_t d = digits(s, q + 1, n, 1, INT32_MAX);
+                if (d >= 0 && d + 1 < n && s[d] == ']' && (s[d + 1] == ':' || s[d + 1] == ']') &&
+                    (d + 2 == n || s[d + 2] == ' '))
+                    return d + 2;
+            }
+            if (q < n && (s[q] == ':' || s[q] == ']') && (q + 1 == n || s[q + 1] == ' '))
+                return q + 1;
+        }
+        return -1;
+    default:
+        return -1;
+    }
+    if (e < n && s[e] == ':')
+        e++;
+    return e;
+}
+
+/* ``_unwrap``: the text without the wrapping characters at either end. */
+static void
+unwrap(const char **t, Py_ssize_t *n)
+{
+    while (*n > 0 && in_text("[]<>():", (*t)[0])) {
+        (*t)++;
+        (*n)--;
+    }
+    while (*n > 0 && in_text("[]<>():", (*t)[*n - 1]))
+        (*n)--;
+}
+
+/* The fields of a line as the Python path's dict has them: a key set again keeps its
+ * place and takes the new value. */
+typedef struct {
+    const char *key, *v;
+    Py_ssize_t kn, vn;
+    int number;
+} LayoutField;
+
+static void
+set_field(LayoutField *f, int *n, const char *key, Py_ssize_t kn, const char *v, Py_ssize_t vn, int number)
+{
+    int i = 0;
+    while (i < *n && !(f[i].kn == kn && memcmp(f[i].key, key, kn) == 0))
+        i++;
+    if (i == *n)
+        (*n)++;
+    f[i] = (LayoutField){key, v, kn, vn, number};
+}
+
+/* An integer as JSON writes int(text) of its ASCII digits: no leading zeros. */
+static void
+put_int_text(Buf *b, const char *t, Py_ssize_t n)
+{
+    while (n > 1 && t[0] == '0') {
+        t++;
+        n--;
+    }
+    put(b, t, n);
+}
+
+/* What the Python callable ``fn`` says of ``text``, through ``memo`` (text -> answer, at
+ * most 4096 answers kept): a borrowed reference, NULL on an error. The answers are the
+ * same for the same text, whichever is asked first. */
+static PyObject *
+memo_call(PyObject *memo, PyObject *fn, const char *text, Py_ssize_t n)
+{
+    PyObject *key = ascii_str(text, n);
+    if (key == NULL)
+        return NULL;
+    PyObject *v = PyDict_GetItemWithError(memo, key);
+    if (v == NULL && !PyErr_Occurred()) {
+        PyObject *got = PyObject_CallOneArg(fn, key);
+        if (got != NULL) {
+            if (PyDict_GET_SIZE(memo) >= 4096)
+                PyDict_Clear(memo);
+            if (PyDict_SetItem(memo, key, got) == 0)
+                v = got; /* the dict holds it */
+            Py_DECREF(got);
+        }
+    }
+    Py_DECREF(key);
+    return v;
+}
+
+/* ``LayoutReader.read`` of a line, when this file is sure of it: 0, -1 (the Python path
+ * reads it), -2 on a Python error. */
+static int
+layout_line(const Spec *sp, const char *s, Py_ssize_t n, Line *ln, Buf *fields)
+{
+    const LayoutProgram *lp = &sp->layout;
+    Py_ssize_t at[64], end[64], p = 0;
+    TimeSpan ts = {0};
+    int time_col = -1;
+    for (int i = 0; i < lp->n; i++) {
+        const LayoutColumn *c = &lp->c[i];
+        if (c->op == LAYOUT_OP_YMD) {
+            if (c->opener.n) {
+                if (p >= n || s[p] != c->opener.p[0])
+                    return -1;
+                p++;
+            }
+            if (p > 0 && (is_alnum(s[p - 1]) || in_text("_.:/+-", s[p - 1]))) /* TIME_START */
+                return -1;
+            if (layout_ymd(s, p, n, &ts) < 0)
+                return -1;
+            at[i] = p;
+            p = end[i] = ts.end;
+            if (p < n && (is_alnum(s[p]) || s[p] == '_' || s[p] == '/')) /* TIME_END */
+                return -1;
+            if (c->closer.n) {
+                if (p >= n || s[p] != c->closer.p[0])
+                    return -1;
+                p++;
+            }
+            time_col = i;
+        }
+        else {
+            Py_ssize_t e = layout_shape(c->op, s, p, n);
+            if (e < 0 && !c->optional)
+                return -1;
+            at[i] = e < 0 ? -1 : p;
+            end[i] = e;
+            if (e >= 0)
+                p = e;
+        }
+        if (i < lp->n - 1) { /* the separator: \s+ */
+            if (p >= n || s[p] != ' ')
+                return -1;
+            while (p < n && s[p] == ' ')
+                p++;
+        }
+    }
+    /* (?:(?<=[\]:>)|\-\s])\s*|\s+|$)(?P<message>.*) */
+    if (!((p > 0 && in_text("]:>)|- ", s[p - 1])) || p == n || s[p] == ' '))
+        return -1;
+    while (p < n && s[p] == ' ')
+        p++;
+
+    ln->has_ts = 0;
+    if (time_col >= 0) {
+        /* The time of its text less the seconds and the fraction (a minute's lines share
+         * it; the Python path keeps it by the same key), then those added. */
+        char key[128];
+        Py_ssize_t kn = 0, from = at[time_col];
+        Py_ssize_t cuts[2][2] = {{ts.s_at, ts.s_end}, {ts.f_at, ts.f_end}};
+        if (end[time_col] - from >= (Py_ssize_t)sizeof(key))
+            return -1;
+        for (int k = 0; k < 2; k++) {
+            if (cuts[k][0] < 0)
+                continue;
+            memcpy(key + kn, s + from, cuts[k][0] - from);
+            kn += cuts[k][0] - from;
+            from = cuts[k][1];
+        }
+        memcpy(key + kn, s + from, end[time_col] - from);
+        kn += end[time_col] - from;
+        int64_t second = 0, micro = 0;
+        if (ts.s_at >= 0 && (second = (s[ts.s_at] - '0') * 10 + (s[ts.s_at + 1] - '0')) > 59)
+            return -1; /* no such second: the Python path refuses the whole text */
+        for (Py_ssize_t k = 0; ts.f_at >= 0 && k < 6; k++)
+            micro = micro * 10 + (ts.f_at + k < ts.f_end ? s[ts.f_at + k] - '0' : 0);
+        Spec *msp = (Spec *)sp; /* the memo of the last minute: the same for the same key */
+        if (!(msp->last_key_n == kn && memcmp(msp->last_key, key, kn) == 0)) {
+            /* The Python path is asked the time of the whole text, less seconds and fraction. */
+            PyObject *base = memo_call(sp->layout_times, sp->layout_time, s + at[time_col], end[time_col] - at[time_col]);
+            if (base == NULL)
+                return -2;
+            if (base == Py_None)
+                return -1; /* refused, or no time: the Python path says why */
+            long long us = PyLong_AsLongLong(base);
+            if (us == -1 && PyErr_Occurred())
+                return -2;
+            memcpy(msp->last_key, key, kn);
+            msp->last_key_n = kn;
+            msp->last_base = us;
+        }
+        ln->has_ts = 1;
+        ln->us = msp->last_base + second * 1000000 + micro;
+    }
+
+    /* The fields, in the order the columns give them. */
+    LayoutField f[2 * 64];
+    int nf = 0;
+    for (int i = 0; i < lp->n; i++) {
+        const LayoutColumn *c = &lp->c[i];
+        const char *t = s + at[i];
+        Py_ssize_t tn = end[i] - at[i];
+        if (c->field == LAYOUT_FIELD_NONE || i == time_col || at[i] < 0)
+            continue;
+        if (c->field == LAYOUT_FIELD_LEVEL) {
+            PyObject *level = memo_call(sp->layout_levels, sp->layout_level, t, tn);
+            if (level == NULL)
+                return -2;
+            ln->level = NULL; /* the last level column's says */
+            if (level != Py_None) {
+                if (!PyUnicode_Check(level)) {
+                    PyErr_SetString(PyExc_TypeError, "a layout's level is a str or None");
+                    return -2;
+                }
+                ln->level = level;
+                continue;
+            }
+            unwrap(&t, &tn);
+            set_field(f, &nf, "severity", 8, t, tn, 0);
+        }
+        else if (c->field == LAYOUT_FIELD_COMPONENT) { /* a program column: name[pid]: */
+            Py_ssize_t pn = tn - 1, open = -1;
+            if (pn > 0 && t[pn - 1] == ']')
+                for (Py_ssize_t k = pn - 1; k >= 0 && open < 0; k--)
+                    if (t[k] == '[')
+                        open = k;
+            if (open >= 0) {
+                if (pn - 1 - (open + 1) > 18)
+                    return -1; /* beyond what the lane writes as a number */
+                set_field(f, &nf, "pid", 3, t + open + 1, pn - 1 - (open + 1), 1);
+                pn = open;
+            }
+            set_field(f, &nf, "component", 9, t, pn, 0);
+        }
+        else {
+            unwrap(&t, &tn);
+            int number = c->field == LAYOUT_FIELD_PID && tn > 0 && tn < 19;
+            for (Py_ssize_t k = 0; k < tn && number; k++)
+                number = is_digit(t[k]);
+            set_field(f, &nf, c->name.p, c->name.n, t, tn, number);
+        }
+    }
+    for (int i = 0; i < nf; i++) {
+        put_c(fields, i ? ',' : '{');
+        put_c(fields, '"');
+        put(fields, f[i].key, f[i].kn);
+        put(fields, "\":", 2);
+        if (f[i].number)
+            put_int_text(fields, f[i].v, f[i].vn);
+        else
+            put_json_string(fields, f[i].v, f[i].vn);
+    }
+    if (nf)
+        put_c(fields, '}');
+    else
+        put(fields, "\\N", 2);
+    ln->format = sp->layout_format;
+    ln->msg = s + p;
+    ln->msg_n = n - p;
+    ln->keep_raw = p != 0;
+    return 0;
 }
 
 /* Read the line as format ``code``: 0, -1 when this file cannot be sure, -2 on a Python error. */

@@ -2,7 +2,7 @@
 #ifndef LANE_SPEC_H
 #define LANE_SPEC_H
 
-#define LANE_SPEC_VERSION "3fd131ba92633528"
+#define LANE_SPEC_VERSION "7632390a1f5ff52b"
 
 /* X(name, kind) for each field of LaneSpec, in its order. */
 #define LANE_SPEC_FIELDS(X) \
@@ -38,5 +38,34 @@
     X(columns, words) \
     X(pattern_count_items, words) \
     X(sample_chars, count) \
+    X(layout_mode, count) \
+    X(layout_format, text) \
+    X(layout, layout) \
+    X(layout_time, callable) \
+    X(layout_level, callable) \
+    X(layout_times, dict) \
+    X(layout_levels, dict) \
+
+#define LAYOUT_OP_YMD 0
+#define LAYOUT_OP_BRACKET 1
+#define LAYOUT_OP_ANGLE 2
+#define LAYOUT_OP_PAREN 3
+#define LAYOUT_OP_PROGRAM 4
+#define LAYOUT_OP_INT 5
+#define LAYOUT_OP_WORD 6
+#define LAYOUT_OP_PUNCT 7
+#define N_LAYOUT_OPS 8
+
+#define LAYOUT_FIELD_NONE 0
+#define LAYOUT_FIELD_LEVEL 1
+#define LAYOUT_FIELD_COMPONENT 2
+#define LAYOUT_FIELD_PID 3
+#define LAYOUT_FIELD_OTHER 4
+#define N_LAYOUT_FIELDS 5
+
+#define LAYOUT_MODE_NONE 0
+#define LAYOUT_MODE_RUNS 1
+#define LAYOUT_MODE_DECLINES 2
+#define N_LAYOUT_MODES 3
 
 #endif

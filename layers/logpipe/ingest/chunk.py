@@ -101,8 +101,9 @@ def process_chunk(ctx: Context, file_id: str, seq: int, deadline: float, content
     except (ValueError, LookupError) as exc:
         raise PermanentError(f"bad parsing options of file {file_id}: {exc}") from exc
     miner = ctx.miner
-    # The lane reads the known formats; a file read with a layout takes the Python path.
-    lane = CompiledLane.create(settings.compiled_lane and layout is None, parser, miner, settings, min_line=c.next_line)
+    # The lane reads the known formats, and the lines that fit a file's layout where it has
+    # a reader for the layout's columns (``lane.layout_program``).
+    lane = CompiledLane.create(settings.compiled_lane, parser, miner, settings, min_line=c.next_line)
     if c.compression is not None:
         read = decompressed(ctx.bucket.open(c.key, etag=c.etag), c.compression, settings.gzip_limits)
         raw_lines = LineReader(read, max_line_bytes=settings.max_line_bytes, offset=0)

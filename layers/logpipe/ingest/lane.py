@@ -73,10 +73,11 @@ from ..parsing.formats import (
     Parser,
 )
 from ..parsing.guards import ascii_class
+from ..parsing.layouts import LAYOUT_FORMAT, Layout, level_of
 from ..parsing.multiline import INDENT, JAVA_EXC_GUARD, JOINS_UNPARSED, OPENS_MODE, can_continue
 from ..patterns import PatternMiner
 from ..patterns.masking import SHAPE_KEY_STAGES, StandIn
-from .lane_spec import VERSION, LaneSpec
+from .lane_spec import LAYOUT_FIELDS, LAYOUT_MODES, LAYOUT_OPS, VERSION, LaneSpec
 
 _lane: ModuleType | None
 try:
@@ -115,10 +116,53 @@ def _programs() -> tuple[Any, ...]:
     )
 
 
+# The time families and column shapes the lane reads (``LAYOUT_OPS``), the separators it
+# reads between columns: a layout of any other is the Python path's alone.
+_LANE_TIMES = frozenset(("ymd",))
+_LANE_SHAPES = frozenset(("bracket", "angle", "paren", "program", "int", "word", "punct"))
+
+
+def layout_program(layout: Layout) -> tuple[tuple[int, int, str, str, str, bool], ...] | None:
+    """``layout`` as the lane runs it: per column (op, field, name, opener, closer,
+    optional), the numbers being indexes in ``LAYOUT_OPS`` and ``LAYOUT_FIELDS``; None for
+    a layout the lane does not run (a time family, shape or separator it has no reader for)."""
+    program = []
+    for i, c in enumerate(layout.columns):
+        if i < len(layout.columns) - 1 and c.sep != "space":
+            return None
+        if c.name == "time":
+            if c.shape not in _LANE_TIMES:
+                return None
+            opener, closer = c.wrap[:1].strip(), c.wrap[1:].strip()
+            program.append((LAYOUT_OPS.index(c.shape), LAYOUT_FIELDS.index("none"), "", opener, closer, False))
+            continue
+        if c.shape not in _LANE_SHAPES:
+            return None
+        if not c.name:
+            kind = "none"
+        elif c.name == "level":
+            kind = "level"
+        elif c.name == "component" and c.shape == "program":
+            kind = "component"
+        elif c.name == "pid":
+            kind = "pid"
+        else:
+            kind = "other"
+        program.append((LAYOUT_OPS.index(c.shape), LAYOUT_FIELDS.index(kind), c.name, "", "", c.optional))
+    return tuple(program)
+
+
+def _no_layout(text: str) -> None:
+    return None
+
+
 def lane_spec(parser: Parser, miner: PatternMiner, settings: Settings) -> LaneSpec:
     """Every rule the lane shares with the Python path, from its one definition, for the
     lines of one source (``parser``) mined by ``miner``."""
     stages, guards, opens_mode, joins_after_time = _programs()
+    reader = parser.layout_reader
+    program = layout_program(reader.layout) if reader is not None else None
+    mode = "none" if reader is None else "declines" if program is None else "runs"
     return LaneSpec(
         version=VERSION,
         key_cache=miner.key_cache,
@@ -153,6 +197,13 @@ def lane_spec(parser: Parser, miner: PatternMiner, settings: Settings) -> LaneSp
         columns=COLUMNS,
         pattern_count_items=COUNT_ITEMS,
         sample_chars=SAMPLE_CHARS,
+        layout_mode=LAYOUT_MODES.index(mode),
+        layout_format=LAYOUT_FORMAT,
+        layout=program or (),
+        layout_time=reader.minute_us if reader is not None else _no_layout,
+        layout_level=level_of,
+        layout_times={},
+        layout_levels={},
     )
 
 
@@ -171,7 +222,9 @@ class CompiledLane:
         self._batch_bytes = settings.batch_bytes
         self._max_line = settings.max_file_lines
         self._min_line = min_line
+        self._settings = settings
         self._spec = _lane.compile(lane_spec(parser, miner, settings))
+        self._reader = parser.layout_reader  # the layout the spec has: another is compiled anew
         self._miner = miner
         # Patterns by shape, while the miner's templates hold (see PatternMiner.generation).
         self._patterns: dict[object, tuple[str, str]] = {}
@@ -196,6 +249,9 @@ class CompiledLane:
         if self.buf is None or line < self._min_line:
             return False
         assert _lane is not None
+        if self._parser.layout_reader is not self._reader:  # the parser took another layout
+            self._reader = self._parser.layout_reader
+            self._spec = _lane.compile(lane_spec(self._parser, self._miner, self._settings))
         if not _lane.takes(data, start, FORMATS.index(self._parser.settled()), self._spec):
             return False
         # The event before the run is the Python path's, maybe in a mode (a Go panic, a
@@ -209,6 +265,9 @@ class CompiledLane:
         miner and the batch (``seen``) as the Python path counts an event's."""
         buf = self.buf
         assert buf is not None and _lane is not None
+        if self._parser.layout_reader is not self._reader:
+            self._reader = self._parser.layout_reader
+            self._spec = _lane.compile(lane_spec(self._parser, self._miner, self._settings))
         ingested_us = (buf.ingested_at - EPOCH) // MICROSECOND
         sticky = FORMATS.index(self._parser.settled())
         if self._miner.generation != self._generation:
@@ -224,6 +283,8 @@ class CompiledLane:
         )  # fmt: skip
         self._generation = self._miner.generation  # what is kept now was looked up after any change
         self._parser.settle(FORMATS[sticky])  # as after its last line
+        if self._reader is not None:
+            self._parser.read_elsewhere(count)  # each row's first line fit the layout
         run.end_offset = run.offset + stop - run.start
         run.source = b""  # the block is the reader's again
         return CopyRows(data, count, months, errors)

@@ -42,7 +42,19 @@ KINDS = {
     "bounds": "a tuple of (int, str) pairs",
     "candidates": "a tuple of 128 bytes, one per ASCII character",
     "stages": "a tuple of stages, each a tuple of stand-in rules",
+    "layout": "a layout's program: a tuple of columns, each (op, field, name, opener, closer, optional)",
 }
+
+# The ops of a layout's program (``logpipe.ingest.lane.layout_program``): what a column's
+# text looks like, by the name ``parsing.layouts`` gives it (a time by its family). The C
+# reads them by number, as ``LAYOUT_OP_<NAME>``; this order is their numbering.
+LAYOUT_OPS = ("ymd", "bracket", "angle", "paren", "program", "int", "word", "punct")
+# What a column's text becomes (``LayoutReader.read``): nothing, the level, the component
+# (and a pid in it), the pid, a field of the column's name. ``LAYOUT_FIELD_<NAME>`` in C.
+LAYOUT_FIELDS = ("none", "level", "component", "pid", "other")
+# The lane's mode for a source: no layout (the formats), a layout it runs, a layout it
+# cannot run (it takes no line: the Python path reads them all). ``LAYOUT_MODE_<NAME>``.
+LAYOUT_MODES = ("none", "runs", "declines")
 ENCODING = 1
 
 
@@ -103,13 +115,22 @@ class LaneSpec:
     pattern_count_items: tuple[str, ...] = field(metadata=_kind("words"))  # COUNT_ITEMS
     sample_chars: int = field(metadata=_kind("count"))  # SAMPLE_CHARS
 
+    # The source's layout (parsing.layouts), when the parser reads with one.
+    layout_mode: int = field(metadata=_kind("count"))  # an index in LAYOUT_MODES
+    layout_format: str = field(metadata=_kind("text"))  # layouts.LAYOUT_FORMAT
+    layout: tuple[Any, ...] = field(metadata=_kind("layout"))  # lane.layout_program
+    layout_time: Any = field(metadata=_kind("callable"))  # LayoutReader.minute_us: a time's text less seconds
+    layout_level: Any = field(metadata=_kind("callable"))  # layouts.level_of
+    layout_times: dict[str, Any] = field(metadata=_kind("dict"))  # what layout_time said, by the text it was given
+    layout_levels: dict[str, Any] = field(metadata=_kind("dict"))  # what layout_level said, by the token
+
 
 def schema() -> tuple[tuple[str, str], ...]:
     """The fields of ``LaneSpec`` in order, with their kinds."""
     return tuple((f.name, f.metadata["kind"]) for f in dataclasses.fields(LaneSpec))
 
 
-VERSION = hashlib.sha256(repr((ENCODING, schema())).encode()).hexdigest()[:16]
+VERSION = hashlib.sha256(repr((ENCODING, schema(), LAYOUT_OPS, LAYOUT_FIELDS, LAYOUT_MODES)).encode()).hexdigest()[:16]
 
 
 def header() -> str:
@@ -125,7 +146,11 @@ def header() -> str:
         "#define LANE_SPEC_FIELDS(X) \\",
     ]
     lines += [f"    X({name}, {kind}) \\" for name, kind in schema()]
-    lines += ["", "#endif", ""]
+    lines += [""]
+    for prefix, names in (("LAYOUT_OP", LAYOUT_OPS), ("LAYOUT_FIELD", LAYOUT_FIELDS), ("LAYOUT_MODE", LAYOUT_MODES)):
+        lines += [f"#define {prefix}_{name.upper()} {n}" for n, name in enumerate(names)]
+        lines += [f"#define N_{prefix}S {len(names)}", ""]
+    lines += ["#endif", ""]
     return "\n".join(lines)
 
 

@@ -385,6 +385,18 @@ class Parser:
         """The layout lines are read with now, if any."""
         return self._layout.layout if self._layout is not None else None
 
+    @property
+    def layout_reader(self) -> LayoutReader | None:
+        """The reader of the layout lines are read with now, if any."""
+        return self._layout
+
+    def read_elsewhere(self, lines: int) -> None:
+        """``lines`` lines that fit the layout were read for this parser elsewhere (by the
+        compiled lane), in order, after those it parsed: counted as ``parse`` counts them."""
+        if self._adapt is not None:
+            for _ in range(lines):
+                self._adapt.fits()
+
     def use_layout(self, layout: Layout) -> LayoutReader:
         """Read with ``layout`` from now on (lines already parsed are as they were)."""
         from .layouts import LayoutReader

@@ -282,6 +282,7 @@ def _epoch(text: str) -> datetime:
 
 
 _SECONDS = [timedelta(seconds=n) for n in range(60)]
+_MICROSECOND = timedelta(microseconds=1)
 _LEVEL, _PROGRAM, _PID, _OTHER = "level", "program", "pid", "other"  # what a column becomes
 
 
@@ -386,12 +387,32 @@ class LayoutReader:
                 self._times.clear()
             known = self._times[key] = self.when(m, whole=False)
         ts, refused = known
+        if refused:  # said of this line's own text, whichever line of its minute came first
+            return self.when(m, whole=False)
         if ts is not None:
             if seconds:
                 ts += _SECONDS[int(seconds)]
             if frac:
                 ts = plus_fraction(ts, frac)
         return ts, refused
+
+    def minute_us(self, text: str) -> int | None:
+        """The time of a time column's ``text`` without its seconds and fraction, in
+        microseconds since 1970 (UTC), as ``read`` takes it; None when it is refused or
+        no time. The same for every text that differs only in those (``_when``'s key):
+        what the compiled lane asks once a minute."""
+        m = self._time_only.fullmatch(text)
+        if m is None:
+            return None
+        ts, _ = self.when(m, whole=False)
+        if ts is None or ts.tzinfo is not UTC:
+            return None
+        return (ts - EPOCH) // _MICROSECOND
+
+    @cached_property
+    def _time_only(self) -> re.Pattern[str]:
+        family = next(c.shape for c in self.layout.columns if c.name == "time")
+        return re.compile("(?P<time>" + TIME_FAMILIES[family] + ")", re.S)
 
     def when(self, m: re.Match[str], *, whole: bool = True) -> tuple[datetime | None, str]:
         """The time of a matched line, or None and why it is refused; without its

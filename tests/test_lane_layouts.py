@@ -1,0 +1,202 @@
+"""The lane reading files by their layout, against the Python path: the same rows, byte
+for byte, on every generated layout (inferred from its sample, as planning infers it) and
+on lines spliced from a layout's own column patterns, damaged or not.
+
+``make test`` runs a short, fixed sample; ``make fuzz`` a long, fresh one
+(LOGPIPE_FUZZ_SCALE many times the examples).
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from log_layouts import LAYOUTS, generate
+
+from logpipe.ingest import lane as lane_module
+from logpipe.ingest.lane import layout_program
+from logpipe.parsing.formats import Parser
+from logpipe.parsing.inference import choose
+from logpipe.parsing.layouts import SEPARATORS, SHAPES, TIME_END, TIME_FAMILIES, TIME_START, Column, Layout
+
+from lane_oracle import INGESTED, assert_same
+from log_grammar import FUZZ_SCALE, PLAIN, PLAIN_ALPHABET, examples, lines
+
+pytestmark = pytest.mark.skipif(not lane_module.available(), reason="the compiled lane is not built")
+
+LINES = 300
+
+
+def _inferred(layout: object, count: int = LINES) -> tuple[Layout | None, list[str]]:
+    truth = generate(layout, count)  # type: ignore[arg-type]
+    text = [t.line for t in truth]
+    return choose(text[:200], reference=INGESTED).layout, text
+
+
+def _damaged(text: list[str], seed: int) -> list[str]:
+    """Lines with a character changed, dropped or doubled here and there, and a few of
+    another kind between them: what makes a line not fit, or fit another way."""
+    r = random.Random(seed)
+    out = []
+    for line in text:
+        if line and r.random() < 0.3:
+            at = r.randrange(len(line))
+            what = r.choice(("change", "drop", "double"))
+            c = r.choice(PLAIN + "\t\u00e9")
+            line = (
+                line[:at] + c + line[at + 1 :]
+                if what == "change"
+                else line[:at] + line[at + 1 :]
+                if what == "drop"
+                else line[:at] + line[at] + line[at:]
+            )
+        out.append(line)
+        if r.random() < 0.05:
+            out.append(r.choice(("    at indented continuation", "", "Traceback (most recent call last):")))
+    return out
+
+
+@pytest.mark.parametrize("layout", LAYOUTS, ids=[lay.name for lay in LAYOUTS])
+def test_every_generated_layout_gives_the_same_rows_both_ways(layout: object) -> None:
+    inferred, text = _inferred(layout)
+    if inferred is None:
+        pytest.skip("a known format reads it: no layout")
+    assert_same(("\n".join(text) + "\n").encode(), layout=inferred)
+    assert_same(("\n".join(_damaged(text, 1)) + "\n").encode(), layout=inferred, batch_rows=7)
+    assert_same(("\n".join(text) + "\n").encode(), layout=inferred, tz="Europe/Paris")
+
+
+def test_the_lane_reads_the_layouts_it_has_readers_for() -> None:
+    # The comparison above is worth something only where the lane took the lines.
+    taken = {}
+    for layout in LAYOUTS:
+        inferred, text = _inferred(layout, 100)
+        if inferred is not None and layout_program(inferred) is not None:
+            taken[layout.name] = assert_same(("\n".join(text) + "\n").encode(), layout=inferred).lane_rows
+    assert len(taken) >= 5, taken
+    assert all(rows >= 90 for rows in taken.values()), taken
+
+
+def test_a_layout_the_lane_has_no_reader_for_is_read_by_the_python_path_alone() -> None:
+    layout = Layout((Column("time", "epoch"), Column("level", "word")))
+    assert layout_program(layout) is None
+    data = b"".join(b"%d INFO line %d\n" % (1764496800 + k, k) for k in range(50))
+    assert assert_same(data, layout=layout).lane_rows == 0
+
+
+# -- lines spliced from a layout's columns ---------------------------------------------------
+
+_NAMES = ("", "level", "pid", "component", "host", "thread", "severity", "request_id")
+_SHAPES = ("bracket", "angle", "paren", "program", "int", "word", "punct", "clock")
+
+
+def _piece(pattern: str) -> st.SearchStrategy[str]:
+    return st.from_regex(re.compile(pattern, re.S), fullmatch=True, alphabet=PLAIN_ALPHABET)
+
+
+# Column texts as logs write them (and as a shape's pattern makes them, now and then).
+_TYPICAL = {
+    "bracket": ["[main]", "[INFO]", "[Warning]", "[2212]", "[a[b]c]", "[WARN]:", "[]", "[0012]", "[<6>]"],
+    "angle": ["<0.223.0>", "<6>", "<3>:", "<>", "<11>"],
+    "paren": ["(12)", "(main):", "()", "(error)"],
+    "program": ["sshd[123]:", "kernel:", "org.x.Y:", "main.go:12:", "cron[0042]]", "a:b:", "db]"],
+    "int": ["12", "4711:", "007", "0", "1234567890123456789012"],
+    "word": ["INFO", "host-1", "warn", "x:", "db01.example", "E", "Note", "notice", "LOG:", "(x", "a,b"],
+    "punct": ["|", "-", "---", "=>", ":", "----", "*"],
+    "clock": ["10:00:00", "1:02"],
+}
+
+
+@st.composite
+def layouts(draw: st.DrawFn) -> Layout:
+    """A layout of a time (maybe) and up to five columns, mostly of what the lane reads."""
+    columns = []
+    for _ in range(draw(st.integers(0, 5))):
+        shape = draw(st.sampled_from(_SHAPES))
+        columns.append(Column(draw(st.sampled_from(_NAMES)), shape, draw(st.sampled_from(["space"] * 6 + ["none"]))))
+    if draw(st.booleans()) or not columns:
+        wrap = draw(st.sampled_from(["", "", "[]", " ,", "()"]))
+        family = draw(st.sampled_from(["ymd"] * 5 + ["month_day"]))
+        columns.insert(draw(st.integers(0, len(columns))), Column("time", family, "space", wrap))
+    last = columns[-1]
+    if last.name != "time" and draw(st.booleans()):
+        columns[-1] = Column(last.name, last.shape, last.sep, last.wrap, optional=True)
+    return Layout(tuple(columns), draw(st.sampled_from(["md", "dm"])))
+
+
+@st.composite
+def spliced_lines(draw: st.DrawFn, layout: Layout) -> str:
+    """A line made of text each column's own pattern matches, or now and then of another."""
+    out = []
+    for i, c in enumerate(layout.columns):
+        if c.name == "time":
+            text = draw(
+                st.one_of(
+                    st.tuples(
+                        st.datetimes(datetime(1990, 1, 1), datetime(2030, 1, 1)),
+                        st.sampled_from(["", ".123", ",5", "Z", "+01:00", " PM", ":60"]),
+                    ).map(lambda tz: f"{tz[0]:%Y-%m-%d %H:%M:%S}{tz[1]}"),
+                    st.tuples(
+                        st.datetimes(datetime(2026, 1, 1), datetime(2026, 12, 1)),
+                        st.sampled_from(["", ".123", ",5", "Z", "+01:00", " PM", ":60"]),
+                    ).map(lambda tz: f"{tz[0]:%Y-%m-%d %H:%M:%S}{tz[1]}"),
+                    _piece(TIME_START + "(?:" + TIME_FAMILIES[c.shape] + ")" + TIME_END),
+                )
+            )
+            text = c.wrap[:1].strip() + text + c.wrap[1:].strip()
+        elif c.optional and draw(st.booleans()):
+            text = ""
+        else:
+            typical = st.sampled_from(_TYPICAL[c.shape] + ["INFO", "[WARN]", "<6>", "x:", "12"])
+            text = draw(st.one_of(typical, typical, typical, _piece(SHAPES[c.shape])))
+        out.append(text)
+        if i < len(layout.columns) - 1:
+            out.append(draw(st.one_of(_piece(SEPARATORS[c.sep]), st.just(" "), st.just(" "))))
+    out.append(draw(st.sampled_from([" ", " ", "", ": ", "  "])))
+    out.append(draw(st.text(PLAIN_ALPHABET, max_size=30)))
+    return "".join(out)
+
+
+@st.composite
+def layout_documents(draw: st.DrawFn) -> tuple[Layout, bytes]:
+    layout = draw(layouts())
+    text = draw(st.lists(st.one_of(*[spliced_lines(layout)] * 8, lines), min_size=4, max_size=30))
+    return layout, ("\n".join(text) + draw(st.sampled_from(["\n", ""]))).encode("utf-8", "surrogatepass")
+
+
+_options = st.fixed_dictionaries(
+    {},
+    optional={
+        "batch_rows": st.integers(1, 7),
+        "max_line_bytes": st.integers(8, 200),
+        "tz": st.just("Europe/Paris"),
+        "max_event_lines": st.integers(1, 4),
+    },
+)
+
+
+def test_lines_spliced_from_a_layouts_columns_give_the_same_rows_both_ways() -> None:
+    taken = {"lines": 0}
+
+    @examples(200)
+    @given(layout_documents(), _options)
+    def same(doc: tuple[Layout, bytes], chosen: dict[str, object]) -> None:
+        layout, data = doc
+        taken["lines"] += assert_same(data, layout=layout, **chosen).lane_rows  # type: ignore[arg-type]
+
+    same()
+    assert taken["lines"] > 100 * FUZZ_SCALE, taken
+
+
+def test_a_refused_time_is_said_of_each_lines_own_text() -> None:
+    layout = Layout((Column("time", "ymd"), Column("level", "word")))
+    parser = Parser(reference=datetime(2026, 11, 30, tzinfo=UTC), layout=layout)
+    first = parser.parse("1970-01-01 00:00:01 INFO first")
+    second = parser.parse("1970-01-01 00:00:02 INFO second")
+    assert first.ts is None and second.ts is None
+    assert first.fields is not None and "'1970-01-01 00:00:01'" in first.fields["time_refused"]
+    assert second.fields is not None and "'1970-01-01 00:00:02'" in second.fields["time_refused"]
