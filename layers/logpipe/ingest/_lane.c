@@ -12,7 +12,10 @@
  * fields are read) and runs them. What is written here are the readers of four layouts
  * (access logs, JSON, logfmt, the application layout), the time formats they use, and
  * the COPY text of each column, which the tests hold against the Python path on lines
- * generated from its patterns.
+ * generated from its patterns; and a reader of each column shape and time family a
+ * file's layout (``parsing.layouts``) is made of, which runs the layout's program (the
+ * spec's ``layout``) as the layout's regex would, the times and level words asked of the
+ * Python path's own code once per minute and per word.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -418,7 +421,7 @@ typedef struct {
  * op), what it becomes (a field kind and a name), the time's wrapping characters, and
  * whether it may be absent (the last column only). */
 typedef struct {
-    int op, field, optional;
+    int op, field, optional, sep;
     Text name, opener, closer;
 } LayoutColumn;
 
@@ -735,11 +738,11 @@ guard_of(Spec *sp, PyObject *v, Guard *g)
     return 0;
 }
 
-/* A layout's program: a tuple of (op, field, name, opener, closer, optional). */
+/* A layout's program: a tuple of (op, field, name, opener, closer, optional, sep). */
 static int
 read_layout(Spec *sp, PyObject *obj, const char *name, LayoutProgram *out)
 {
-    static const char what[] = "a layout's program: a tuple of (op, field, name, opener, closer, optional)";
+    static const char what[] = "a layout's program: a tuple of (op, field, name, opener, closer, optional, sep)";
     PyObject *v = field_of(obj, name);
     if (v == NULL)
         return -1;
@@ -751,8 +754,9 @@ read_layout(Spec *sp, PyObject *obj, const char *name, LayoutProgram *out)
     for (int i = 0; i < out->n; i++) {
         PyObject *c = PyTuple_GET_ITEM(v, i);
         LayoutColumn *lc = &out->c[i];
-        if (!PyTuple_Check(c) || PyTuple_GET_SIZE(c) != 6 || !PyLong_Check(PyTuple_GET_ITEM(c, 0)) ||
+        if (!PyTuple_Check(c) || PyTuple_GET_SIZE(c) != 7 || !PyLong_Check(PyTuple_GET_ITEM(c, 0)) ||
             !PyLong_Check(PyTuple_GET_ITEM(c, 1)) || !PyBool_Check(PyTuple_GET_ITEM(c, 5)) ||
+            !PyLong_Check(PyTuple_GET_ITEM(c, 6)) ||
             text_of(PyTuple_GET_ITEM(c, 2), &lc->name) < 0 || text_of(PyTuple_GET_ITEM(c, 3), &lc->opener) < 0 ||
             text_of(PyTuple_GET_ITEM(c, 4), &lc->closer) < 0) {
             PyErr_Clear();
@@ -761,7 +765,9 @@ read_layout(Spec *sp, PyObject *obj, const char *name, LayoutProgram *out)
         lc->op = (int)PyLong_AsLong(PyTuple_GET_ITEM(c, 0));
         lc->field = (int)PyLong_AsLong(PyTuple_GET_ITEM(c, 1));
         lc->optional = PyTuple_GET_ITEM(c, 5) == Py_True;
+        lc->sep = (int)PyLong_AsLong(PyTuple_GET_ITEM(c, 6));
         if (lc->op < 0 || lc->op >= N_LAYOUT_OPS || lc->field < 0 || lc->field >= N_LAYOUT_FIELDS ||
+            lc->sep < 0 || lc->sep >= N_LAYOUT_SEPS ||
             lc->opener.n > 1 || lc->closer.n > 1 || (lc->optional && i != out->n - 1))
             return bad_field(name, what);
     }
@@ -2239,21 +2245,21 @@ layout_clock(const char *s, Py_ssize_t p, Py_ssize_t n, TimeSpan *t)
     return 0;
 }
 
-/* The family ``ymd``: 2026-11-30 10:00:00.123Z, 2026/11/30-10:00:00, ... */
-static int
-layout_ymd(const char *s, Py_ssize_t p, Py_ssize_t n, TimeSpan *t)
+static inline int
+in_text(const char *chars, unsigned char c)
 {
-    if (digits(s, p, n, 4, 4) != p + 4 || p + 4 >= n)
+    for (; *chars; chars++)
+        if ((unsigned char)*chars == c)
+            return 1;
+    return 0;
+}
+
+/* ``_DATE_TIME`` (T|\s+|[_@:-]|,\s*) then ``_CLOCK`` at s[e:]. */
+static int
+layout_date_time(const char *s, Py_ssize_t e, Py_ssize_t n, TimeSpan *t)
+{
+    if (e >= n)
         return -1;
-    char ds = s[p + 4];
-    if (ds != '-' && ds != '/' && ds != '.')
-        return -1;
-    Py_ssize_t e = digits(s, p + 5, n, 1, 2);
-    if (e < 0 || e >= n || s[e] != ds)
-        return -1;
-    if ((e = digits(s, e + 1, n, 1, 2)) < 0 || e >= n)
-        return -1;
-    /* _DATE_TIME: (?:T|\s+|[_@:-]|,\s*) */
     if (s[e] == 'T' || s[e] == '_' || s[e] == '@' || s[e] == ':' || s[e] == '-')
         e++;
     else if (s[e] == ' ' || s[e] == ',') {
@@ -2266,13 +2272,158 @@ layout_ymd(const char *s, Py_ssize_t p, Py_ssize_t n, TimeSpan *t)
     return layout_clock(s, e, n, t);
 }
 
-static inline int
-in_text(const char *chars, unsigned char c)
+/* ``_WEEKDAY`` at s[p:]: where it ends (p when there is none), or -1 (not sure). */
+static Py_ssize_t
+layout_weekday(const char *s, Py_ssize_t p, Py_ssize_t n)
 {
-    for (; *chars; chars++)
-        if ((unsigned char)*chars == c)
-            return 1;
-    return 0;
+    static const char days[] = "MonTueWedThuFriSatSun";
+    int found = 0;
+    for (int i = 0; i < 7 && !found && p + 3 <= n; i++)
+        found = memcmp(s + p, days + 3 * i, 3) == 0;
+    if (!found)
+        return p;
+    Py_ssize_t e = p + 3;
+    while (e < n && s[e] >= 'a' && s[e] <= 'z')
+        e++;
+    if (e < n && s[e] == '.')
+        e++;
+    if (e < n && s[e] == ',')
+        e++;
+    if (e >= n || s[e] != ' ')
+        return -1;
+    while (e < n && s[e] == ' ')
+        e++;
+    return e;
+}
+
+/* ``_MONTH_NAMES`` at s[p:]: the end of the alternative that matches, or -1. */
+static Py_ssize_t
+layout_month(const char *s, Py_ssize_t p, Py_ssize_t n)
+{
+    static const char *names[12][2] = {{"Jan", "uary"}, {"Feb", "ruary"}, {"Mar", "ch"}, {"Apr", "il"},
+                                       {"May", ""},     {"Jun", "e"},     {"Jul", "y"},  {"Aug", "ust"},
+                                       {"Sep", "ember"}, {"Oct", "ober"}, {"Nov", "ember"}, {"Dec", "ember"}};
+    static const char upper[] = "JANFEBMARAPRMAYJUNJULAUGSEPOCTNOVDEC";
+    if (p + 3 > n)
+        return -1;
+    for (int i = 0; i < 12; i++) {
+        if (memcmp(s + p, names[i][0], 3) != 0)
+            continue;
+        Py_ssize_t e = p + 3, k = (Py_ssize_t)strlen(names[i][1]);
+        if (i == 8 && e < n && s[e] == 't') /* Sept?(?:ember)? */
+            e++;
+        if (k && e + k <= n && memcmp(s + e, names[i][1], k) == 0)
+            e += k;
+        return e;
+    }
+    for (int i = 0; i < 12; i++)
+        if (memcmp(s + p, upper + 3 * i, 3) == 0)
+            return p + 3;
+    return -1;
+}
+
+/* The time of family ``op`` (``TIME_FAMILIES``) at s[p:]: 0, or -1 (not sure). */
+static int
+layout_time(int op, const char *s, Py_ssize_t p, Py_ssize_t n, TimeSpan *t)
+{
+    Py_ssize_t e;
+    char ds;
+    switch (op) {
+    case LAYOUT_OP_YMD: /* (?P<Y>\d{4})(?P<ds>[-/.])(?P<M>\d{1,2})(?P=ds)(?P<D>\d{1,2}) */
+        if (digits(s, p, n, 4, 4) != p + 4 || p + 4 >= n)
+            return -1;
+        ds = s[p + 4];
+        if (ds != '-' && ds != '/' && ds != '.')
+            return -1;
+        e = digits(s, p + 5, n, 1, 2);
+        if (e < 0 || e >= n || s[e] != ds)
+            return -1;
+        if ((e = digits(s, e + 1, n, 1, 2)) < 0)
+            return -1;
+        return layout_date_time(s, e, n, t);
+    case LAYOUT_OP_NUMERIC_YEAR_LAST: /* A ds B ds (\d{4}|\d{2}) */
+    case LAYOUT_OP_NUMERIC_NO_YEAR:   /* A ds B \s+ */
+        if ((e = digits(s, p, n, 1, 2)) < 0 || e >= n)
+            return -1;
+        ds = s[e];
+        if (ds != '-' && ds != '/' && ds != '.')
+            return -1;
+        if ((e = digits(s, e + 1, n, 1, 2)) < 0 || e >= n)
+            return -1;
+        if (op == LAYOUT_OP_NUMERIC_NO_YEAR) {
+            if (s[e] != ' ')
+                return -1;
+            while (e < n && s[e] == ' ')
+                e++;
+            return layout_clock(s, e, n, t);
+        }
+        if (s[e] != ds)
+            return -1;
+        e++;
+        if (digits(s, e, n, 4, 4) == e + 4)
+            e += 4;
+        else if (digits(s, e, n, 2, 2) == e + 2)
+            e += 2;
+        else
+            return -1;
+        return layout_date_time(s, e, n, t);
+    case LAYOUT_OP_DAY_MONTH: /* _WEEKDAY D[ /-]mon\.?[ /-](\d{4}|\d{2}) */
+        if ((e = layout_weekday(s, p, n)) < 0 || (e = digits(s, e, n, 1, 2)) < 0 || e >= n || !in_text(" /-", s[e]))
+            return -1;
+        if ((e = layout_month(s, e + 1, n)) < 0)
+            return -1;
+        if (e < n && s[e] == '.')
+            e++;
+        if (e >= n || !in_text(" /-", s[e]))
+            return -1;
+        e++;
+        if (digits(s, e, n, 4, 4) == e + 4)
+            e += 4;
+        else if (digits(s, e, n, 2, 2) == e + 2)
+            e += 2;
+        else
+            return -1;
+        return layout_date_time(s, e, n, t);
+    case LAYOUT_OP_MONTH_DAY:
+        /* _WEEKDAY mon\.?[ /-]+D(?:st|nd|rd|th)?,?(?:[ /-]+(?P<Y>\d{4}))?,? _DATE_TIME _CLOCK
+         * (?:\s+(?P<Yafter>\d{4})(?!\d))? */
+        if ((e = layout_weekday(s, p, n)) < 0 || (e = layout_month(s, e, n)) < 0)
+            return -1;
+        if (e < n && s[e] == '.')
+            e++;
+        if (e >= n || !in_text(" /-", s[e]))
+            return -1;
+        while (e < n && in_text(" /-", s[e]))
+            e++;
+        if ((e = digits(s, e, n, 1, 2)) < 0)
+            return -1;
+        if (e + 1 < n && ((s[e] == 's' && s[e + 1] == 't') || (s[e] == 'n' && s[e + 1] == 'd') ||
+                          (s[e] == 'r' && s[e + 1] == 'd') || (s[e] == 't' && s[e + 1] == 'h')))
+            e += 2;
+        if (e < n && s[e] == ',')
+            e++;
+        {
+            Py_ssize_t y = e;
+            while (y < n && in_text(" /-", s[y]))
+                y++;
+            if (y > e && digits(s, y, n, 4, 4) == y + 4)
+                e = y + 4;
+        }
+        if (e < n && s[e] == ',')
+            e++;
+        if (layout_date_time(s, e, n, t) < 0)
+            return -1;
+        e = t->end;
+        {
+            Py_ssize_t y = e;
+            while (y < n && s[y] == ' ')
+                y++;
+            if (y > e && digits(s, y, n, 4, 4) == y + 4 && !(y + 4 < n && is_digit(s[y + 4])))
+                t->end = y + 4;
+        }
+        return 0;
+    }
+    return -1;
 }
 
 /* The end of a column of shape ``op`` (``SHAPES``) at s[p:], or -1 where it does not
@@ -2426,7 +2577,7 @@ layout_line(const Spec *sp, const char *s, Py_ssize_t n, Line *ln, Buf *fields)
     int time_col = -1;
     for (int i = 0; i < lp->n; i++) {
         const LayoutColumn *c = &lp->c[i];
-        if (c->op == LAYOUT_OP_YMD) {
+        if (c->op < LAYOUT_OP_BRACKET) { /* a time */
             if (c->opener.n) {
                 if (p >= n || s[p] != c->opener.p[0])
                     return -1;
@@ -2434,7 +2585,7 @@ layout_line(const Spec *sp, const char *s, Py_ssize_t n, Line *ln, Buf *fields)
             }
             if (p > 0 && (is_alnum(s[p - 1]) || in_text("_.:/+-", s[p - 1]))) /* TIME_START */
                 return -1;
-            if (layout_ymd(s, p, n, &ts) < 0)
+            if (layout_time(c->op, s, p, n, &ts) < 0)
                 return -1;
             at[i] = p;
             p = end[i] = ts.end;
@@ -2456,11 +2607,21 @@ layout_line(const Spec *sp, const char *s, Py_ssize_t n, Line *ln, Buf *fields)
             if (e >= 0)
                 p = e;
         }
-        if (i < lp->n - 1) { /* the separator: \s+ */
-            if (p >= n || s[p] != ' ')
+        if (i < lp->n - 1) { /* the separator (SEPARATORS), as much as it may take */
+            Py_ssize_t q = p;
+            while (q < n && s[q] == ' ')
+                q++;
+            if (c->sep == LAYOUT_SEP_SPACE && q == p)
                 return -1;
-            while (p < n && s[p] == ' ')
-                p++;
+            if (c->sep == LAYOUT_SEP_COMMA) { /* \s*[,;]\s* */
+                if (q >= n || (s[q] != ',' && s[q] != ';'))
+                    return -1;
+                q++;
+                while (q < n && s[q] == ' ')
+                    q++;
+            }
+            if (c->sep != LAYOUT_SEP_NONE)
+                p = q;
         }
     }
     /* (?:(?<=[\]:>)|\-\s])\s*|\s+|$)(?P<message>.*) */

@@ -2,7 +2,7 @@
 #ifndef LANE_SPEC_H
 #define LANE_SPEC_H
 
-#define LANE_SPEC_VERSION "7632390a1f5ff52b"
+#define LANE_SPEC_VERSION "3ebb54551f623aa2"
 
 /* X(name, kind) for each field of LaneSpec, in its order. */
 #define LANE_SPEC_FIELDS(X) \
@@ -47,14 +47,18 @@
     X(layout_levels, dict) \
 
 #define LAYOUT_OP_YMD 0
-#define LAYOUT_OP_BRACKET 1
-#define LAYOUT_OP_ANGLE 2
-#define LAYOUT_OP_PAREN 3
-#define LAYOUT_OP_PROGRAM 4
-#define LAYOUT_OP_INT 5
-#define LAYOUT_OP_WORD 6
-#define LAYOUT_OP_PUNCT 7
-#define N_LAYOUT_OPS 8
+#define LAYOUT_OP_NUMERIC_YEAR_LAST 1
+#define LAYOUT_OP_NUMERIC_NO_YEAR 2
+#define LAYOUT_OP_DAY_MONTH 3
+#define LAYOUT_OP_MONTH_DAY 4
+#define LAYOUT_OP_BRACKET 5
+#define LAYOUT_OP_ANGLE 6
+#define LAYOUT_OP_PAREN 7
+#define LAYOUT_OP_PROGRAM 8
+#define LAYOUT_OP_INT 9
+#define LAYOUT_OP_WORD 10
+#define LAYOUT_OP_PUNCT 11
+#define N_LAYOUT_OPS 12
 
 #define LAYOUT_FIELD_NONE 0
 #define LAYOUT_FIELD_LEVEL 1
@@ -67,5 +71,11 @@
 #define LAYOUT_MODE_RUNS 1
 #define LAYOUT_MODE_DECLINES 2
 #define N_LAYOUT_MODES 3
+
+#define LAYOUT_SEP_SPACE 0
+#define LAYOUT_SEP_COMMA 1
+#define LAYOUT_SEP_NONE 2
+#define LAYOUT_SEP_MAYBE_SPACE 3
+#define N_LAYOUT_SEPS 4
 
 #endif

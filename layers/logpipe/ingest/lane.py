@@ -25,6 +25,18 @@ takes the Python path:
 
 and text that no format claims, with no time to look for in its head.
 
+In a file read with a layout (``parsing.layouts``), a line is the layout's when it fits
+it, and the lane reads it by the layout's program (``layout_program``): each column's
+shape and the time's family as the layout's regex reads them, where the time families
+are the calendar ones with a clock (``ymd``, ``numeric_year_last``, ``numeric_no_year``,
+``day_month``, ``month_day``) and the separators spaces, commas or none. Times and level
+words come from the Python path's own code (``LayoutReader.minute_us``, ``level_of``),
+asked once per minute and per word. A line the C is not sure of (one the regex would
+read another way, or that does not fit, or whose time is refused) is the Python path's;
+a layout with other columns (epoch times, a time of day alone, tab-separated cells) is
+read by the Python path alone. When the parser infers a new layout halfway through a
+file, the lane takes the new one's program.
+
 Indented lines after a line join its event, as the multi-line rules join them, within
 the limits of one event.
 
@@ -77,7 +89,7 @@ from ..parsing.layouts import LAYOUT_FORMAT, Layout, level_of
 from ..parsing.multiline import INDENT, JAVA_EXC_GUARD, JOINS_UNPARSED, OPENS_MODE, can_continue
 from ..patterns import PatternMiner
 from ..patterns.masking import SHAPE_KEY_STAGES, StandIn
-from .lane_spec import LAYOUT_FIELDS, LAYOUT_MODES, LAYOUT_OPS, VERSION, LaneSpec
+from .lane_spec import LAYOUT_FIELDS, LAYOUT_MODES, LAYOUT_OPS, LAYOUT_SEPS, VERSION, LaneSpec
 
 _lane: ModuleType | None
 try:
@@ -117,24 +129,26 @@ def _programs() -> tuple[Any, ...]:
 
 
 # The time families and column shapes the lane reads (``LAYOUT_OPS``), the separators it
-# reads between columns: a layout of any other is the Python path's alone.
-_LANE_TIMES = frozenset(("ymd",))
+# reads between columns (``LAYOUT_SEPS``): a layout of any other is the Python path's alone.
+_LANE_TIMES = frozenset(("ymd", "numeric_year_last", "numeric_no_year", "day_month", "month_day"))
 _LANE_SHAPES = frozenset(("bracket", "angle", "paren", "program", "int", "word", "punct"))
 
 
-def layout_program(layout: Layout) -> tuple[tuple[int, int, str, str, str, bool], ...] | None:
+def layout_program(layout: Layout) -> tuple[tuple[int, int, str, str, str, bool, int], ...] | None:
     """``layout`` as the lane runs it: per column (op, field, name, opener, closer,
-    optional), the numbers being indexes in ``LAYOUT_OPS`` and ``LAYOUT_FIELDS``; None for
-    a layout the lane does not run (a time family, shape or separator it has no reader for)."""
+    optional, sep), the numbers being indexes in ``LAYOUT_OPS``, ``LAYOUT_FIELDS`` and
+    ``LAYOUT_SEPS``; None for a layout the lane does not run (a time family, shape or
+    separator it has no reader for)."""
     program = []
-    for i, c in enumerate(layout.columns):
-        if i < len(layout.columns) - 1 and c.sep != "space":
+    for c in layout.columns:
+        if c.sep not in LAYOUT_SEPS:
             return None
+        sep = LAYOUT_SEPS.index(c.sep)
         if c.name == "time":
             if c.shape not in _LANE_TIMES:
                 return None
             opener, closer = c.wrap[:1].strip(), c.wrap[1:].strip()
-            program.append((LAYOUT_OPS.index(c.shape), LAYOUT_FIELDS.index("none"), "", opener, closer, False))
+            program.append((LAYOUT_OPS.index(c.shape), LAYOUT_FIELDS.index("none"), "", opener, closer, False, sep))
             continue
         if c.shape not in _LANE_SHAPES:
             return None
@@ -148,7 +162,7 @@ def layout_program(layout: Layout) -> tuple[tuple[int, int, str, str, str, bool]
             kind = "pid"
         else:
             kind = "other"
-        program.append((LAYOUT_OPS.index(c.shape), LAYOUT_FIELDS.index(kind), c.name, "", "", c.optional))
+        program.append((LAYOUT_OPS.index(c.shape), LAYOUT_FIELDS.index(kind), c.name, "", "", c.optional, sep))
     return tuple(program)
 
 

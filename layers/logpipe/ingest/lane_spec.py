@@ -42,13 +42,19 @@ KINDS = {
     "bounds": "a tuple of (int, str) pairs",
     "candidates": "a tuple of 128 bytes, one per ASCII character",
     "stages": "a tuple of stages, each a tuple of stand-in rules",
-    "layout": "a layout's program: a tuple of columns, each (op, field, name, opener, closer, optional)",
+    "layout": "a layout's program: a tuple of columns, each (op, field, name, opener, closer, optional, sep)",
 }
 
 # The ops of a layout's program (``logpipe.ingest.lane.layout_program``): what a column's
 # text looks like, by the name ``parsing.layouts`` gives it (a time by its family). The C
 # reads them by number, as ``LAYOUT_OP_<NAME>``; this order is their numbering.
-LAYOUT_OPS = ("ymd", "bracket", "angle", "paren", "program", "int", "word", "punct")
+# The time families come first: an op before "bracket" is a time.
+LAYOUT_OPS = (
+    "ymd", "numeric_year_last", "numeric_no_year", "day_month", "month_day",
+    "bracket", "angle", "paren", "program", "int", "word", "punct",
+)  # fmt: skip
+# The separators after a column (``SEPARATORS``), ``LAYOUT_SEP_<NAME>`` in C.
+LAYOUT_SEPS = ("space", "comma", "none", "maybe_space")
 # What a column's text becomes (``LayoutReader.read``): nothing, the level, the component
 # (and a pid in it), the pid, a field of the column's name. ``LAYOUT_FIELD_<NAME>`` in C.
 LAYOUT_FIELDS = ("none", "level", "component", "pid", "other")
@@ -130,7 +136,9 @@ def schema() -> tuple[tuple[str, str], ...]:
     return tuple((f.name, f.metadata["kind"]) for f in dataclasses.fields(LaneSpec))
 
 
-VERSION = hashlib.sha256(repr((ENCODING, schema(), LAYOUT_OPS, LAYOUT_FIELDS, LAYOUT_MODES)).encode()).hexdigest()[:16]
+VERSION = hashlib.sha256(
+    repr((ENCODING, schema(), LAYOUT_OPS, LAYOUT_FIELDS, LAYOUT_MODES, LAYOUT_SEPS)).encode()
+).hexdigest()[:16]
 
 
 def header() -> str:
@@ -147,7 +155,10 @@ def header() -> str:
     ]
     lines += [f"    X({name}, {kind}) \\" for name, kind in schema()]
     lines += [""]
-    for prefix, names in (("LAYOUT_OP", LAYOUT_OPS), ("LAYOUT_FIELD", LAYOUT_FIELDS), ("LAYOUT_MODE", LAYOUT_MODES)):
+    for prefix, names in (
+        ("LAYOUT_OP", LAYOUT_OPS), ("LAYOUT_FIELD", LAYOUT_FIELDS), ("LAYOUT_MODE", LAYOUT_MODES),
+        ("LAYOUT_SEP", LAYOUT_SEPS),
+    ):  # fmt: skip
         lines += [f"#define {prefix}_{name.upper()} {n}" for n, name in enumerate(names)]
         lines += [f"#define N_{prefix}S {len(names)}", ""]
     lines += ["#endif", ""]

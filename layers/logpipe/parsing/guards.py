@@ -19,12 +19,11 @@ The subset, which a matcher without backtracking runs exactly:
 Classes keep Python's meaning (``\\d`` is any Unicode digit); the lane runs them on ASCII
 lines only, where a table of the 128 characters, made here by ``re``, says the same.
 
-This is the first kind of layout description that both paths execute. The layouts
-inferred for files (``parsing.layouts``: where the time sits, the level column, the
-header's fields, where the message starts) are the next: columns that name what they
-capture, compiled to a regex with groups for the Python path. The lane does not run them
-yet; once it does (one more ``LaneSpec`` field), the readers ``_lane.c`` keeps by hand
-could go.
+This is one kind of description that both paths execute. The layouts inferred for files
+(``parsing.layouts``: where the time sits, the level column, the header's fields, where
+the message starts) are another: compiled to a regex with groups for the Python path,
+and to a program of column ops for the lane (``logpipe.ingest.lane.layout_program``).
+The readers ``_lane.c`` keeps by hand for four known formats have not gone yet.
 """
 
 from __future__ import annotations
