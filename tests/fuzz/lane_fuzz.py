@@ -40,12 +40,22 @@ def load_instrumented_lane() -> None:
 load_instrumented_lane()
 with atheris.instrument_imports(include=["logpipe"]):
     from logpipe.ingest import lane
+    from logpipe.parsing.layouts import Column, Layout
 
     from lane_oracle import assert_same
 
 assert lane._lane is not None and lane._lane.__file__ == os.environ["LOGPIPE_LANE_SO"], "not the fuzzing build"
 
 FORMATS = (None, *lane.FORMATS)
+# Layouts a file may be read with: every time family and column shape the lane reads, and
+# each separator, so that the lane's layout reader meets arbitrary bytes too.
+LAYOUTS = (
+    Layout((Column("time", "ymd"), Column("pid", "int"), Column("level", "bracket"), Column("component", "program"))),
+    Layout((Column("time", "month_day"), Column("host", "word"), Column("component", "program", optional=True))),
+    Layout((Column("time", "day_month", "none", "[]"), Column("level", "angle", "comma"), Column("thread", "paren"))),
+    Layout((Column("time", "numeric_year_last"), Column("", "punct", "maybe_space"), Column("level", "word"))),
+    Layout((Column("level", "word"), Column("time", "numeric_no_year", "space", " ,"), Column("pid", "bracket"))),
+)
 
 
 def one_input(data: bytes) -> None:
@@ -65,6 +75,9 @@ def one_input(data: bytes) -> None:
     if flags & 32:
         options["max_event_lines"] = fdp.ConsumeIntInRange(1, 5)
         options["max_event_bytes"] = fdp.ConsumeIntInRange(1, 400)
+    if flags & 64:
+        options["layout"] = LAYOUTS[fdp.ConsumeIntInRange(0, len(LAYOUTS) - 1)]
+        options.pop("format", None)
     assert_same(fdp.ConsumeBytes(fdp.remaining_bytes()), **options)
 
 

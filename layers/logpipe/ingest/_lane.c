@@ -2657,8 +2657,10 @@ layout_line(const Spec *sp, const char *s, Py_ssize_t n, Line *ln, Buf *fields)
         if (!(msp->last_key_n == kn && memcmp(msp->last_key, key, kn) == 0)) {
             /* The Python path is asked the time of the whole text, less seconds and fraction. */
             PyObject *base = memo_call(sp->layout_times, sp->layout_time, s + at[time_col], end[time_col] - at[time_col]);
-            if (base == NULL)
-                return -2;
+            if (base == NULL) { /* the Python path reads the line, and deals with what raised */
+                PyErr_Clear();
+                return -1;
+            }
             if (base == Py_None)
                 return -1; /* refused, or no time: the Python path says why */
             long long us = PyLong_AsLongLong(base);
@@ -2683,8 +2685,10 @@ layout_line(const Spec *sp, const char *s, Py_ssize_t n, Line *ln, Buf *fields)
             continue;
         if (c->field == LAYOUT_FIELD_LEVEL) {
             PyObject *level = memo_call(sp->layout_levels, sp->layout_level, t, tn);
-            if (level == NULL)
-                return -2;
+            if (level == NULL) { /* as for the time */
+                PyErr_Clear();
+                return -1;
+            }
             ln->level = NULL; /* the last level column's says */
             if (level != Py_None) {
                 if (!PyUnicode_Check(level)) {
