@@ -8,9 +8,11 @@ on lines spliced from a layout's own column patterns, damaged or not.
 
 from __future__ import annotations
 
+import os
 import random
 import re
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -20,9 +22,19 @@ from log_layouts import LAYOUTS, generate
 from logpipe.ingest import lane as lane_module
 from logpipe.ingest.lane import layout_program
 from logpipe.parsing.formats import Parser
-from logpipe.parsing.inference import choose
-from logpipe.parsing.layouts import SEPARATORS, SHAPES, TIME_END, TIME_FAMILIES, TIME_START, Column, Layout
+from logpipe.parsing.inference import choose, infer
+from logpipe.parsing.layouts import (
+    SEPARATORS,
+    SHAPES,
+    TIME_END,
+    TIME_FAMILIES,
+    TIME_START,
+    Column,
+    Layout,
+    LayoutReader,
+)
 
+from conftest import LOGHUB, needs_loghub
 from lane_oracle import INGESTED, assert_same
 from log_grammar import FUZZ_SCALE, PLAIN, PLAIN_ALPHABET, examples, lines
 
@@ -224,3 +236,55 @@ def test_a_file_whose_layout_changes_halfway_gives_the_same_rows_both_ways() -> 
         assert layout is not None
         outcome = assert_same(("\n".join(before + after) + "\n").encode(), layout=layout)
         assert outcome.lane_rows > 200, (first, then)  # the lane read one of the two
+
+
+# -- real logs: the Loghub samples and this machine's own --------------------------------------
+
+_MACHINE_LOGS = ("var/log/mysql/error.log", "var/log/postgresql/*.log", "var/log/rabbitmq/*.log", "var/log/dpkg.log",
+                 "var/log/alternatives.log", "var/log/redis/*.log", "var/log/apt/history.log")  # fmt: skip
+
+
+def _real_logs() -> list[tuple[str, bytes]]:
+    found = []
+    for pattern in _MACHINE_LOGS:
+        for path in sorted(Path("/").glob(pattern))[:1]:
+            if path.is_file() and os.access(path, os.R_OK) and path.stat().st_size > 0:
+                found.append((str(path), b"\n".join(path.read_bytes().splitlines()[:3000]) + b"\n"))
+    return found
+
+
+@needs_loghub
+def test_the_loghub_samples_read_with_their_inferred_layouts_give_the_same_rows_both_ways() -> None:
+    # Each read with the layout inferred from it with no format at all (as if forced), with
+    # its CRLF ends and with LF ends (a line that ends in CR is the Python path's).
+    taken = {}
+    for path in sorted(LOGHUB.glob("*/*_2k.log")):
+        data = path.read_bytes()
+        layout = infer(data.decode("utf-8", "replace").splitlines()[:200], reference=INGESTED).layout
+        if layout is not None:
+            assert_same(data, layout=layout)
+            taken[path.name] = assert_same(data.replace(b"\r\n", b"\n"), layout=layout).lane_rows
+    assert sum(1 for rows in taken.values() if rows > 1000) >= 5, taken
+
+
+def test_this_machines_logs_read_with_their_inferred_layouts_give_the_same_rows_both_ways() -> None:
+    logs = _real_logs()
+    if not logs:
+        pytest.skip("none of this machine's server logs is readable here")
+    for name, data in logs:
+        layout = choose(data.decode("utf-8", "replace").splitlines()[:200], reference=INGESTED).layout
+        if layout is not None:
+            assert_same(data, layout=layout), name
+
+
+def test_a_layout_time_that_raises_in_python_leaves_the_line_to_the_python_path(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Asking the Python path a line's time must never fail the run: the line is then its.
+    def broken(self: object, text: str) -> int:
+        raise RuntimeError("broken")
+
+    monkeypatch.setattr(LayoutReader, "minute_us", broken)
+    layout = Layout((Column("time", "ymd"), Column("level", "word")))
+    data = b"".join(b"2026-11-27 10:%02d:00 INFO line %d\n" % (k, k) for k in range(20))
+    assert assert_same(data, layout=layout).lane_rows == 0
