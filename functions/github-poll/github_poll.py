@@ -5,23 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from logpipe import logs, metrics
-from logpipe.config import Settings
+from logpipe.function import Function
 from logpipe.github.poll import poll
-from logpipe.ingest import Context
 
-_settings = Settings.from_env()
-logs.configure("github-poll", _settings.log_level)
-
-_ctx = Context(_settings)
-
-
-def _report() -> None:
-    if _settings.metrics:
-        metrics.report_quietly(_ctx.borrowed)
+_function = Function("github-poll")
+_ctx = _function.ctx
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    with metrics.invocation("github-poll", _report):
-        results = [poll(_ctx, repo) for repo in _settings.github_poll_repos]
+    with _function.invocation():
+        results = [poll(_ctx, repo) for repo in _function.settings.github_poll_repos]
     return {"polled": [r.__dict__ for r in results]}

@@ -6,22 +6,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from logpipe import cron, logs, metrics
-from logpipe.config import Settings
-from logpipe.ingest import Context
+from logpipe import cron
+from logpipe.function import Function
 
-_settings = Settings.from_env()
-logs.configure("rollup-cron", _settings.log_level)
-
-_ctx = Context(_settings)
-
-
-def _report() -> None:
-    if _settings.metrics:
-        metrics.report_quietly(_ctx.borrowed)
+_function = Function("rollup-cron")
+_ctx = _function.ctx
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     budget_s = context.get_remaining_time_in_millis() / 1000 - cron.MARGIN_S
-    with metrics.invocation("rollup-cron", _report):
+    with _function.invocation():
         return cron.run(_ctx, budget_s).as_dict()
