@@ -548,30 +548,40 @@ def access_file(out: Path, lines: int) -> tuple[Path, int]:
     return path, lines
 
 
-def gzip_file(out: Path, mb: float, seed: int, start: datetime) -> tuple[Path, int, int]:
-    """A gzip file of about ``mb`` MiB compressed; returns (path, lines, decompressed bytes)."""
-    path = out / f"mixed-v{generate.VERSION}-{mb:g}MiB-seed{seed}-{start:%Y%m}.log.gz"
+def cached(path: Path, make: Callable[[Path], tuple[int, int]]) -> tuple[Path, int, int]:
+    """A generated input, made by ``make`` (which returns its lines and decompressed bytes)
+    unless an earlier run left it with its figures beside it; returns (path, lines, bytes)."""
     meta = path.with_name(path.name + ".json")
     if path.exists() and meta.exists():
         info = json.loads(meta.read_text(encoding="utf-8"))
         say(f"  reusing {path.name}")
         return path, int(info["lines"]), int(info["raw"])
-    say(f"  generating about {mb:,g} MiB of gzip (seed {seed}) into {path.name}")
-    t0 = last = time.monotonic()
-
-    def progress(lines: int, raw: int, written: int) -> None:
-        nonlocal last
-        if time.monotonic() - last >= PROGRESS_S:
-            last = time.monotonic()
-            say(
-                f"    {lines:>12,} lines  {raw / MiB:9,.0f} MiB text  {written / MiB:8,.1f} MiB gzip  "
-                f"({raw / MiB / (last - t0):,.0f} MiB/s of text)"
-            )
-
-    size, raw, lines = generate.write_gzip(path, int(mb * MiB), seed, start, progress=progress)
-    meta.write_text(json.dumps({"lines": lines, "raw": raw, "size": size}), encoding="utf-8")
-    say(f"    wrote {size / MiB:,.1f} MiB gzip, {raw / MiB:,.0f} MiB text, {lines:,} lines")
+    lines, raw = make(path)
+    meta.write_text(json.dumps({"lines": lines, "raw": raw}), encoding="utf-8")
     return path, lines, raw
+
+
+def gzip_file(out: Path, mb: float, seed: int, start: datetime) -> tuple[Path, int, int]:
+    """A gzip file of about ``mb`` MiB compressed; returns (path, lines, decompressed bytes)."""
+
+    def make(path: Path) -> tuple[int, int]:
+        say(f"  generating about {mb:,g} MiB of gzip (seed {seed}) into {path.name}")
+        t0 = last = time.monotonic()
+
+        def progress(lines: int, raw: int, written: int) -> None:
+            nonlocal last
+            if time.monotonic() - last >= PROGRESS_S:
+                last = time.monotonic()
+                say(
+                    f"    {lines:>12,} lines  {raw / MiB:9,.0f} MiB text  {written / MiB:8,.1f} MiB gzip  "
+                    f"({raw / MiB / (last - t0):,.0f} MiB/s of text)"
+                )
+
+        size, raw, lines = generate.write_gzip(path, int(mb * MiB), seed, start, progress=progress)
+        say(f"    wrote {size / MiB:,.1f} MiB gzip, {raw / MiB:,.0f} MiB text, {lines:,} lines")
+        return lines, raw
+
+    return cached(out / f"mixed-v{generate.VERSION}-{mb:g}MiB-seed{seed}-{start:%Y%m}.log.gz", make)
 
 
 # -- report ---------------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from ingest_bench import MiB, Pipeline, machine, say, workers  # noqa: E402
+from ingest_bench import MiB, Pipeline, cached, machine, say, workers  # noqa: E402
 
 MEMORY_SIZE_MIB = 1769  # the parse-worker's MemorySize in template.yaml
 STALL_S = 180.0
@@ -93,16 +93,12 @@ def bomb(path: Path, gib: float) -> tuple[int, int]:
 
 
 def made(out: Path, name: str, make: Any, *args: Any) -> tuple[Path, int, int]:
-    path = out / name
-    meta = path.with_name(path.name + ".json")
-    if path.exists() and meta.exists():
-        info = json.loads(meta.read_text(encoding="utf-8"))
-        say(f"  reusing {path.name}")
-        return path, int(info["lines"]), int(info["raw"])
-    say(f"  generating {path.name}")
-    lines, raw = make(path, *args)
-    meta.write_text(json.dumps({"lines": lines, "raw": raw}), encoding="utf-8")
-    return path, lines, raw
+    def generate(path: Path) -> tuple[int, int]:
+        say(f"  generating {path.name}")
+        lines, raw = make(path, *args)
+        return int(lines), int(raw)
+
+    return cached(out / name, generate)
 
 
 def run_one(pipe: Pipeline, path: Path, expect_failure: bool) -> dict[str, Any]:
