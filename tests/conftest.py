@@ -32,7 +32,7 @@ from logpipe.config import Settings  # noqa: E402
 from logpipe.db.migrate import migrate  # noqa: E402
 from logpipe.http import create_app, deps  # noqa: E402
 from logpipe.ingest import Context, handle_deliveries  # noqa: E402
-from logpipe.queue import WorkQueue, ingest_queue, work_queue  # noqa: E402
+from logpipe.queue import WorkQueue, all_queues, ingest_queue, work_queue  # noqa: E402
 
 # The fault suite's table (make test-faults), printed at the end of the run.
 from fault_table import pytest_terminal_summary  # noqa: E402, F401
@@ -329,3 +329,13 @@ def query(settings: Settings, sql: str, **params: Any) -> list[list[Any]]:
         return conn.run(sql, **params)  # type: ignore[no-any-return]
     finally:
         conn.close()
+
+
+def dead_letters(settings: Settings) -> list[Any]:
+    """What the dead-letter queues of ``settings`` hold, on every queue the pipeline has."""
+    queues = all_queues(settings)
+    try:
+        return [d for q in queues for d in q.list_dead()]
+    finally:
+        for q in queues:
+            q.close()

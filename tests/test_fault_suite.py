@@ -28,17 +28,15 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 import pg8000.native
 import pytest
 
 from logpipe.config import Settings
 from logpipe.errors import ServiceUnavailableError
-from logpipe.queue import all_queues
 
 import fault_table
-from conftest import Api, build_settings, provision, query, settings_env
+from conftest import Api, build_settings, dead_letters, provision, query, settings_env
 from private_services import PrivatePostgres, PrivateRabbit, postgres_available, rabbit_available
 from tcp_proxy import TcpProxy
 
@@ -388,15 +386,6 @@ def wait_for(cond: Callable[[], bool], what: str, details: Callable[[], str] = l
     while not cond():
         assert time.monotonic() < deadline, f"waited {DONE_TIMEOUT_S} s for {what}\n{details()}"
         time.sleep(0.2)
-
-
-def dead_letters(settings: Settings) -> list[Any]:
-    queues = all_queues(settings)
-    try:
-        return [d for q in queues for d in q.list_dead()]
-    finally:
-        for q in queues:
-            q.close()
 
 
 FAULTS: list[tuple[str, Inject, tuple[str, ...]]] = [

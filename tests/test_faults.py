@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -27,7 +26,7 @@ from logpipe.ingest import Context, handle_deliveries
 from logpipe.ingest.sweep import requeue_stalled
 from logpipe.queue import Delivery, Outcome, all_queues
 
-from conftest import TOKEN, Api, pump, query, settings_env
+from conftest import TOKEN, Api, dead_letters, pump, query, settings_env
 from tcp_proxy import TcpProxy, closed_port
 
 pytestmark = pytest.mark.services
@@ -55,15 +54,6 @@ def assert_exact(settings: Settings, file_id: str, n: int) -> None:
         "bool_and(message = 'line number ' || line) FROM events WHERE file_id = CAST(:f AS uuid)",
         f=file_id,
     )[0] == [n, n, 1, n, True]
-
-
-def dead_letters(settings: Settings) -> list[Any]:
-    queues = all_queues(settings)
-    try:
-        return [d for q in queues for d in q.list_dead()]
-    finally:
-        for q in queues:
-            q.close()
 
 
 Log = list[tuple[Delivery, Outcome] | RetryableError]
