@@ -140,11 +140,12 @@ def list_recent(conn: pg8000.native.Connection, limit: int = 100, before: str | 
     return [_row(FILE_COLUMNS, r) for r in rows]
 
 
-def fail(conn: pg8000.native.Connection, file_id: str, error: str, failure: Failure) -> None:
-    """Mark the file failed, with the error users read and the kind of failure it was."""
+def fail(conn: pg8000.native.Connection, file_id: str, error: str, failure: Failure, only_if: str = "TRUE") -> None:
+    """Mark the file failed, with the error users read and the kind of failure it was;
+    ``only_if`` (SQL of this module's own, never input) says when it still should be."""
     rows = conn.run(
         "UPDATE files SET status = 'failed', error = :e, failure = :k, finished_at = now() "
-        f"WHERE id = CAST(:id AS uuid) RETURNING {FILE_COLUMNS}",
+        f"WHERE id = CAST(:id AS uuid) AND ({only_if}) RETURNING {FILE_COLUMNS}",
         e=error[:2000],
         k=failure,
         id=file_id,
@@ -171,13 +172,7 @@ def refuse_replaced(conn: pg8000.native.Connection, file_id: str, planned: str, 
         "the new object is not parsed, upload it as a new file; the events kept are the first object's, "
         "as far as it was read"
     )
-    rows = conn.run(
-        "UPDATE files SET status = 'failed', error = :e, failure = 'replaced', finished_at = now() "
-        f"WHERE id = CAST(:id AS uuid) AND failure IS DISTINCT FROM 'replaced' RETURNING {FILE_COLUMNS}",
-        e=error,
-        id=file_id,
-    )
-    _announce(conn, rows)
+    fail(conn, file_id, error, "replaced", only_if="failure IS DISTINCT FROM 'replaced'")
 
 
 def awaits_replay(f: dict[str, Any]) -> bool:
@@ -317,10 +312,4 @@ def awaiting_upload(conn: pg8000.native.Connection, older_than_s: int) -> list[t
 
 def expire_upload(conn: pg8000.native.Connection, file_id: str, error: str) -> None:
     """Fail a file whose upload never came, unless it came meanwhile."""
-    rows = conn.run(
-        "UPDATE files SET status = 'failed', finished_at = now(), error = :error, failure = 'upload' "
-        f"WHERE id = CAST(:f AS uuid) AND status = 'awaiting_upload' RETURNING {FILE_COLUMNS}",
-        f=file_id,
-        error=error,
-    )
-    _announce(conn, rows)
+    fail(conn, file_id, error, "upload", only_if="status = 'awaiting_upload'")
