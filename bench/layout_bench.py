@@ -20,19 +20,20 @@ import platform
 import random
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from itertools import islice
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 
+from parse_bench import worker_loop  # noqa: E402
+
 from logpipe.config import Settings  # noqa: E402
-from logpipe.ingest import event_batches  # noqa: E402 - the worker's own per-chunk loop
 from logpipe.ingest.lane import CompiledLane  # noqa: E402
 from logpipe.parsing import LineReader  # noqa: E402
 from logpipe.parsing.formats import Parser  # noqa: E402
 from logpipe.parsing.inference import SAMPLE_LINES, choose  # noqa: E402
-from logpipe.parsing.multiline import Joiner  # noqa: E402
 from logpipe.patterns import PatternMiner  # noqa: E402
 
 MiB = 1024 * 1024
@@ -53,6 +54,17 @@ _MESSAGES = (
 
 def write_mariadb(path: Path, lines: int, seed: int = 1) -> int:
     """MariaDB error-log lines, deterministic for a seed; returns the size in bytes."""
+
+    def line(rnd: random.Random, t: datetime, message: str) -> str:
+        thread, level, component = rnd.choice((0, 3, 12, 48)), rnd.choice(_LEVELS), rnd.choice(_COMPONENTS)
+        return f"{t:%Y-%m-%d %H:%M:%S} {thread} [{level}] {component} {message}\n"
+
+    return _write(path, lines, seed, line)
+
+
+def _write(path: Path, lines: int, seed: int, line: Callable[[random.Random, datetime, str], str]) -> int:
+    """``lines`` lines that ``line`` makes of a time a little after the last and a message,
+    deterministic for a seed, written whole or not at all; returns the size in bytes."""
     rnd = random.Random(seed)
     t = datetime(2026, 11, 1, tzinfo=UTC)
     size = 0
@@ -64,10 +76,7 @@ def write_mariadb(path: Path, lines: int, seed: int = 1) -> int:
                 message = rnd.choice(_MESSAGES).format(
                     n=rnd.randint(1, 10**9), a=rnd.randint(0, 255), b=rnd.randint(1, 254)
                 )
-                out.append(
-                    f"{t:%Y-%m-%d %H:%M:%S} {rnd.choice((0, 3, 12, 48))} [{rnd.choice(_LEVELS)}] "
-                    f"{rnd.choice(_COMPONENTS)} {message}\n"
-                )
+                out.append(line(rnd, t, message))
             block = "".join(out).encode()
             fh.write(block)
             size += len(block)
@@ -83,25 +92,13 @@ def write_month_day(path: Path, lines: int, seed: int = 2) -> int:
     """Lines with a month-day time on a 12-hour clock, as Java's default date format writes
     it (``Nov 1, 2026 10:00:00 PM host [Level] program[pid]: message``); returns the size
     in bytes."""
-    rnd = random.Random(seed)
-    t = datetime(2026, 11, 1, tzinfo=UTC)
-    size = 0
-    with open(path.with_suffix(".part"), "wb") as fh:
-        for start in range(0, lines, 10_000):
-            out = []
-            for _ in range(min(10_000, lines - start)):
-                t += timedelta(milliseconds=rnd.randint(0, 900))
-                message = rnd.choice(_MESSAGES).format(
-                    n=rnd.randint(1, 10**9), a=rnd.randint(0, 255), b=rnd.randint(1, 254)
-                )
-                program = rnd.choice(_PROGRAMS).format(pid=rnd.randint(100, 99999))
-                host, level = rnd.choice(_HOSTS), rnd.choice(_LEVELS)
-                out.append(f"{t:%b} {t.day}, {t:%Y %I:%M:%S %p} {host} [{level}] {program} {message}\n")
-            block = "".join(out).encode()
-            fh.write(block)
-            size += len(block)
-    path.with_suffix(".part").rename(path)
-    return size
+
+    def line(rnd: random.Random, t: datetime, message: str) -> str:
+        program = rnd.choice(_PROGRAMS).format(pid=rnd.randint(100, 99999))
+        host, level = rnd.choice(_HOSTS), rnd.choice(_LEVELS)
+        return f"{t:%b} {t.day}, {t:%Y %I:%M:%S %p} {host} [{level}] {program} {message}\n"
+
+    return _write(path, lines, seed, line)
 
 
 def full_parse(path: Path, settings: Settings, use_lane: bool = True) -> tuple[int, int, float, str]:
@@ -117,16 +114,7 @@ def full_parse(path: Path, settings: Settings, use_lane: bool = True) -> tuple[i
     # As the worker: the compiled lane reads the lines that fit the layout, where it is
     # built and the layout's columns are ones it has readers for.
     lane = CompiledLane.create(settings.compiled_lane and use_lane, parser, miner, settings)
-    joiner = Joiner(parser.parse, max_lines=settings.max_event_lines, max_bytes=settings.max_event_bytes)
-    events = lines = 0
-    with open(path, "rb") as fh:
-        reader = LineReader(fh.read, max_line_bytes=settings.max_line_bytes)
-        stream = joiner.events_and_runs(reader.with_lane(lane, first_line=1), first_line=1, start_offset=0)
-        file_id, now = "00000000-0000-0000-0000-000000000000", datetime.now(UTC)
-        for batch in event_batches(stream, miner, file_id, now, settings.batch_rows, 0, 1, lane):
-            batch.buf.chunks()  # the bytes COPY would send
-            events += batch.buf.rows
-            lines = batch.next_line - 1
+    events, lines = worker_loop(path, settings, parser, miner, lane)
     return events, lines, time.perf_counter() - t0, choice.layout.describe() + (" (the lane)" if lane else "")
 
 

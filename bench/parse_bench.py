@@ -117,8 +117,17 @@ def full_parse(path: Path, settings: Settings) -> tuple[int, int, float]:
     with the compiled lane when ``settings.compiled_lane`` and it is built, as the worker."""
     parser, miner = Parser(), PatternMiner()
     lane = CompiledLane.create(settings.compiled_lane, parser, miner, settings)
-    joiner = Joiner(parser.parse, max_lines=settings.max_event_lines, max_bytes=settings.max_event_bytes)
     t0 = time.perf_counter()
+    events, lines = worker_loop(path, settings, parser, miner, lane)
+    return events, lines, time.perf_counter() - t0
+
+
+def worker_loop(
+    path: Path, settings: Settings, parser: Parser, miner: PatternMiner, lane: CompiledLane | None
+) -> tuple[int, int]:
+    """(events, lines) of the parse-worker's per-chunk loop over the whole file, up to the
+    bytes COPY would send."""
+    joiner = Joiner(parser.parse, max_lines=settings.max_event_lines, max_bytes=settings.max_event_bytes)
     events = lines = 0
     with open(path, "rb") as fh:
         reader = LineReader(fh.read, max_line_bytes=settings.max_line_bytes)
@@ -128,7 +137,7 @@ def full_parse(path: Path, settings: Settings) -> tuple[int, int, float]:
             batch.buf.chunks()  # the bytes COPY would send
             events += batch.buf.rows
             lines = batch.next_line - 1
-    return events, lines, time.perf_counter() - t0
+    return events, lines
 
 
 def bare_regex(path: Path) -> float:
