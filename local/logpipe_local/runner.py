@@ -38,7 +38,7 @@ from logpipe.metrics import push
 from . import template
 from .consumer import LocalContext, run_worker, scheduled_event
 from .server import serve
-from .stack import Stack
+from .stack import Stack, allow_origins
 from .supervisor import Supervisor
 from .web import DIST, WebApp
 
@@ -303,6 +303,12 @@ def _rule_matcher(app: Any, rule: str) -> Callable[[str], bool]:
     return matches
 
 
+def own_origins(host: str, port: int) -> list[str]:
+    """The origins of the runner's own pages: its address, and the loopback's other name."""
+    names = {host, "127.0.0.1", "localhost"} if host in ("127.0.0.1", "localhost") else {host}
+    return [f"http://{name}:{port}" for name in sorted(names)]
+
+
 def run(
     port: int,
     data_dir: Path,
@@ -340,6 +346,7 @@ def run(
             specs, settings.log_level, MetricsPage(settings), supervisor.status, web, allowed_origin=allowed_origin
         )
         server = serve(host, port, dispatcher, http_idle_timeout_s)
+        allow_origins(settings, own_origins(host, server.server_port) + ([allowed_origin] if allowed_origin else []))
         ctx = Context(settings)
         try:
             requeued = requeue_stalled(ctx)  # what the last run left under way: its messages may be gone

@@ -227,6 +227,17 @@ class Stack:
             self._pg = None
 
 
+def allow_origins(settings: Settings, origins: list[str], template_path: Path = template.TEMPLATE) -> None:
+    """Let pages of ``origins`` upload to the bucket too, beside the origin the template
+    allows: the runner's own address, known once its server is bound, serves the web app,
+    whose uploads go straight to the bucket (another origin)."""
+    bucket, _, _ = template.upload_path(template_path)
+    rules = [
+        {**rule, "AllowedOrigins": sorted({*rule.get("AllowedOrigins", []), *origins})} for rule in bucket.cors_rules
+    ]
+    client("s3", settings).put_bucket_cors(Bucket=settings.bucket, CORSConfiguration={"CORSRules": rules})
+
+
 def provision_aws(settings: Settings, template_path: Path = template.TEMPLATE) -> None:
     """Create the bucket (with CORS and its notification) and the queues, where missing,
     as template.yaml declares them."""
