@@ -21,13 +21,13 @@ import random
 import sys
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 
-from parse_bench import worker_loop  # noqa: E402
+from parse_bench import worker_loop, write_lines  # noqa: E402
 
 from logpipe.config import Settings  # noqa: E402
 from logpipe.ingest.lane import CompiledLane  # noqa: E402
@@ -63,25 +63,13 @@ def write_mariadb(path: Path, lines: int, seed: int = 1) -> int:
 
 
 def _write(path: Path, lines: int, seed: int, line: Callable[[random.Random, datetime, str], str]) -> int:
-    """``lines`` lines that ``line`` makes of a time a little after the last and a message,
-    deterministic for a seed, written whole or not at all; returns the size in bytes."""
-    rnd = random.Random(seed)
-    t = datetime(2026, 11, 1, tzinfo=UTC)
-    size = 0
-    with open(path.with_suffix(".part"), "wb") as fh:
-        for start in range(0, lines, 10_000):
-            out = []
-            for _ in range(min(10_000, lines - start)):
-                t += timedelta(milliseconds=rnd.randint(0, 900))
-                message = rnd.choice(_MESSAGES).format(
-                    n=rnd.randint(1, 10**9), a=rnd.randint(0, 255), b=rnd.randint(1, 254)
-                )
-                out.append(line(rnd, t, message))
-            block = "".join(out).encode()
-            fh.write(block)
-            size += len(block)
-    path.with_suffix(".part").rename(path)
-    return size
+    """``lines`` lines that ``line`` makes of a time 0-900 ms after the last and a message."""
+
+    def with_message(rnd: random.Random, t: datetime) -> str:
+        message = rnd.choice(_MESSAGES).format(n=rnd.randint(1, 10**9), a=rnd.randint(0, 255), b=rnd.randint(1, 254))
+        return line(rnd, t, message)
+
+    return write_lines(path, lines, seed, with_message, step_ms=900)
 
 
 _HOSTS = ("web-1", "web-2", "db-1")

@@ -56,9 +56,11 @@ _PATHS = ("/", "/index.html", "/api/orders/{n}", "/static/app.{n}.js", "/images/
 _STATUS = (200,) * 40 + (304,) * 5 + (301, 302, 400, 401, 403, 500, 502, 503) + (404,) * 4
 
 
-def _write_lines(path: Path, lines: int, seed: int, line: Callable[[random.Random, datetime], str]) -> int:
-    """``lines`` lines of ``line(rnd, t)`` into ``path``, the time moving 0-120 ms a line
-    from 2026-11-01; deterministic for a seed. Returns the size in bytes."""
+def write_lines(
+    path: Path, lines: int, seed: int, line: Callable[[random.Random, datetime], str], step_ms: int = 120
+) -> int:
+    """``lines`` lines of ``line(rnd, t)`` into ``path``, the time moving 0-``step_ms`` ms a
+    line from 2026-11-01; deterministic for a seed. Returns the size in bytes."""
     rnd = random.Random(seed)
     t = datetime(2026, 11, 1, tzinfo=UTC)
     size = 0
@@ -66,7 +68,7 @@ def _write_lines(path: Path, lines: int, seed: int, line: Callable[[random.Rando
         for start in range(0, lines, 10_000):
             out = []
             for _ in range(min(10_000, lines - start)):
-                t += timedelta(milliseconds=rnd.randint(0, 120))
+                t += timedelta(milliseconds=rnd.randint(0, step_ms))
                 out.append(line(rnd, t))
             block = "".join(out).encode()
             fh.write(block)
@@ -97,12 +99,12 @@ def _json_line(rnd: random.Random, t: datetime) -> str:
 
 def write_apache(path: Path, lines: int, seed: int = 1) -> int:
     """Apache combined lines, deterministic for a seed; returns the size in bytes."""
-    return _write_lines(path, lines, seed, _apache_line)
+    return write_lines(path, lines, seed, _apache_line)
 
 
 def write_json(path: Path, lines: int, seed: int = 1) -> int:
     """JSON lines as a service logs them (pino, zap, slog), deterministic for a seed."""
-    return _write_lines(path, lines, seed, _json_line)
+    return write_lines(path, lines, seed, _json_line)
 
 
 def ensure(path: Path, make: object) -> Path:
