@@ -16,7 +16,7 @@ from ..errors import NotFoundError
 from ..parsing.formats import LEVELS
 from ..search import engine, params
 from .deps import connection, settings
-from .spec import ANY_OBJECT, TIME_DOC, Op, Param, declare
+from .spec import ANY_OBJECT, TIME_DOC, Op, Param, declare, object_of, time_range
 
 FILTERS = (
     Param("file_id", {"type": "string", "format": "uuid"}, "only this file's events"),
@@ -24,8 +24,7 @@ FILTERS = (
     Param("level", {"type": "string", "enum": list(LEVELS)}, "the least severe level wanted"),
     Param("q", {"type": "string"}, "words and phrases the message holds (see the README's query language)"),
     Param("pattern_id", {"type": "string", "maxLength": params.MAX_NAME}, "only events of this pattern"),
-    Param("from", {"type": "string", "maxLength": 64}, f"events at or after: {TIME_DOC}"),
-    Param("to", {"type": "string", "maxLength": 64}, f"events before: {TIME_DOC}"),
+    *time_range(f"events at or after: {TIME_DOC}", f"events before: {TIME_DOC}"),
 )
 EVENTS: dict[str, Any] = {
     "type": "object",
@@ -40,24 +39,27 @@ EVENTS: dict[str, Any] = {
 bp = Blueprint("events", __name__)
 
 
-def _json(head: dict[str, Any], events_key: str | None = None, events: list[str] | None = None) -> Response:
-    """``head`` as a JSON object, with ``events_key`` holding the events' JSON texts as they are."""
-    body = json.dumps(head, separators=(",", ":"), default=str)
-    if events_key is not None:
-        body = body[:-1] + f',"{events_key}":[' + ",".join(events or []) + "]}"
-    return Response(body, mimetype="application/json")
+def _filtered(summary: str, *own: Param, responses: dict[int, tuple[str, dict[str, Any] | None]]) -> Op:
+    """A route over the events that ``FILTERS`` select, with parameters of its own after them."""
+    return Op(summary, params=(*FILTERS, *own), responses=responses)
+
+
+def _json(head: dict[str, Any], **texts: str | list[str]) -> Response:
+    """``head`` as a JSON object, then each of ``texts``: an event's JSON text, or a list of
+    them, as they came from the database."""
+    body = json.dumps(head, separators=(",", ":"), default=str)[:-1]
+    for key, text in texts.items():
+        body += f',"{key}":' + (text if isinstance(text, str) else "[" + ",".join(text) + "]")
+    return Response(body + "}", mimetype="application/json")
 
 
 @bp.get("/api/events")
 @declare(
-    Op(
+    _filtered(
         "Search stored events, a page at a time",
-        params=(
-            *FILTERS,
-            Param("order", {"type": "string", "enum": list(params.ORDERS)}, "desc (newest first, the default) or asc"),
-            Param("limit", {"type": "integer", "minimum": 1}, f"events per page (at most {params.MAX_LIMIT})"),
-            Param("cursor", {"type": "string"}, "next_cursor of the page before, as it came"),
-        ),
+        Param("order", {"type": "string", "enum": list(params.ORDERS)}, "desc (newest first, the default) or asc"),
+        Param("limit", {"type": "integer", "minimum": 1}, f"events per page (at most {params.MAX_LIMIT})"),
+        Param("cursor", {"type": "string"}, "next_cursor of the page before, as it came"),
         responses={200: ("a page of events", EVENTS)},
     )
 )
@@ -72,7 +74,7 @@ def search_events() -> Any:
     head: dict[str, Any] = {"next_cursor": cursor, "as_of": page.as_of, "limit": req.limit, "order": req.order}
     if page.unknown_fields:
         head["unknown_fields"] = page.unknown_fields
-    return _json(head, "events", page.events)
+    return _json(head, events=page.events)
 
 
 @bp.get("/api/events/<event_id>")
@@ -87,7 +89,7 @@ def search_events() -> Any:
         responses={
             200: (
                 "the event and its context",
-                {"type": "object", "required": ["event", "before", "after"], "properties": {"event": ANY_OBJECT}},
+                object_of(["event", "before", "after"], {"event": ANY_OBJECT}),
             ),
             404: ("no event holds that line", None),
         },
@@ -100,34 +102,19 @@ def event_with_context(event_id: str) -> Any:
         found = engine.event_context(conn, file_id, line, before, after)
     if found is None:
         raise NotFoundError(f"no event holds line {line} of file {file_id}")
-    body = json.dumps({"before_lines": before, "after_lines": after}, separators=(",", ":"))
-    body = (
-        body[:-1]
-        + f',"event":{found.event},"before":['
-        + ",".join(found.before)
-        + '],"after":['
-        + ",".join(found.after)
-        + "]}"
-    )
-    return Response(body, mimetype="application/json")
+    head = {"before_lines": before, "after_lines": after}
+    return _json(head, event=found.event, before=found.before, after=found.after)
 
 
 @bp.get("/api/histogram")
 @declare(
-    Op(
+    _filtered(
         "Counts of the matching events per time bucket",
-        params=(
-            *FILTERS,
-            Param("bucket", {"type": "string", "enum": list(params.BUCKETS)}, "left out: chosen from the range"),
-        ),
+        Param("bucket", {"type": "string", "enum": list(params.BUCKETS)}, "left out: chosen from the range"),
         responses={
             200: (
                 "the buckets",
-                {
-                    "type": "object",
-                    "required": ["bucket", "total", "buckets"],
-                    "properties": {"total": {"type": "integer"}, "buckets": {"type": "array"}},
-                },
+                object_of(["bucket", "total", "buckets"], {"total": {"type": "integer"}, "buckets": {"type": "array"}}),
             )
         },
     )

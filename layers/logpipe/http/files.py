@@ -8,10 +8,11 @@ from typing import Any
 from flask import Blueprint, request
 
 from ..db import files as files_db
-from ..errors import BadRequestError, NotFoundError
+from ..errors import NotFoundError
 from ..search import params
+from . import inputs
 from .deps import connection
-from .spec import FILE, TIME_DOC, Op, Param, declare
+from .spec import FILE, TIME_DOC, Op, Param, clamped_limit, declare, list_of
 
 bp = Blueprint("files", __name__)
 
@@ -21,22 +22,14 @@ bp = Blueprint("files", __name__)
     Op(
         "The files uploaded, newest first",
         params=(
-            Param("limit", {"type": "integer"}, "how many (1 to 1000, default 100; out of range is clamped)"),
+            clamped_limit(100, 1000),
             Param("before", {"type": "string", "maxLength": 64}, f"only files created before this: {TIME_DOC}"),
         ),
-        responses={
-            200: (
-                "the files",
-                {"type": "object", "required": ["files"], "properties": {"files": {"type": "array", "items": FILE}}},
-            )
-        },
+        responses={200: ("the files", list_of("files", FILE))},
     )
 )
 def list_files() -> Any:
-    try:
-        limit = min(max(int(request.args.get("limit", "100")), 1), 1000)
-    except ValueError:
-        raise BadRequestError("'limit' must be a whole number") from None
+    limit = inputs.clamped_limit(100, 1000)
     before = request.args.get("before") or None
     if before is not None:
         before = params.parse_time("before", before, datetime.now(UTC)).isoformat()

@@ -66,3 +66,12 @@ def _check_strings(body: Any) -> None:
                 todo.append((f"{path}.{k}" if path else k, v))
         elif isinstance(value, list):
             todo.extend((f"{path}[{i}]", v) for i, v in enumerate(value))
+
+
+def clamped_limit(default: int, most: int) -> int:
+    """The request's ``limit`` (``spec.clamped_limit`` declares it): ``default`` when left
+    out, brought within 1 to ``most`` when outside."""
+    try:
+        return min(max(int(request.args.get("limit", str(default))), 1), most)
+    except ValueError:
+        raise BadRequestError("'limit' must be a whole number") from None

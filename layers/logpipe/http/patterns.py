@@ -14,8 +14,9 @@ from ..db import patterns as patterns_db
 from ..errors import BadRequestError, NotFoundError
 from ..parsing.formats import LEVELS
 from ..search import params
+from . import inputs
 from .deps import connection
-from .spec import ERROR, TIME_DOC, Op, Param, declare
+from .spec import ERROR, Op, Param, clamped_limit, declare, list_of, object_of, time_range
 
 bp = Blueprint("patterns", __name__)
 
@@ -27,11 +28,10 @@ def _time(name: str) -> str | None:
     return params.parse_time(name, value, datetime.now(UTC)).isoformat()
 
 
-PATTERN: dict[str, Any] = {
-    "type": "object",
-    "required": ["id", "template", "count"],
-    "properties": {"id": {"type": "string"}, "template": {"type": "string"}, "count": {"type": "integer"}},
-}
+PATTERN = object_of(
+    ["id", "template", "count"],
+    {"id": {"type": "string"}, "template": {"type": "string"}, "count": {"type": "integer"}},
+)
 
 
 @bp.get("/api/patterns")
@@ -39,21 +39,13 @@ PATTERN: dict[str, Any] = {
     Op(
         "The most frequent message templates",
         params=(
-            Param("limit", {"type": "integer"}, "how many (1 to 500, default 50; out of range is clamped)"),
+            clamped_limit(50, 500),
             Param("file_id", {"type": "string", "format": "uuid"}, "only this file's events"),
             Param("level", {"type": "string", "enum": list(LEVELS)}, "only events of this level"),
-            Param("from", {"type": "string", "maxLength": 64}, TIME_DOC),
-            Param("to", {"type": "string", "maxLength": 64}, TIME_DOC),
+            *time_range(),
         ),
         responses={
-            200: (
-                "the patterns, most frequent first",
-                {
-                    "type": "object",
-                    "required": ["patterns"],
-                    "properties": {"patterns": {"type": "array", "items": PATTERN}},
-                },
-            ),
+            200: ("the patterns, most frequent first", list_of("patterns", PATTERN)),
             400: ("a parameter is malformed", ERROR),
         },
     )
@@ -62,10 +54,7 @@ def top_patterns() -> Any:
     """Top N patterns by count. Without filters from the patterns table; with
     ``file_id``, ``from``, ``to`` or ``level``, counted over the matching events. An id
     whose template has generalised since counts for the template it became."""
-    try:
-        limit = min(max(int(request.args.get("limit", "50")), 1), 500)
-    except ValueError:
-        raise BadRequestError("'limit' must be a whole number") from None
+    limit = inputs.clamped_limit(50, 500)
     file_id = request.args.get("file_id")
     if file_id:
         try:
@@ -115,17 +104,10 @@ def _file_id(name: str) -> str:
                 "file_id", {"type": "string", "format": "uuid"}, "the file whose new patterns are wanted", required=True
             ),
             Param("base", {"type": "string", "format": "uuid"}, "the file to compare with", required=True),
-            Param("limit", {"type": "integer"}, "how many (1 to 1000, default 100; out of range is clamped)"),
+            clamped_limit(100, 1000),
         ),
         responses={
-            200: (
-                "the patterns of file_id that base does not have",
-                {
-                    "type": "object",
-                    "required": ["patterns"],
-                    "properties": {"patterns": {"type": "array", "items": PATTERN}},
-                },
-            ),
+            200: ("the patterns of file_id that base does not have", list_of("patterns", PATTERN)),
             404: ("no such file", ERROR),
         },
     )
@@ -133,10 +115,7 @@ def _file_id(name: str) -> str:
 def new_patterns() -> Any:
     """The patterns of ``file_id`` that ``base`` (say, the last good run's log) does not
     have, with their counts in ``file_id`` and a sample from it."""
-    try:
-        limit = min(max(int(request.args.get("limit", "100")), 1), 1000)
-    except ValueError:
-        raise BadRequestError("'limit' must be a whole number") from None
+    limit = inputs.clamped_limit(100, 1000)
     file_id, base = _file_id("file_id"), _file_id("base")
     with connection() as conn:
         for fid in (file_id, base):

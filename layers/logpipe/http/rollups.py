@@ -18,7 +18,7 @@ from ..errors import BadRequestError
 from ..search import params
 from ..search.indexer import FOLLOWER
 from .deps import connection
-from .spec import TIME_DOC, Op, Param, declare
+from .spec import Op, Param, declare, object_of, time_range
 
 bp = Blueprint("rollups", __name__)
 
@@ -38,17 +38,14 @@ def _floor(ts: datetime, seconds: int) -> datetime:
         params=(
             Param("bucket", {"type": "string", "enum": list(params.ROLLUP_BUCKETS)}, "1m (the default) or 1h"),
             Param("by", {"type": "string", "enum": list(params.ROLLUP_BY)}, "what to count by (level by default)"),
-            Param("from", {"type": "string", "maxLength": 64}, TIME_DOC),
-            Param("to", {"type": "string", "maxLength": 64}, TIME_DOC),
+            *time_range(),
         ),
         responses={
             200: (
                 "the counts",
-                {
-                    "type": "object",
-                    "required": ["bucket", "by", "totals", "buckets"],
-                    "properties": {"totals": {"type": "object"}, "buckets": {"type": "array"}},
-                },
+                object_of(
+                    ["bucket", "by", "totals", "buckets"], {"totals": {"type": "object"}, "buckets": {"type": "array"}}
+                ),
             )
         },
     )

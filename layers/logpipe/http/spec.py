@@ -84,6 +84,28 @@ class Op:
         return dict(sorted(out.items()))
 
 
+def object_of(required: list[str], properties: dict[str, Any]) -> dict[str, Any]:
+    """The schema of a JSON object with these keys always present and these keys described."""
+    return {"type": "object", "required": required, "properties": properties}
+
+
+def list_of(key: str, items: dict[str, Any]) -> dict[str, Any]:
+    """The schema of an answer that is an object holding one list, ``key``, of ``items``."""
+    return object_of([key], {key: {"type": "array", "items": items}})
+
+
+def time_range(after: str = TIME_DOC, before: str = TIME_DOC) -> tuple[Param, ...]:
+    """The ``from`` and ``to`` parameters of a time range (``search/params.parse_time`` reads them)."""
+    return tuple(
+        Param(name, {"type": "string", "maxLength": 64}, doc) for name, doc in (("from", after), ("to", before))
+    )
+
+
+def clamped_limit(default: int, most: int) -> Param:
+    """The ``limit`` parameter that ``inputs.clamped_limit`` reads."""
+    return Param("limit", {"type": "integer"}, f"how many (1 to {most}, default {default}; out of range is clamped)")
+
+
 def declare(op: Op) -> Callable[[F], F]:
     def mark(fn: F) -> F:
         fn.__logpipe_op__ = op  # type: ignore[attr-defined]
