@@ -2,6 +2,7 @@ import { useEffect, useState } from "react";
 import { LEVELS } from "../lib/api";
 import { setParams } from "../lib/route";
 import { useFiles } from "../lib/useFiles";
+import { Choice, asOptions, fileOptions } from "./Choice";
 
 /** Level, source, file and text filters, kept in the address (text after a pause in typing). */
 export function Filters({ params, queryLabel = "Text" }: { params: URLSearchParams; queryLabel?: string }) {
@@ -37,31 +38,16 @@ export function Filters({ params, queryLabel = "Text" }: { params: URLSearchPara
           }}
         />
       </label>
-      <label>
-        Level{" "}
-        <select value={params.get("level") ?? ""} onChange={(e) => setParams({ level: e.target.value })}>
-          <option value="">any</option>
-          {LEVELS.map((l) => (
-            <option key={l} value={l}>
-              {l} and worse
-            </option>
-          ))}
-        </select>
-      </label>
+      <Choice
+        label="Level"
+        name="level"
+        params={params}
+        options={asOptions(LEVELS, (l) => `${l} and worse`)}
+      />
       <label>
         Source <input value={source} size={10} onChange={(e) => setSource(e.target.value)} />
       </label>
-      <label>
-        File{" "}
-        <select value={params.get("file_id") ?? ""} onChange={(e) => setParams({ file_id: e.target.value })}>
-          <option value="">any</option>
-          {files?.map((f) => (
-            <option key={f.id} value={f.id}>
-              {f.name}
-            </option>
-          ))}
-        </select>
-      </label>
+      <Choice label="File" name="file_id" params={params} options={fileOptions(files)} />
     </>
   );
 }

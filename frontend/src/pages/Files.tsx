@@ -1,4 +1,5 @@
 import { Counts, StatusBadge, duration } from "../components/FileStatus";
+import { TableHead } from "../components/TableHead";
 import { hrefFor } from "../lib/route";
 import { formatBytes, formatTime, useZone } from "../lib/time";
 import { useFiles } from "../lib/useFiles";
@@ -19,16 +20,7 @@ export function FilesPage() {
       <h1>Files</h1>
       <div className="table-wrap">
         <table className="files">
-          <thead>
-            <tr>
-              <th>Name</th>
-              <th>Status</th>
-              <th>Size</th>
-              <th>Counts</th>
-              <th className="wide">Uploaded</th>
-              <th className="wide">Took</th>
-            </tr>
-          </thead>
+          <TableHead columns={["Name", "Status", "Size", "Counts"]} wide={["Uploaded", "Took"]} />
           <tbody>
             {files.map((f) => (
               <tr key={f.id} data-testid="file-row" data-status={f.status}>

@@ -1,10 +1,23 @@
 import { useInfiniteQuery, useQuery } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
+import { Choice, asOptions } from "../components/Choice";
 import { JsonTree } from "../components/EventDetail";
+import { TableHead } from "../components/TableHead";
 import { api, qs } from "../lib/api";
 import { hrefFor, setParams, useRoute } from "../lib/route";
 import { formatTime, useZone } from "../lib/time";
 import { RunView } from "./Run";
+
+const EVENTS = [
+  "workflow_run",
+  "workflow_job",
+  "check_run",
+  "check_suite",
+  "push",
+  "pull_request",
+  "deployment_status",
+  "ping",
+];
 
 interface Delivery {
   id: string;
@@ -62,26 +75,7 @@ export function GitHubPage() {
     <section>
       <h1>GitHub</h1>
       <div className="toolbar">
-        <label>
-          Event{" "}
-          <select value={event} onChange={(e) => setParams({ event: e.target.value })}>
-            <option value="">any</option>
-            {[
-              "workflow_run",
-              "workflow_job",
-              "check_run",
-              "check_suite",
-              "push",
-              "pull_request",
-              "deployment_status",
-              "ping",
-            ].map((x) => (
-              <option key={x} value={x}>
-                {x}
-              </option>
-            ))}
-          </select>
-        </label>
+        <Choice label="Event" name="event" params={p} options={asOptions(EVENTS)} />
         <label>
           Repository{" "}
           <input
@@ -116,15 +110,7 @@ export function GitHubPage() {
         {rows.length > 0 && (
           <div className="table-wrap">
             <table>
-              <thead>
-                <tr>
-                  <th>Received</th>
-                  <th>Event</th>
-                  <th>Action</th>
-                  <th>Repository</th>
-                  <th className="wide">Sender</th>
-                </tr>
-              </thead>
+              <TableHead columns={["Received", "Event", "Action", "Repository"]} wide={["Sender"]} />
               <tbody>
                 {rows.map((d) => (
                   <tr

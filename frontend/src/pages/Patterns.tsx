@@ -1,7 +1,9 @@
 import { useQuery } from "@tanstack/react-query";
+import { Choice, asOptions, fileOptions } from "../components/Choice";
 import { Sparkline } from "../components/Sparkline";
+import { TableHead } from "../components/TableHead";
 import { api, qs, LEVELS } from "../lib/api";
-import { hrefFor, setParams, useRoute } from "../lib/route";
+import { hrefFor, useRoute } from "../lib/route";
 import { formatTime, useZone } from "../lib/time";
 import { useFiles } from "../lib/useFiles";
 
@@ -13,6 +15,12 @@ interface Pattern {
   last_seen: string | null;
   sample: string;
 }
+
+const SINCE = [
+  { value: "-1h", label: "an hour ago" },
+  { value: "-24h", label: "24 hours ago" },
+  { value: "-7d", label: "7 days ago" },
+];
 
 interface Rollups {
   buckets: { start: string; counts: Record<string, number> }[];
@@ -52,58 +60,21 @@ export function PatternsPage() {
     <section>
       <h1>Patterns</h1>
       <div className="toolbar">
-        <label>
-          File{" "}
-          <select value={fileId} onChange={(e) => setParams({ file_id: e.target.value })}>
-            <option value="">all files</option>
-            {files?.map((f) => (
-              <option key={f.id} value={f.id}>
-                {f.name}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label>
-          New compared with{" "}
-          <select
-            value={base}
-            disabled={!fileId}
-            data-testid="base"
-            onChange={(e) => setParams({ base: e.target.value })}
-            title="the patterns of the file above that this one does not have"
-          >
-            <option value="">(choose a file: a last good run)</option>
-            {files
-              ?.filter((f) => f.id !== fileId)
-              .map((f) => (
-                <option key={f.id} value={f.id}>
-                  {f.name}
-                </option>
-              ))}
-          </select>
-        </label>
+        <Choice label="File" name="file_id" params={p} empty="all files" options={fileOptions(files)} />
+        <Choice
+          label="New compared with"
+          name="base"
+          params={p}
+          empty="(choose a file: a last good run)"
+          options={fileOptions(files?.filter((f) => f.id !== fileId))}
+          disabled={!fileId}
+          testId="base"
+          title="the patterns of the file above that this one does not have"
+        />
         {!compare && (
           <>
-            <label>
-              Level{" "}
-              <select value={level} onChange={(e) => setParams({ level: e.target.value })}>
-                <option value="">any</option>
-                {LEVELS.map((l) => (
-                  <option key={l} value={l}>
-                    {l}
-                  </option>
-                ))}
-              </select>
-            </label>
-            <label>
-              Since{" "}
-              <select value={from} onChange={(e) => setParams({ from: e.target.value })}>
-                <option value="">all time</option>
-                <option value="-1h">an hour ago</option>
-                <option value="-24h">24 hours ago</option>
-                <option value="-7d">7 days ago</option>
-              </select>
-            </label>
+            <Choice label="Level" name="level" params={p} options={asOptions(LEVELS)} />
+            <Choice label="Since" name="from" params={p} empty="all time" options={SINCE} />
           </>
         )}
       </div>
@@ -124,14 +95,7 @@ export function PatternsPage() {
       {top.data && top.data.patterns.length > 0 && (
         <div className="table-wrap">
           <table>
-            <thead>
-              <tr>
-                <th>Count</th>
-                <th>Last 24 h</th>
-                <th>Pattern and a sample</th>
-                <th>Seen</th>
-              </tr>
-            </thead>
+            <TableHead columns={["Count", "Last 24 h", "Pattern and a sample", "Seen"]} />
             <tbody>
               {top.data.patterns.map((pt) => (
                 <tr key={pt.id} data-testid="pattern-row">
