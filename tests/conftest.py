@@ -242,6 +242,12 @@ class Api:
         assert r.status_code == 200, r.get_json()
         return r.get_json()  # type: ignore[no-any-return]
 
+    def events(self, file_id: str, columns: str) -> list[list[Any]]:
+        """``columns`` of the file's stored events, in line order."""
+        return query(
+            self.settings, f"SELECT {columns} FROM events WHERE file_id = CAST(:f AS uuid) ORDER BY line", f=file_id
+        )
+
 
 @pytest.fixture
 def make_api(make_settings: Callable[..., Settings]) -> Iterator[Callable[..., Api]]:

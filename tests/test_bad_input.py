@@ -25,21 +25,20 @@ services = pytest.mark.services
 
 def events(api: Api, file_id: str) -> list[list[Any]]:
     """``[line, format, message, truncated, raw]`` of the file's events, in line order."""
-    return query(
-        api.settings,
-        "SELECT line, format, message, truncated, raw FROM events WHERE file_id = CAST(:f AS uuid) ORDER BY line",
-        f=file_id,
-    )
+    return api.events(file_id, "line, format, message, truncated, raw")
 
 
 def json_rows(api: Api, file_id: str, fields: str = "fields") -> list[list[Any]]:
     """``[line, format, message, fields]`` of the file's events, in line order; ``fields``
     is how to select that column (``fields::text`` shows the stored JSON text)."""
-    return query(
-        api.settings,
-        f"SELECT line, format, message, {fields} FROM events WHERE file_id = CAST(:f AS uuid) ORDER BY line",
-        f=file_id,
-    )
+    return api.events(file_id, f"line, format, message, {fields}")
+
+
+def ingest(api: Api, name: str, data: bytes, declared: int | None = None) -> tuple[str, dict[str, Any]]:
+    """Upload ``data`` as ``name``, let the pipeline run, and give the file's id and the file."""
+    file_id = api.upload(name, data, declared)
+    pump(api.settings)
+    return file_id, api.file(file_id)
 
 
 def failure(api: Api, file_id: str) -> Any:
@@ -56,9 +55,7 @@ def object_key(api: Api, file_id: str) -> str:
 
 @services
 def test_empty_file_is_done_with_nothing_in_it(api: Api) -> None:
-    file_id = api.upload("empty.log", b"")
-    pump(api.settings)
-    f = api.file(file_id)
+    file_id, f = ingest(api, "empty.log", b"")
     assert (f["status"], f["lines"], f["events"], f["error"]) == ("done", 0, 0, None)
     assert events(api, file_id) == []
 
@@ -71,9 +68,7 @@ def test_empty_file_is_done_with_nothing_in_it(api: Api) -> None:
 )
 def test_binary_file_fails_saying_so_and_stays_in_the_bucket(api: Api, head: bytes) -> None:
     data = head + os.urandom(32 * 1024)
-    file_id = api.upload("picture.log", data)
-    pump(api.settings)
-    f = api.file(file_id)
+    file_id, f = ingest(api, "picture.log", data)
     assert f["status"] == "failed"
     assert "binary" in f["error"] and not f["error"].startswith("dead-lettered")
     assert failure(api, file_id) == "content"
@@ -86,9 +81,7 @@ def test_binary_file_fails_saying_so_and_stays_in_the_bucket(api: Api, head: byt
 @services
 def test_invalid_utf8_becomes_replacement_character_and_line_is_kept(api: Api) -> None:
     data = b"first line is fine\ncaf\xe9 au lait \xff\xfe done\nlast line\n"
-    file_id = api.upload("latin1.log", data)
-    pump(api.settings)
-    f = api.file(file_id)
+    file_id, f = ingest(api, "latin1.log", data)
     assert (f["status"], f["lines"], f["events"]) == ("done", 3, 3)
     assert [r[:3] for r in events(api, file_id)] == [
         [1, "text", "first line is fine"],
@@ -100,9 +93,8 @@ def test_invalid_utf8_becomes_replacement_character_and_line_is_kept(api: Api) -
 @services
 def test_byte_order_mark_is_dropped_and_first_line_parses(api: Api) -> None:
     data = b'\xef\xbb\xbf{"level":"warn","msg":"after the BOM"}\nplain second\n'
-    file_id = api.upload("bom.log", data)
-    pump(api.settings)
-    assert api.file(file_id)["status"] == "done"
+    file_id, f = ingest(api, "bom.log", data)
+    assert f["status"] == "done"
     rows = events(api, file_id)
     assert [r[:3] for r in rows] == [[1, "json", "after the BOM"], [2, "text", "plain second"]]
     assert "\ufeff" not in (rows[0][4] or "")
@@ -111,9 +103,7 @@ def test_byte_order_mark_is_dropped_and_first_line_parses(api: Api) -> None:
 @services
 def test_crlf_line_endings_leave_no_carriage_return(api: Api) -> None:
     data = b"one\r\n2026-11-27T00:00:00Z ERROR two\r\n\r\nkey=v other=w\r\nfive without newline"
-    file_id = api.upload("windows.log", data)
-    pump(api.settings)
-    f = api.file(file_id)
+    file_id, f = ingest(api, "windows.log", data)
     assert (f["status"], f["lines"], f["events"], f["errors"]) == ("done", 5, 5, 1)
     rows = events(api, file_id)
     assert [r[:3] for r in rows] == [
@@ -134,9 +124,7 @@ def test_20_mb_line_is_truncated_flagged_and_the_rest_still_parsed(api: Api) -> 
     assert len(huge) == 20 * 1024 * 1024
     after = [f"2026-11-27T00:00:{i:02d}Z INFO after {i}".encode() for i in range(3)]
     data = b"before\n" + huge + b"\n" + b"\n".join(after) + b"\n"
-    file_id = api.upload("huge-line.log", data)
-    pump(api.settings)
-    f = api.file(file_id)
+    file_id, f = ingest(api, "huge-line.log", data)
     assert (f["status"], f["lines"], f["events"], f["truncated_lines"]) == ("done", 5, 5, 1)
     rows = events(api, file_id)
     assert [r[0] for r in rows] == [1, 2, 3, 4, 5]
@@ -155,9 +143,7 @@ def test_truncated_gzip_fails_naming_the_damage_and_keeps_what_came_before(api: 
             b"2026-11-27T00:00:00Z INFO gzip line %06d %s\n" % (i, os.urandom(8).hex().encode()) for i in range(20_000)
         )
     )
-    file_id = api.upload("cut.log.gz", whole[: len(whole) // 2])
-    pump(api.settings)
-    f = api.file(file_id)
+    file_id, f = ingest(api, "cut.log.gz", whole[: len(whole) // 2])
     assert f["status"] == "failed"
     assert f["error"].startswith("gzip stream is truncated")
     assert failure(api, file_id) == "content"
@@ -177,9 +163,7 @@ def test_truncated_gzip_fails_naming_the_damage_and_keeps_what_came_before(api: 
 @services
 def test_upload_larger_than_declared_is_refused_by_the_worker(api: Api) -> None:
     data = b"2026-11-27T00:00:00Z INFO more than promised\n" * 100
-    file_id = api.upload("liar.log", data, declared=100)
-    pump(api.settings)
-    f = api.file(file_id)
+    file_id, f = ingest(api, "liar.log", data, declared=100)
     assert f["status"] == "failed"
     assert f"the uploaded object is {len(data)} bytes but 100 were declared" in f["error"]
     assert failure(api, file_id) == "upload"
@@ -219,9 +203,7 @@ def test_upload_that_never_arrives_fails_once_its_links_expired(api: Api) -> Non
 @services
 @pytest.mark.parametrize("name", ["../../etc/passwd", "my log (1).txt", "журнал-日志.log", "a+b%20c?.log"])
 def test_file_name_is_shown_as_given_and_never_used_as_the_key(api: Api, name: str) -> None:
-    file_id = api.upload(name, b"2026-11-27T00:00:00Z INFO named\n")
-    pump(api.settings)
-    f = api.file(file_id)
+    file_id, f = ingest(api, name, b"2026-11-27T00:00:00Z INFO named\n")
     assert (f["name"], f["status"], f["events"]) == (name, "done", 1)
     assert [x["name"] for x in api.get("/api/files").get_json()["files"]] == [name]
     key = object_key(api, file_id)
@@ -240,9 +222,7 @@ def test_nul_in_json_escape_and_raw_byte_is_stored_as_replacement(api: Api) -> N
         b"plain line with a raw \x00 byte\n"
         b"a normal line\n"
     )
-    file_id = api.upload("nul.log", data)
-    pump(api.settings)
-    f = api.file(file_id)
+    file_id, f = ingest(api, "nul.log", data)
     assert (f["status"], f["lines"], f["events"], f["error"]) == ("done", 3, 3, None)
     rows = json_rows(api, file_id)
     assert [r[:3] for r in rows] == [
@@ -266,9 +246,7 @@ def test_json_beyond_the_standard_is_stored_without_loss(api: Api) -> None:
         f'{{"msg":"big","id":{big},"neg":-{big}}}\n'
         f'{{"msg":"deep","x":{deep}}}\n'
     ).encode()
-    file_id = api.upload("json-edges.log", data)
-    pump(api.settings)
-    f = api.file(file_id)
+    file_id, f = ingest(api, "json-edges.log", data)
     assert (f["status"], f["lines"], f["events"], f["error"]) == ("done", 4, 4, None)
     rows = json_rows(api, file_id, "fields::text")
     assert [r[:3] for r in rows[:3]] == [

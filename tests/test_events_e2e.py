@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 import requests
@@ -45,13 +44,7 @@ def _app_log(n: int, seed: int = 7) -> bytes:
     return "".join(out).encode()
 
 
-def _events(api: Api, file_id: str) -> list[list[Any]]:
-    return query(
-        api.settings,
-        "SELECT line, line_count, level, format, message, pattern_id FROM events "
-        "WHERE file_id = CAST(:f AS uuid) ORDER BY line",
-        f=file_id,
-    )
+_COLUMNS = "line, line_count, level, format, message, pattern_id"
 
 
 def test_chunk_boundaries_never_split_an_event_differently(make_api: Callable[..., Api]) -> None:
@@ -64,7 +57,7 @@ def test_chunk_boundaries_never_split_an_event_differently(make_api: Callable[..
     pump(split.settings)
     chunks = query(split.settings, "SELECT count(*) FROM chunks WHERE file_id = CAST(:f AS uuid)", f=many)[0][0]
     assert chunks > 50
-    single, chunked = _events(whole, one), _events(split, many)
+    single, chunked = whole.events(one, _COLUMNS), split.events(many, _COLUMNS)
     assert [r[:5] for r in chunked] == [r[:5] for r in single]
     assert split.file(many)["lines"] == whole.file(one)["lines"] == data.count(b"\n")
     kinds = {(r[1], r[3]) for r in single}
@@ -110,7 +103,7 @@ def test_patterns_have_counts_and_are_served_top_first(make_api: Callable[..., A
             lines.append(f"2026-03-01T11:00:{i % 60:02d}Z ERROR payment {i} failed after {i % 40}ms")
     file_id = api.upload("patterns.log", ("\n".join(lines) + "\n").encode())
     pump(api.settings)
-    rows = _events(api, file_id)
+    rows = api.events(file_id, _COLUMNS)
     by_kind: dict[str, set[str]] = {}
     for r in rows:
         by_kind.setdefault(r[4].split()[0], set()).add(r[5])
@@ -166,7 +159,7 @@ def test_a_new_worker_starts_from_the_templates_others_settled_on(make_api: Call
     first = "".join(f"2026-03-01T10:00:{i:02d}Z INFO user {names[i % 8]} logged in\n" for i in range(40))
     first_id = api.upload("first.log", first.encode())
     pump(api.settings)  # one worker: its miner generalises the name after a few of them
-    general = {r[5] for r in _events(api, first_id)[-8:]}
+    general = {r[5] for r in api.events(first_id, _COLUMNS)[-8:]}
     assert len(general) == 1
     (general_id,) = general
     template = query(api.settings, "SELECT template FROM patterns WHERE id = :i", i=general_id)[0][0]
@@ -175,7 +168,7 @@ def test_a_new_worker_starts_from_the_templates_others_settled_on(make_api: Call
     later = "".join(f"2026-03-02T10:00:{i:02d}Z INFO user zed logged in\n" for i in range(3))
     later_id = api.upload("later.log", later.encode())
     pump(api.settings)  # another worker, with a fresh miner: one name alone would make no variable
-    assert {r[5] for r in _events(api, later_id)} == {general_id}
+    assert {r[5] for r in api.events(later_id, _COLUMNS)} == {general_id}
 
 
 def test_events_given_a_template_before_it_generalised_count_for_what_it_became(
@@ -186,7 +179,7 @@ def test_events_given_a_template_before_it_generalised_count_for_what_it_became(
     data = "".join(f"2026-03-01T10:00:{i:02d}Z INFO user {names[i % 6]} logged in\n" for i in range(30))
     file_id = api.upload("names.log", data.encode())
     pump(api.settings)
-    ids = [r[5] for r in _events(api, file_id)]
+    ids = [r[5] for r in api.events(file_id, _COLUMNS)]
     assert len(set(ids[:3])) == 3 and len(set(ids[3:])) == 1  # the first names came before the variable
     general = ids[-1]
 

@@ -5,26 +5,19 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import UTC
-from typing import Any
 
 import pytest
 import requests
 from log_layouts import LAYOUTS, generate
 
-from conftest import Api, pump, query
+from conftest import Api, pump
 
 pytestmark = pytest.mark.services
 
 MARIADB = next(lay for lay in LAYOUTS if lay.name == "mariadb")
 
 
-def _rows(api: Api, file_id: str) -> list[list[Any]]:
-    return query(
-        api.settings,
-        "SELECT line, ts, ts_inferred, level, format, message, fields FROM events "
-        "WHERE file_id = CAST(:f AS uuid) ORDER BY line",
-        f=file_id,
-    )
+_COLUMNS = "line, ts, ts_inferred, level, format, message, fields"
 
 
 def test_a_file_no_format_reads_is_read_with_its_inferred_layout_in_every_chunk(make_api: Callable[..., Api]) -> None:
@@ -39,7 +32,7 @@ def test_a_file_no_format_reads_is_read_with_its_inferred_layout_in_every_chunk(
     assert layout["source"] == "inferred"
     assert [c["name"] for c in layout["columns"]] == ["time", "pid", "level", "component"]
     assert "<time:ymd>" in layout["reads_as"]
-    rows = _rows(api, file_id)
+    rows = api.events(file_id, _COLUMNS)
     assert len(rows) == len(truth)
     for row, t in zip(rows, truth, strict=True):
         fields = row[6] if isinstance(row[6], dict) else json.loads(row[6])
@@ -69,7 +62,7 @@ def test_an_upload_can_force_a_layout_and_a_bad_one_is_refused_saying_what_is_wr
     pump(api.settings)
     f = api.file(created["file_id"])
     assert f["layout"]["source"] == "forced" and f["layout"]["columns"][2]["name"] == "node"
-    rows = _rows(api, created["file_id"])
+    rows = api.events(created["file_id"], _COLUMNS)
     assert [(r[3], r[4], r[5]) for r in rows] == [("warn", "layout", "naive local time"), ("info", "layout", "second")]
     assert [r[6] if isinstance(r[6], dict) else json.loads(r[6]) for r in rows] == [
         {"node": "web-1"},
@@ -83,7 +76,7 @@ def test_a_file_the_known_formats_read_gets_no_layout(api: Api) -> None:
     pump(api.settings)
     f = api.file(file_id)
     assert f["status"] == "done" and f["layout"] is None
-    assert {r[4] for r in _rows(api, file_id)} == {"syslog3164"}
+    assert {r[4] for r in api.events(file_id, _COLUMNS)} == {"syslog3164"}
 
 
 def test_a_layout_that_changes_halfway_is_followed_in_every_chunk(make_api: Callable[..., Api]) -> None:
@@ -94,7 +87,7 @@ def test_a_layout_that_changes_halfway_is_followed_in_every_chunk(make_api: Call
     file_id = api.upload("changed.log", data)
     pump(api.settings)
     assert api.file(file_id)["status"] == "done"
-    rows = _rows(api, file_id)
+    rows = api.events(file_id, _COLUMNS)
     assert len(rows) == len(first) + len(second)
     # The first half as its layout reads it; the second as the layout inferred again reads it,
     # but for the few lines at the start of each chunk before it adapts.
