@@ -99,6 +99,27 @@ def outcomes(log: Log) -> list[tuple[Delivery, Outcome]]:
     return [e for e in log if isinstance(e, tuple)]
 
 
+def through_outage(
+    settings: Settings, worker: Settings, file_id: str, proxy: TcpProxy, log: Log, while_away: Callable[[Log], bool]
+) -> int:
+    """Run ``worker`` until ``proxy`` cuts its service off, on while the service stays away
+    until ``while_away`` holds of what was logged since the cut, then with the service back
+    until the file is done; the file, watched through ``settings``, is not done before.
+    Gives where the cut is in ``log``."""
+    ctx = Context(worker)
+    try:
+        drive(worker, ctx, lambda: proxy.is_cut, log)
+        assert file_state(settings, file_id)[0] != "done"
+        at_cut = len(log)
+        drive(worker, ctx, lambda: while_away(log[at_cut:]), log)
+        assert file_state(settings, file_id)[0] != "done"
+        proxy.restore()
+        drive(worker, ctx, lambda: file_state(settings, file_id)[0] == "done", log)
+    finally:
+        ctx.close()
+    return at_cut
+
+
 # -- a service goes away mid-run -------------------------------------------------------------
 
 
@@ -112,25 +133,14 @@ def test_postgres_down_mid_run_loses_and_duplicates_nothing(make_api: Callable[.
     with TcpProxy(settings.psql_addr, settings.psql_port) as proxy:
         proxy.cut_at(copy_of_line(n // 4))  # Postgres goes away a quarter of the way in
         worker = replace(settings, psql_port=proxy.port)
-        ctx = Context(worker)
-        try:
-            drive(worker, ctx, lambda: proxy.is_cut, log)
-            assert file_state(settings, file_id)[0] != "done"
-            at_cut = len(log)
 
-            # Postgres stays away while messages come back: each is retried again and again,
-            # more often than max_attempts would allow if an outage counted as a try.
-            def retried_twice() -> bool:
-                retries = [o for _, o in outcomes(log[at_cut:]) if o.action == "retry"]
-                return len(retries) > settings.max_attempts
+        # Postgres stays away while messages come back: each is retried again and again,
+        # more often than max_attempts would allow if an outage counted as a try.
+        def retried_twice(since_cut: Log) -> bool:
+            retries = [o for _, o in outcomes(since_cut) if o.action == "retry"]
+            return len(retries) > settings.max_attempts
 
-            drive(worker, ctx, retried_twice, log)
-            assert file_state(settings, file_id)[0] != "done"
-
-            proxy.restore()
-            drive(worker, ctx, lambda: file_state(settings, file_id)[0] == "done", log)
-        finally:
-            ctx.close()
+        at_cut = through_outage(settings, worker, file_id, proxy, log, retried_twice)
         assert proxy.connections > 1  # the worker came back through a new connection
 
     after_cut = outcomes(log[at_cut:])
@@ -223,23 +233,12 @@ def test_rabbitmq_down_mid_run_loses_and_duplicates_nothing(rabbit_settings: Set
             worker = replace(
                 settings, rabbitmq_url=rabbit_through(settings.rabbitmq_url, proxy.port), psql_port=postgres.port
             )
-            ctx = Context(worker)
-            try:
-                drive(worker, ctx, lambda: proxy.is_cut, log)
-                assert file_state(settings, file_id)[0] != "done"
-                at_cut = len(log)
 
-                # RabbitMQ stays away a little: receiving and settling fail, nothing is lost meanwhile.
-                def refused_thrice() -> bool:
-                    return sum(isinstance(e, RetryableError) for e in log[at_cut:]) >= 3
+            # RabbitMQ stays away a little: receiving and settling fail, nothing is lost meanwhile.
+            def refused_thrice(since_cut: Log) -> bool:
+                return sum(isinstance(e, RetryableError) for e in since_cut) >= 3
 
-                drive(worker, ctx, refused_thrice, log)
-                assert file_state(settings, file_id)[0] != "done"
-
-                proxy.restore()
-                drive(worker, ctx, lambda: file_state(settings, file_id)[0] == "done", log)
-            finally:
-                ctx.close()
+            at_cut = through_outage(settings, worker, file_id, proxy, log, refused_thrice)
             assert proxy.connections > 1
     finally:
         api.close()
