@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import pg8000.native
@@ -32,9 +33,6 @@ class Context:
 
     settings: Settings
     _conn: pg8000.native.Connection | None = None
-    _bucket: Bucket | None = None
-    _queue: WorkQueue | None = None
-    _ingest: SqsQueue | None = None
     _miner: PatternMiner | None = None
     clock: Callable[[], float] = field(default=time.monotonic)
 
@@ -97,26 +95,23 @@ class Context:
             self._miner = miner
         return self._miner
 
-    @property
+    # The bucket and the queues are made on first use, once (cached_property).
+
+    @cached_property
     def bucket(self) -> Bucket:
-        if self._bucket is None:
-            self._bucket = Bucket(self.settings)
-        return self._bucket
+        return Bucket(self.settings)
 
-    @property
+    @cached_property
     def queue(self) -> WorkQueue:
-        if self._queue is None:
-            self._queue = work_queue(self.settings)
-        return self._queue
+        return work_queue(self.settings)
 
-    @property
+    @cached_property
     def ingest(self) -> SqsQueue:
         """The queue the bucket notifies, made once: a new one would look its URL up again."""
-        if self._ingest is None:
-            self._ingest = ingest_queue(self.settings)
-        return self._ingest
+        return ingest_queue(self.settings)
 
     def close(self) -> None:
         self.drop_connection()
-        if self._queue is not None:
-            self._queue.close()
+        queue: WorkQueue | None = self.__dict__.get("queue")  # only if made
+        if queue is not None:
+            queue.close()
