@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Any
 
-from .errors import ConfigError
+from .errors import ConfigError, LogpipeError
 
 if TYPE_CHECKING:
     from .storage.gunzip import Limits
@@ -24,17 +24,27 @@ MiB = 1024 * 1024
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
-def env_int(env: Mapping[str, str], name: str, default: int, minimum: int = 0, maximum: int | None = None) -> int:
-    raw = env.get(name)
-    if raw is None or raw == "":
+def whole_number(
+    label: str, text: str | None, default: int, minimum: int, error: type[LogpipeError], shown: int | None = None
+) -> int:
+    """``text`` as a whole number of at least ``minimum``, ``default`` when it is empty; else
+    ``error`` says what ``label`` must be, quoting at most ``shown`` characters of ``text``.
+    The rule of settings (``env_int``) and of request parameters (``search/params.py``)."""
+    if text is None or text == "":
         return default
     try:
-        value = int(raw)
+        value = int(text)
     except ValueError:
-        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+        raise error(f"{label} must be a whole number, got {text[:shown]!r}") from None
     if value < minimum:
-        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
-    if maximum is not None and value > maximum:
+        raise error(f"{label} must be at least {minimum}, got {value}")
+    return value
+
+
+def env_int(env: Mapping[str, str], name: str, default: int, minimum: int = 0, maximum: int | None = None) -> int:
+    raw = env.get(name)
+    value = whole_number(name, raw, default, minimum, ConfigError)
+    if raw and maximum is not None and value > maximum:  # a default is taken as it is
         raise ConfigError(f"{name} must be at most {maximum}, got {value}")
     return value
 

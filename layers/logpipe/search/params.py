@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from .. import signing
+from ..config import whole_number
 from ..errors import BadRequestError
 from ..parsing.formats import LEVELS
 from . import query
@@ -117,15 +118,7 @@ def _name(name: str, text: str) -> str:
 
 def _int(name: str, text: str | None, default: int, low: int, high: int) -> int:
     """A whole number of at least ``low``; above ``high`` it is capped to ``high``."""
-    if text is None or text == "":
-        return default
-    try:
-        value = int(text)
-    except ValueError:
-        raise BadRequestError(f"{name!r} must be a whole number, got {text[:32]!r}") from None
-    if value < low:
-        raise BadRequestError(f"{name!r} must be at least {low}, got {value}")
-    return min(value, high)
+    return min(whole_number(repr(name), text, default, low, BadRequestError, shown=32), high)
 
 
 def filters(args: Mapping[str, str], now: datetime) -> Filters:
