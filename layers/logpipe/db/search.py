@@ -11,7 +11,7 @@ needed, and ingest pays for none (README, "Search").
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -148,26 +148,20 @@ def block_messages(conn: pg8000.native.Connection, blocks: Sequence[Block]) -> d
 
 
 def write_block(conn: pg8000.native.Connection, block: Block, stats: BlockStats, segments: int, filter_: bytes) -> None:
+    """The block's row of the index: its lines and what ``stats`` says of them, each
+    column under its field's name (``pattern_ids`` and ``message_bytes`` are not kept)."""
     conn.run(
         "INSERT INTO search_blocks (pos, file_id, first_line, end_line, ts_min, ts_max, events, levels, sources,"
-        " segments, bloom, slices, slice_min, slice_max, slice_events) VALUES (:p, CAST(:f AS uuid), :a, :z, :t0,"
-        " :t1, :n, CAST(:lv AS integer[]), CAST(:src AS text[]), :sg, :bl, CAST(:sl AS integer[]),"
-        " CAST(:slo AS bigint[]), CAST(:shi AS bigint[]), CAST(:sn AS integer[]))",
-        p=block.pos,
-        f=block.file_id,
-        a=block.first_line,
-        z=block.end_line,
-        t0=stats.ts_min,
-        t1=stats.ts_max,
-        n=stats.events,
-        lv=stats.levels,
-        src=stats.sources,
-        sg=segments,
-        bl=filter_,
-        sl=stats.slices,
-        slo=stats.slice_min,
-        shi=stats.slice_max,
-        sn=stats.slice_events,
+        " segments, bloom, slices, slice_min, slice_max, slice_events) VALUES (:pos, CAST(:file_id AS uuid),"
+        " :first_line, :end_line, :ts_min, :ts_max, :events, CAST(:levels AS integer[]), CAST(:sources AS text[]),"
+        " :segments, :bloom, CAST(:slices AS integer[]), CAST(:slice_min AS bigint[]), CAST(:slice_max AS bigint[]),"
+        " CAST(:slice_events AS integer[]))",
+        **asdict(stats),
+        file_id=block.file_id,
+        first_line=block.first_line,
+        end_line=block.end_line,
+        segments=segments,
+        bloom=filter_,
     )
 
 
