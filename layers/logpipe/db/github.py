@@ -155,6 +155,14 @@ class LogFetch:
     files: int
 
 
+# Where a statement finds one fetch, by the parameters ``_key`` gives.
+_KEY = "repository = :r AND run_id = :i AND run_attempt = :a AND job_id = :j"
+
+
+def _key(repository: str, run_id: int, run_attempt: int, job_id: int) -> dict[str, Any]:
+    return {"r": repository, "i": run_id, "a": run_attempt, "j": job_id}
+
+
 def start_fetch(
     conn: pg8000.native.Connection,
     repository: str,
@@ -166,23 +174,18 @@ def start_fetch(
 ) -> LogFetch:
     """The fetch of these logs, created as queued if new; its row locked until the
     caller's transaction ends (two deliveries of one run fetch one after the other)."""
+    key = _key(repository, run_id, run_attempt, job_id)
     conn.run(
         "INSERT INTO github_log_fetches (repository, run_id, run_attempt, job_id, workflow, delivery_id) "
         "VALUES (:r, :i, :a, :j, :w, :d) ON CONFLICT DO NOTHING",
-        r=repository,
-        i=run_id,
-        a=run_attempt,
-        j=job_id,
+        **key,
         w=workflow,
         d=delivery_id,
     )
     rows = conn.run(
         "SELECT repository, run_id, run_attempt, job_id, status, error, files FROM github_log_fetches "
-        "WHERE repository = :r AND run_id = :i AND run_attempt = :a AND job_id = :j FOR UPDATE",
-        r=repository,
-        i=run_id,
-        a=run_attempt,
-        j=job_id,
+        f"WHERE {_KEY} FOR UPDATE",
+        **key,
     )
     return LogFetch(*rows[0])
 
@@ -199,15 +202,12 @@ def finish_fetch(
     conn.run(
         "UPDATE github_log_fetches SET status = :s, error = :e, archive_key = coalesce(:k, archive_key), "
         "files = :n, updated_at = now() "
-        "WHERE repository = :r AND run_id = :i AND run_attempt = :a AND job_id = :j",
+        f"WHERE {_KEY}",
         s=status,
         e=error,
         k=archive_key,
         n=files,
-        r=f.repository,
-        i=f.run_id,
-        a=f.run_attempt,
-        j=f.job_id,
+        **_key(f.repository, f.run_id, f.run_attempt, f.job_id),
     )
 
 
