@@ -46,6 +46,14 @@ PG_USER = os.environ.get("TEST_PSQL_USER", "postgres")
 RABBIT = os.environ.get("TEST_RABBITMQ", "amqp://guest:guest@127.0.0.1:5672")
 TOKEN = "test-token-" + "x" * 20
 
+# Every way the worker reads a file: through the compiled lane or the Python path, from
+# plain or gzip bytes. Tests take it as the arguments ``lane`` and ``compress``.
+EVERY_READ = pytest.mark.parametrize(
+    ("lane", "compress"),
+    [(lane, compress) for lane in (True, False) for compress in (False, True)],
+    ids=[f"{lane}-{form}" for lane in ("compiled-lane", "python-path") for form in ("plain", "gzip")],
+)
+
 
 # Without ../shared beside the clone (as anyone who clones the repository has it) the
 # tests that read the samples skip, saying so. CI lays ../shared beside its clone: there

@@ -15,7 +15,7 @@ from logpipe.ingest import Context
 from logpipe.ingest.batches import Batch
 from logpipe.ingest.commit import commit_batch
 
-from conftest import Api, pump, query
+from conftest import EVERY_READ, Api, pump, query
 
 services = pytest.mark.services
 
@@ -84,8 +84,7 @@ def _check_every_line_once(api: Api, file_id: str, total: int, where: dict[int, 
 
 
 @services
-@pytest.mark.parametrize("lane", [True, False], ids=["compiled-lane", "python-path"])
-@pytest.mark.parametrize("compress", [False, True], ids=["plain", "gzip"])
+@EVERY_READ
 def test_each_known_bad_line_between_good_ones_is_stored_once(
     make_api: Callable[..., Api], lane: bool, compress: bool
 ) -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from logpipe.storage.gunzip import GunzipReader, InputLimitError, Limits
 
-from conftest import Api, pump, query
+from conftest import EVERY_READ, Api, pump, query
 
 services = pytest.mark.services
 
@@ -59,8 +59,7 @@ def test_gzip_bomb_fails_at_the_decompressed_bytes_limit_keeping_what_came_befor
 
 
 @services
-@pytest.mark.parametrize("compress", [False, True], ids=["plain", "gzip"])
-@pytest.mark.parametrize("lane", [True, False], ids=["compiled-lane", "python-path"])
+@EVERY_READ
 def test_file_fails_at_the_lines_limit_keeping_the_lines_before(
     make_api: Callable[..., Api], compress: bool, lane: bool
 ) -> None:
