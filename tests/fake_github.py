@@ -31,11 +31,16 @@ class Seen:
 class FakeGitHub:
     """Routes: ``logs[path] = bytes`` (served through a 302 to the archive host),
     ``errors[path] = (status, headers)`` (answered as is), ``runs[repo] = [run, ...]``
-    (the list of runs, with an ETag)."""
+    (the list of runs, with an ETag), ``jobs[(repo, run, attempt)] = [job, ...]`` (a run
+    attempt's jobs, ``page_size`` to a page as GitHub pages them). ``prefix`` is the API's
+    path below its host: ``/api/v3`` on GitHub Enterprise Server."""
 
     logs: dict[str, bytes] = field(default_factory=dict)
     errors: dict[str, tuple[int, dict[str, str]]] = field(default_factory=dict)
     runs: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    jobs: dict[tuple[str, int, int], list[dict[str, Any]]] = field(default_factory=dict)
+    page_size: int = 100
+    prefix: str = ""
     api_seen: list[Seen] = field(default_factory=list)
     archive_seen: list[Seen] = field(default_factory=list)
 
@@ -48,7 +53,7 @@ class FakeGitHub:
 
     @property
     def api_url(self) -> str:
-        return f"http://127.0.0.1:{self.api.server_port}"
+        return f"http://127.0.0.1:{self.api.server_port}{self.prefix}"
 
     @property
     def archive_url(self) -> str:
@@ -83,7 +88,10 @@ class FakeGitHub:
     def _api(self, path: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
         with self._lock:
             self.api_seen.append(Seen(path, headers))
-        base = path.split("?")[0]
+        base, _, query = path.partition("?")
+        if not base.startswith(self.prefix + "/"):
+            return 404, {}, b'{"message": "Not Found"}'
+        base = base.removeprefix(self.prefix)
         if base in self.errors:
             status, extra = self.errors[base]
             return status, extra, json.dumps({"message": f"fake {status}"}).encode()
@@ -97,6 +105,18 @@ class FakeGitHub:
             if headers.get("if-none-match") == etag:
                 return 304, {"ETag": etag}, b""
             return 200, {"ETag": etag, "Content-Type": "application/json"}, body
+        if (
+            len(parts) == 9
+            and parts[0] == "repos"
+            and parts[3:5] == ["actions", "runs"]
+            and parts[6::2] == ["attempts", "jobs"]
+        ):
+            key = (f"{parts[1]}/{parts[2]}", int(parts[5]), int(parts[7]))
+            if key in self.jobs:
+                page = int(dict(p.split("=", 1) for p in query.split("&") if "=" in p).get("page", "1"))
+                jobs = self.jobs[key][(page - 1) * self.page_size : page * self.page_size]
+                body = json.dumps({"total_count": len(self.jobs[key]), "jobs": jobs}).encode()
+                return 200, {"Content-Type": "application/json"}, body
         return 404, {}, b'{"message": "Not Found"}'
 
     def _archive(self, path: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -136,10 +137,8 @@ def test_an_archive_without_step_files_is_ingested_a_job_at_a_time(gh_settings: 
     send(gh_settings, task())
     pump(gh_settings)
     events = actions_events(gh_settings)
-    by_file: dict[str, int] = {}
-    for e in events:
-        by_file[e[0]] = by_file.get(e[0], 0) + 1
-        assert "step" not in e[5]
+    by_file = Counter(e[0] for e in events)
+    assert all("step" not in e[5] for e in events)
     assert by_file == {f"{REPO} · CI run {RUN} (attempt 2) · build": 7, f"{REPO} · CI run {RUN} (attempt 2) · lint": 1}
 
 
@@ -305,3 +304,110 @@ def test_an_archive_that_expands_past_the_limit_is_refused(
     [[_, state, error, files]] = fetches(gh_settings)
     assert state == "failed" and f"expands to {len(SETUP) * 40} bytes" in error and files == 0
     assert actions_events(gh_settings) == []
+
+
+# -- archives as GitHub writes them: names it changes, layouts it varies ------------------------
+
+JOB_LOGS = f"/repos/{REPO}/actions/jobs/77/logs"
+
+
+def job(job_id: int, name: str, *steps: str) -> dict[str, Any]:
+    """A job as the jobs API lists it."""
+    listed = [{"number": n, "name": s, "status": "completed", "conclusion": "success"} for n, s in enumerate(steps, 1)]
+    return {"id": job_id, "run_id": RUN, "run_attempt": 2, "name": name, "status": "completed", "steps": listed}
+
+
+# (the job's name, as the archive writes it): characters a file name cannot hold are dropped
+# or replaced, what is not ASCII may go, and a long name is cut.
+WRITTEN_DIFFERENTLY = [
+    ("deploy / publish (ubuntu-latest, 3.11)", "deploy  publish (ubuntu-latest, 3.11)"),
+    ('lint: "src" <all> | *.py?', "lint src all  .py"),
+    ("Déploiement ✨ production", "Dploiement  production"),
+    ("build " + "x" * 120, "build " + "x" * 80),
+]
+
+
+@pytest.mark.parametrize("jobs_api", [True, False], ids=["jobs-api", "no-jobs-api"])
+@pytest.mark.parametrize("job_first", [True, False], ids=["job-first", "run-first"])
+@pytest.mark.parametrize(("name", "written"), WRITTEN_DIFFERENTLY, ids=["slash", "punctuation", "unicode", "long"])
+def test_a_job_whose_name_the_archive_writes_differently_is_ingested_once(
+    gh_settings: Settings, github: FakeGitHub, name: str, written: str, job_first: bool, jobs_api: bool
+) -> None:
+    github.logs[JOB_LOGS] = SETUP + STEP
+    github.logs[RUN_LOGS] = zip_of(
+        {
+            f"0_{written}.txt": SETUP + STEP,
+            f"{written}/1_Set up job.txt": SETUP,
+            f"{written}/2_Run tests.txt": STEP,
+            f"{written}/system.txt": b"runner system log\n",
+            "1_lint.txt": SETUP,
+        }
+    )
+    if jobs_api:
+        github.jobs[(REPO, RUN, 2)] = [job(77, name, "Set up job", "Run tests"), job(78, "lint")]
+    for t in (task(job_id=77, job=name), task()) if job_first else (task(), task(job_id=77, job=name)):
+        send(gh_settings, t)
+        pump(gh_settings)
+    events = actions_events(gh_settings)
+    assert sum(1 for e in events if e[3] == "Process completed with exit code 1.") == 1
+    assert len(events) == 1 + 7  # lint's line, and the job's seven lines once
+    # The job's own name, not the archive's, where the jobs API or the job's log told it first.
+    known = jobs_api or job_first
+    assert {e[5]["job"] for e in events} == {name if known else written, "lint"}
+    assert {e[5].get("job_id") for e in events if e[5]["job"] != "lint"} == {77 if known else None}
+    assert {row[1] for row in fetches(gh_settings)} == {"done"}
+
+
+def test_an_archives_layouts_as_github_varies_them(gh_settings: Settings, github: FakeGitHub) -> None:
+    long_name = "integration " + "y" * 150
+    github.logs[RUN_LOGS] = zip_of(
+        {
+            # A job split into steps, whose folder and top-level file are cut to different lengths.
+            f"0_{long_name[:90]}.txt": SETUP + STEP,
+            f"{long_name[:70]}/1_Set up job.txt": SETUP,
+            f"{long_name[:70]}/2_Run tests.txt": STEP,
+            # A folder without step files: the job's top-level file is its log.
+            "1_build (ubuntu-latest, 3.11).txt": SETUP + STEP,
+            "build (ubuntu-latest, 3.11)/system.txt": b"runner system log\n",
+            # Step files without a top-level file; a step number twice; an empty member.
+            "docs/1_Set up job.txt": SETUP,
+            "docs/2_Build.txt": b"2026-11-30T10:00:03.0000000Z building docs\n",
+            "docs/2_Build again.txt": b"2026-11-30T10:00:04.0000000Z building docs again\n",
+            "docs/3_Empty.txt": b"",
+            "2_empty job.txt": b"",
+            "system.txt": b"what is not a job's log\n",
+        }
+    )
+    github.jobs[(REPO, RUN, 2)] = [
+        job(1, long_name, "Set up job", "Run tests: unit / integration"),
+        job(2, "build (ubuntu-latest, 3.11)", "Set up job", "Run tests"),
+        job(3, "docs"),
+        job(4, "empty job"),
+    ]
+    send(gh_settings, task())
+    pump(gh_settings)
+    events = actions_events(gh_settings)
+    by_file = Counter(e[0] for e in events)
+    title = f"{REPO} · CI run {RUN} (attempt 2)"
+    assert by_file == {
+        f"{title} · {long_name} · 1 Set up job": 1,
+        f"{title} · {long_name} · 2 Run tests: unit / integration": 6,  # the step's own name, from the API
+        f"{title} · build (ubuntu-latest, 3.11)": 7,
+        f"{title} · docs · 1 Set up job": 1,
+        f"{title} · docs · 2 Build": 1,
+        f"{title} · docs · 2 Build again": 1,
+    }
+    assert {e[5]["job_id"] for e in events} == {1, 2, 3}
+    assert query(gh_settings, "SELECT count(*) FROM files WHERE status = 'failed'") == [[0]]
+    assert fetches(gh_settings) == [[0, "done", None, 6]]
+
+
+def test_jobs_are_matched_to_the_archive_only_where_one_job_can_be_meant() -> None:
+    from logpipe.github.logs import Job, match_jobs
+
+    jobs = [Job(1, "test (3.10)"), Job(2, "test (3.1)"), Job(3, "a/b"), Job(4, "ab"), Job(5, "release " + "z" * 90)]
+    found = {
+        name: j.id for name, j in match_jobs(["test (3.10)", "test (3.1)", "ab", "release " + "z" * 60], jobs).items()
+    }
+    # "ab" could be "a/b" or "ab": neither is taken for it; the others are each one job's.
+    assert found == {"test (3.10)": 1, "test (3.1)": 2, "release " + "z" * 60: 5}

@@ -242,12 +242,29 @@ def create_log_file(
     return bool(status) and status[0][0] == "awaiting_upload" and etag is None
 
 
-def has_file(conn: pg8000.native.Connection, key: str, *, prefix: bool = False) -> bool:
-    """Whether a file row has the object key ``key`` (or one that starts with it)."""
-    if prefix:
-        pattern = key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        return bool(conn.run("SELECT 1 FROM files WHERE object_key LIKE :k LIMIT 1", k=pattern))
+def _starts_with(key: str) -> str:
+    """A LIKE pattern for the keys that start with ``key``, whatever characters it holds."""
+    return key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def has_file(conn: pg8000.native.Connection, key: str) -> bool:
+    """Whether a file row has the object key ``key``."""
     return bool(conn.run("SELECT 1 FROM files WHERE object_key = :k", k=key))
+
+
+def lock_logs(conn: pg8000.native.Connection, prefix: str) -> None:
+    """Until the caller's transaction ends, be the only one creating the file rows of the
+    logs under ``prefix`` (a run attempt's): a job's own log and the run's archive check
+    for each other and create their rows one after the other, never both."""
+    conn.run("SELECT pg_advisory_xact_lock(hashtext(:k))", k="logpipe.github-logs:" + prefix)
+
+
+def log_files(conn: pg8000.native.Connection, key_prefix: str) -> list[tuple[str, dict[str, Any]]]:
+    """The object key and fields of every file row whose key starts with ``key_prefix``."""
+    rows = conn.run(
+        "SELECT object_key, CAST(fields AS text) FROM files WHERE object_key LIKE :k", k=_starts_with(key_prefix)
+    )
+    return [(key, json.loads(fields) if fields else {}) for key, fields in rows]
 
 
 def fetches(conn: pg8000.native.Connection, repository: str | None = None) -> list[dict[str, Any]]:

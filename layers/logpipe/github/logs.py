@@ -9,6 +9,13 @@ notification sends to the parse-workers like any upload. A ``workflow_job`` comp
 delivery asks for that job's log alone, a text file; whichever of a job's log and its
 run's archive comes second leaves that job out.
 
+The archive's names are not the jobs' own: GitHub drops the characters a file name cannot
+hold, may drop what is not ASCII, cuts long names, and cuts a job's folder and its
+top-level file differently. Its jobs are matched to the run attempt's jobs as the jobs API
+lists them (and to the jobs whose own logs came), by letters and digits, where exactly one
+job fits; a matched job's files are keyed by its id, so its own log and the archive find
+each other, and carry its real name and its steps' real names.
+
 Idempotent: each object's key is made from the run, attempt and member name, and a file
 row is created once per key; a second delivery of the same run, or a retry after a
 crash, finds the rows and sends nothing twice (an object whose row exists but whose put
@@ -21,9 +28,13 @@ import hashlib
 import json
 import logging
 import re
+import unicodedata
 import zipfile
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
 from typing import IO, TYPE_CHECKING, Any
+
+from pg8000.native import Connection
 
 from ..db import github as github_db
 from ..db import stream as stream_db
@@ -40,6 +51,9 @@ MESSAGE_KIND = "github_logs"
 # What the members of one archive may expand to, together: a few MB of zip can declare
 # terabytes. Actions keeps a run's logs far below this.
 MAX_ARCHIVE_TEXT_BYTES = 20 * 1024**3
+JOBS_PER_PAGE = 100
+MAX_JOB_PAGES = 10  # 1,000 jobs: a matrix makes at most 256; a run past this is matched by names
+_MIN_TRUNCATED = 40  # letters and digits: a shorter name is taken as whole, never as cut short
 _MEMBER = re.compile(r"^(?:(?P<job>[^/]+)/)?(?P<n>\d+)_(?P<name>.+)\.txt$")
 
 
@@ -111,41 +125,138 @@ class LogsTask:
 
 
 @dataclass(frozen=True)
+class Job:
+    """A job of a run attempt as the jobs API lists it: its id, its name as written in the
+    workflow (matrix values, ``caller / called`` and all) and its steps' names by number."""
+
+    id: int
+    name: str
+    steps: dict[int, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Member:
     """One file of the archive that becomes a file of the pipeline."""
 
     path: str  # in the archive
-    job: str
+    job: str  # the job's name: the jobs API's when the member was matched to a job, else the archive's
     step: str | None
     step_number: int | None
+    job_id: int = 0  # 0: not matched to a job of the jobs API
 
 
-def members(names: list[str]) -> list[Member]:
+def _squash(name: str, ascii_only: bool) -> str:
+    """A name as GitHub's archive and its API can both be compared on: letters and digits
+    only, case folded. The archive drops or replaces the characters a file name cannot hold
+    (``/ : < > | * ? "`` and others) and may drop what is not ASCII."""
+    folded = unicodedata.normalize("NFKC", name).casefold()
+    return "".join(c for c in folded if c.isalnum() and (c.isascii() or not ascii_only))
+
+
+def match_jobs(names: Iterable[str], jobs: Iterable[Job]) -> dict[str, Job]:
+    """The job each of the archive's job ``names`` is, where exactly one job can be it.
+
+    A name is compared with the jobs' on letters and digits alone (then on ASCII letters and
+    digits alone), equal first, then as a prefix (the archive truncates long names). A name
+    that two jobs could be stays unmatched: a wrong job is worse than none."""
+    found: dict[str, Job] = {}
+    left = list(dict.fromkeys(names))
+    free = list(jobs)
+    for ascii_only in (False, True):
+        for prefix in (False, True):
+            fits: dict[str, list[Job]] = {}
+            for name in left:
+                key = _squash(name, ascii_only)
+                if key and (not prefix or len(key) >= _MIN_TRUNCATED):
+                    fits[name] = [j for j in free if _fits(key, _squash(j.name, ascii_only), prefix)]
+                    if prefix:
+                        fits[name] = [j for j in fits[name] if len(_squash(j.name, ascii_only)) >= _MIN_TRUNCATED]
+            for name, candidates in fits.items():
+                if len(candidates) == 1 and sum(candidates[0] in c for c in fits.values()) == 1:
+                    found[name] = candidates[0]
+            left = [n for n in left if n not in found]
+            free = [j for j in free if all(j is not f for f in found.values())]
+    return found
+
+
+def _fits(key: str, job_key: str, prefix: bool) -> bool:
+    """Equal, or (``prefix``) one cut from the other."""
+    return (job_key.startswith(key) or key.startswith(job_key)) if prefix else job_key == key
+
+
+def members(names: list[str], sizes: dict[str, int] | None = None, jobs: Iterable[Job] = ()) -> list[Member]:
     """The files to ingest: every step file, and the job file of each job that the archive
-    does not split into steps (its steps are in the job file too: never both)."""
+    does not split into steps (its steps are in the job file too: never both).
+
+    A job's folder and its top-level file are paired through the job the jobs API names
+    (``jobs``), else by their names compared as ``match_jobs`` compares them. Other members
+    (``system.txt``, folders without step files) and empty ones (``sizes`` 0) are left out."""
+    sizes = sizes or {}
+    parsed = []
+    for name in names:
+        m = _MEMBER.match(name)
+        if m and sizes.get(name, 1) > 0:
+            parsed.append((name, m.group("job"), int(m.group("n")), m.group("name")))
+    jobs = list(jobs)
+    folders = list(dict.fromkeys(job for _, job, _, _ in parsed if job is not None))
+    tops = [step for _, job, _, step in parsed if job is None]
+    # A job is a folder and a top-level file, each named (and cut) in its own way: each is
+    # matched to the listed jobs on its own; a top-level file that no listed job matched is
+    # paired in the same way with a folder that none matched.
+    in_folders, in_tops = match_jobs(folders, jobs), match_jobs(tops, jobs)
+    unmatched = [Job(-i, f) for i, f in enumerate(folders, 1) if f not in in_folders]
+    split = {j.id for j in in_folders.values()}
     found: list[Member] = []
-    split_jobs = set()
-    for name in names:
-        m = _MEMBER.match(name)
-        if m and m.group("job"):
-            split_jobs.add(m.group("job"))
-            found.append(Member(name, m.group("job"), m.group("name"), int(m.group("n"))))
-    for name in names:
-        m = _MEMBER.match(name)
-        if m and not m.group("job") and m.group("name") not in split_jobs:
-            found.append(Member(name, m.group("name"), None, None))
-    return sorted(found, key=lambda x: (x.job, x.step_number or 0, x.path))
+    for name, folder, n, step in parsed:
+        if folder is not None:
+            known = in_folders.get(folder)
+            real_step = known.steps.get(n, step) if known else step
+            found.append(Member(name, known.name if known else folder, real_step, n, known.id if known else 0))
+    paired = match_jobs([t for t in tops if t not in in_tops], unmatched)
+    for name, folder, _, step in parsed:
+        known = in_tops.get(step)
+        if folder is None and not (known and known.id in split) and step not in paired:
+            found.append(Member(name, known.name if known else step, None, None, known.id if known else 0))
+    return sorted(found, key=lambda x: (x.job, x.job_id, x.step_number or 0, x.path))
 
 
-def _fields(task: LogsTask, job: str | None, step: str | None, step_number: int | None) -> dict[str, Any]:
+def run_jobs(api: GitHubApi, task: LogsTask) -> list[Job]:
+    """The jobs of the task's run attempt, every page of them; none when the API will not
+    list them (the archive's names are used alone then). A rate limit raises."""
+    path = f"/repos/{task.repository}/actions/runs/{task.run_id}/attempts/{task.run_attempt}/jobs"
+    jobs: list[Job] = []
+    for page in range(1, MAX_JOB_PAGES + 1):
+        try:
+            answer = api.get(f"{path}?per_page={JOBS_PER_PAGE}&page={page}")
+        except LogsUnavailableError as exc:
+            log.info("jobs of %s not listed (%s): matching the archive's names alone", task.title(), exc)
+            return []
+        try:
+            listed = json.loads(answer.body).get("jobs") or []
+        except (ValueError, AttributeError):
+            return []
+        for j in listed:
+            try:
+                steps = {int(s["number"]): str(s["name"]) for s in j.get("steps") or [] if isinstance(s, dict)}
+                jobs.append(Job(int(j["id"]), str(j["name"]), steps))
+            except (KeyError, TypeError, ValueError):
+                continue
+        if len(listed) < JOBS_PER_PAGE:
+            break
+    return jobs
+
+
+def _fields(
+    task: LogsTask, job: str | None, step: str | None, step_number: int | None, job_id: int = 0
+) -> dict[str, Any]:
     fields: dict[str, Any] = {
         "repository": task.repository,
         "workflow": task.workflow,
         "run_id": task.run_id,
         "run_attempt": task.run_attempt,
     }
-    if task.job_id:
-        fields["job_id"] = task.job_id
+    if task.job_id or job_id:
+        fields["job_id"] = task.job_id or job_id
     if job is not None:
         fields["job"] = job
     if step is not None:
@@ -154,10 +265,23 @@ def _fields(task: LogsTask, job: str | None, step: str | None, step_number: int 
     return fields
 
 
-def _put(ctx: Context, key: str, name: str, body: IO[bytes], size: int, fields: dict[str, Any] | None) -> bool:
+def _put(
+    ctx: Context,
+    task: LogsTask,
+    key: str,
+    name: str,
+    body: IO[bytes],
+    size: int,
+    fields: dict[str, Any],
+    unless: Callable[[Connection], bool],
+) -> bool:
     """Record ``key`` as a file of the pipeline and put its bytes; False (nothing put) when
-    it was recorded and put before."""
+    it was recorded and put before, or when ``unless`` (asked under the run attempt's lock,
+    in the transaction that would record it) says another file holds its lines."""
     with ctx.transaction() as conn:
+        github_db.lock_logs(conn, task.prefix)
+        if unless(conn):
+            return False
         created = github_db.create_log_file(conn, key, name, size, SOURCE, fields)
     if not created:
         return False
@@ -221,17 +345,13 @@ def fetch_logs(ctx: Context, task: LogsTask, api: GitHubApi | None = None) -> No
         return
     with downloaded:
         if task.job_id:
-            job = _safe(task.job or str(task.job_id))
-            if github_db.has_file(ctx.conn, f"{task.prefix}/{job}/", prefix=True):
+            done = _job_log(ctx, task, downloaded)
+            if done is None:
                 # The run's archive brought this job's steps already: its log would repeat them.
                 with ctx.transaction() as conn:
                     github_db.finish_fetch(conn, fetch, status="done", error="in the run's archive already")
                 return
-            key = f"{task.prefix}/{job}.txt"
-            name = f"{task.title()} · {task.job or task.job_id}"
-            fields = _fields(task, task.job, None, None)
-            count = int(_put(ctx, key, name, downloaded, _size(downloaded), fields))
-            archive_key = key
+            count, archive_key = done
         else:
             archive_key = _store_archive(ctx, task, downloaded)
             downloaded.seek(0)
@@ -241,10 +361,13 @@ def fetch_logs(ctx: Context, task: LogsTask, api: GitHubApi | None = None) -> No
                 with ctx.transaction() as conn:
                     github_db.finish_fetch(conn, fetch, status="failed", error=f"the logs archive is no zip: {exc}")
                 return
-            count = 0
             with zf:
-                chosen = members(zf.namelist())
-                expands_to = sum(zf.getinfo(m.path).file_size for m in chosen)
+                sizes = {i.filename: i.file_size for i in zf.infolist() if not i.is_dir()}
+                listed = run_jobs(api, task)
+                ids = {j.id for j in listed}
+                jobs = listed + [j for j in _jobs_logged_alone(ctx.conn, task) if j.id not in ids]
+                chosen = members(list(sizes), sizes, jobs)
+                expands_to = sum(sizes[m.path] for m in chosen)
                 if expands_to > MAX_ARCHIVE_TEXT_BYTES:
                     reason = (
                         f"the logs archive expands to {expands_to} bytes, over {MAX_ARCHIVE_TEXT_BYTES}: not ingested"
@@ -252,18 +375,89 @@ def fetch_logs(ctx: Context, task: LogsTask, api: GitHubApi | None = None) -> No
                     with ctx.transaction() as conn:
                         github_db.finish_fetch(conn, fetch, status="failed", error=reason, archive_key=archive_key)
                     return
-                for m in chosen:
-                    if github_db.has_file(ctx.conn, f"{task.prefix}/{_safe(m.job)}.txt"):
-                        continue  # this job's log came alone (workflow_job): not twice
-                    leaf = f"{m.step_number}_{_safe(m.step)}.txt" if m.step else "job.txt"
-                    key = f"{task.prefix}/{_safe(m.job)}/{leaf}"
+                count = 0
+                for m, key in zip(chosen, _member_keys(task, chosen), strict=True):
                     name = f"{task.title()} · {m.job}" + (f" · {m.step_number} {m.step}" if m.step else "")
+                    fields = _fields(task, m.job, m.step, m.step_number, m.job_id)
+
+                    def logged_alone(conn: Connection, m: Member = m) -> bool:
+                        """This job's log came alone (``workflow_job``), maybe since the jobs
+                        were matched: not twice."""
+                        if m.job_id:
+                            return github_db.has_file(conn, _job_log_key(task, m.job_id, m.job))
+                        return bool(match_jobs([m.job], _jobs_logged_alone(conn, task)))
+
                     with zf.open(m.path) as member:
-                        size = zf.getinfo(m.path).file_size
-                        count += _put(ctx, key, name, member, size, _fields(task, m.job, m.step, m.step_number))
+                        count += _put(ctx, task, key, name, member, sizes[m.path], fields, logged_alone)
     with ctx.transaction() as conn:
         github_db.finish_fetch(conn, fetch, status="done", archive_key=archive_key, files=count)
     log.info("logs of %s: %d file(s) sent for ingestion", task.title(), count)
+
+
+# Where a job's files go. A job known by its id (a job's own log, or an archive's job that
+# the jobs API named) is keyed by it, so that its log and the run's archive find each other
+# however the archive writes its name; an archive's job that no listed job matched, by name.
+def _job_folder(task: LogsTask, job_id: int, job: str) -> str:
+    return f"{task.prefix}/job-{job_id}" if job_id else f"{task.prefix}/{_safe(job)}"
+
+
+def _job_log_key(task: LogsTask, job_id: int, job: str) -> str:
+    return _job_folder(task, job_id, job) + ".txt"
+
+
+def _member_keys(task: LogsTask, chosen: list[Member]) -> list[str]:
+    """Each member's object key, in the job's folder: a step's file by its name in the
+    archive, a whole job's as ``job.txt``; one key each, even where the archive repeats a
+    step's number and name once made safe."""
+    keys: list[str] = []
+    taken: set[str] = set()
+    for m in chosen:
+        leaf = _safe(m.path.rsplit("/", 1)[-1]) if m.step is not None else "job.txt"
+        key = f"{_job_folder(task, m.job_id, m.job)}/{leaf}"
+        n = 1
+        while key in taken:
+            n += 1
+            key = f"{_job_folder(task, m.job_id, m.job)}/{n}~{leaf}"
+        taken.add(key)
+        keys.append(key)
+    return keys
+
+
+def _jobs_logged_alone(conn: Connection, task: LogsTask) -> list[Job]:
+    """The jobs of this run attempt whose own logs were ingested (``workflow_job``): the
+    archive's names are matched against them too, when the jobs API did not list them."""
+    jobs = []
+    for key, fields in github_db.log_files(conn, task.prefix + "/job-"):
+        m = re.fullmatch(r"job-(\d+)\.txt", key[len(task.prefix) + 1 :])
+        if m and isinstance(fields.get("job"), str):
+            jobs.append(Job(int(m.group(1)), fields["job"]))
+    return jobs
+
+
+def _job_log(ctx: Context, task: LogsTask, log_file: IO[bytes]) -> tuple[int, str] | None:
+    """Put a job's own log as a file of the pipeline (1 and its key, or 0 when it was
+    before), or None when the run's archive brought that job already."""
+    job = task.job or str(task.job_id)
+    in_archive: list[str] = []
+
+    def archived(conn: Connection) -> bool:
+        """The run's archive brought this job: a file in a job's folder (not the archive
+        itself, nor a job's own log) of this job's id or, where no id was matched, name."""
+        in_archive.extend(
+            key
+            for key, fields in github_db.log_files(conn, task.prefix + "/")
+            if "/" in key[len(task.prefix) + 1 :]
+            and (
+                fields.get("job_id") == task.job_id
+                or (not fields.get("job_id") and match_jobs([str(fields.get("job"))], [Job(task.job_id, job)]))
+            )
+        )
+        return bool(in_archive)
+
+    key = _job_log_key(task, task.job_id, job)
+    fields = _fields(task, task.job, None, None)
+    put = _put(ctx, task, key, f"{task.title()} · {job}", log_file, _size(log_file), fields, archived)
+    return None if in_archive else (int(put), key)
 
 
 def _safe(part: str) -> str:
