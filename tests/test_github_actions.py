@@ -411,3 +411,63 @@ def test_jobs_are_matched_to_the_archive_only_where_one_job_can_be_meant() -> No
     }
     # "ab" could be "a/b" or "ab": neither is taken for it; the others are each one job's.
     assert found == {"test (3.10)": 1, "test (3.1)": 2, "release " + "z" * 60: 5}
+
+
+# -- the lines of a log as the runner writes them ------------------------------------------------
+
+T = "2026-11-30T10:00:0{}.{}234567Z "
+RUNNER_LINES = [
+    # (what the runner wrote, level, message, fields the parser adds)
+    ("\ufeff" + T.format(0, 1) + "##[group]Run actions/checkout@v4", None, "Run actions/checkout@v4",
+     {"actions": "group"}),
+    (T.format(0, 2) + "with:", None, "with:", None),
+    (T.format(0, 3) + "##[endgroup]", None, "", {"actions": "endgroup"}),
+    (T.format(0, 4) + "[command]/usr/bin/git version", None, "/usr/bin/git version", {"actions": "command"}),
+    (T.format(0, 5) + "##[command]/usr/bin/bash -e {0}", None, "/usr/bin/bash -e {0}", {"actions": "command"}),
+    (T.format(0, 6) + "::group::Install dependencies", None, "Install dependencies", {"actions": "group"}),
+    (T.format(0, 7) + "\x1b[32madded 120 packages\x1b[0m", None, "added 120 packages", None),
+    (T.format(0, 8) + "::endgroup::", None, "", {"actions": "endgroup"}),
+    (
+        T.format(0, 9) + "::error file=app.js,line=10,col=5,title=Lint%3A semi::Missing semicolon%0Aat app.js:10",
+        "error",
+        "Missing semicolon\nat app.js:10",
+        {"actions": "error", "file": "app.js", "line": "10", "col": "5", "title": "Lint: semi"},
+    ),
+    (T.format(1, 0) + "::warning::100%25 deprecated", "warn", "100% deprecated", {"actions": "warning"}),
+    (T.format(1, 1) + "::notice title=Cache::Cache hit", "info", "Cache hit", {"actions": "notice", "title": "Cache"}),
+    (T.format(1, 2) + "::debug::cache key abc", "debug", "cache key abc", {"actions": "debug"}),
+    (T.format(1, 3) + "##[debug]Evaluating condition", "debug", "Evaluating condition", {"actions": "debug"}),
+    (T.format(1, 4) + "##[notice]A notice", "info", "A notice", {"actions": "notice"}),
+    (T.format(1, 5) + "##[warning]A warning", "warn", "A warning", {"actions": "warning"}),
+    (T.format(1, 6) + "::add-mask::s3cr3t-value", None, "::add-mask::***", {"actions": "add-mask"}),
+    (T.format(1, 7) + "::set-output name=x::1", None, "::set-output name=x::1", {"actions": "set-output", "name": "x"}),
+    (T.format(1, 8) + "##[error]Process completed with exit code 1.", "error", "Process completed with exit code 1.",
+     {"actions": "error"}),
+]  # fmt: skip
+
+
+def test_the_runners_lines_are_parsed_with_level_group_and_a_clean_message(
+    gh_settings: Settings, github: FakeGitHub
+) -> None:
+    body = "\r\n".join(line for line, *_ in RUNNER_LINES) + "\r\n"  # as the runner writes them on Windows
+    github.logs[JOB_LOGS] = body.encode()
+    send(gh_settings, task(job_id=77, job="build (windows-latest)"))
+    pump(gh_settings)
+    events = actions_events(gh_settings)
+    assert len(events) == len(RUNNER_LINES)
+    for e, (line, level, message, added) in zip(events, RUNNER_LINES, strict=True):
+        assert (e[2], e[3]) == (level, message), line
+        own = {
+            k: v
+            for k, v in e[5].items()
+            if k not in ("repository", "workflow", "run_id", "run_attempt", "job", "job_id", "group")
+        }
+        assert own == (added or {}), line
+        assert "\r" not in (e[4] or "") + e[3]
+    groups = [e[5].get("group") for e in events]
+    assert groups[:9] == ["Run actions/checkout@v4"] * 3 + [None, None] + ["Install dependencies"] * 3 + [None]
+    assert "\x1b[32m" in events[6][4]  # the colours are kept in the raw line only
+    # The value the step asked to mask is nowhere: the runner shows *** for it, and so do we.
+    assert not query(gh_settings, "SELECT count(*) FROM events WHERE raw LIKE '%s3cr3t%' OR message LIKE '%s3cr3t%'")[
+        0
+    ][0]

@@ -71,7 +71,7 @@ def event_batches(
             p = ev.parsed
             # As stored, before it is mined: the pattern's sample and the row say the same.
             message = storable(ev.message())
-            raw = ev.raw()
+            raw = ev.raw() if p.raw is None else p.raw
             pattern = mine(message).pattern()
             pattern_id = pattern.id
             ts = p.ts

@@ -87,6 +87,9 @@ class Parsed:
     # Why the line is kept as its raw text only (``events.kept_raw``): a format it claims
     # to be could not read it without failing. None for every line that parsed.
     kept_raw: str | None = None
+    # The line to keep as its raw text, where it must not be the line as read (a secret
+    # in it). None: the line as read.
+    raw: str | None = None
 
 
 # Level words as written, and what they mean: a source writes the same few words again and again.
@@ -451,21 +454,58 @@ class Parser:
         return Parsed("cri", inner.message, self.time.iso(m.group(1)), inner.level, fields)
 
     # -- GitHub Actions ------------------------------------------------------------------------
+    # A line of an Actions log: a time with 7 fraction digits, then what the step wrote. The
+    # runner marks its own lines ``##[error]``, ``##[group]``..., and ``[command]`` the
+    # commands an action runs; a workflow command (``::error file=app.js,line=1::msg``)
+    # shows as written where the runner did not take it (echoed by ``set -x``, or after
+    # ``::stop-commands::``). Both say the line's level and its group's start and end.
     _GHA = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{7}Z) ?(.*)", re.S)
     _GHA_CMD = re.compile(r"##\[(group|endgroup|error|warning|notice|debug|command|section)\](.*)", re.S)
+    _GHA_WORKFLOW_CMD = re.compile(r"::([A-Za-z][\w-]*)(?: ([^:]*))?::(.*)", re.S)
     _GHA_LEVEL = {"error": "error", "warning": "warn", "notice": "info", "debug": "debug"}
+    # A workflow command's data and properties escape what would end them (%, CR, LF; and
+    # in a property ``:`` and ``,``).
+    _GHA_ESCAPES = re.compile(r"%(25|0D|0A|3A|2C)", re.I)
+    _GHA_UNESCAPED = {"25": "%", "0D": "\r", "0A": "\n", "3A": ":", "2C": ","}
 
     def _github_actions(self, line: str) -> Parsed | None:
         m = self._GHA.fullmatch(line)
         if m is None:
             return None
         message, level, fields = m.group(2), None, None
-        cmd = self._GHA_CMD.match(message)
-        if cmd is not None:
-            kind, message = cmd.group(1), cmd.group(2)
-            level = self._GHA_LEVEL.get(kind)
-            fields = {"actions": kind}
+        if message[:3] == "##[":
+            cmd = self._GHA_CMD.match(message)
+            if cmd is not None:
+                kind, message = cmd.group(1), cmd.group(2)
+                level = self._GHA_LEVEL.get(kind)
+                fields = {"actions": kind}
+        elif message[:9] == "[command]":
+            message, fields = message[9:], {"actions": "command"}
+        elif message[:2] == "::":
+            wf = self._GHA_WORKFLOW_CMD.fullmatch(message)
+            if wf is not None:
+                return self._github_workflow_command(m.group(1), message, wf)
         return Parsed("github_actions", message, self.time.iso(m.group(1)), level, fields)
+
+    def _github_workflow_command(self, ts: str, written: str, wf: re.Match[str]) -> Parsed:
+        kind, props, data = wf.group(1).lower(), wf.group(2), self._gha_unescape(wf.group(3))
+        fields: dict[str, Any] = {"actions": kind}
+        for prop in (props or "").split(","):
+            key, eq, value = prop.partition("=")
+            if eq and key.strip():
+                fields[key.strip()] = self._gha_unescape(value)
+        if kind == "add-mask":
+            # The value to mask is a secret: the runner writes *** for it, and so is it kept here.
+            masked = written[: len(written) - len(wf.group(3))] + "***"
+            return Parsed("github_actions", masked, self.time.iso(ts), None, fields, raw=f"{ts} {masked}")
+        if kind in ("group", "endgroup") or kind in self._GHA_LEVEL:
+            return Parsed("github_actions", data, self.time.iso(ts), self._GHA_LEVEL.get(kind), fields)
+        return Parsed("github_actions", written, self.time.iso(ts), None, fields)
+
+    def _gha_unescape(self, text: str) -> str:
+        if "%" not in text:
+            return text
+        return self._GHA_ESCAPES.sub(lambda e: self._GHA_UNESCAPED[e.group(1).upper()], text)
 
     # -- syslog --------------------------------------------------------------------------------
     _S5424 = re.compile(r"<(\d{1,3})>1 (\S+) (\S+) (\S+) (\S+) (\S+) (-|(?:\[[^\]\\]*(?:\\.[^\]\\]*)*\])+) ?(.*)", re.S)
