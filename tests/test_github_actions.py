@@ -471,3 +471,141 @@ def test_the_runners_lines_are_parsed_with_level_group_and_a_clean_message(
     assert not query(gh_settings, "SELECT count(*) FROM events WHERE raw LIKE '%s3cr3t%' OR message LIKE '%s3cr3t%'")[
         0
     ][0]
+
+
+# -- deliveries as GitHub sends them: actions, conclusions, fields that may be missing ----------
+
+
+@pytest.fixture
+def gh_hook(gh_settings: Settings) -> Iterator[Any]:
+    from dataclasses import replace
+
+    from test_github_webhook import SECRET, Hook
+
+    from logpipe.http import deps
+
+    hook = Hook(replace(gh_settings, github_webhook_secret=SECRET))
+    yield hook
+    deps.close(hook.app)
+
+
+def run_payload(
+    action: str = "completed", conclusion: str | None = "failure", attempt: int = 1, **run: Any
+) -> dict[str, Any]:
+    return {
+        "action": action,
+        "repository": {"id": 1, "name": "octo-repo", "full_name": REPO, "owner": {"login": "octo-org"}},
+        "sender": {"login": "octocat"},
+        "workflow": {"id": 5, "name": "CI"},
+        "workflow_run": {
+            "id": RUN,
+            "name": "CI",
+            "run_attempt": attempt,
+            "status": "completed" if action == "completed" else action,
+            "conclusion": conclusion,
+            "head_commit": None,
+            "url": f"https://api.github.com/repos/{REPO}/actions/runs/{RUN}",
+            **run,
+        },
+    }
+
+
+def deliver(hook: Any, event: str, payload: dict[str, Any]) -> dict[str, Any]:
+    r = hook.deliver(event, json.dumps(payload).encode())
+    assert r.status_code == 202, r.get_json()
+    return dict(r.get_json())
+
+
+@pytest.mark.parametrize("conclusion", ["success", "failure", "cancelled", "timed_out", "neutral", "stale"])
+def test_a_completed_run_of_any_conclusion_with_logs_is_ingested(
+    gh_settings: Settings, github: FakeGitHub, gh_hook: Any, conclusion: str
+) -> None:
+    github.logs[f"/repos/{REPO}/actions/runs/{RUN}/attempts/1/logs"] = zip_of({"build/1_Run tests.txt": STEP})
+    assert deliver(gh_hook, "workflow_run", run_payload(conclusion=conclusion)).get("logs") == "queued"
+    pump(gh_settings)
+    assert len(actions_events(gh_settings)) == 6
+
+
+@pytest.mark.parametrize(
+    ("event", "payload"),
+    [
+        ("workflow_run", run_payload("requested", None)),
+        ("workflow_run", run_payload("in_progress", None)),
+        ("workflow_run", run_payload(conclusion="action_required")),  # awaiting approval: nothing ran
+        ("workflow_run", run_payload(conclusion="startup_failure")),  # the workflow could not start
+        (
+            "workflow_job",
+            {
+                "action": "completed",
+                "repository": {"full_name": REPO},
+                "workflow_job": {"id": 77, "run_id": RUN, "run_attempt": 1, "name": "deploy", "conclusion": "skipped"},
+            },
+        ),
+    ],
+    ids=["requested", "in_progress", "action_required", "startup_failure", "skipped-job"],
+)
+def test_a_run_or_job_that_ran_nothing_asks_for_no_logs(
+    gh_settings: Settings, github: FakeGitHub, gh_hook: Any, event: str, payload: dict[str, Any]
+) -> None:
+    answer = deliver(gh_hook, event, payload)
+    pump(gh_settings)
+    assert "logs" not in answer and fetches(gh_settings) == []  # no failed fetch of logs that never were
+    assert github.api_seen == []
+
+
+@pytest.mark.parametrize(
+    "repository",
+    [
+        {"id": 1, "name": "octo-repo", "owner": {"login": "octo-org"}},  # no full_name
+        None,  # no repository at all: the run's own URL names it
+    ],
+    ids=["owner-and-name", "run-url"],
+)
+def test_a_run_whose_repository_has_no_full_name_is_still_fetched(
+    gh_settings: Settings, github: FakeGitHub, gh_hook: Any, repository: dict[str, Any] | None
+) -> None:
+    github.logs[f"/repos/{REPO}/actions/runs/{RUN}/attempts/1/logs"] = zip_of({"build/1_Run tests.txt": STEP})
+    payload = run_payload()
+    if repository is None:
+        del payload["repository"]
+    else:
+        payload["repository"] = repository
+    assert deliver(gh_hook, "workflow_run", payload).get("logs") == "queued"
+    pump(gh_settings)
+    events = actions_events(gh_settings)
+    assert len(events) == 6 and events[0][5]["repository"] == REPO
+
+
+def test_a_re_run_ingests_its_new_attempt_and_a_redelivery_nothing(
+    gh_settings: Settings, github: FakeGitHub, gh_hook: Any
+) -> None:
+    for attempt in (1, 2):
+        github.logs[f"/repos/{REPO}/actions/runs/{RUN}/attempts/{attempt}/logs"] = zip_of(
+            {"build/1_Run tests.txt": STEP}
+        )
+    first = run_payload(attempt=1)
+    deliver(gh_hook, "workflow_run", first)
+    pump(gh_settings)
+    deliver(gh_hook, "workflow_run", run_payload(attempt=2, conclusion="success"))
+    deliver(gh_hook, "workflow_run", first)  # the first attempt's delivery again (GitHub's "Redeliver" is a new id)
+    pump(gh_settings)
+    events = actions_events(gh_settings)
+    assert Counter(e[5]["run_attempt"] for e in events) == {1: 6, 2: 6}
+    assert fetches(gh_settings) == [[0, "done", None, 1], [0, "done", None, 1]]
+    assert github.hits(f"/repos/{REPO}/actions/runs/{RUN}/attempts/1/logs") == 1
+
+
+def test_logs_come_from_a_github_enterprise_server_api(make_settings: Callable[..., Settings]) -> None:
+    ghes = FakeGitHub(prefix="/api/v3")  # GITHUB_API_URL=https://HOST/api/v3
+    try:
+        settings = make_settings(github_api_url=ghes.api_url, github_token=TOKEN)
+        ghes.logs[RUN_LOGS] = zip_of({"0_deploy  prod.txt": SETUP + STEP, "deploy  prod/1_Run tests.txt": STEP})
+        ghes.jobs[(REPO, RUN, 2)] = [job(9, "deploy / prod", "Run tests")]
+        send(settings, task())
+        pump(settings)
+        events = actions_events(settings)
+        assert len(events) == 6 and {e[5]["job"] for e in events} == {"deploy / prod"}
+        assert all(s.path.startswith("/api/v3/") for s in ghes.api_seen)
+        assert ghes.archive_seen and all("authorization" not in s.headers for s in ghes.archive_seen)
+    finally:
+        ghes.close()

@@ -57,6 +57,33 @@ _MIN_TRUNCATED = 40  # letters and digits: a shorter name is taken as whole, nev
 _MEMBER = re.compile(r"^(?:(?P<job>[^/]+)/)?(?P<n>\d+)_(?P<name>.+)\.txt$")
 
 
+# Conclusions of a run or job that ran nothing, so that there are no logs: a skipped job, a
+# run awaiting approval, a run whose workflow file could not start.
+NO_LOGS = frozenset({"skipped", "action_required", "startup_failure"})
+_REPO_IN_URL = re.compile(r"/repos/([^/]+/[^/]+)/actions/")
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _repository(payload: dict[str, Any], thing: dict[str, Any]) -> str | None:
+    """OWNER/NAME of the delivery's repository: its ``full_name``, else its owner's login and
+    its name, else the run's own ``repository``, else the run's or job's API URL."""
+    for repo in (payload.get("repository"), thing.get("repository")):
+        if isinstance(repo, dict):
+            if _text(repo.get("full_name")):
+                return str(repo["full_name"])
+            owner = repo.get("owner")
+            if isinstance(owner, dict) and _text(owner.get("login")) and _text(repo.get("name")):
+                return f"{owner['login']}/{repo['name']}"
+    for url in (thing.get("url"), thing.get("logs_url"), thing.get("run_url")):
+        m = _REPO_IN_URL.search(url) if isinstance(url, str) else None
+        if m:
+            return m.group(1)
+    return None
+
+
 @dataclass(frozen=True)
 class LogsTask:
     """The logs one delivery (or the poller) asks for; ``job_id`` 0 means the whole run."""
@@ -94,26 +121,25 @@ class LogsTask:
 
     @classmethod
     def of_delivery(cls, event: str, payload: dict[str, Any], delivery_id: str | None) -> LogsTask | None:
-        """The logs a delivery asks for: those of a completed run or job; None otherwise."""
+        """The logs a delivery asks for: those of a completed run or job (of its own attempt:
+        a re-run's are new logs); None otherwise, and None for a run or job that concluded
+        without running (``NO_LOGS``: there are no logs to fetch)."""
         if payload.get("action") != "completed" or event not in ("workflow_run", "workflow_job"):
             return None
-        thing, repo = payload.get(event), (payload.get("repository") or {}).get("full_name")
-        if not isinstance(thing, dict) or not isinstance(repo, str):
+        thing = payload.get(event)
+        if not isinstance(thing, dict) or thing.get("conclusion") in NO_LOGS:
+            return None
+        repo = _repository(payload, thing)
+        if repo is None:
             return None
         try:
+            attempt = int(thing.get("run_attempt") or 1)
             if event == "workflow_run":
-                attempt = int(thing.get("run_attempt") or 1)
-                return cls(repo, int(thing["id"]), attempt, 0, thing.get("name"), None, delivery_id)
-            return cls(
-                repo,
-                int(thing["run_id"]),
-                int(thing.get("run_attempt") or 1),
-                int(thing["id"]),
-                thing.get("workflow_name"),
-                thing.get("name"),
-                delivery_id,
-            )
-        except (KeyError, TypeError, ValueError):
+                workflow = _text(thing.get("name")) or _text((payload.get("workflow") or {}).get("name"))
+                return cls(repo, int(thing["id"]), attempt, 0, workflow, None, delivery_id)
+            workflow, job = _text(thing.get("workflow_name")), _text(thing.get("name"))
+            return cls(repo, int(thing["run_id"]), attempt, int(thing["id"]), workflow, job, delivery_id)
+        except (KeyError, TypeError, ValueError, AttributeError):
             return None
 
     @property
