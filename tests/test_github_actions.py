@@ -609,3 +609,58 @@ def test_logs_come_from_a_github_enterprise_server_api(make_settings: Callable[.
         assert ghes.archive_seen and all("authorization" not in s.headers for s in ghes.archive_seen)
     finally:
         ghes.close()
+
+
+def test_lines_without_a_time_and_overlong_lines_stay_in_their_step_and_group(
+    gh_settings: Settings, github: FakeGitHub
+) -> None:
+    long_line = "2026-11-30T10:00:01.0000000Z " + "x" * (gh_settings.max_line_bytes + 5000)
+    github.logs[JOB_LOGS] = "\n".join(
+        [
+            "2026-11-30T10:00:00.0000000Z ##[group]Run make",
+            "continued output without a time",
+            long_line,
+            "2026-11-30T10:00:02.0000000Z ##[endgroup]",
+            "2026-11-30T10:00:03.0000000Z ##[error]make: *** [all] Error 2",
+        ]
+    ).encode()
+    send(gh_settings, task(job_id=77, job="build"))
+    pump(gh_settings)
+    rows = query(
+        gh_settings,
+        "SELECT e.line, e.level, left(e.message, 40), e.truncated, e.fields->>'group' FROM events e "
+        "WHERE e.source = 'github-actions' ORDER BY e.line",
+    )
+    assert rows == [
+        [1, None, "Run make", False, "Run make"],
+        [2, None, "continued output without a time", False, "Run make"],
+        [3, None, "x" * 40, True, "Run make"],  # cut at the line limit, and flagged
+        [4, None, "", False, "Run make"],
+        [5, "error", "make: *** [all] Error 2", False, None],
+    ]
+
+
+def test_poll_queues_a_re_runs_new_attempt_and_no_run_that_ran_nothing(
+    gh_settings: Settings, github: FakeGitHub
+) -> None:
+    from logpipe.github.poll import poll
+
+    github.runs[REPO] = [{"id": RUN, "run_attempt": 1, "status": "completed", "conclusion": "failure", "name": "CI"}]
+    github.logs[f"/repos/{REPO}/actions/runs/{RUN}/attempts/1/logs"] = zip_of({"build/1_Run tests.txt": STEP})
+    github.logs[RUN_LOGS] = zip_of({"build/1_Run tests.txt": SETUP})
+    ctx = Context(gh_settings)
+    try:
+        assert poll(ctx, REPO).queued == 1
+        pump(gh_settings, ctx=ctx)
+        github.runs[REPO] = [
+            {"id": RUN + 1, "run_attempt": 1, "status": "completed", "conclusion": "action_required", "name": "CI"},
+            {"id": RUN, "run_attempt": 2, "status": "completed", "conclusion": "success", "name": "CI"},
+        ]
+        again = poll(ctx, REPO)
+        assert (again.listed, again.queued) == (1, 1)  # the re-run's attempt 2; the run awaiting approval has no logs
+        pump(gh_settings, ctx=ctx)
+    finally:
+        ctx.close()
+    assert Counter(e[5]["run_attempt"] for e in actions_events(gh_settings)) == {1: 6, 2: 1}
+    assert {row[1] for row in fetches(gh_settings)} == {"done"}
+    assert github.hits(f"/repos/{REPO}/actions/runs/{RUN + 1}/attempts/1/logs") == 0

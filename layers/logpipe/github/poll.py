@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from ..db import github as github_db
 from ..errors import BadRequestError
 from .client import GitHubApi
-from .logs import LogsTask
+from .logs import NO_LOGS, LogsTask
 
 if TYPE_CHECKING:
     from ..ingest.context import Context
@@ -60,7 +60,7 @@ def poll(ctx: Context, repository: str, since: datetime | None = None, api: GitH
     tasks = [
         LogsTask(repository, int(r["id"]), int(r.get("run_attempt") or 1), 0, r.get("name"))
         for r in runs
-        if isinstance(r, dict) and r.get("status") == "completed" and "id" in r
+        if isinstance(r, dict) and r.get("status") == "completed" and "id" in r and r.get("conclusion") not in NO_LOGS
     ]
     seen = github_db.fetched_runs(ctx.conn, repository, [t.run_id for t in tasks])
     new = [t for t in tasks if (t.run_id, t.run_attempt) not in seen]
