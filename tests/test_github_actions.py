@@ -384,6 +384,7 @@ def test_an_archives_layouts_as_github_varies_them(gh_settings: Settings, github
         job(3, "docs"),
         job(4, "empty job"),
     ]
+    github.page_size = 2  # two pages of jobs
     send(gh_settings, task())
     pump(gh_settings)
     events = actions_events(gh_settings)

@@ -258,8 +258,9 @@ def run_jobs(api: GitHubApi, task: LogsTask) -> list[Job]:
             log.info("jobs of %s not listed (%s): matching the archive's names alone", task.title(), exc)
             return []
         try:
-            listed = json.loads(answer.body).get("jobs") or []
-        except (ValueError, AttributeError):
+            body = json.loads(answer.body)
+            listed, total = body.get("jobs") or [], int(body.get("total_count") or 0)
+        except (ValueError, AttributeError, TypeError):
             return []
         for j in listed:
             try:
@@ -267,7 +268,7 @@ def run_jobs(api: GitHubApi, task: LogsTask) -> list[Job]:
                 jobs.append(Job(int(j["id"]), str(j["name"]), steps))
             except (KeyError, TypeError, ValueError):
                 continue
-        if len(listed) < JOBS_PER_PAGE:
+        if not listed or len(jobs) >= total:
             break
     return jobs
 
