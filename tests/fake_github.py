@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import struct
 import threading
 import zipfile
 from dataclasses import dataclass, field
@@ -13,12 +14,29 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 
-def zip_of(files: dict[str, bytes]) -> bytes:
+def zip_of(files: dict[str, bytes], *, utf8_flag: bool = True) -> bytes:
+    """A zip of ``files``. Without ``utf8_flag``, names are UTF-8 bytes that the zip does
+    not mark as such (bit 11 of each header's flags clear), as some zip writers leave them:
+    readers that follow the format take them as code page 437."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         for name, data in files.items():
             zf.writestr(name, data)
-    return buf.getvalue()
+    raw = bytearray(buf.getvalue())
+    if not utf8_flag:
+        with zipfile.ZipFile(io.BytesIO(bytes(raw))) as zf:
+            infos, at = zf.infolist(), zf.start_dir  # type: ignore[attr-defined]
+        for info in infos:
+            _clear_utf8_flag(raw, info.header_offset + 6)  # the local header's flags
+            _clear_utf8_flag(raw, at + 8)  # the central directory entry's
+            name_len, extra_len, comment_len = struct.unpack_from("<HHH", raw, at + 28)
+            at += 46 + name_len + extra_len + comment_len
+    return bytes(raw)
+
+
+def _clear_utf8_flag(raw: bytearray, at: int) -> None:
+    (flags,) = struct.unpack_from("<H", raw, at)
+    struct.pack_into("<H", raw, at, flags & ~0x800)
 
 
 @dataclass

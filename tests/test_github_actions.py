@@ -665,3 +665,16 @@ def test_poll_queues_a_re_runs_new_attempt_and_no_run_that_ran_nothing(
     assert Counter(e[5]["run_attempt"] for e in actions_events(gh_settings)) == {1: 6, 2: 1}
     assert {row[1] for row in fetches(gh_settings)} == {"done"}
     assert github.hits(f"/repos/{REPO}/actions/runs/{RUN + 1}/attempts/1/logs") == 0
+
+
+@pytest.mark.parametrize("utf8_flag", [True, False], ids=["utf8-flag", "no-utf8-flag"])
+def test_names_that_are_not_ascii_are_read_as_written_in_the_archive(
+    gh_settings: Settings, github: FakeGitHub, utf8_flag: bool
+) -> None:
+    github.logs[RUN_LOGS] = zip_of(
+        {"0_Déploiement ✨.txt": SETUP + STEP, "Déploiement ✨/1_Préparer.txt": SETUP}, utf8_flag=utf8_flag
+    )
+    send(gh_settings, task())  # no jobs API: the archive's names alone
+    pump(gh_settings)
+    names = {e[0] for e in actions_events(gh_settings)}
+    assert names == {f"{REPO} · CI run {RUN} (attempt 2) · Déploiement ✨ · 1 Préparer"}

@@ -389,7 +389,8 @@ def fetch_logs(ctx: Context, task: LogsTask, api: GitHubApi | None = None) -> No
                     github_db.finish_fetch(conn, fetch, status="failed", error=f"the logs archive is no zip: {exc}")
                 return
             with zf:
-                sizes = {i.filename: i.file_size for i in zf.infolist() if not i.is_dir()}
+                infos = {_readable(i): i for i in zf.infolist() if not i.is_dir()}
+                sizes = {name: i.file_size for name, i in infos.items()}
                 listed = run_jobs(api, task)
                 ids = {j.id for j in listed}
                 jobs = listed + [j for j in _jobs_logged_alone(ctx.conn, task) if j.id not in ids]
@@ -414,11 +415,23 @@ def fetch_logs(ctx: Context, task: LogsTask, api: GitHubApi | None = None) -> No
                             return github_db.has_file(conn, _job_log_key(task, m.job_id, m.job))
                         return bool(match_jobs([m.job], _jobs_logged_alone(conn, task)))
 
-                    with zf.open(m.path) as member:
+                    with zf.open(infos[m.path]) as member:
                         count += _put(ctx, task, key, name, member, sizes[m.path], fields, logged_alone)
     with ctx.transaction() as conn:
         github_db.finish_fetch(conn, fetch, status="done", archive_key=archive_key, files=count)
     log.info("logs of %s: %d file(s) sent for ingestion", task.title(), count)
+
+
+def _readable(info: zipfile.ZipInfo) -> str:
+    """A member's name as its writer meant it. zipfile reads a name whose header does not
+    say UTF-8 as code page 437; where those bytes are UTF-8 (a job named with an accent or
+    an emoji), they are read as UTF-8."""
+    if info.flag_bits & 0x800:
+        return info.filename
+    try:
+        return info.filename.encode("cp437").decode("utf-8")
+    except UnicodeError:
+        return info.filename
 
 
 # Where a job's files go. A job known by its id (a job's own log, or an archive's job that
