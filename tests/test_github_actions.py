@@ -444,6 +444,7 @@ RUNNER_LINES = [
     (T.format(1, 7) + "::set-output name=x::1", None, "::set-output name=x::1", {"actions": "set-output", "name": "x"}),
     (T.format(1, 8) + "##[error]Process completed with exit code 1.", "error", "Process completed with exit code 1.",
      {"actions": "error"}),
+    (T.format(1, 9) + "::std::vector<int> v;", None, "::std::vector<int> v;", None),  # no command of the runner's
 ]  # fmt: skip
 
 

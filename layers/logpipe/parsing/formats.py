@@ -461,7 +461,11 @@ class Parser:
     # ``::stop-commands::``). Both say the line's level and its group's start and end.
     _GHA = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{7}Z) ?(.*)", re.S)
     _GHA_CMD = re.compile(r"##\[(group|endgroup|error|warning|notice|debug|command|section)\](.*)", re.S)
-    _GHA_WORKFLOW_CMD = re.compile(r"::([A-Za-z][\w-]*)(?: ([^:]*))?::(.*)", re.S)
+    _GHA_WORKFLOW_CMD = re.compile(
+        r"::(error|warning|notice|debug|group|endgroup|add-mask|set-output|save-state|stop-commands|echo"
+        r"|add-matcher|remove-matcher|add-path|set-env)(?: ([^:]*))?::(.*)",
+        re.S | re.I,
+    )  # the runner's commands, not any ``::name::`` (C++'s ``::std::``)
     _GHA_LEVEL = {"error": "error", "warning": "warn", "notice": "info", "debug": "debug"}
     # A workflow command's data and properties escape what would end them (%, CR, LF; and
     # in a property ``:`` and ``,``).
