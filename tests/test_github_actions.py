@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from fake_github import FakeGitHub, zip_of
+from test_github_webhook import GITHUB, needs_github
 
 from logpipe.aws import client
 from logpipe.config import Settings
@@ -679,3 +680,21 @@ def test_names_that_are_not_ascii_are_read_as_written_in_the_archive(
     pump(gh_settings)
     names = {e[0] for e in actions_events(gh_settings)}
     assert names == {f"{REPO} · CI run {RUN} (attempt 2) · Déploiement ✨ · 1 Préparer"}
+
+
+@needs_github
+def test_githubs_example_runs_and_jobs_ask_for_the_logs_of_their_own_attempt() -> None:
+    examples = sorted((GITHUB / "payloads").glob("workflow_*/*.json"))
+    assert examples
+    for path in examples:
+        event, payload = path.parent.name, json.loads(path.read_bytes())
+        thing = payload[event]
+        asked = LogsTask.of_delivery(event, payload, "d")
+        if payload["action"] != "completed" or thing.get("conclusion") in ("skipped", "action_required"):
+            assert asked is None, path.name
+            continue
+        assert asked is not None, path.name
+        assert asked.repository == payload["repository"]["full_name"]
+        assert (asked.run_id, asked.run_attempt) == (thing.get("run_id", thing["id"]), thing["run_attempt"])
+        assert asked.job_id == (thing["id"] if event == "workflow_job" else 0)
+        assert asked.workflow  # a run whose name is empty is named by its workflow
