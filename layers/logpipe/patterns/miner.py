@@ -44,6 +44,11 @@ KEY_CACHE_SIZE = 1 << 16
 # The first token is wording far more often than any other (Drain files messages by it):
 # it becomes a slot only on twice the evidence, and never in a message of one token.
 FIRST_TOKEN_FACTOR = 2
+# A message of this many words or fewer besides its values is short: what changes in it is
+# more often what it says than a name, so a word becomes a slot there only on this many
+# times the evidence.
+SHORT_WORDS = 3
+SHORT_FACTOR = 2
 
 _MASK_SUB = MASK_RE.sub
 
@@ -271,23 +276,33 @@ def _covers(general: _Template, other: _Template) -> bool:
     return True
 
 
-def _agree(a: _Template, b: _Template, p: int) -> bool:
-    x, y = a.tokens[p], b.tokens[p]
-    if x == y:
-        return True
-    sa, sb = a.specs[p], b.specs[p]
-    return (sa is not None and _fits(sa, y)) or (sb is not None and _fits(sb, x))
-
-
 def _single_difference(a: _Template, b: _Template) -> int | None:
-    """The one position where ``a`` and ``b`` disagree, if there is exactly one and both have a word there."""
+    """The one position where ``a`` and ``b`` disagree, if there is exactly one and both have a word there.
+
+    Elsewhere a slot agrees with what fits it, but bare slots only on one side: if ``a``
+    has one where ``b`` has a word and ``b`` one where ``a`` has a word, neither is the
+    other with one word changed (``<*> grai <*> baiwaifend`` and ``<*> lain gutrir <*>``
+    share nothing but their length), and merging them would cascade into a template of
+    slots alone. A slot after a key (``tag=<*>``) agrees either way: the key names the
+    field, whatever its value.
+    """
     where = None
-    for p in range(1, len(a.tokens)):
-        if not _agree(a, b, p):
-            if where is not None:
-                return None
+    widened = 0  # 1: a slot of ``a`` took a word of ``b``; 2: the other way; 3: both
+    at, bt, aspecs, bspecs = a.tokens, b.tokens, a.specs, b.specs
+    for p in range(1, len(at)):
+        x, y = at[p], bt[p]
+        if x == y:
+            continue
+        sa, sb = aspecs[p], bspecs[p]
+        if sa is not None and _fits(sa, y):
+            widened |= 1 if sb is None and not _KEY.match(sa[0]) else 0
+        elif sb is not None and _fits(sb, x):
+            widened |= 2 if sa is None and not _KEY.match(sb[0]) else 0
+        elif where is not None:
+            return None
+        else:
             where = p
-    if where is None or a.specs[where] is not None or b.specs[where] is not None:
+    if where is None or widened == 3 or aspecs[where] is not None or bspecs[where] is not None:
         return None
     return where
 
@@ -478,6 +493,19 @@ class PatternMiner:
             else:
                 self._settle(bucket, general, merged=True)
 
+    def _needed(self, template: _Template, key: str) -> int:
+        """How many different words a position of ``template`` must show to become a slot.
+
+        In a short message the words that change are what it says (``Connection opened``,
+        ``Connection closed``, ``Stopping service <*>``...): in one of ``SHORT_WORDS`` words
+        or fewer besides its values, a word becomes a slot only on twice the evidence,
+        unless a key names it a field's value (``topActivity=...``).
+        """
+        tokens = len(template.tokens)
+        if not key and tokens <= SHORT_WORDS + 1 and tokens - len(template.slots) <= SHORT_WORDS:
+            return SHORT_FACTOR * self.min_distinct
+        return self.min_distinct
+
     def _settle(self, bucket: _Bucket, template: _Template, *, merged: bool = False) -> None:
         """Make ``template`` live: absorb what it covers, then merge wherever a position varies enough."""
         if merged:
@@ -507,7 +535,7 @@ class PatternMiner:
             members = [m for m in exact if _token_key(m.tokens[q]) == key]
             members += [m for m in relaxed if _token_key(m.tokens[q]) == key and m not in members]
             values = {m.tokens[q] for m in members}
-            if len(values) >= self.min_distinct or (len(values) >= 2 and _all_values(values)):
+            if len(values) >= self._needed(template, key) or (len(values) >= 2 and _all_values(values)):
                 general = _merge(members, q)
                 for m in members:
                     self._adopt(m, general)
