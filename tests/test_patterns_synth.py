@@ -14,17 +14,24 @@ import pytest
 from logpipe.patterns import mine
 
 from patterns_accuracy import grouping_accuracy
-from patterns_synth import corpus, pseudo_word, synth_accuracy
+from patterns_synth import KINDS, corpus, pseudo_word, synth_accuracy
 
 SEEDS = range(8)
 
-# The lowest grouping accuracy each kind must reach on every seed. ``inner`` (ids inside
-# tokens: ``blk_-160...``, ``part-00017.parquet``) was already right before the others were
-# fixed: masking takes the digits and a place whose every word holds a digit is a slot.
-FLOORS = {"first": 0.97, "inner": 0.97, "short": 0.95}
+# The lowest grouping accuracy each kind must reach on every seed (the miner before these
+# corpora existed scored 0.61, 0.00, 0.23, 1.00, 0.28 and 0.66 at the lowest). ``inner``
+# (ids inside tokens: ``blk_-160...``, ``part-00017.parquet``) was right already: masking
+# takes the digits, and a place whose every word holds a digit is a slot. ``lists`` stays
+# lowest: a list of words between brackets without commas (``[a b c]``, as Go prints a
+# slice) cannot be told from wording between brackets, so its lengths split.
+FLOORS = {"first": 0.97, "optional": 0.97, "lists": 0.9, "inner": 0.97, "short": 0.95, "mixed": 0.95}
 
 
-@pytest.mark.parametrize("kind", FLOORS)
+def test_every_kind_has_a_floor() -> None:
+    assert set(FLOORS) == set(KINDS)
+
+
+@pytest.mark.parametrize("kind", KINDS)
 def test_grouping_accuracy_on_generated_templates_meets_the_floor(kind: str) -> None:
     got = synth_accuracy(kind, SEEDS, messages=2000)
     assert min(got) >= FLOORS[kind], f"{kind}: {[round(g, 3) for g in got]}"
@@ -73,3 +80,37 @@ def test_generated_ground_truth_is_measured_as_loghub_is() -> None:
     rows = corpus("short", 0, messages=300)
     truth = [t for _, t in rows]
     assert grouping_accuracy(truth, truth) == 1.0
+
+
+def test_a_group_of_values_in_brackets_that_some_messages_carry_is_one_template_with_those_that_do_not() -> None:
+    messages = [f"wrote {n} bytes to /data/{p}" for n, p in ((12, "a"), (4096, "b"), (9, "c"))]
+    messages += [f"wrote {n} bytes ({n / 1024:.1f} KB) to /data/{p}" for n, p in ((2048, "a"), (1 << 20, "b"))]
+    messages += [f"retrying call [{n}] after {n * 10} ms" for n in range(3)] + ["retrying call after 5 ms"]
+    messages += ["ask peer [9f3k2q, x81] to resend", "ask peer to resend", "ask peer [a7] to resend"]
+    got = [p.template for p in mine(messages)]
+    assert len(set(got[:5])) == 1 and len(set(got[5:9])) == 1 and len(set(got[9:])) == 1
+    assert len(set(got)) == 3
+    # Empty brackets and groups with words stay in the template.
+    assert [p.template for p in mine(["status () ok", "stored (estimated size 20 KB) ok"])] == [
+        "status () ok",
+        "stored (estimated size <*>) ok",
+    ]
+
+
+def test_lists_of_any_length_are_one_template() -> None:
+    messages = [f"nodes: {', '.join(items)} joined" for items in (["ka"], ["ka", "lo"], ["mu", "ka", "pe"], ["zo"] * 5)]
+    messages += [f"ids [{', '.join(str(i) for i in range(n))}] done" for n in (1, 2, 7)]
+    messages += [f"peers ({' '.join(f'node_{i}' for i in range(n))}) up" for n in (1, 2, 4)]
+    messages += [f"hosts 10.0.0.{n}, 10.0.1.{n} and 10.0.2.{n} down" for n in range(2)]
+    messages += ["hosts 10.0.0.9 and 10.0.2.9 down"]
+    got = [p.template for p in mine(messages)]
+    assert set(got[:4]) == {"nodes: <*> joined"}
+    assert len(set(got[4:7])) == 1 and len(set(got[7:10])) == 1
+    assert set(got[10:]) == {"hosts <*> and <*> down"}
+
+
+def test_fields_separated_by_commas_are_not_a_list() -> None:
+    values = ((1.5, "true"), (2.5, "false"), (3.0, "true"))
+    messages = [f"fling: vel={v}, expand={e}, target={v * 2}" for v, e in values]
+    got = [p.template for p in mine(messages)]
+    assert sorted(set(got)) == ["fling: vel=<*>, expand=false, target=<*>", "fling: vel=<*>, expand=true, target=<*>"]

@@ -567,23 +567,129 @@ def _merge(members: list[_Template], q: int) -> _Template:
 
 
 def _tokens(masked: str) -> tuple[str, ...]:
-    """The tokens of a masked message, a run of one repeated value token written once.
+    """The tokens of a masked message, the same for every message of one kind of event.
 
-    A list of values (``blk_<*> blk_<*> blk_<*>``) is one variable, whatever its length.
+    - A run of one repeated value token is written once: a list of values (``blk_<*>
+      blk_<*> blk_<*>``, ``(blk_<*> blk_<*>)``) is one variable, whatever its length.
+    - A group of values alone in brackets (``(<*>)`` for ``(1.2 KB)``, ``[<*>, <*>]``,
+      ``[91svl, 5cbwq]``: masked, or each word holding a digit) is left out: programs print
+      such a group for some messages of a kind and not for others, and a list in it has any
+      length. Empty brackets (``()``) stay: they hold the place of a value that masking may
+      not recognise (``(host.example.net)``).
+    - A list of values joined by commas (``<*>, <*>, <*>``) is one value token; a list of
+      words (``a, b, c``) is one token holding them, and a place where lists of different
+      lengths show is a place for values. Items after the first have no key: ``x=1, y=2,
+      z=3`` are fields, each its own token.
     """
+    raw = masked.split()
+    if "," in masked or "(" in masked or "[" in masked or "{" in masked:
+        raw = _lists_joined(_value_groups_dropped(raw))
     out: list[str] = []
-    for token in masked.split():
-        if out and token == out[-1] and WILDCARD in token:
-            continue
+    for token in raw:
+        if out and WILDCARD in token:
+            last = out[-1]
+            if token == last:
+                continue
+            if "<" in last and (core := _list_item(token)) == _list_item(last):
+                # ``(blk_<*> blk_<*> blk_<*>)``: one item of a list, in its brackets.
+                out[-1] = last[: last.find(core)] + core + token[token.rfind(core) + len(core) :]
+                continue
         out.append(token)
     return tuple(out)
 
 
+def _list_item(token: str) -> str:
+    """``token`` without the brackets that open or close a list and the comma after an item."""
+    return token.lstrip("([{").rstrip(",;)]}")
+
+
+_CLOSER = {"(": ")", "[": "]", "{": "}"}
+# Longest bracketed group of values that is left out (in tokens).
+MAX_GROUP_TOKENS = 64
+
+
+def _pure_value(token: str) -> bool:
+    """True when ``token`` is values and punctuation alone: no word in it."""
+    return not any(c.isalnum() for c in token.replace(WILDCARD, ""))
+
+
+_WORD_RUN = re.compile(r"[A-Za-z0-9]+")
+
+
+def _value_like(token: str) -> bool:
+    """True when ``token`` holds no word but values, masked or holding a digit (``[91svl]``, ``(v82x,``)."""
+    return all(any(c.isdigit() for c in run) for run in _WORD_RUN.findall(token.replace(WILDCARD, "0")))
+
+
+def _group_end(raw: list[str], i: int) -> int | None:
+    """The index of the token that closes the bracketed group of values opened at ``raw[i]``, if any."""
+    opener = raw[i][0]
+    closer = _CLOSER[opener]
+    depth = 0
+    for k in range(i, min(len(raw), i + MAX_GROUP_TOKENS)):
+        token = raw[k]
+        if not _value_like(token):
+            return None
+        for c in token:
+            if c == opener:
+                depth += 1
+            elif c == closer:
+                depth -= 1
+                if depth == 0:
+                    return k
+    return None
+
+
+def _value_groups_dropped(raw: list[str]) -> list[str]:
+    out: list[str] = []
+    i = 0
+    while i < len(raw):
+        token = raw[i]
+        if token[0] in _CLOSER and _value_like(token) and _WORD_RUN.search(token.replace(WILDCARD, "0")):
+            end = _group_end(raw, i)
+            if end is not None:
+                i = end + 1
+                continue
+        out.append(token)
+        i += 1
+    return out if out else raw
+
+
+def _lists_joined(raw: list[str]) -> list[str]:
+    out: list[str] = []
+    i, n = 0, len(raw)
+    while i < n:
+        j = i
+        while j < n - 1 and len(raw[j]) > 1 and raw[j].endswith(",") and not raw[j].endswith(",,"):
+            j += 1
+        if j == i:
+            out.append(raw[i])
+            i += 1
+            continue
+        items = raw[i : j + 1]
+        if all(_pure_value(t) for t in items):
+            first, last = items[0], items[-1]
+            lead = first[: first.find(WILDCARD)] if WILDCARD in first else ""
+            trail = last[last.rfind(WILDCARD) + len(WILDCARD) :] if WILDCARD in last else ""
+            out.append(lead + WILDCARD + trail)
+        elif all(_KEY.match(t) is None for t in items[1:]):
+            out.append(" ".join(items))
+        else:
+            out.extend(items[:-1])
+            i = j
+            continue
+        i = j + 1
+    return out
+
+
 def _all_values(values: set[str]) -> bool:
-    """True when every token in one place holds a digit or a masked part: a place for values."""
+    """True when one place holds values: lists of different lengths there, or a digit or a
+    masked part in every token."""
     pre, suf = _common_affixes(values)
-    for value in values:
-        core = value[len(pre) : len(value) - len(suf)]
+    cores = [value[len(pre) : len(value) - len(suf)] for value in values]
+    if any(" " in core for core in cores) and len({core.count(",") for core in cores}) > 1:
+        return True
+    for core in cores:
         if WILDCARD not in core and core not in _NO_VALUE and not any(c.isdigit() for c in core):
             return False
     return True
