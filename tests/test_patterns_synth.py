@@ -11,7 +11,7 @@ import random
 
 import pytest
 
-from logpipe.patterns import mine
+from logpipe.patterns import PatternMiner, mine, pattern_id
 
 from patterns_accuracy import grouping_accuracy
 from patterns_synth import KINDS, corpus, pseudo_word, synth_accuracy
@@ -114,3 +114,18 @@ def test_fields_separated_by_commas_are_not_a_list() -> None:
     messages = [f"fling: vel={v}, expand={e}, target={v * 2}" for v, e in values]
     got = [p.template for p in mine(messages)]
     assert sorted(set(got)) == ["fling: vel=<*>, expand=false, target=<*>", "fling: vel=<*>, expand=true, target=<*>"]
+
+
+def test_a_stored_template_that_now_mines_otherwise_points_at_what_it_became() -> None:
+    # Templates written before a group of values was left out and lists made one value:
+    # a worker learns them as messages, and their ids become aliases of today's templates.
+    old = ["Authentication failed from <*> (<*>): Software caused connection abort", "targets: [<*>, <*>] <*>, <*>"]
+    miner = PatternMiner()
+    shapes = [miner.add(t) for t in [*old, "session opened for user <*>"]]
+    aliases = miner.take_aliases()
+    assert {i: p.template for i, p in aliases.items()} == {
+        pattern_id(old[0]): "Authentication failed from <*>: Software caused connection abort",
+        pattern_id(old[1]): "targets: <*>",
+    }
+    assert [s.pattern().template for s in shapes[:2]] == [p.template for p in aliases.values()]
+    assert miner.take_aliases() == {}

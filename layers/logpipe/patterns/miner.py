@@ -392,6 +392,8 @@ class PatternMiner:
             if shape is None:
                 shape = Shape(masked, self._place(_tokens(masked)))
                 self._shapes[masked] = shape
+            if WILDCARD in message:
+                self._learned(message, shape)
             # Only when no run the key replaced survived masking do the other messages of
             # this key mask to the same text (``ssh2`` survives; ``ssh3`` shares its key).
             if key_safe(masked):
@@ -400,6 +402,17 @@ class PatternMiner:
                 self._by_key[key] = shape
         shape.count += 1
         return shape
+
+    def _learned(self, template: str, shape: Shape) -> None:
+        """A template text given as a message (a worker learns the stored ones so): if it
+        is not its own template now, its id points at the one it is part of. So the events
+        stored under a template that an earlier version of the miner wrote otherwise (a
+        group of values since left out, a list since made one value) count for the template
+        they get now, through ``take_aliases``, without rewriting them."""
+        old = pattern_id(template)
+        if old not in self._retired and " ".join(shape.template.root().tokens) != template:
+            self._retired[old] = shape.template
+            self._moved = True
 
     def finalize(self) -> None:
         """Rebuild the templates from the distinct shapes in a canonical order.
@@ -648,6 +661,12 @@ def _value_groups_dropped(raw: list[str]) -> list[str]:
         if token[0] in _CLOSER and _value_like(token) and _WORD_RUN.search(token.replace(WILDCARD, "0")):
             end = _group_end(raw, i)
             if end is not None:
+                # Punctuation after the group goes with the word before it, as it would
+                # without the group (``from <*> (<*>): denied`` as ``from <*>: denied``).
+                last = raw[end]
+                after = last[last.rfind(_CLOSER[token[0]]) + 1 :]
+                if after and out:
+                    out[-1] += after
                 i = end + 1
                 continue
         out.append(token)
@@ -667,7 +686,7 @@ def _lists_joined(raw: list[str]) -> list[str]:
             i += 1
             continue
         items = raw[i : j + 1]
-        if all(_pure_value(t) for t in items):
+        if all(WILDCARD in t and _pure_value(t) for t in items):
             first, last = items[0], items[-1]
             lead = first[: first.find(WILDCARD)] if WILDCARD in first else ""
             trail = last[last.rfind(WILDCARD) + len(WILDCARD) :] if WILDCARD in last else ""
