@@ -312,6 +312,22 @@ def _token_key(token: str) -> str:
     return m.group(1) if m else ""
 
 
+def _same_field(token: str, other: str, key: str) -> bool:
+    """Whether ``token`` may be a value of the place where ``other`` (whose key is ``key``) is.
+
+    Tokens of different keys are different fields, but for a colon that ends the same text
+    in both: ``libc-bin:amd64`` and ``man-db:amd64`` are names with their architecture,
+    not two keys of one value.
+    """
+    mine = _token_key(token)
+    if mine == key:
+        return True
+    if not (mine.endswith(":") and key.endswith(":")):
+        return False
+    value = token[token.find(mine) + len(mine) :]
+    return bool(value) and value == other[other.find(key) + len(key) :]
+
+
 def _prefix_hashes(tokens: tuple[str, ...]) -> tuple[list[int], list[int]]:
     n = len(tokens)
     before = [0] * (n + 1)
@@ -544,9 +560,10 @@ class PatternMiner:
             relaxed = near.get(q, ())
             if len(exact) < 2 and not relaxed:
                 continue
-            key = _token_key(template.tokens[q])
-            members = [m for m in exact if _token_key(m.tokens[q]) == key]
-            members += [m for m in relaxed if _token_key(m.tokens[q]) == key and m not in members]
+            mine = template.tokens[q]
+            key = _token_key(mine)
+            members = [m for m in exact if _same_field(m.tokens[q], mine, key)]
+            members += [m for m in relaxed if _same_field(m.tokens[q], mine, key) and m not in members]
             values = {m.tokens[q] for m in members}
             if len(values) >= self._needed(template, key) or (len(values) >= 2 and _all_values(values)):
                 general = _merge(members, q)
