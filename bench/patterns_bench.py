@@ -18,9 +18,11 @@ Each miner gets each line once and must end with a template per line:
   configuration (``examples/drain3.ini``), which is how drain3 is meant to be run.
 
 It also prints the grouping accuracy of each miner on the 2k systems (one pass, default
-settings), so the speed is read next to what it buys.
+settings) and on the generated corpora of ``patterns_synth.py`` (one per kind of error:
+variable first word, optional groups, lists, ids inside tokens, short messages, all
+mixed), so the speed is read next to what it buys.
 
-    .venv/bin/python bench/patterns_bench.py [--lines 512000] [LOGHUB_DIR]
+    .venv/bin/python bench/patterns_bench.py [--lines 512000] [--seeds 5] [LOGHUB_DIR]
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ if str(ROOT / "layers") not in sys.path:  # in case the package is not installed
 from logpipe.patterns import PatternMiner  # noqa: E402
 
 from patterns_accuracy import DEFAULT_LOGHUB, grouping_accuracy, load_truth, systems  # noqa: E402
+from patterns_synth import KINDS, corpus  # noqa: E402
 
 VALUE_DIGITS = re.compile(r"(?<![A-Za-z0-9])[0-9]+")
 
@@ -117,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("loghub_dir", nargs="?", type=Path, default=DEFAULT_LOGHUB)
     p.add_argument("--lines", type=int, default=512_000)
+    p.add_argument("--seeds", type=int, default=5, help="generated corpora per kind (patterns_synth.py)")
     args = p.parse_args(argv)
     logging.disable(logging.WARNING)  # drain3 logs every new cluster at INFO and config notes at WARNING
     if not args.loghub_dir.is_dir():
@@ -138,6 +142,17 @@ def main(argv: list[str] | None = None) -> int:
     for name, fn in miners.items():
         scores = [grouping_accuracy(truths[s].event_ids, fn(truths[s].contents)) for s in names]
         print(f"{name:<14}" + "".join(f"{v:>10.3f}" for v in scores) + f"{sum(scores) / len(scores):>10.3f}")
+
+    seeds = range(args.seeds)
+    print(f"\ngrouping accuracy on generated templates (patterns_synth.py), mean / lowest of {len(seeds)} seeds")
+    print(f"{'':<14}" + "".join(f"{k:>13}" for k in KINDS))
+    corpora = {k: [corpus(k, seed) for seed in seeds] for k in KINDS}
+    for name, fn in miners.items():
+        cells = []
+        for k in KINDS:
+            ga = [grouping_accuracy([t for _, t in rows], fn([m for m, _ in rows])) for rows in corpora[k]]
+            cells.append(f"{sum(ga) / len(ga):.3f}/{min(ga):.3f}")
+        print(f"{name:<14}" + "".join(f"{c:>13}" for c in cells))
 
     print(f"\npattern mining, {args.lines:,} lines (lines/s, higher is better)")
     print(f"{'lines':<14}" + "".join(f"{n:>15}" for n in miners) + f"{'vs bare':>10}{'vs masked':>10}")

@@ -6,10 +6,12 @@ How a message becomes a template:
    ``<*>``; the masked text is the message's *shape*. A message whose numbers, hex ids
    and paths alone differ from one seen before skips the mask: a few cheap regex passes
    (``shape_keys``) and a dictionary lookup find its shape.
-2. A new shape is split on whitespace (a run of one repeated value, such as a list of
-   block ids, counts once) and filed in a bucket by its token count and first token. A
-   token that masking turned into a value (``<*>``, ``uid=<*>``, ``(<*>)``) is a slot:
-   any value fits there.
+2. A new shape is split on whitespace and made the same for every message of its kind
+   (``_tokens``): a run of one repeated value, such as a list of block ids, counts once; a
+   list joined by commas is one token; a group of values alone in brackets (``(1.2 KB)``)
+   is left out. It is filed in a bucket by its token count and first token. A token that
+   masking turned into a value (``<*>``, ``uid=<*>``, ``(<*>)``) is a slot: any value
+   fits there.
 3. Templates that agree everywhere but at one position are *siblings* there. The
    position becomes a slot when the siblings show at least ``min_distinct`` different
    words there (user names, host names, class names), or when every word there holds a
@@ -17,9 +19,11 @@ How a message becomes a template:
    ``ec2-54-1-2-3.compute.amazonaws.com``). Words that take only a few values in one
    place (``true`` and ``false``, ``startup`` and ``shutdown``, state names) are what
    tell kinds of events apart, so they stay. ``key=value`` tokens with different keys
-   are never siblings: a key is wording. The first token is wording far more often than
-   any other (Drain files messages by it), so there a word becomes a slot only on twice
-   the evidence.
+   are never siblings: a key is wording (but ``libc-bin:amd64`` and ``man-db:amd64``,
+   which end alike after the colon, are names of one place). The first token is wording
+   far more often than any other (Drain files messages by it), and in a short message the
+   word that changes is what it says (``Connection opened``, ``Connection closed``): in
+   both, a word becomes a slot only on twice the evidence.
 
 Templates generalise as lines arrive: ``add`` returns the shape, whose ``pattern()`` is
 its template as of now. ``finalize`` rebuilds the templates from the set of distinct
