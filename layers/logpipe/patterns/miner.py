@@ -675,6 +675,7 @@ def _group_end(raw: list[str], i: int) -> int | None:
 
 
 def _value_groups_dropped(raw: list[str]) -> list[str]:
+    """``raw`` without its bracketed groups of values (all of it if that leaves nothing)."""
     out: list[str] = []
     i = 0
     while i < len(raw):
@@ -696,6 +697,7 @@ def _value_groups_dropped(raw: list[str]) -> list[str]:
 
 
 def _lists_joined(raw: list[str]) -> list[str]:
+    """``raw`` with each run of comma-ended tokens and the token after them as one token."""
     out: list[str] = []
     i, n = 0, len(raw)
     while i < n:
@@ -709,9 +711,7 @@ def _lists_joined(raw: list[str]) -> list[str]:
         items = raw[i : j + 1]
         if all(WILDCARD in t and _pure_value(t) for t in items):
             first, last = items[0], items[-1]
-            lead = first[: first.find(WILDCARD)] if WILDCARD in first else ""
-            trail = last[last.rfind(WILDCARD) + len(WILDCARD) :] if WILDCARD in last else ""
-            out.append(lead + WILDCARD + trail)
+            out.append(first[: first.find(WILDCARD)] + WILDCARD + last[last.rfind(WILDCARD) + len(WILDCARD) :])
         elif all(_KEY.match(t) is None for t in items[1:]):
             out.append(" ".join(items))
         else:
