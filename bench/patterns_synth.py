@@ -231,6 +231,7 @@ def _templates_inner(rng: random.Random, vocab: list[str], n: int) -> list[list[
 def _templates_short(rng: random.Random, vocab: list[str], n: int) -> list[list[Part]]:
     """Families of two- or three-word templates that differ in one constant word."""
     out: list[list[Part]] = []
+    seen: set[tuple[str, ...]] = set()  # two families must not print the same words
     while len(out) < n:
         size = rng.choice((2, 2, 3))
         stem = _wording(rng, vocab, size)
@@ -238,6 +239,9 @@ def _templates_short(rng: random.Random, vocab: list[str], n: int) -> list[list[
         for word in rng.sample(vocab, rng.randint(2, 6)):
             parts = list(stem)
             parts[at] = word
+            if tuple(parts) in seen:
+                continue
+            seen.add(tuple(parts))
             if rng.random() < 0.3:
                 parts.append(rng.choice(NUMERIC_VALUES))
             out.append(parts)

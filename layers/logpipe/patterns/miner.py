@@ -611,13 +611,13 @@ def _tokens(masked: str) -> tuple[str, ...]:
       length. Empty brackets (``()``) stay: they hold the place of a value that masking may
       not recognise (``(host.example.net)``).
     - A list of values joined by commas (``<*>, <*>, <*>``) is one value token; a list of
-      words (``a, b, c``) is one token holding them, and a place where lists of different
-      lengths show is a place for values. Items after the first have no key: ``x=1, y=2,
+      words (``a, b, c``, or ``[a b c]`` in brackets) is one token holding them, and a place
+      where lists of different lengths show is a place for values. Items after the first have no key: ``x=1, y=2,
       z=3`` are fields, each its own token.
     """
     raw = masked.split()
     if "," in masked or "(" in masked or "[" in masked or "{" in masked:
-        raw = _lists_joined(_value_groups_dropped(raw))
+        raw = _lists_joined(_bracketed_joined(_value_groups_dropped(raw)))
     out: list[str] = []
     for token in raw:
         if out and WILDCARD in token:
@@ -648,6 +648,8 @@ def _pure_value(token: str) -> bool:
 
 
 _WORD_RUN = re.compile(r"[A-Za-z0-9]+")
+# An item of a list of plain words: a name, a number or a value, no key and no comma.
+_PLAIN_ITEM = re.compile(r"[\w.\-/@<*>]+$")
 
 
 def _value_like(token: str) -> bool:
@@ -696,6 +698,31 @@ def _value_groups_dropped(raw: list[str]) -> list[str]:
     return out if out else raw
 
 
+def _bracketed_joined(raw: list[str]) -> list[str]:
+    """``raw`` with each bracketed run of plain words (``[a b c]``, as Go prints a slice) as one token."""
+    out: list[str] = []
+    i, n = 0, len(raw)
+    while i < n:
+        token = raw[i]
+        if len(token) > 1 and token[0] in _CLOSER and _PLAIN_ITEM.match(token, 1):
+            closer = _CLOSER[token[0]]
+            j = i + 1
+            while j < n and j - i < MAX_GROUP_TOKENS and _PLAIN_ITEM.fullmatch(raw[j]):
+                j += 1
+            if (
+                j > i
+                and j < n
+                and raw[j].rstrip(",.;:").endswith(closer)
+                and _PLAIN_ITEM.fullmatch(raw[j].rstrip(",.;:")[:-1])
+            ):
+                out.append(" ".join(raw[i : j + 1]))
+                i = j + 1
+                continue
+        out.append(token)
+        i += 1
+    return out
+
+
 def _lists_joined(raw: list[str]) -> list[str]:
     """``raw`` with each run of comma-ended tokens and the token after them as one token."""
     out: list[str] = []
@@ -727,7 +754,7 @@ def _all_values(values: set[str]) -> bool:
     masked part in every token."""
     pre, suf = _common_affixes(values)
     cores = [value[len(pre) : len(value) - len(suf)] for value in values]
-    if any(" " in core for core in cores) and len({core.count(",") for core in cores}) > 1:
+    if any(" " in core for core in cores) and len({core.count(" ") for core in cores}) > 1:
         return True
     for core in cores:
         if WILDCARD not in core and core not in _NO_VALUE and not any(c.isdigit() for c in core):
