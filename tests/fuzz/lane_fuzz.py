@@ -55,6 +55,10 @@ LAYOUTS = (
     Layout((Column("time", "day_month", "none", "[]"), Column("level", "angle", "comma"), Column("thread", "paren"))),
     Layout((Column("time", "numeric_year_last"), Column("", "punct", "maybe_space"), Column("level", "word"))),
     Layout((Column("level", "word"), Column("time", "numeric_no_year", "space", " ,"), Column("pid", "bracket"))),
+    Layout((Column("time", "epoch"), Column("level", "word"), Column("component", "program"))),
+    Layout((Column("time", "ymd_compact", "none"), Column("", "punct", "none"), Column("host", "word"))),
+    Layout((Column("time", "letter_mmdd"), Column("pid", "int"), Column("component", "program"))),
+    Layout((Column("clock", "clock"), Column("time", "yymmdd_compact", "space", "[]"), Column("level", "word"))),
 )
 
 

@@ -2183,9 +2183,32 @@ digits(const char *s, Py_ssize_t p, Py_ssize_t n, int lo, int hi)
     return e - p >= lo ? e : -1;
 }
 
+static inline int
+in_text(const char *chars, unsigned char c)
+{
+    for (; *chars; chars++)
+        if ((unsigned char)*chars == c)
+            return 1;
+    return 0;
+}
+
 typedef struct {
     Py_ssize_t end, s_at, s_end, f_at, f_end; /* the seconds' and the fraction's digits, -1 when absent */
+    Py_ssize_t lv_at;                         /* a level letter's place (``letter_mmdd``), or -1 */
+    Py_ssize_t ep_n;                          /* an epoch's whole digits (they start the time), or 0 */
 } TimeSpan;
+
+/* ``(?:[.,:](?P<f>\d{1,9}))?`` (``marks`` the characters it may open with) at s[e:]: its
+ * end, the fraction's digits noted in ``t``. */
+static Py_ssize_t
+layout_fraction(const char *s, Py_ssize_t e, Py_ssize_t n, const char *marks, TimeSpan *t)
+{
+    if (e + 1 < n && in_text(marks, s[e]) && is_digit(s[e + 1])) {
+        t->f_at = e + 1;
+        t->f_end = e = digits(s, e + 1, n, 1, 9);
+    }
+    return e;
+}
 
 /* ``_CLOCK`` at s[p:]: 0, or -1 (not sure). */
 static int
@@ -2202,10 +2225,7 @@ layout_clock(const char *s, Py_ssize_t p, Py_ssize_t n, TimeSpan *t)
         t->s_end = e + 3;
         e += 3;
     }
-    if (e + 1 < n && (s[e] == '.' || s[e] == ',' || s[e] == ':') && is_digit(s[e + 1])) {
-        t->f_at = e + 1;
-        t->f_end = e = digits(s, e + 1, n, 1, 9);
-    }
+    e = layout_fraction(s, e, n, ".,:", t);
     /* (?:\s?(?P<ap>[AaPp]\.?[Mm]\.?)(?![A-Za-z]))? */
     Py_ssize_t q = e + (e < n && s[e] == ' ');
     if (q < n && (s[q] == 'A' || s[q] == 'a' || s[q] == 'P' || s[q] == 'p')) {
@@ -2242,15 +2262,6 @@ layout_clock(const char *s, Py_ssize_t p, Py_ssize_t n, TimeSpan *t)
         e = r;
     }
     t->end = e;
-    return 0;
-}
-
-static inline int
-in_text(const char *chars, unsigned char c)
-{
-    for (; *chars; chars++)
-        if ((unsigned char)*chars == c)
-            return 1;
     return 0;
 }
 
@@ -2322,13 +2333,89 @@ layout_month(const char *s, Py_ssize_t p, Py_ssize_t n)
     return -1;
 }
 
+/* ``\d{2}`` then ``sep?`` (present first, as the regex tries it) at s[p:]: the end, or -1. */
+static inline Py_ssize_t
+two_digits_then(const char *s, Py_ssize_t p, Py_ssize_t n, char sep)
+{
+    if (digits(s, p, n, 2, 2) != p + 2)
+        return -1;
+    return p + 2 < n && s[p + 2] == sep ? p + 3 : p + 2;
+}
+
+/* ``epoch``: ``\d{10}(?:\.\d{1,9})?|\d{13}(?:\.\d{1,6})?|\d{16}|\d{19}`` at s[p:], where
+ * the regex's way through it is the only one that ends the time (TIME_END): 0, or -1. */
+static int
+layout_epoch(const char *s, Py_ssize_t p, Py_ssize_t n, TimeSpan *t)
+{
+    Py_ssize_t e = digits(s, p, n, 1, 20), d = e - p;
+    if (e < 0 || (d != 10 && d != 13 && d != 16 && d != 19))
+        return -1; /* no alternative ends where the digits do */
+    t->ep_n = d;
+    if ((d == 10 || d == 13) && e + 1 < n && s[e] == '.' && is_digit(s[e + 1])) {
+        Py_ssize_t f = digits(s, e + 1, n, 1, 20);
+        if (f - (e + 1) > (d == 10 ? 9 : 6))
+            return -1; /* the regex would end the time before the point */
+        t->f_at = e + 1;
+        t->f_end = e = f;
+    }
+    t->end = e;
+    return 0;
+}
+
 /* The time of family ``op`` (``TIME_FAMILIES``) at s[p:]: 0, or -1 (not sure). */
 static int
 layout_time(int op, const char *s, Py_ssize_t p, Py_ssize_t n, TimeSpan *t)
 {
     Py_ssize_t e;
     char ds;
+    t->s_at = t->f_at = t->lv_at = -1;
+    t->ep_n = 0;
     switch (op) {
+    case LAYOUT_OP_EPOCH:
+        return layout_epoch(s, p, n, t);
+    case LAYOUT_OP_LETTER_MMDD: /* (?P<lv>[DIWEF])(?P<M>\d{2})(?P<D>\d{2})\s+ _CLOCK */
+        if (p >= n || !in_text("DIWEF", s[p]) || digits(s, p + 1, n, 4, 4) != p + 5 || p + 5 >= n || s[p + 5] != ' ')
+            return -1;
+        for (e = p + 5; e < n && s[e] == ' ';)
+            e++;
+        if (layout_clock(s, e, n, t) < 0)
+            return -1;
+        t->lv_at = p;
+        return 0;
+    case LAYOUT_OP_YMD_COMPACT:
+        /* (?P<Y>\d{4})(?P<M>\d{2})(?P<D>\d{2})[T -]?(?P<h>\d{2}):?(?P<mi>\d{2}):?(?P<s>\d{2})
+         * (?:[.,:](?P<f>\d{1,9}))?(?:\s?(?P<z>Z|[+-]\d{2}:?\d{2}))? */
+        if (digits(s, p, n, 8, 8) != p + 8)
+            return -1;
+        e = p + 8;
+        if (e < n && in_text("T -", s[e]))
+            e++;
+        if ((e = two_digits_then(s, e, n, ':')) < 0 || (e = two_digits_then(s, e, n, ':')) < 0 ||
+            digits(s, e, n, 2, 2) != e + 2)
+            return -1;
+        t->s_at = e;
+        t->s_end = e += 2;
+        e = layout_fraction(s, e, n, ".,:", t);
+        {
+            /* A ':' taken and no two digits after it: without it, no two digits either. */
+            Py_ssize_t q = e + (e < n && s[e] == ' '), k;
+            if (q < n && s[q] == 'Z')
+                e = q + 1;
+            else if (q < n && (s[q] == '+' || s[q] == '-') && (k = two_digits_then(s, q + 1, n, ':')) >= 0 &&
+                     digits(s, k, n, 2, 2) == k + 2)
+                e = k + 2;
+        }
+        t->end = e;
+        return 0;
+    case LAYOUT_OP_YYMMDD_COMPACT:
+        /* (?P<y>\d{2})(?P<M>\d{2})(?P<D>\d{2})[ -](?P<h>\d{2})(?P<mi>\d{2})(?P<s>\d{2})(?:[.,](?P<f>\d{1,9}))? */
+        if (digits(s, p, n, 6, 6) != p + 6 || p + 6 >= n || !in_text(" -", s[p + 6]) ||
+            digits(s, p + 7, n, 6, 6) != p + 13)
+            return -1;
+        t->s_at = p + 11;
+        t->s_end = p + 13;
+        t->end = layout_fraction(s, p + 13, n, ".,", t);
+        return 0;
     case LAYOUT_OP_YMD: /* (?P<Y>\d{4})(?P<ds>[-/.])(?P<M>\d{1,2})(?P=ds)(?P<D>\d{1,2}) */
         if (digits(s, p, n, 4, 4) != p + 4 || p + 4 >= n)
             return -1;
@@ -2479,6 +2566,15 @@ layout_shape(int op, const char *s, Py_ssize_t p, Py_ssize_t n)
         while (e < n && e - p < 3 && !is_alnum(s[e]) && !in_text("_ []()<>{}\"'|", s[e]))
             e++;
         return e > p && (e == n || s[e] == ' ') ? e : -1;
+    case LAYOUT_OP_CLOCK: /* \d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d{1,9})? */
+    {
+        TimeSpan t;
+        if ((e = digits(s, p, n, 1, 2)) < 0 || e >= n || s[e] != ':' || (e = digits(s, e + 1, n, 2, 2)) < 0)
+            return -1;
+        if (e + 2 < n && s[e] == ':' && is_digit(s[e + 1]) && is_digit(s[e + 2]))
+            e += 3;
+        return layout_fraction(s, e, n, ".,", &t);
+    }
     case LAYOUT_OP_PROGRAM: /* [^\s\[\],;|]+?(?:\[\d+\])?[:\]](?=\s|$) */
         for (Py_ssize_t k = p; k < n && !in_text(" [],;|", s[k]); k++) {
             Py_ssize_t q = k + 1;
@@ -2566,6 +2662,23 @@ memo_call(PyObject *memo, PyObject *fn, const char *text, Py_ssize_t n)
     return v;
 }
 
+/* What the Python path says a time column's ``text`` is (``LayoutReader.minute_us``), in
+ * ``*us``: 0, -1 when it refuses it or has no time or raised (the Python path reads the
+ * line, says why, and deals with what raised), -2 on an error here. */
+static int
+asked_time(const Spec *sp, const char *text, Py_ssize_t n, long long *us)
+{
+    PyObject *base = memo_call(sp->layout_times, sp->layout_time, text, n);
+    if (base == NULL) {
+        PyErr_Clear();
+        return -1;
+    }
+    if (base == Py_None)
+        return -1;
+    *us = PyLong_AsLongLong(base);
+    return *us == -1 && PyErr_Occurred() ? -2 : 0;
+}
+
 /* ``LayoutReader.read`` of a line, when this file is sure of it: 0, -1 (the Python path
  * reads it), -2 on a Python error. */
 static int
@@ -2633,45 +2746,70 @@ layout_line(const Spec *sp, const char *s, Py_ssize_t n, Line *ln, Buf *fields)
     ln->has_ts = 0;
     if (time_col >= 0) {
         /* The time of its text less the seconds and the fraction (a minute's lines share
-         * it; the Python path keeps it by the same key), then those added. */
+         * it), then those added. An epoch's is
+         * the time of its block (its whole digits less the last ep_n - 8: 100 seconds in
+         * every unit), asked of the block's first and last text so that no time in it is
+         * refused, then the rest added as ``layouts._epoch`` adds it. */
         char key[128];
-        Py_ssize_t kn = 0, from = at[time_col];
-        Py_ssize_t cuts[2][2] = {{ts.s_at, ts.s_end}, {ts.f_at, ts.f_end}};
-        if (end[time_col] - from >= (Py_ssize_t)sizeof(key))
+        Py_ssize_t kn = 0, from = at[time_col], tn = end[time_col] - from;
+        int64_t offset = 0, v = 0, micro = 0;
+        if (tn >= (Py_ssize_t)sizeof(key) - 16)
             return -1;
-        for (int k = 0; k < 2; k++) {
-            if (cuts[k][0] < 0)
-                continue;
-            memcpy(key + kn, s + from, cuts[k][0] - from);
-            kn += cuts[k][0] - from;
-            from = cuts[k][1];
+        if (ts.ep_n) {
+            int fraction_digits = ts.ep_n == 10 ? 6 : ts.ep_n == 13 ? 3 : 0;
+            memcpy(key, s + from, kn = ts.ep_n);
+            for (Py_ssize_t k = 8; k < kn; k++) {
+                v = v * 10 + (key[k] - '0');
+                key[k] = '0';
+            }
+            for (Py_ssize_t k = 0; ts.f_at >= 0 && k < fraction_digits; k++)
+                micro = micro * 10 + (ts.f_at + k < ts.f_end ? s[ts.f_at + k] - '0' : 0);
+            offset = ts.ep_n == 10 ? v * 1000000 + micro : ts.ep_n == 13 ? v * 1000 + micro : ts.ep_n == 16 ? v : v / 1000;
         }
-        memcpy(key + kn, s + from, end[time_col] - from);
-        kn += end[time_col] - from;
-        int64_t second = 0, micro = 0;
-        if (ts.s_at >= 0 && (second = (s[ts.s_at] - '0') * 10 + (s[ts.s_at + 1] - '0')) > 59)
-            return -1; /* no such second: the Python path refuses the whole text */
-        for (Py_ssize_t k = 0; ts.f_at >= 0 && k < 6; k++)
-            micro = micro * 10 + (ts.f_at + k < ts.f_end ? s[ts.f_at + k] - '0' : 0);
+        else {
+            /* (A level letter says nothing of the time: lines of every level share it.) */
+            Py_ssize_t cuts[3][2] = {{ts.lv_at, ts.lv_at + 1}, {ts.s_at, ts.s_end}, {ts.f_at, ts.f_end}};
+            for (int k = 0; k < 3; k++) {
+                if (cuts[k][0] < 0)
+                    continue;
+                memcpy(key + kn, s + from, cuts[k][0] - from);
+                kn += cuts[k][0] - from;
+                from = cuts[k][1];
+            }
+            memcpy(key + kn, s + from, end[time_col] - from);
+            kn += end[time_col] - from;
+            int64_t second = 0;
+            if (ts.s_at >= 0 && (second = (s[ts.s_at] - '0') * 10 + (s[ts.s_at + 1] - '0')) > 59)
+                return -1; /* no such second: the Python path refuses the whole text */
+            for (Py_ssize_t k = 0; ts.f_at >= 0 && k < 6; k++)
+                micro = micro * 10 + (ts.f_at + k < ts.f_end ? s[ts.f_at + k] - '0' : 0);
+            offset = second * 1000000 + micro;
+        }
         Spec *msp = (Spec *)sp; /* the memo of the last minute: the same for the same key */
         if (!(msp->last_key_n == kn && memcmp(msp->last_key, key, kn) == 0)) {
+            long long us, last;
             /* The Python path is asked the time of the whole text, less seconds and fraction. */
-            PyObject *base = memo_call(sp->layout_times, sp->layout_time, s + at[time_col], end[time_col] - at[time_col]);
-            if (base == NULL) { /* the Python path reads the line, and deals with what raised */
-                PyErr_Clear();
-                return -1;
+            int r = ts.ep_n ? asked_time(sp, key, kn, &us) : asked_time(sp, s + at[time_col], tn, &us);
+            if (r == 0 && ts.ep_n) {
+                char high[128];
+                Py_ssize_t hn = kn;
+                memcpy(high, key, kn);
+                memset(high + 8, '9', kn - 8);
+                if (ts.ep_n == 10 || ts.ep_n == 13) { /* the largest fraction the family reads */
+                    high[hn++] = '.';
+                    memset(high + hn, '9', ts.ep_n == 10 ? 9 : 6);
+                    hn += ts.ep_n == 10 ? 9 : 6;
+                }
+                r = asked_time(sp, high, hn, &last);
             }
-            if (base == Py_None)
-                return -1; /* refused, or no time: the Python path says why */
-            long long us = PyLong_AsLongLong(base);
-            if (us == -1 && PyErr_Occurred())
-                return -2;
+            if (r < 0)
+                return r;
             memcpy(msp->last_key, key, kn);
             msp->last_key_n = kn;
             msp->last_base = us;
         }
         ln->has_ts = 1;
-        ln->us = msp->last_base + second * 1000000 + micro;
+        ln->us = msp->last_base + offset;
     }
 
     /* The fields, in the order the columns give them. */
@@ -2722,6 +2860,18 @@ layout_line(const Spec *sp, const char *s, Py_ssize_t n, Line *ln, Buf *fields)
                 number = is_digit(t[k]);
             set_field(f, &nf, c->name.p, c->name.n, t, tn, number);
         }
+    }
+    if (time_col >= 0 && ts.lv_at >= 0 && ln->level == NULL) { /* no level column says: the time's letter */
+        PyObject *level = memo_call(sp->layout_levels, sp->layout_level, s + ts.lv_at, 1);
+        if (level == NULL) {
+            PyErr_Clear();
+            return -1;
+        }
+        if (level != Py_None && !PyUnicode_Check(level)) {
+            PyErr_SetString(PyExc_TypeError, "a layout's level is a str or None");
+            return -2;
+        }
+        ln->level = level == Py_None ? NULL : level;
     }
     for (int i = 0; i < nf; i++) {
         put_c(fields, i ? ',' : '{');

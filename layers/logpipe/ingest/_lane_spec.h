@@ -2,7 +2,7 @@
 #ifndef LANE_SPEC_H
 #define LANE_SPEC_H
 
-#define LANE_SPEC_VERSION "3ebb54551f623aa2"
+#define LANE_SPEC_VERSION "4b48132cd4b931b5"
 
 /* X(name, kind) for each field of LaneSpec, in its order. */
 #define LANE_SPEC_FIELDS(X) \
@@ -51,14 +51,19 @@
 #define LAYOUT_OP_NUMERIC_NO_YEAR 2
 #define LAYOUT_OP_DAY_MONTH 3
 #define LAYOUT_OP_MONTH_DAY 4
-#define LAYOUT_OP_BRACKET 5
-#define LAYOUT_OP_ANGLE 6
-#define LAYOUT_OP_PAREN 7
-#define LAYOUT_OP_PROGRAM 8
-#define LAYOUT_OP_INT 9
-#define LAYOUT_OP_WORD 10
-#define LAYOUT_OP_PUNCT 11
-#define N_LAYOUT_OPS 12
+#define LAYOUT_OP_YMD_COMPACT 5
+#define LAYOUT_OP_YYMMDD_COMPACT 6
+#define LAYOUT_OP_LETTER_MMDD 7
+#define LAYOUT_OP_EPOCH 8
+#define LAYOUT_OP_BRACKET 9
+#define LAYOUT_OP_ANGLE 10
+#define LAYOUT_OP_PAREN 11
+#define LAYOUT_OP_PROGRAM 12
+#define LAYOUT_OP_INT 13
+#define LAYOUT_OP_WORD 14
+#define LAYOUT_OP_PUNCT 15
+#define LAYOUT_OP_CLOCK 16
+#define N_LAYOUT_OPS 17
 
 #define LAYOUT_FIELD_NONE 0
 #define LAYOUT_FIELD_LEVEL 1

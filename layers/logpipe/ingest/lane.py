@@ -27,14 +27,14 @@ and text that no format claims, with no time to look for in its head.
 
 In a file read with a layout (``parsing.layouts``), a line is the layout's when it fits
 it, and the lane reads it by the layout's program (``layout_program``): each column's
-shape and the time's family as the layout's regex reads them, where the time families
-are the calendar ones with a clock (``ymd``, ``numeric_year_last``, ``numeric_no_year``,
-``day_month``, ``month_day``) and the separators spaces, commas or none. Times and level
-words come from the Python path's own code (``LayoutReader.minute_us``, ``level_of``),
-asked once per minute and per word. A line the C is not sure of (one the regex would
-read another way, or that does not fit, or whose time is refused) is the Python path's;
-a layout with other columns (epoch times, a time of day alone, tab-separated cells) is
-read by the Python path alone. When the parser infers a new layout halfway through a
+shape and the time's family as the layout's regex reads them (every family of
+``TIME_FAMILIES``: calendar, compact, glog's letter and month-day, epochs), the
+separators spaces, commas or none. Times and level words come from the Python path's own
+code (``LayoutReader.minute_us``, ``level_of``), asked once per minute (an epoch's: per
+block of 100 seconds, its first and last time) and per word. A line the C is not sure
+of (one the regex would read another way, or that does not fit, or whose time is
+refused) is the Python path's; a layout of tab-separated cells is read by the Python
+path alone. When the parser infers a new layout halfway through a
 file, the lane takes the new one's program.
 
 Indented lines after a line join its event, as the multi-line rules join them, within
@@ -130,8 +130,8 @@ def _programs() -> tuple[Any, ...]:
 
 # The time families and column shapes the lane reads (``LAYOUT_OPS``), the separators it
 # reads between columns (``LAYOUT_SEPS``): a layout of any other is the Python path's alone.
-_LANE_TIMES = frozenset(("ymd", "numeric_year_last", "numeric_no_year", "day_month", "month_day"))
-_LANE_SHAPES = frozenset(("bracket", "angle", "paren", "program", "int", "word", "punct"))
+_LANE_TIMES = frozenset(LAYOUT_OPS[: LAYOUT_OPS.index("bracket")])
+_LANE_SHAPES = frozenset(LAYOUT_OPS[LAYOUT_OPS.index("bracket") :])
 
 
 def layout_program(layout: Layout) -> tuple[tuple[int, int, str, str, str, bool, int], ...] | None:

@@ -51,7 +51,8 @@ KINDS = {
 # The time families come first: an op before "bracket" is a time.
 LAYOUT_OPS = (
     "ymd", "numeric_year_last", "numeric_no_year", "day_month", "month_day",
-    "bracket", "angle", "paren", "program", "int", "word", "punct",
+    "ymd_compact", "yymmdd_compact", "letter_mmdd", "epoch",
+    "bracket", "angle", "paren", "program", "int", "word", "punct", "clock",
 )  # fmt: skip
 # The separators after a column (``SEPARATORS``), ``LAYOUT_SEP_<NAME>`` in C.
 LAYOUT_SEPS = ("space", "comma", "none", "maybe_space")

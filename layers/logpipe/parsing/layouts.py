@@ -359,7 +359,7 @@ class LayoutReader:
             if level is None and self._letter is not None:
                 letter = group(self._letter)
                 if letter:
-                    level = LAYOUT_LEVEL_WORDS.get(letter.lower())
+                    level = level_of(letter)  # as a level column's letter: the lane asks the same
         return Parsed(LAYOUT_FORMAT, group(self._message), ts, level, fields or None)
 
     def _when(self, m: re.Match[str]) -> tuple[datetime | None, str]:
@@ -400,7 +400,9 @@ class LayoutReader:
         """The time of a time column's ``text`` without its seconds and fraction, in
         microseconds since 1970 (UTC), as ``read`` takes it; None when it is refused or
         no time. The same for every text that differs only in those (``_when``'s key):
-        what the compiled lane asks once a minute."""
+        what the compiled lane asks once a minute. An epoch's text is its time whole,
+        fraction and all: the lane asks it of the first and the last text of a block of
+        its digits (the last ones zeroed, then nines) and adds the rest itself."""
         m = self._time_only.fullmatch(text)
         if m is None:
             return None
