@@ -121,6 +121,20 @@ put_text(Buf *b, const char *s, Py_ssize_t n)
     put(b, s, end - s);
 }
 
+/* The same, with the tabs of a layout's header escaped too. */
+static void
+put_text_tabs(Buf *b, const char *s, Py_ssize_t n)
+{
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (s[i] == '\n')
+            put(b, "\\n", 2);
+        else if (s[i] == '\t')
+            put(b, "\\t", 2);
+        else
+            put_c(b, s[i]);
+    }
+}
+
 static PyObject *
 ascii_str(const char *s, Py_ssize_t n)
 {
@@ -428,6 +442,7 @@ typedef struct {
 typedef struct {
     LayoutColumn *c;
     int n;
+    int tabs; /* tabs separate its columns: its lines may hold tabs before the message */
 } LayoutProgram;
 
 typedef Text text_t;
@@ -558,23 +573,25 @@ field_of(PyObject *obj, const char *name)
     return v;
 }
 
+/* What a reader of a field's value says: -1 (the value is not what it should be) becomes
+ * the error that says ``what`` it should be; 0, and -2 (an error already set), stay. */
 static int
-read_text(Spec *sp, PyObject *obj, const char *name, Text *out)
+field_verdict(const char *name, const char *what, int r)
 {
-    PyObject *v = field_of(obj, name);
-    if (v == NULL)
-        return -1;
-    if (text_of(v, out) < 0) {
+    if (r == -1) {
         PyErr_Clear();
-        return bad_field(name, "a str");
+        return bad_field(name, what);
     }
-    return 0;
+    return r;
 }
 
 static int is_str(PyObject *v) { return PyUnicode_Check(v); }
 static int is_dict(PyObject *v) { return PyDict_Check(v); }
+static int is_tuple(PyObject *v) { return PyTuple_Check(v); }
+static int is_bool(PyObject *v) { return PyBool_Check(v); }
 
-/* A field whose object the spec hands over as it is, once ``ok`` says it is ``what``. */
+/* A field whose object the spec hands over as it is, once ``ok`` says it is ``what``: 0,
+ * or -1 with the error set. */
 static int
 read_object(PyObject *obj, const char *name, int (*ok)(PyObject *), const char *what, PyObject **out)
 {
@@ -585,6 +602,27 @@ read_object(PyObject *obj, const char *name, int (*ok)(PyObject *), const char *
         return bad_field(name, what);
     *out = v;
     return 0;
+}
+
+/* The spec's field ``name``: a tuple of at most ``most`` items (``*n``), and room for as many items of
+ * ``size`` bytes each in ``*items``. */
+static int
+tuple_items(Spec *sp, PyObject *obj, const char *name, const char *what, int most, size_t size, PyObject **v,
+            int *n, void **items)
+{
+    if (read_object(obj, name, is_tuple, what, v) < 0)
+        return -1;
+    if (PyTuple_GET_SIZE(*v) > most)
+        return bad_field(name, what);
+    *n = (int)PyTuple_GET_SIZE(*v);
+    return (*items = spec_alloc(sp, *n * size)) == NULL ? -1 : 0;
+}
+
+static int
+read_text(Spec *sp, PyObject *obj, const char *name, Text *out)
+{
+    PyObject *v = field_of(obj, name);
+    return v == NULL ? -1 : field_verdict(name, "a str", text_of(v, out) < 0 ? -1 : 0);
 }
 
 static int
@@ -608,11 +646,9 @@ read_callable(Spec *sp, PyObject *obj, const char *name, PyObject **out)
 static int
 read_flag(Spec *sp, PyObject *obj, const char *name, int *out)
 {
-    PyObject *v = field_of(obj, name);
-    if (v == NULL)
+    PyObject *v;
+    if (read_object(obj, name, is_bool, "a bool", &v) < 0)
         return -1;
-    if (!PyBool_Check(v))
-        return bad_field(name, "a bool");
     *out = v == Py_True;
     return 0;
 }
@@ -623,13 +659,8 @@ read_count(Spec *sp, PyObject *obj, const char *name, Py_ssize_t *out)
     PyObject *v = field_of(obj, name);
     if (v == NULL)
         return -1;
-    Py_ssize_t n = PyLong_Check(v) ? PyLong_AsSsize_t(v) : -1;
-    if (n < 0) {
-        PyErr_Clear();
-        return bad_field(name, "an int of at least 0");
-    }
-    *out = n;
-    return 0;
+    *out = PyLong_Check(v) ? PyLong_AsSsize_t(v) : -1;
+    return field_verdict(name, "an int of at least 0", *out < 0 ? -1 : 0);
 }
 
 static int
@@ -650,14 +681,7 @@ static int
 read_words(Spec *sp, PyObject *obj, const char *name, Words *out)
 {
     PyObject *v = field_of(obj, name);
-    if (v == NULL)
-        return -1;
-    int r = words_of(sp, v, out);
-    if (r == -1) {
-        PyErr_Clear();
-        return bad_field(name, "a tuple of str");
-    }
-    return r;
+    return v == NULL ? -1 : field_verdict(name, "a tuple of str", words_of(sp, v, out));
 }
 
 static int
@@ -743,13 +767,9 @@ static int
 read_layout(Spec *sp, PyObject *obj, const char *name, LayoutProgram *out)
 {
     static const char what[] = "a layout's program: a tuple of (op, field, name, opener, closer, optional, sep)";
-    PyObject *v = field_of(obj, name);
-    if (v == NULL)
-        return -1;
-    if (!PyTuple_Check(v) || PyTuple_GET_SIZE(v) > 64)
-        return bad_field(name, what);
-    out->n = (int)PyTuple_GET_SIZE(v);
-    if ((out->c = spec_alloc(sp, out->n * sizeof(LayoutColumn))) == NULL)
+    PyObject *v;
+    out->tabs = 0;
+    if (tuple_items(sp, obj, name, what, 64, sizeof(LayoutColumn), &v, &out->n, (void **)&out->c) < 0)
         return -1;
     for (int i = 0; i < out->n; i++) {
         PyObject *c = PyTuple_GET_ITEM(v, i);
@@ -770,43 +790,30 @@ read_layout(Spec *sp, PyObject *obj, const char *name, LayoutProgram *out)
             lc->sep < 0 || lc->sep >= N_LAYOUT_SEPS ||
             lc->opener.n > 1 || lc->closer.n > 1 || (lc->optional && i != out->n - 1))
             return bad_field(name, what);
+        out->tabs |= lc->sep == LAYOUT_SEP_TAB || lc->op == LAYOUT_OP_CELL;
     }
     return 0;
 }
 
 static const char GUARD_WHAT[] = "a guard's program (logpipe.parsing.guards.Guard.program)";
+static const char GUARDS_WHAT[] = "a tuple of guards' programs";
 
 static int
 read_guard(Spec *sp, PyObject *obj, const char *name, Guard *out)
 {
     PyObject *v = field_of(obj, name);
-    if (v == NULL)
-        return -1;
-    int r = guard_of(sp, v, out);
-    if (r == -1) {
-        PyErr_Clear();
-        return bad_field(name, GUARD_WHAT);
-    }
-    return r;
+    return v == NULL ? -1 : field_verdict(name, GUARD_WHAT, guard_of(sp, v, out));
 }
 
+/* Each guard read as ``read_guard`` reads one. */
 static int
 read_guards(Spec *sp, PyObject *obj, const char *name, GuardList *out)
 {
-    PyObject *v = field_of(obj, name);
-    if (v == NULL)
-        return -1;
-    if (!PyTuple_Check(v))
-        return bad_field(name, "a tuple of guards' programs");
-    out->n = (int)PyTuple_GET_SIZE(v);
-    if ((out->g = spec_alloc(sp, out->n * sizeof(Guard))) == NULL)
+    PyObject *v;
+    if (tuple_items(sp, obj, name, GUARDS_WHAT, INT_MAX, sizeof(Guard), &v, &out->n, (void **)&out->g) < 0)
         return -1;
     for (int i = 0; i < out->n; i++) {
-        int r = guard_of(sp, PyTuple_GET_ITEM(v, i), &out->g[i]);
-        if (r == -1) {
-            PyErr_Clear();
-            return bad_field(name, "a tuple of guards' programs");
-        }
+        int r = field_verdict(name, GUARDS_WHAT, guard_of(sp, PyTuple_GET_ITEM(v, i), &out->g[i]));
         if (r < 0)
             return r;
     }
@@ -816,13 +823,9 @@ read_guards(Spec *sp, PyObject *obj, const char *name, GuardList *out)
 static int
 read_bounds(Spec *sp, PyObject *obj, const char *name, Bounds *out)
 {
-    PyObject *v = field_of(obj, name);
-    if (v == NULL)
-        return -1;
-    if (!PyTuple_Check(v))
-        return bad_field(name, "a tuple of (int, str) pairs");
-    out->n = (int)PyTuple_GET_SIZE(v);
-    if ((out->bound = spec_alloc(sp, out->n * sizeof(long long))) == NULL ||
+    PyObject *v;
+    if (tuple_items(sp, obj, name, "a tuple of (int, str) pairs", INT_MAX, sizeof(long long), &v, &out->n,
+                    (void **)&out->bound) < 0 ||
         (out->level = spec_alloc(sp, out->n * sizeof(PyObject *))) == NULL)
         return -1;
     for (int i = 0; i < out->n; i++) {
@@ -843,10 +846,10 @@ read_bounds(Spec *sp, PyObject *obj, const char *name, Bounds *out)
 static int
 read_candidates(Spec *sp, PyObject *obj, const char *name, PyObject **out)
 {
-    PyObject *v = field_of(obj, name);
-    if (v == NULL)
+    PyObject *v;
+    if (read_object(obj, name, is_tuple, "a tuple of 128 bytes, one per ASCII character", &v) < 0)
         return -1;
-    if (!PyTuple_Check(v) || PyTuple_GET_SIZE(v) != 128)
+    if (PyTuple_GET_SIZE(v) != 128)
         return bad_field(name, "a tuple of 128 bytes, one per ASCII character");
     for (int c = 0; c < 128; c++)
         if (!PyBytes_Check(PyTuple_GET_ITEM(v, c)))
@@ -890,15 +893,8 @@ static int
 read_stages(Spec *sp, PyObject *obj, const char *name, Stages *out)
 {
     static const char what[] = "a tuple of stages, each a tuple of stand-in rules";
-    PyObject *v = field_of(obj, name);
-    if (v == NULL)
-        return -1;
-    if (!PyTuple_Check(v))
-        return bad_field(name, what);
-    out->n = (int)PyTuple_GET_SIZE(v);
-    if (out->n > MAX_STAGES)
-        return bad_field(name, "at most 8 stages");
-    if ((out->stages = spec_alloc(sp, out->n * sizeof(Stage))) == NULL)
+    PyObject *v;
+    if (tuple_items(sp, obj, name, what, MAX_STAGES, sizeof(Stage), &v, &out->n, (void **)&out->stages) < 0)
         return -1;
     sp->key_expand = 1;
     for (int s = 0; s < out->n; s++) {
@@ -924,6 +920,12 @@ read_stages(Spec *sp, PyObject *obj, const char *name, Stages *out)
     return 0;
 }
 
+static inline int
+text_is(Text t, const char *name)
+{
+    return t.n == (Py_ssize_t)strlen(name) && memcmp(t.p, name, t.n) == 0;
+}
+
 static int
 compile_spec(Spec *sp, PyObject *obj)
 {
@@ -947,8 +949,7 @@ compile_spec(Spec *sp, PyObject *obj)
     for (int i = 0; i < sp->formats.n; i++) {
         sp->codes[i] = F_OTHER;
         for (size_t r = 0; r < sizeof(READERS) / sizeof(READERS[0]); r++)
-            if (sp->formats.w[i].n == (Py_ssize_t)strlen(READERS[r].name) &&
-                memcmp(sp->formats.w[i].p, READERS[r].name, sp->formats.w[i].n) == 0)
+            if (text_is(sp->formats.w[i], READERS[r].name))
                 sp->codes[i] = READERS[r].code;
     }
     if (sp->columns.n > MAX_COLUMNS) {
@@ -959,8 +960,7 @@ compile_spec(Spec *sp, PyObject *obj)
     for (int i = 0; i < sp->columns.n; i++) {
         sp->column[i] = -1;
         for (int k = 0; k < N_COLUMN_KINDS; k++)
-            if (sp->columns.w[i].n == (Py_ssize_t)strlen(COLUMN_NAMES[k]) &&
-                memcmp(sp->columns.w[i].p, COLUMN_NAMES[k], sp->columns.w[i].n) == 0)
+            if (text_is(sp->columns.w[i], COLUMN_NAMES[k]))
                 sp->column[i] = k;
         if (sp->column[i] < 0) {
             PyErr_Format(PyExc_ValueError, "lane spec field 'columns': the lane does not write column %U",
@@ -975,8 +975,7 @@ compile_spec(Spec *sp, PyObject *obj)
     for (int k = 0; k < N_COUNT_ITEMS; k++) {
         sp->count_at[k] = -1;
         for (int i = 0; i < N_COUNT_ITEMS; i++)
-            if (sp->pattern_count_items.w[i].n == (Py_ssize_t)strlen(COUNT_ITEM_NAMES[k]) &&
-                memcmp(sp->pattern_count_items.w[i].p, COUNT_ITEM_NAMES[k], sp->pattern_count_items.w[i].n) == 0)
+            if (text_is(sp->pattern_count_items.w[i], COUNT_ITEM_NAMES[k]))
                 sp->count_at[k] = i;
         if (sp->count_at[k] < 0) {
             PyErr_Format(PyExc_ValueError, "lane spec field 'pattern_count_items': no item %s", COUNT_ITEM_NAMES[k]);
@@ -1345,6 +1344,18 @@ plain(const char *s, Py_ssize_t n)
     for (Py_ssize_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c < 0x20 || c > 0x7e || c == '\\')
+            return 0;
+    }
+    return 1;
+}
+
+/* Plain but for tabs: a line of a layout whose columns tabs separate. */
+static int
+plain_but_tabs(const char *s, Py_ssize_t n)
+{
+    for (Py_ssize_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if ((c < 0x20 && c != '\t') || c > 0x7e || c == '\\')
             return 0;
     }
     return 1;
@@ -2074,7 +2085,7 @@ take_event(const Spec *sp, int sticky, const char *s, Py_ssize_t n, Py_ssize_t p
     Py_ssize_t nl = q - s, len = nl - pos;
     const char *line = s + pos;
     if (len == 0 || len > sp->max_line_bytes || in_set(&sp->joins_unparsed, (unsigned char)line[0]) ||
-        !plain(line, len))
+        !(plain(line, len) || (sp->layout.tabs && sp->layout_mode == LAYOUT_MODE_RUNS && plain_but_tabs(line, len))))
         return -1;
     if (any_guard(&sp->opens_mode, line, len))
         return -1; /* it may open an event in a mode of its own (a traceback, a Java exception, a Go panic) */
@@ -2183,6 +2194,13 @@ digits(const char *s, Py_ssize_t p, Py_ssize_t n, int lo, int hi)
     return e - p >= lo ? e : -1;
 }
 
+/* ``\s`` in a line the lane takes: a plain line's space, or a tab in a layout's header. */
+static inline int
+is_ws(unsigned char c)
+{
+    return c == ' ' || c == '\t';
+}
+
 static inline int
 in_text(const char *chars, unsigned char c)
 {
@@ -2227,7 +2245,7 @@ layout_clock(const char *s, Py_ssize_t p, Py_ssize_t n, TimeSpan *t)
     }
     e = layout_fraction(s, e, n, ".,:", t);
     /* (?:\s?(?P<ap>[AaPp]\.?[Mm]\.?)(?![A-Za-z]))? */
-    Py_ssize_t q = e + (e < n && s[e] == ' ');
+    Py_ssize_t q = e + (e < n && is_ws(s[e]));
     if (q < n && (s[q] == 'A' || s[q] == 'a' || s[q] == 'P' || s[q] == 'p')) {
         Py_ssize_t r = q + 1;
         if (r < n && s[r] == '.')
@@ -2242,7 +2260,7 @@ layout_clock(const char *s, Py_ssize_t p, Py_ssize_t n, TimeSpan *t)
         } /* otherwise no way through it: absent */
     }
     /* (?:\s?(?P<z>Z|[+-]\d{2}(?::?\d{2})?|UTC|GMT)(?![A-Za-z]))? */
-    q = e + (e < n && s[e] == ' ');
+    q = e + (e < n && is_ws(s[e]));
     Py_ssize_t r = -1;
     if (q < n && s[q] == 'Z')
         r = q + 1;
@@ -2273,14 +2291,28 @@ layout_date_time(const char *s, Py_ssize_t e, Py_ssize_t n, TimeSpan *t)
         return -1;
     if (s[e] == 'T' || s[e] == '_' || s[e] == '@' || s[e] == ':' || s[e] == '-')
         e++;
-    else if (s[e] == ' ' || s[e] == ',') {
+    else if (is_ws(s[e]) || s[e] == ',') {
         e++;
-        while (e < n && s[e] == ' ')
+        while (e < n && is_ws(s[e]))
             e++;
     }
     else
         return -1;
     return layout_clock(s, e, n, t);
+}
+
+/* ``(\d{4}|\d{2})``, then ``_DATE_TIME`` and ``_CLOCK``, at s[e:] (after two digits no
+ * digit can start what follows: the regex has no other way). */
+static int
+layout_year_date_time(const char *s, Py_ssize_t e, Py_ssize_t n, TimeSpan *t)
+{
+    if (digits(s, e, n, 4, 4) == e + 4)
+        e += 4;
+    else if (digits(s, e, n, 2, 2) == e + 2)
+        e += 2;
+    else
+        return -1;
+    return layout_date_time(s, e, n, t);
 }
 
 /* ``_WEEKDAY`` at s[p:]: where it ends (p when there is none), or -1 (not sure). */
@@ -2300,9 +2332,9 @@ layout_weekday(const char *s, Py_ssize_t p, Py_ssize_t n)
         e++;
     if (e < n && s[e] == ',')
         e++;
-    if (e >= n || s[e] != ' ')
+    if (e >= n || !is_ws(s[e]))
         return -1;
-    while (e < n && s[e] == ' ')
+    while (e < n && is_ws(s[e]))
         e++;
     return e;
 }
@@ -2374,9 +2406,9 @@ layout_time(int op, const char *s, Py_ssize_t p, Py_ssize_t n, TimeSpan *t)
     case LAYOUT_OP_EPOCH:
         return layout_epoch(s, p, n, t);
     case LAYOUT_OP_LETTER_MMDD: /* (?P<lv>[DIWEF])(?P<M>\d{2})(?P<D>\d{2})\s+ _CLOCK */
-        if (p >= n || !in_text("DIWEF", s[p]) || digits(s, p + 1, n, 4, 4) != p + 5 || p + 5 >= n || s[p + 5] != ' ')
+        if (p >= n || !in_text("DIWEF", s[p]) || digits(s, p + 1, n, 4, 4) != p + 5 || p + 5 >= n || !is_ws(s[p + 5]))
             return -1;
-        for (e = p + 5; e < n && s[e] == ' ';)
+        for (e = p + 5; e < n && is_ws(s[e]);)
             e++;
         if (layout_clock(s, e, n, t) < 0)
             return -1;
@@ -2398,7 +2430,7 @@ layout_time(int op, const char *s, Py_ssize_t p, Py_ssize_t n, TimeSpan *t)
         e = layout_fraction(s, e, n, ".,:", t);
         {
             /* A ':' taken and no two digits after it: without it, no two digits either. */
-            Py_ssize_t q = e + (e < n && s[e] == ' '), k;
+            Py_ssize_t q = e + (e < n && is_ws(s[e])), k;
             if (q < n && s[q] == 'Z')
                 e = q + 1;
             else if (q < n && (s[q] == '+' || s[q] == '-') && (k = two_digits_then(s, q + 1, n, ':')) >= 0 &&
@@ -2438,22 +2470,16 @@ layout_time(int op, const char *s, Py_ssize_t p, Py_ssize_t n, TimeSpan *t)
         if ((e = digits(s, e + 1, n, 1, 2)) < 0 || e >= n)
             return -1;
         if (op == LAYOUT_OP_NUMERIC_NO_YEAR) {
-            if (s[e] != ' ')
+            if (!is_ws(s[e]))
                 return -1;
-            while (e < n && s[e] == ' ')
+            while (e < n && is_ws(s[e]))
                 e++;
             return layout_clock(s, e, n, t);
         }
         if (s[e] != ds)
             return -1;
         e++;
-        if (digits(s, e, n, 4, 4) == e + 4)
-            e += 4;
-        else if (digits(s, e, n, 2, 2) == e + 2)
-            e += 2;
-        else
-            return -1;
-        return layout_date_time(s, e, n, t);
+        return layout_year_date_time(s, e, n, t);
     case LAYOUT_OP_DAY_MONTH: /* _WEEKDAY D[ /-]mon\.?[ /-](\d{4}|\d{2}) */
         if ((e = layout_weekday(s, p, n)) < 0 || (e = digits(s, e, n, 1, 2)) < 0 || e >= n || !in_text(" /-", s[e]))
             return -1;
@@ -2464,13 +2490,7 @@ layout_time(int op, const char *s, Py_ssize_t p, Py_ssize_t n, TimeSpan *t)
         if (e >= n || !in_text(" /-", s[e]))
             return -1;
         e++;
-        if (digits(s, e, n, 4, 4) == e + 4)
-            e += 4;
-        else if (digits(s, e, n, 2, 2) == e + 2)
-            e += 2;
-        else
-            return -1;
-        return layout_date_time(s, e, n, t);
+        return layout_year_date_time(s, e, n, t);
     case LAYOUT_OP_MONTH_DAY:
         /* _WEEKDAY mon\.?[ /-]+D(?:st|nd|rd|th)?,?(?:[ /-]+(?P<Y>\d{4}))?,? _DATE_TIME _CLOCK
          * (?:\s+(?P<Yafter>\d{4})(?!\d))? */
@@ -2503,7 +2523,7 @@ layout_time(int op, const char *s, Py_ssize_t p, Py_ssize_t n, TimeSpan *t)
         e = t->end;
         {
             Py_ssize_t y = e;
-            while (y < n && s[y] == ' ')
+            while (y < n && is_ws(s[y]))
                 y++;
             if (y > e && digits(s, y, n, 4, 4) == y + 4 && !(y + 4 < n && is_digit(s[y + 4])))
                 t->end = y + 4;
@@ -2545,7 +2565,7 @@ layout_shape(int op, const char *s, Py_ssize_t p, Py_ssize_t n)
         char open = op == LAYOUT_OP_ANGLE ? '<' : '(', close = op == LAYOUT_OP_ANGLE ? '>' : ')';
         if (p >= n || s[p] != open)
             return -1;
-        for (e = p + 1; e < n && s[e] != open && s[e] != close && s[e] != ' ';)
+        for (e = p + 1; e < n && s[e] != open && s[e] != close && !is_ws(s[e]);)
             e++;
         if (e >= n || s[e] != close)
             return -1;
@@ -2557,15 +2577,19 @@ layout_shape(int op, const char *s, Py_ssize_t p, Py_ssize_t n)
             return -1;
         break;
     case LAYOUT_OP_WORD: /* [^\s,;|]+ */
-        while (e < n && !in_text(" ,;|", s[e]))
+        while (e < n && !in_text(" \t,;|", s[e]))
             e++;
         return e > p ? e : -1;
     case LAYOUT_OP_PUNCT: /* \||[^\w\s\[\]()<>{}\"'|]{1,3}(?=\s|$) */
         if (p < n && s[p] == '|')
             return p + 1;
-        while (e < n && e - p < 3 && !is_alnum(s[e]) && !in_text("_ []()<>{}\"'|", s[e]))
+        while (e < n && e - p < 3 && !is_alnum(s[e]) && !in_text("_ \t[]()<>{}\"'|", s[e]))
             e++;
-        return e > p && (e == n || s[e] == ' ') ? e : -1;
+        return e > p && (e == n || is_ws(s[e])) ? e : -1;
+    case LAYOUT_OP_CELL: /* [^\t]* */
+        while (e < n && s[e] != '\t')
+            e++;
+        return e;
     case LAYOUT_OP_CLOCK: /* \d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d{1,9})? */
     {
         TimeSpan t;
@@ -2576,15 +2600,15 @@ layout_shape(int op, const char *s, Py_ssize_t p, Py_ssize_t n)
         return layout_fraction(s, e, n, ".,", &t);
     }
     case LAYOUT_OP_PROGRAM: /* [^\s\[\],;|]+?(?:\[\d+\])?[:\]](?=\s|$) */
-        for (Py_ssize_t k = p; k < n && !in_text(" [],;|", s[k]); k++) {
+        for (Py_ssize_t k = p; k < n && !in_text(" \t[],;|", s[k]); k++) {
             Py_ssize_t q = k + 1;
             if (q < n && s[q] == '[') {
                 Py_ssize_t d = digits(s, q + 1, n, 1, INT32_MAX);
                 if (d >= 0 && d + 1 < n && s[d] == ']' && (s[d + 1] == ':' || s[d + 1] == ']') &&
-                    (d + 2 == n || s[d + 2] == ' '))
+                    (d + 2 == n || is_ws(s[d + 2])))
                     return d + 2;
             }
-            if (q < n && (s[q] == ':' || s[q] == ']') && (q + 1 == n || s[q + 1] == ' '))
+            if (q < n && (s[q] == ':' || s[q] == ']') && (q + 1 == n || is_ws(s[q + 1])))
                 return q + 1;
         }
         return -1;
@@ -2720,9 +2744,17 @@ layout_line(const Spec *sp, const char *s, Py_ssize_t n, Line *ln, Buf *fields)
             if (e >= 0)
                 p = e;
         }
-        if (i < lp->n - 1) { /* the separator (SEPARATORS), as much as it may take */
+        if (i < lp->n - 1 && c->sep == LAYOUT_SEP_TAB) { /* ' *\t *' */
+            while (p < n && s[p] == ' ')
+                p++;
+            if (p >= n || s[p] != '\t')
+                return -1;
+            for (p++; p < n && s[p] == ' ';)
+                p++;
+        }
+        else if (i < lp->n - 1) { /* the separator (SEPARATORS), as much as it may take */
             Py_ssize_t q = p;
-            while (q < n && s[q] == ' ')
+            while (q < n && is_ws(s[q]))
                 q++;
             if (c->sep == LAYOUT_SEP_SPACE && q == p)
                 return -1;
@@ -2730,7 +2762,7 @@ layout_line(const Spec *sp, const char *s, Py_ssize_t n, Line *ln, Buf *fields)
                 if (q >= n || (s[q] != ',' && s[q] != ';'))
                     return -1;
                 q++;
-                while (q < n && s[q] == ' ')
+                while (q < n && is_ws(s[q]))
                     q++;
             }
             if (c->sep != LAYOUT_SEP_NONE)
@@ -2738,10 +2770,12 @@ layout_line(const Spec *sp, const char *s, Py_ssize_t n, Line *ln, Buf *fields)
         }
     }
     /* (?:(?<=[\]:>)|\-\s])\s*|\s+|$)(?P<message>.*) */
-    if (!((p > 0 && in_text("]:>)|- ", s[p - 1])) || p == n || s[p] == ' '))
+    if (!((p > 0 && in_text("]:>)|- \t", s[p - 1])) || p == n || is_ws(s[p])))
         return -1;
-    while (p < n && s[p] == ' ')
+    while (p < n && is_ws(s[p]))
         p++;
+    if (lp->tabs && memchr(s + p, '\t', n - p) != NULL)
+        return -1; /* a message is plain text, without the tabs a header may have */
 
     ln->has_ts = 0;
     if (time_col >= 0) {
@@ -2821,6 +2855,8 @@ layout_line(const Spec *sp, const char *s, Py_ssize_t n, Line *ln, Buf *fields)
         Py_ssize_t tn = end[i] - at[i];
         if (c->field == LAYOUT_FIELD_NONE || i == time_col || at[i] < 0)
             continue;
+        if (lp->tabs && memchr(t, '\t', tn) != NULL)
+            return -1; /* a field is plain text too (a bracket may hold a tab) */
         if (c->field == LAYOUT_FIELD_LEVEL) {
             PyObject *level = memo_call(sp->layout_levels, sp->layout_level, t, tn);
             if (level == NULL) { /* as for the time */
@@ -3134,7 +3170,9 @@ put_column(Buf *out, int column, const Line *ln, const char *level, Py_ssize_t l
     case C_FIELDS:
         break; /* written by the caller, which has them */
     case C_RAW:
-        if (ln->keep_raw)
+        if (ln->keep_raw && memchr(ln->raw, '\t', ln->raw_n) != NULL)
+            put_text_tabs(out, ln->raw, ln->raw_n);
+        else if (ln->keep_raw)
             put_text(out, ln->raw, ln->raw_n);
         else
             put(out, "\\N", 2);

@@ -2,7 +2,7 @@
 #ifndef LANE_SPEC_H
 #define LANE_SPEC_H
 
-#define LANE_SPEC_VERSION "4b48132cd4b931b5"
+#define LANE_SPEC_VERSION "63675dd8701ae345"
 
 /* X(name, kind) for each field of LaneSpec, in its order. */
 #define LANE_SPEC_FIELDS(X) \
@@ -63,7 +63,8 @@
 #define LAYOUT_OP_WORD 14
 #define LAYOUT_OP_PUNCT 15
 #define LAYOUT_OP_CLOCK 16
-#define N_LAYOUT_OPS 17
+#define LAYOUT_OP_CELL 17
+#define N_LAYOUT_OPS 18
 
 #define LAYOUT_FIELD_NONE 0
 #define LAYOUT_FIELD_LEVEL 1
@@ -81,6 +82,7 @@
 #define LAYOUT_SEP_COMMA 1
 #define LAYOUT_SEP_NONE 2
 #define LAYOUT_SEP_MAYBE_SPACE 3
-#define N_LAYOUT_SEPS 4
+#define LAYOUT_SEP_TAB 4
+#define N_LAYOUT_SEPS 5
 
 #endif

@@ -28,14 +28,15 @@ and text that no format claims, with no time to look for in its head.
 In a file read with a layout (``parsing.layouts``), a line is the layout's when it fits
 it, and the lane reads it by the layout's program (``layout_program``): each column's
 shape and the time's family as the layout's regex reads them (every family of
-``TIME_FAMILIES``: calendar, compact, glog's letter and month-day, epochs), the
-separators spaces, commas or none. Times and level words come from the Python path's own
-code (``LayoutReader.minute_us``, ``level_of``), asked once per minute (an epoch's: per
-block of 100 seconds, its first and last time) and per word. A line the C is not sure
-of (one the regex would read another way, or that does not fit, or whose time is
-refused) is the Python path's; a layout of tab-separated cells is read by the Python
-path alone. When the parser infers a new layout halfway through a
-file, the lane takes the new one's program.
+``TIME_FAMILIES``: calendar, compact, glog's letter and month-day, epochs), and the
+separators: spaces, commas, tabs or none. Times and level words come from the Python
+path's own code (``LayoutReader.minute_us``, ``level_of``), asked once per minute (an
+epoch's: per block of 100 seconds, its first and last time) and per word. In a layout of
+tab-separated cells a line may hold tabs before its message, and none in it or in a
+field. A line the C is not sure of (one the regex would read another way, or that does
+not fit, or whose time is refused) is the Python path's; a layout with a shape the lane
+has no op for (``layout_program`` says None) is read by the Python path alone. When the
+parser infers a new layout halfway through a file, the lane takes the new one's program.
 
 Indented lines after a line join its event, as the multi-line rules join them, within
 the limits of one event.
@@ -64,26 +65,8 @@ from typing import Any
 from ..config import Settings
 from ..db.events import COLUMNS, CopyBuffer, CopyRows
 from ..db.patterns import COUNT_ITEMS, SAMPLE_CHARS
-from ..parsing import Run
-from ..parsing.formats import (
-    COLUMN_LEVEL_WORDS,
-    ERROR_LEVELS,
-    FORMATS,
-    GUARDS,
-    LEVEL_KEYS,
-    LEVEL_WORDS,
-    MESSAGE_KEYS,
-    NUMERIC_LEVEL_ABOVE,
-    NUMERIC_LEVELS,
-    STATUS_LEVEL_BELOW,
-    STATUS_LEVELS,
-    TEXT_FORMAT,
-    TEXT_HEAD,
-    TEXT_LEVEL_WORDS,
-    TEXT_TIME_MARKS,
-    TIME_KEYS,
-    Parser,
-)
+from ..parsing import Run, formats
+from ..parsing.formats import FORMATS, GUARDS, Parser
 from ..parsing.guards import ascii_class
 from ..parsing.layouts import LAYOUT_FORMAT, Layout, level_of
 from ..parsing.multiline import INDENT, JAVA_EXC_GUARD, JOINS_UNPARSED, OPENS_MODE, can_continue
@@ -170,6 +153,16 @@ def _no_layout(text: str) -> None:
     return None
 
 
+# The spec's fields that are ``parsing.formats``'s rules of the same name (in capitals), and
+# the settings' limits of the same name: handed over as they are.
+_FORMAT_RULES = (
+    "level_words", "column_level_words", "text_level_words", "numeric_levels", "numeric_level_above",
+    "status_levels", "status_level_below", "error_levels", "formats", "text_format", "text_head",
+    "text_time_marks", "time_keys", "level_keys", "message_keys",
+)  # fmt: skip
+_LIMITS = ("max_event_lines", "max_event_bytes", "max_line_bytes")
+
+
 def lane_spec(parser: Parser, miner: PatternMiner, settings: Settings) -> LaneSpec:
     """Every rule the lane shares with the Python path, from its one definition, for the
     lines of one source (``parser``) mined by ``miner``."""
@@ -182,32 +175,16 @@ def lane_spec(parser: Parser, miner: PatternMiner, settings: Settings) -> LaneSp
         key_cache=miner.key_cache,
         add=miner.add,
         shape_key_stages=stages,
-        level_words=LEVEL_WORDS,
-        column_level_words=COLUMN_LEVEL_WORDS,
-        text_level_words=TEXT_LEVEL_WORDS,
-        numeric_levels=NUMERIC_LEVELS,
-        numeric_level_above=NUMERIC_LEVEL_ABOVE,
-        status_levels=STATUS_LEVELS,
-        status_level_below=STATUS_LEVEL_BELOW,
-        error_levels=ERROR_LEVELS,
-        formats=FORMATS,
+        **{name: getattr(formats, name.upper()) for name in _FORMAT_RULES},
+        **{name: getattr(settings, name) for name in _LIMITS},
         guards=guards,
         # Per ASCII character, the formats the parser tries on a line starting with it.
         candidates=tuple(bytes(FORMATS.index(f) for f in parser.candidates(chr(c))) for c in range(128)),
-        text_format=TEXT_FORMAT,
-        text_head=TEXT_HEAD,
-        text_time_marks=TEXT_TIME_MARKS,
-        time_keys=TIME_KEYS,
-        level_keys=LEVEL_KEYS,
-        message_keys=MESSAGE_KEYS,
         naive_utc=parser.time.tz is UTC,
         joins_unparsed="".join(sorted(c for c in JOINS_UNPARSED if c)),  # the empty line is no character
         indent="".join(INDENT),
         opens_mode=opens_mode,
         joins_after_time=joins_after_time,
-        max_event_lines=settings.max_event_lines,
-        max_event_bytes=settings.max_event_bytes,
-        max_line_bytes=settings.max_line_bytes,
         columns=COLUMNS,
         pattern_count_items=COUNT_ITEMS,
         sample_chars=SAMPLE_CHARS,

@@ -52,10 +52,10 @@ KINDS = {
 LAYOUT_OPS = (
     "ymd", "numeric_year_last", "numeric_no_year", "day_month", "month_day",
     "ymd_compact", "yymmdd_compact", "letter_mmdd", "epoch",
-    "bracket", "angle", "paren", "program", "int", "word", "punct", "clock",
+    "bracket", "angle", "paren", "program", "int", "word", "punct", "clock", "cell",
 )  # fmt: skip
 # The separators after a column (``SEPARATORS``), ``LAYOUT_SEP_<NAME>`` in C.
-LAYOUT_SEPS = ("space", "comma", "none", "maybe_space")
+LAYOUT_SEPS = ("space", "comma", "none", "maybe_space", "tab")
 # What a column's text becomes (``LayoutReader.read``): nothing, the level, the component
 # (and a pid in it), the pid, a field of the column's name. ``LAYOUT_FIELD_<NAME>`` in C.
 LAYOUT_FIELDS = ("none", "level", "component", "pid", "other")
