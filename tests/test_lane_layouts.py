@@ -19,6 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from log_layouts import LAYOUTS, generate
 
+from logpipe.db.events import COLUMNS
 from logpipe.ingest import lane as lane_module
 from logpipe.ingest.lane import layout_program
 from logpipe.parsing.formats import Parser
@@ -335,3 +336,17 @@ def test_a_layout_time_that_raises_in_python_leaves_the_line_to_the_python_path(
     layout = Layout((Column("time", "ymd"), Column("level", "word")))
     data = b"".join(b"2026-11-27 10:%02d:00 INFO line %d\n" % (k, k) for k in range(20))
     assert assert_same(data, layout=layout).lane_rows == 0
+
+
+@pytest.mark.parametrize("name", ["logback_clock_only", "dmesg_raw"])
+def test_a_file_with_no_time_at_all_keeps_the_ingest_time_flagged_as_inferred_both_ways(name: str) -> None:
+    # A time of day or seconds since boot are no dates: each row takes the ingest time
+    # and says it is inferred (``ts_inferred``), on the lane as on the Python path.
+    layout, text = _inferred(next(lay for lay in LAYOUTS if lay.name == name))
+    assert layout is not None and all(c.name != "time" for c in layout.columns), layout
+    outcome = assert_same(("\n".join(text) + "\n").encode(), layout=layout)
+    assert outcome.lane_rows > 0
+    rows = [row.split(b"\t") for b in outcome.batches for row in b[0].split(b"\n") if row]
+    ts, inferred = COLUMNS.index("ts"), COLUMNS.index("ts_inferred")
+    assert len(rows) == len(text)
+    assert all(row[inferred] == b"t" and row[ts] == INGESTED.isoformat().encode() for row in rows), rows[0]

@@ -32,7 +32,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 
 from .formats import TEXT_FORMAT, Parser, strip_ansi
@@ -394,6 +394,18 @@ def _dedupe(columns: list[Column]) -> list[Column]:
     return out
 
 
+def _time_opening_cell(cells: list[str], column: Column, result: Inference) -> list[Column]:
+    """The columns of a tab-separated file's first cell: a time and the rest of the cell
+    (``2026-11-30 10:00:00.123+0000 [id=42]``), where a time of one family opens it and
+    more follows on nearly every line; otherwise the cell as one column, as it was."""
+    for family in FAMILY_ORDER:
+        rest = [x[m.end() :] for x in cells if (m := _FINDERS[family].match(x)) is not None]
+        if sum(1 for r in rest if r[:1] == " " and r.strip()) >= CONSISTENT * len(cells):
+            result.reasons.append(f"the first cell opens with a time ({family}) on {len(rest)} of {len(cells)} lines")
+            return [Column("time", family, "space"), Column("context", "cell", "tab")]
+    return [column]
+
+
 def _tab_layout(sample: list[str], tz: str, reference: datetime | None, result: Inference) -> Inference | None:
     """The layout of a file whose columns tabs separate (a spreadsheet's or an event
     viewer's export): each cell before the last is a column, which may hold spaces; the
@@ -429,6 +441,20 @@ def _tab_layout(sample: list[str], tz: str, reference: datetime | None, result: 
             name = f"field{c}"
         named.add(name)
         columns.append(Column(name, "cell", "tab"))
+    if "time" not in named:
+        columns[:1] = _time_opening_cell([row[0] for row in rows], columns[0], result)
+    # The text after the last tab may open with header columns of its own (a logger's
+    # ``name#method:``): those of a strong class that nearly every line has.
+    tail = infer([line.split("\t")[k] for line in sample if line.count("\t") == k], tz=tz, reference=reference,
+                 anchored=False)  # fmt: skip
+    if (
+        tail.layout is not None
+        and tail.fitted >= CONSISTENT * len(rows)
+        and all(c.name != "time" and c.shape not in ("word", "punct") for c in tail.layout.columns)
+    ):
+        taken = {c.name for c in columns}
+        columns.extend(replace(c, name=f"{c.name}_2" if c.name in taken else c.name) for c in tail.layout.columns)
+        result.reasons.append(f"after the last tab: {tail.layout.describe()}")
     layout = Layout(tuple(columns), order)
     reader = LayoutReader(layout, TimeParser(tz, reference))
     result.fitted = sum(1 for line in sample if reader.read(line) is not None)
@@ -438,14 +464,18 @@ def _tab_layout(sample: list[str], tz: str, reference: datetime | None, result: 
     return result
 
 
-def infer(lines: Sequence[str], *, tz: str = "UTC", reference: datetime | None = None) -> Inference:
-    """The layout of a file from its first lines (or of the lines that stopped fitting)."""
+def infer(
+    lines: Sequence[str], *, tz: str = "UTC", reference: datetime | None = None, anchored: bool = True
+) -> Inference:
+    """The layout of a file from its first lines (or of the lines that stopped fitting).
+    ``anchored``: a layout needs a time or a level column (not for the text after a
+    tab-separated file's last tab, whose cells hold them)."""
     sample = _eligible(lines)
     result = Inference(None, len(sample))
     if not sample:
         result.reasons.append("no line to infer from")
         return result
-    tabbed = _tab_layout(sample, tz, reference, result)
+    tabbed = _tab_layout(sample, tz, reference, result) if anchored else None
     if tabbed is not None:
         return tabbed
     # 1. the time
@@ -562,7 +592,7 @@ def infer(lines: Sequence[str], *, tz: str = "UTC", reference: datetime | None =
             if run > MAX_WORD_RUN:
                 break
     columns = _dedupe(columns[:header_end])
-    if not columns or (time_col is None and not any(c.name == "level" for c in columns)):
+    if not columns or (anchored and time_col is None and not any(c.name == "level" for c in columns)):
         result.reasons.append("no time and no level column: no layout")
         return result
     layout = Layout(tuple(columns), order)

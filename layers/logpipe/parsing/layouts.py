@@ -30,12 +30,12 @@ LAYOUT_FORMAT = "layout"  # the format of an event read by a layout
 
 # Level words a level column may hold, beyond the ones every format knows: the words of
 # servers' own level columns (PostgreSQL's LOG and DEBUG1-5, Serilog's and zerolog's
-# three-letter forms), in any case.
+# three-letter forms, four-letter ones such as supervisord's), in any case.
 LAYOUT_LEVEL_WORDS = {
     **LEVEL_WORDS,
     "log": "info", "debug1": "debug", "debug2": "debug", "debug3": "debug", "debug4": "debug", "debug5": "debug",
     "vrb": "trace", "ftl": "fatal", "note": "info", "warnings": "warn", "fine": "debug", "informational": "info",
-    "success": "info",
+    "success": "info", "erro": "error", "debg": "debug", "trac": "trace", "blat": "trace",
 }  # fmt: skip
 # Syslog severities by number: what a ``<N>`` level column means (``N & 7``).
 _SEVERITY = ("fatal", "fatal", "fatal", "error", "warn", "info", "info", "debug")
