@@ -191,7 +191,8 @@ def layouts(draw: st.DrawFn) -> Layout:
     columns = []
     for _ in range(draw(st.integers(0, 5))):
         shape = draw(st.sampled_from(_SHAPES))
-        sep = draw(st.sampled_from(["space"] * 6 + ["none", "tab", "tab"]))
+        # A cell takes all up to a tab: inference makes cells only where tabs separate them.
+        sep = "tab" if shape == "cell" else draw(st.sampled_from(["space"] * 6 + ["none", "tab"]))
         columns.append(Column(draw(st.sampled_from(_NAMES)), shape, sep))
     if draw(st.booleans()) or not columns:
         wrap = draw(st.sampled_from(["", "", "[]", " ,", "()"]))
@@ -227,8 +228,9 @@ def spliced_lines(draw: st.DrawFn, layout: Layout) -> str:
             text = draw(st.one_of(typical, typical, typical, _piece(SHAPES[c.shape])))
         out.append(text)
         if i < len(layout.columns) - 1:
-            out.append(draw(st.one_of(_piece(SEPARATORS[c.sep]), st.just(" "), st.just(" "))))
-    out.append(draw(st.sampled_from([" ", " ", "", ": ", "  ", "\t", " \t"])))
+            usual = st.just("\t" if c.sep == "tab" else " ")
+            out.append(draw(st.one_of(_piece(SEPARATORS[c.sep]), usual, usual)))
+    out.append(draw(st.sampled_from([" ", " ", "", ": ", "  ", " \t"])))
     out.append(draw(st.text(PLAIN_ALPHABET, max_size=30)))
     return "".join(out)
 

@@ -59,6 +59,7 @@ LAYOUTS = (
     Layout((Column("time", "ymd_compact", "none"), Column("", "punct", "none"), Column("host", "word"))),
     Layout((Column("time", "letter_mmdd"), Column("pid", "int"), Column("component", "program"))),
     Layout((Column("clock", "clock"), Column("time", "yymmdd_compact", "space", "[]"), Column("level", "word"))),
+    Layout((Column("level", "cell", "tab"), Column("time", "ymd", "tab"), Column("component", "program"))),
 )
 
 
