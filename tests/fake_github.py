@@ -48,10 +48,12 @@ class Seen:
 @dataclass
 class FakeGitHub:
     """Routes: ``logs[path] = bytes`` (served through a 302 to the archive host),
-    ``errors[path] = (status, headers)`` (answered as is), ``runs[repo] = [run, ...]``
-    (the list of runs, with an ETag), ``jobs[(repo, run, attempt)] = [job, ...]`` (a run
-    attempt's jobs, ``page_size`` to a page as GitHub pages them). ``prefix`` is the API's
-    path below its host: ``/api/v3`` on GitHub Enterprise Server."""
+    ``errors[path] = (status, headers)`` (answered as is; ``path?query`` for one page),
+    ``runs[repo] = [run, ...]`` (the list of runs, newest first, ``page_size`` to a page at
+    most, each page with its ETag and GitHub's ``Link`` header; the ``created`` filter is not
+    applied), ``jobs[(repo, run, attempt)] = [job, ...]`` (a run attempt's jobs, ``page_size``
+    to a page as GitHub pages them). ``prefix`` is the API's path below its host: ``/api/v3``
+    on GitHub Enterprise Server."""
 
     logs: dict[str, bytes] = field(default_factory=dict)
     errors: dict[str, tuple[int, dict[str, str]]] = field(default_factory=dict)
@@ -110,19 +112,28 @@ class FakeGitHub:
         if not base.startswith(self.prefix + "/"):
             return 404, {}, b'{"message": "Not Found"}'
         base = base.removeprefix(self.prefix)
-        if base in self.errors:
-            status, extra = self.errors[base]
+        if base in self.errors or f"{base}?{query}" in self.errors:
+            status, extra = self.errors.get(base) or self.errors[f"{base}?{query}"]
             return status, extra, json.dumps({"message": f"fake {status}"}).encode()
         if base in self.logs:
             return 302, {"Location": f"{self.archive_url}/blob{base}?sig=short-lived"}, b""
         parts = base.strip("/").split("/")
         if len(parts) == 5 and parts[0] == "repos" and parts[3:] == ["actions", "runs"]:
             runs = self.runs.get(f"{parts[1]}/{parts[2]}", [])
-            body = json.dumps({"total_count": len(runs), "workflow_runs": runs}).encode()
+            params = dict(p.split("=", 1) for p in query.split("&") if "=" in p)
+            page, size = int(params.get("page", "1")), min(int(params.get("per_page", "30")), self.page_size)
+            body = json.dumps(
+                {"total_count": len(runs), "workflow_runs": runs[(page - 1) * size : page * size]}
+            ).encode()
             etag = f'W/"{hash(body) & 0xFFFFFFFF:x}"'
             if headers.get("if-none-match") == etag:
                 return 304, {"ETag": etag}, b""
-            return 200, {"ETag": etag, "Content-Type": "application/json"}, body
+            answer = {"ETag": etag, "Content-Type": "application/json"}
+            last = max(1, -(-len(runs) // size))
+            if page < last:  # as GitHub links pages: absolute URLs, the query kept, page replaced
+                link = f"{self.api_url}{base}?" + "&".join(f"{k}={v}" for k, v in {**params, "page": "{}"}.items())
+                answer["Link"] = f'<{link.format(page + 1)}>; rel="next", <{link.format(last)}>; rel="last"'
+            return 200, answer, body
         if (
             len(parts) == 9
             and parts[0] == "repos"

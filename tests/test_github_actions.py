@@ -263,6 +263,114 @@ def test_poll_lists_completed_runs_with_an_etag_and_queues_each_once(gh_settings
     assert github.hits(RUN_LOGS) == 1 and github.hits(later) == 1
 
 
+def _runs_with_logs(github: FakeGitHub, ids: list[int], created: list[str] | None = None) -> list[dict[str, Any]]:
+    """Completed runs, newest first as GitHub lists them, each with a one-line log."""
+    runs = []
+    for n, run_id in enumerate(ids):
+        github.logs[f"/repos/{REPO}/actions/runs/{run_id}/attempts/1/logs"] = zip_of({"0_lint.txt": SETUP})
+        run = {"id": run_id, "run_attempt": 1, "status": "completed", "conclusion": "success", "name": "CI"}
+        runs.append(run | ({"created_at": created[n]} if created else {}))
+    return runs
+
+
+def _pages_asked(github: FakeGitHub) -> list[str]:
+    runs_path = f"/repos/{REPO}/actions/runs"
+    pages = [s.path.partition("?")[2] for s in github.api_seen if s.path.split("?")[0] == runs_path]
+    return [next((p for p in q.split("&") if p.startswith("page=")), "page=1") for q in pages]
+
+
+def test_the_next_page_is_the_link_headers_next_and_only_below_the_api() -> None:
+    from logpipe.github.client import GitHubApi, GitHubError, next_link
+
+    api = "https://api.github.com"
+    page = f"{api}/repositories/1296269/actions/runs?status=completed&per_page=100&page="
+    link = f'<{page}1>; rel="prev", <{page}3>; rel="next", <{page}9>; rel="last", <{page}1>; rel="first"'
+    assert next_link({"link": link}) == f"{page}3"
+    assert next_link({"link": f'<{page}1>; rel="first", <{page}1>; rel="prev"'}) is None  # the last page
+    assert next_link({}) is None
+    client = GitHubApi(api, TOKEN)
+    assert client.below(f"{page}3") == "/repositories/1296269/actions/runs?status=completed&per_page=100&page=3"
+    for elsewhere in ("https://api.github.com.example.net/x", "http://api.github.com/x", "https://example.net/"):
+        with pytest.raises(GitHubError):
+            client.below(elsewhere)  # the token goes to the API and nowhere else
+
+
+def test_poll_follows_the_pages_of_runs_until_the_runs_were_seen(gh_settings: Settings, github: FakeGitHub) -> None:
+    from logpipe.github.poll import poll
+
+    github.page_size = 2  # GitHub's pages are of 100: 2 here, so that 5 runs are 3 pages
+    github.runs[REPO] = _runs_with_logs(github, [RUN + 4, RUN + 3, RUN + 2, RUN + 1, RUN])
+    ctx = Context(gh_settings)
+    try:
+        first = poll(ctx, REPO)
+        assert (first.not_modified, first.listed, first.queued) == (False, 5, 5)
+        assert _pages_asked(github) == ["page=1", "page=2", "page=3"]
+        pump(gh_settings, ctx=ctx)
+
+        assert poll(ctx, REPO).not_modified  # the first page's ETag still holds: no page after it is asked for
+        assert _pages_asked(github)[3:] == ["page=1"]
+        assert github.api_seen[-1].headers.get("if-none-match")
+
+        github.runs[REPO][:0] = _runs_with_logs(github, [RUN + 7, RUN + 6, RUN + 5])
+        later = poll(ctx, REPO)  # pages 1 and 2 hold the three new runs; page 3 was all seen
+        assert (later.not_modified, later.listed, later.queued) == (False, 6, 3)
+        assert _pages_asked(github)[4:] == ["page=1", "page=2", "page=3"]
+        assert "if-none-match" not in github.api_seen[-1].headers  # the ETag is the first page's
+        pump(gh_settings, ctx=ctx)
+    finally:
+        ctx.close()
+    # every run's one line, once
+    assert Counter(e[5]["run_id"] for e in actions_events(gh_settings)) == {r: 1 for r in range(RUN, RUN + 8)}
+
+
+def test_a_poll_that_breaks_off_at_a_page_queues_nothing_and_the_next_walks_every_page(
+    gh_settings: Settings, github: FakeGitHub
+) -> None:
+    from logpipe.errors import RetryableError
+    from logpipe.github.poll import poll
+
+    github.page_size = 2
+    github.runs[REPO] = _runs_with_logs(github, [RUN + 4, RUN + 3, RUN + 2, RUN + 1, RUN])
+    page_2 = f"/repos/{REPO}/actions/runs?status=completed&per_page=100&page=2"
+    github.errors[page_2] = (502, {})
+    ctx = Context(gh_settings)
+    try:
+        with pytest.raises(RetryableError):
+            poll(ctx, REPO)
+        pump(gh_settings, ctx=ctx)
+        assert fetches(gh_settings) == []  # not even the first page's runs were queued
+        del github.errors[page_2]
+        again = poll(ctx, REPO)
+        assert (again.listed, again.queued) == (5, 5)
+        pump(gh_settings, ctx=ctx)
+    finally:
+        ctx.close()
+    assert sorted(e[5]["run_id"] for e in actions_events(gh_settings)) == list(range(RUN, RUN + 5))
+
+
+def test_poll_since_follows_the_pages_until_runs_older_than_since(gh_settings: Settings, github: FakeGitHub) -> None:
+    from datetime import UTC, datetime
+
+    from logpipe.github.poll import poll
+
+    github.page_size = 2
+    created = ["2026-11-30T12:00:00Z", "2026-11-30T11:00:00Z", "2026-11-30T10:00:00Z", "2026-11-29T23:59:59Z"]
+    github.runs[REPO] = _runs_with_logs(github, [RUN + 3, RUN + 2, RUN + 1, RUN], created) + _runs_with_logs(
+        github, [RUN - 1, RUN - 2], ["2026-11-29T10:00:00Z", "2026-11-29T09:00:00Z"]
+    )
+    ctx = Context(gh_settings)
+    try:
+        # the fake lists every run, as a server that ignored ``created`` would: the poll stops
+        # on its own at the page that reaches a run older than --since, and leaves that run out
+        got = poll(ctx, REPO, since=datetime(2026, 11, 30, tzinfo=UTC))
+        assert (got.listed, got.queued) == (3, 3)
+        assert _pages_asked(github) == ["page=1", "page=2"]
+        pump(gh_settings, ctx=ctx)
+    finally:
+        ctx.close()
+    assert sorted(e[5]["run_id"] for e in actions_events(gh_settings)) == [RUN + 1, RUN + 2, RUN + 3]
+
+
 @pytest.mark.parametrize("job_first", [True, False])
 def test_a_jobs_log_and_its_runs_archive_ingest_the_job_once(
     gh_settings: Settings, github: FakeGitHub, job_first: bool

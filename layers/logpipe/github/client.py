@@ -63,6 +63,16 @@ def rate_limit_wait(status: int, headers: Mapping[str, str], now: float) -> int 
     return None
 
 
+def next_link(headers: Mapping[str, str]) -> str | None:
+    """The URL of the next page that a ``Link`` header names (``<url>; rel="next"``), if any."""
+    for part in headers.get("link", "").split(","):
+        url, _, params = part.strip().partition(">")
+        rels = [p.strip().removeprefix("rel=").strip('"') for p in params.split(";") if p.strip().startswith("rel=")]
+        if url.startswith("<") and "next" in " ".join(rels).split():
+            return url[1:]
+    return None
+
+
 @dataclass
 class Answer:
     status: int
@@ -114,6 +124,13 @@ class GitHubApi:
             raise RetryableError(f"GitHub answered {status} from {url}")
         if status >= 400:
             raise GitHubError(f"GitHub answered {status} from {url}")
+
+    def below(self, url: str) -> str:
+        """The path below the base URL of ``url`` (a page link GitHub gave): the token goes to
+        the API and nowhere else."""
+        if not url.startswith(self.base_url + "/"):
+            raise GitHubError(f"a link outside the API ({self.base_url}): {url}")
+        return url[len(self.base_url) :]
 
     def get(self, path: str, etag: str | None = None) -> Answer:
         """A JSON request to the API (``path`` below the base URL); a 304 comes back as is."""
