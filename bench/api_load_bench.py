@@ -1,8 +1,9 @@
 """API under load (`make bench`): latency of the HTTP API with many clients at once. Prints
 figures, asserts nothing about time.
 
-The API is served over HTTP by werkzeug's threaded server, as ``logpipe run`` serves it,
-on a fresh database (the real PostgreSQL) holding one ingested file of ``--lines`` lines.
+The API is served over HTTP as ``logpipe run`` serves it (its server processes sharing one
+socket, ``--http-processes``, by default one per core), on a fresh database (the real
+PostgreSQL) holding one ingested file of ``--lines`` lines.
 ``--clients`` clients (64, as threads of ``--processes`` processes of their own, so that they
 do not take the server's interpreter lock) then send requests for ``--seconds`` seconds,
 each one after the other, in a fixed mix: the files list, one file, a page of events of that file, a text
@@ -11,6 +12,7 @@ p99 and the worst latency for each kind and over all; any answer other than 2xx 
 counted and printed.
 
     .venv/bin/python bench/api_load_bench.py [--clients 64] [--processes 4] [--seconds 20] [--lines 20000]
+        [--http-processes N]
 """
 
 from __future__ import annotations
@@ -33,6 +35,9 @@ if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
 from ingest_bench import Pipeline, machine, say, workers  # noqa: E402
+
+from logpipe_local.runner import HttpOptions, HttpServers  # noqa: E402
+from logpipe_local.server import MAX_CONNECTIONS  # noqa: E402
 
 DONE_TIMEOUT_S = 600.0  # a guard against a stall, not a timing assertion
 
@@ -57,8 +62,7 @@ def seed_file(pipe: Pipeline, lines: int, out: Path) -> str:
     return file_id
 
 
-def requests_mix(pipe: Pipeline, file_id: str) -> list[tuple[str, str, str, dict[str, Any] | None]]:
-    api = pipe.api_url
+def requests_mix(api: str, file_id: str) -> list[tuple[str, str, str, dict[str, Any] | None]]:
     return [
         ("files list", "GET", f"{api}/api/files", None),
         ("one file", "GET", f"{api}/api/files/{file_id}", None),
@@ -116,6 +120,7 @@ def main() -> int:
     ap.add_argument("--processes", type=int, default=4, help="client processes the clients are spread over")
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--lines", type=int, default=20_000)
+    ap.add_argument("--http-processes", type=int, default=0, help="server processes (0: as logpipe run)")
     args = ap.parse_args()
 
     say("API load benchmark: " + ", ".join(f"{k} {v}" for k, v in machine().items()))
@@ -123,10 +128,18 @@ def main() -> int:
     pipe.start()
     latencies: dict[str, list[float]] = defaultdict(list)
     failures: dict[str, list[str]] = defaultdict(list)
+    servers: HttpServers | None = None
     try:
         out = HERE / "out"
         out.mkdir(exist_ok=True)
         file_id = seed_file(pipe, args.lines, out)
+        env = {**pipe.env, "GITHUB_WEBHOOK_SECRET": "bench-" + "s" * 32}  # every HTTP function is served
+        servers = HttpServers(
+            "127.0.0.1", 0, env, HttpOptions("127.0.0.1", 30, MAX_CONNECTIONS, ""), args.http_processes
+        )
+        servers.start()
+        api = f"http://127.0.0.1:{servers.port}"
+        say(f"  the runner's HTTP server: {servers.processes} processes")
         spawn = multiprocessing.get_context("spawn")
         start, results = spawn.Barrier(args.clients), spawn.Queue()
         share = [
@@ -136,7 +149,7 @@ def main() -> int:
         procs = [
             spawn.Process(
                 target=client_process,
-                args=(requests_mix(pipe, file_id), pipe.headers, sum(share[:p]), n, args.seconds, start, results),
+                args=(requests_mix(api, file_id), pipe.headers, sum(share[:p]), n, args.seconds, start, results),
             )
             for p, n in enumerate(share)
             if n
@@ -152,6 +165,8 @@ def main() -> int:
         for proc in procs:
             proc.join()
     finally:
+        if servers is not None:
+            servers.stop()
         pipe.stop()
 
     def pct(values: list[float], q: int) -> float:

@@ -1,8 +1,9 @@
 """GitHub webhook benchmark (`make bench`): prints figures, asserts nothing about time.
 
-1. Deliveries: the local runner's HTTP server (its Dispatcher over template.yaml, under
-   werkzeug's threaded server, in a process of its own, as `logpipe run` serves) takes
-   signed deliveries from 32 concurrent senders (two processes of 16 threads). Figures:
+1. Deliveries: the local runner's HTTP server (its server processes, each a Dispatcher
+   over template.yaml, sharing one socket, as `logpipe run` serves) takes signed
+   deliveries from 32 concurrent senders (two processes of 16 threads, each thread on a
+   keep-alive connection, waiting for each answer before its next delivery). Figures:
    deliveries/s and latency percentiles; then Postgres is checked: every delivery sent is
    stored once, with its one event, and every redelivery (one in 20 is sent twice) added
    nothing. Target: >= 500 deliveries/s, p99 < 100 ms.
@@ -11,7 +12,7 @@
    time from sending the delivery to the last line being found by GET /api/events, with
    two parse-worker processes.
 
-    .venv/bin/python bench/webhook_bench.py [--deliveries N] [--senders N] [--lines N]
+    .venv/bin/python bench/webhook_bench.py [--deliveries N] [--senders N] [--lines N] [--http-processes N]
 """
 
 from __future__ import annotations
@@ -38,29 +39,11 @@ from ingest_bench import Pipeline, machine, say, workers  # noqa: E402
 
 from logpipe import db  # noqa: E402
 from logpipe.github.signature import sign  # noqa: E402
+from logpipe_local.runner import HttpOptions, HttpServers  # noqa: E402
+from logpipe_local.server import MAX_CONNECTIONS  # noqa: E402
 
 SECRET = "bench-secret-" + "z" * 20
 PAYLOADS = ROOT.parent / "shared" / "testdata" / "github" / "payloads"
-
-
-def serve_runner(env: dict[str, str], ready: Any, port: Any) -> None:
-    """The local runner's HTTP side: every HTTP function of template.yaml behind one server."""
-    os.environ.update(env)
-    import logging
-
-    from werkzeug.serving import WSGIRequestHandler, make_server
-
-    from logpipe_local import template
-    from logpipe_local.runner import Dispatcher
-
-    WSGIRequestHandler.log_request = lambda *a, **k: None  # type: ignore[method-assign]
-    specs = [s for s in template.load() if s.routes or s.wsgi_app]
-    server = make_server("127.0.0.1", 0, Dispatcher(specs, "WARNING"), threaded=True)
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    server.request_queue_size = 1024
-    port.value = server.server_port
-    ready.set()
-    server.serve_forever()
 
 
 def bodies() -> list[tuple[str, bytes]]:
@@ -73,8 +56,11 @@ def bodies() -> list[tuple[str, bytes]]:
     return [("star", json.dumps(one).encode())]
 
 
-def sender(port: int, jobs: list[tuple[str, str]], threads: int, out: Any) -> None:
-    """Send ``jobs`` (delivery id, event) on ``threads`` threads; put (latencies, failures)."""
+def sender(port: int, jobs: list[tuple[str, str]], threads: int, start: Any, out: Any) -> None:
+    """Send ``jobs`` (delivery id, event) on ``threads`` threads, each waiting for its answer
+    before sending the next, on a keep-alive connection of its own, bodies signed before the
+    clock starts; put (latencies, failures, CPU seconds this process spent sending)."""
+    import resource
     import threading
 
     payloads = dict(bodies())
@@ -119,12 +105,18 @@ def sender(port: int, jobs: list[tuple[str, str]], threads: int, out: Any) -> No
         with lock:
             latencies.extend(mine)
 
+    def cpu_s() -> float:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+
+    start.wait()
+    cpu0 = cpu_s()
     ts = [threading.Thread(target=run) for _ in range(threads)]
     for t in ts:
         t.start()
     for t in ts:
         t.join()
-    out.put((latencies, failures))
+    out.put((latencies, failures, cpu_s() - cpu0))
 
 
 def pct(values: list[float], p: float) -> float:
@@ -141,10 +133,12 @@ def bench_deliveries(pipe: Pipeline, port: int, count: int, senders: int) -> Non
     ctx = multiprocessing.get_context("spawn")
     out = ctx.Queue()
     share = [jobs[i::procs_n] for i in range(procs_n)]
-    t0 = time.perf_counter()
-    procs = [ctx.Process(target=sender, args=(port, share[i], senders // procs_n, out)) for i in range(procs_n)]
+    start = ctx.Barrier(procs_n + 1)
+    procs = [ctx.Process(target=sender, args=(port, share[i], senders // procs_n, start, out)) for i in range(procs_n)]
     for p in procs:
         p.start()
+    start.wait(timeout=120)  # the senders have started and signed their bodies
+    t0 = time.perf_counter()
     results = [out.get(timeout=600) for _ in procs]
     elapsed = time.perf_counter() - t0
     for p in procs:
@@ -166,6 +160,12 @@ def bench_deliveries(pipe: Pipeline, port: int, count: int, senders: int) -> Non
         f"from {senders} senders in {elapsed:.1f} s = {len(jobs) / elapsed:.0f} deliveries/s; "
         f"latency p50 {pct(latencies, 50) * 1000:.1f} ms, p95 {pct(latencies, 95) * 1000:.1f} ms, "
         f"p99 {pct(latencies, 99) * 1000:.1f} ms, max {max(latencies) * 1000:.1f} ms"
+    )
+    client_cpu = sum(r[2] for r in results)
+    cores = os.cpu_count() or 1
+    say(
+        f"  the senders' own CPU: {client_cpu:.1f} s of {elapsed * cores:.1f} core-seconds "
+        f"({client_cpu / (elapsed * cores):.0%} of the machine's {cores} cores)"
     )
     say(
         f"  checked in Postgres: {stored[0]} stored, {event_rows} events, lost {lost}, duplicated {duplicated}, "
@@ -253,25 +253,23 @@ def main() -> None:
     ap.add_argument("--deliveries", type=int, default=10_000)
     ap.add_argument("--senders", type=int, default=32)
     ap.add_argument("--lines", type=int, default=50_000)
+    ap.add_argument("--http-processes", type=int, default=0, help="server processes (0: as logpipe run)")
     args = ap.parse_args()
     say(f"webhook_bench on {machine()}")
     pipe = Pipeline()
     pipe.start()
     pipe.env["GITHUB_WEBHOOK_SECRET"] = SECRET
     pipe.env["LOGPIPE_LOG_LEVEL"] = "WARNING"
-    ctx = multiprocessing.get_context("spawn")
-    ready, port = ctx.Event(), ctx.Value("i", 0)
-    server = ctx.Process(target=serve_runner, args=(pipe.env, ready, port), daemon=True)
-    server.start()
+    options = HttpOptions("127.0.0.1", 30, MAX_CONNECTIONS, "")
+    runner = HttpServers("127.0.0.1", 0, pipe.env, options, args.http_processes)
+    runner.start()
+    say(f"the runner's HTTP server: {runner.processes} processes")
     try:
-        if not ready.wait(60):
-            raise RuntimeError("the runner's HTTP server did not start within 60 s")
-        bench_deliveries(pipe, port.value, args.deliveries, args.senders)
+        bench_deliveries(pipe, runner.port, args.deliveries, args.senders)
         if args.lines:
-            bench_actions_logs(pipe, port.value, args.lines)
+            bench_actions_logs(pipe, runner.port, args.lines)
     finally:
-        server.terminate()
-        server.join(10)
+        runner.stop()
         pipe.stop()
 
 

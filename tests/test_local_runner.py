@@ -339,7 +339,8 @@ def test_the_runner_provisions_what_the_template_declares(
 
 
 def _worker_pids(run: Running) -> list[int]:
-    """The runner's worker processes (its children started by multiprocessing's spawn)."""
+    """The runner's worker processes (its children started by multiprocessing's spawn, but
+    for its HTTP server processes and moto's, which name themselves)."""
     children: list[str] = []
     for task in Path(f"/proc/{run.proc.pid}/task").iterdir():
         children += (task / "children").read_text().split()
@@ -349,9 +350,16 @@ def _worker_pids(run: Running) -> list[int]:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
         except FileNotFoundError:
             continue
-        if b"spawn_main" in cmdline:
+        if b"spawn_main" in cmdline and _comm(pid) not in ("logpipe-http", "logpipe-moto"):
             pids.append(int(pid))
     return pids
+
+
+def _comm(pid: str) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except FileNotFoundError:
+        return ""
 
 
 def _wait_health(run: Running, wanted: Callable[[requests.Response], bool], what: str) -> dict[str, Any]:

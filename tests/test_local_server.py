@@ -4,8 +4,10 @@ JSON, and hostile clients (long headers, slow or idle connections) do not stop i
 from __future__ import annotations
 
 import json
+import select
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -14,7 +16,7 @@ import requests
 
 from logpipe.config import Settings
 from logpipe.http import create_app, deps
-from logpipe_local.server import serve
+from logpipe_local.server import MAX_CONNECTIONS, serve
 
 from conftest import TOKEN
 
@@ -28,9 +30,9 @@ def server(make_settings: Callable[..., Settings]) -> Iterator[Callable[..., str
     """``server(idle_timeout_s=...)``: the API under the local server; its base URL."""
     started: list[tuple[Any, Any, threading.Thread]] = []
 
-    def start(idle_timeout_s: float = 30) -> str:
+    def start(idle_timeout_s: float = 30, max_connections: int = MAX_CONNECTIONS) -> str:
         app = create_app(make_settings())
-        srv = serve("127.0.0.1", 0, app, idle_timeout_s)
+        srv = serve("127.0.0.1", 0, app, idle_timeout_s, max_connections)
         t = threading.Thread(target=srv.serve_forever, daemon=True)
         t.start()
         started.append((srv, app, t))
@@ -105,6 +107,58 @@ def test_idle_and_slow_clients_do_not_stop_it_serving_others(server: Callable[..
             assert s.recv(1) == b"", "a quiet connection was kept open"
     finally:
         for s in idle + slow:
+            s.close()
+
+
+def _closed_by_server(s: socket.socket, trickle: bytes, within_s: float) -> bool:
+    """Send ``trickle`` a byte at a time, one every 0.2 s (a slow client's pace, never a
+    whole request), until the server closes the connection or ``within_s`` passes."""
+    deadline = time.monotonic() + within_s
+    for byte in (trickle[i : i + 1] for i in range(len(trickle))):
+        if time.monotonic() > deadline:
+            return False
+        try:
+            s.sendall(byte)
+        except OSError:  # reset by the server
+            return True
+        readable, _, _ = select.select([s], [], [], 0.2)
+        if readable:
+            try:
+                return s.recv(65536) == b""
+            except OSError:
+                return True
+    return False
+
+
+def test_a_client_that_sends_its_headers_a_byte_at_a_time_is_cut_at_the_deadline(
+    server: Callable[..., str],
+) -> None:
+    """A read timeout alone never ends a slowloris client that sends a byte before each
+    timeout: the headers must be whole within the deadline, however often bytes arrive."""
+    url = server(idle_timeout_s=2)
+    slow = _connect(url)
+    try:
+        headers = b"GET /api/files HTTP/1.1\r\nHost: x\r\n" + b"X-Slow: " + b"a" * 1000
+        assert _closed_by_server(slow, headers, within_s=60), "a slow client kept its connection for 60 s"
+        r = requests.get(f"{url}/api/files", headers=AUTH, timeout=15)
+        assert r.status_code == 200
+    finally:
+        slow.close()
+
+
+def test_connections_are_capped_per_process_and_the_rest_wait_their_turn(server: Callable[..., str]) -> None:
+    """Beyond ``max_connections`` the server starts no thread: the connections wait in the
+    queue, and a request among them is answered once the idle ones are let go."""
+    before = threading.active_count()
+    url = server(idle_timeout_s=2, max_connections=8)
+    idle = [_connect(url) for _ in range(30)]
+    try:
+        r = requests.get(f"{url}/api/files", headers=AUTH, timeout=60)  # after the idle ones' deadlines
+        assert r.status_code == 200
+        # The server's own threads (its loop, its deadline watch) and at most 8 connections.
+        assert threading.active_count() <= before + 2 + 8 + 1
+    finally:
+        for s in idle:
             s.close()
 
 

@@ -368,6 +368,8 @@ def main(argv: list[str] | None = None) -> int:
                 runner.worker_restart_s,
                 runner.http_idle_timeout_s,
                 runner.allowed_origin,
+                runner.http_processes,
+                runner.http_max_connections,
             )
         if args.command == "parse":
             if args.explain:

@@ -2,7 +2,10 @@
 
 HTTP events become routes of one local server; each function's module exposes its
 WSGI ``app`` beside its Lambda ``handler``, and the server calls the app whose route
-matches. Queue events become ``--workers`` processes (see ``consumer``). Schedule events
+matches. The server is several processes that share one listening socket (one per core
+by default, ``LOGPIPE_HTTP_PROCESSES``), each with its own apps and Postgres connections,
+so that requests do not wait for one interpreter lock; a server process that dies is
+started again, as a worker is. Queue events become ``--workers`` processes (see ``consumer``). Schedule events
 become timers that call the handler with EventBridge's event, at the template's rate or
 every ``LOGPIPE_SCHEDULE_S`` seconds if that is sooner. ``GET /metrics`` serves what
 every function reported (the totals rollup-cron pushes to a Pushgateway on AWS).
@@ -16,10 +19,12 @@ import multiprocessing
 import os
 import re
 import signal
+import socket
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -37,7 +42,7 @@ from logpipe.metrics import push
 
 from . import template
 from .consumer import LocalContext, run_worker, scheduled_event
-from .server import serve
+from .server import MAX_CONNECTIONS, default_processes, listen, name_process, serve
 from .stack import Stack, allow_origins
 from .supervisor import Supervisor
 from .web import DIST, WebApp
@@ -303,6 +308,134 @@ def _rule_matcher(app: Any, rule: str) -> Callable[[str], bool]:
     return matches
 
 
+@dataclass(frozen=True)
+class HttpOptions:
+    """What every server process is told (beside the environment)."""
+
+    host: str
+    idle_timeout_s: float
+    max_connections: int
+    allowed_origin: str
+
+
+class SharedState:
+    """The workers' state (``Supervisor.status``), which this process publishes and every
+    server process's ``/health`` reads: the supervisor lives here, the requests there."""
+
+    SIZE = 1 << 16
+
+    def __init__(self, ctx: Any) -> None:
+        self._buf = ctx.Array("c", self.SIZE)
+
+    def publish(self, state: dict[str, Any]) -> None:
+        data = json.dumps(state).encode()
+        if len(data) >= self.SIZE:  # hundreds of workers down: say how many, not each
+            data = json.dumps({"down": state["down"][:100], "restarts": state["restarts"]}).encode()
+        with self._buf.get_lock():
+            self._buf.value = data
+
+    def read(self) -> dict[str, Any]:
+        with self._buf.get_lock():
+            data = self._buf.value
+        return json.loads(data) if data else {"down": [], "restarts": 0}
+
+
+def _publish(supervisor: Supervisor, state: SharedState, stopping: threading.Event) -> None:
+    """Publish the workers' state five times a second (its ``restart_in_s`` counts down)."""
+    while True:
+        state.publish(supervisor.status())
+        if stopping.wait(0.2):
+            return
+
+
+def serve_http(
+    sock: socket.socket, env: dict[str, str], options: HttpOptions, workers: SharedState, ready: Any
+) -> None:
+    """One server process: every HTTP function of the template on the shared socket ``sock``,
+    with its own Postgres connections, until SIGTERM."""
+    name_process("logpipe-http")
+    os.environ.update(env)
+    settings = Settings.from_env()
+    specs = template.load()
+    web = WebApp(DIST, settings.aws_endpoint_url)
+    app = Dispatcher(
+        specs, settings.log_level, MetricsPage(settings), workers.read, web, allowed_origin=options.allowed_origin
+    )
+    server = serve(options.host, 0, app, options.idle_timeout_s, options.max_connections, sock=sock)
+    stopping = threading.Event()
+    if settings.metrics:
+        metrics.report_every(metrics.SERVER_REPORT_S, Connections(settings).get, stopping)
+
+    def _stop(*_: Any) -> None:
+        stopping.set()
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the runner stops us
+    signal.signal(signal.SIGTERM, _stop)
+    ready.set()
+    server.serve_forever()
+
+
+class HttpServers:
+    """``processes`` server processes (``serve_http``) sharing one listening socket on
+    ``host:port`` (bound at once, 0: any free port), each started again if it dies."""
+
+    START_TIMEOUT_S = 120.0
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        env: dict[str, str],
+        options: HttpOptions,
+        processes: int,
+        restart_s: float = 1,
+        workers: SharedState | None = None,
+    ) -> None:
+        self._spawn = multiprocessing.get_context("spawn")
+        self.sock = listen(host, port)
+        self.port: int = self.sock.getsockname()[1]
+        self.workers = workers or SharedState(self._spawn)
+        self._env, self._options = env, options
+        self._ready: dict[str, Any] = {}
+        names = [f"http-{n}" for n in range(processes or default_processes())]
+        self._supervisor = Supervisor(names, self._start, restart_s)
+        self.processes = len(names)
+
+    def _start(self, name: str) -> multiprocessing.process.BaseProcess:
+        self._ready[name] = ready = self._spawn.Event()
+        args = (self.sock, self._env, self._options, self.workers, ready)
+        proc = self._spawn.Process(target=serve_http, args=args, name=name, daemon=True)
+        proc.start()
+        return proc
+
+    def start(self) -> None:
+        """Start every process and wait until each serves; fail loudly if one cannot."""
+        self._supervisor.start()
+        deadline = time.monotonic() + self.START_TIMEOUT_S
+        for name, event in list(self._ready.items()):
+            while not event.wait(0.2):
+                down = self._supervisor.status()["down"]
+                if down:
+                    raise RuntimeError(f"the HTTP server process {name} could not start: {down[0]['why']}")
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the HTTP server process {name} did not start in {self.START_TIMEOUT_S:.0f} s")
+
+    def stop(self) -> None:
+        _end(self._supervisor.stop())
+        self.sock.close()
+
+
+def _end(procs: list[multiprocessing.process.BaseProcess]) -> None:
+    for p in procs:
+        if p.is_alive():
+            p.terminate()
+    for p in procs:
+        p.join(timeout=30)
+        if p.is_alive():
+            p.kill()
+
+
 def own_origins(host: str, port: int) -> list[str]:
     """The origins of the runner's own pages: its address, and the loopback's other name."""
     names = {host, "127.0.0.1", "localhost"} if host in ("127.0.0.1", "localhost") else {host}
@@ -319,12 +452,16 @@ def run(
     restart_s: int = 1,
     http_idle_timeout_s: int = 30,
     allowed_origin: str = "",
+    http_processes: int = 0,
+    http_max_connections: int = MAX_CONNECTIONS,
 ) -> int:
+    """``http_processes`` server processes share the port (0: ``default_processes()``), each
+    with at most ``http_max_connections`` connections at once."""
     stack = Stack(data_dir, moto_port)
     settings: Settings | None = None
     procs: list[multiprocessing.process.BaseProcess] = []
     supervisor: Supervisor | None = None
-    server = None
+    servers: HttpServers | None = None
     try:
         settings = stack.start()
         specs = template.load()
@@ -342,11 +479,11 @@ def run(
 
         supervisor = Supervisor(list(consumer_of), start_worker, restart_s)
         web = WebApp(DIST, settings.aws_endpoint_url)
-        dispatcher = Dispatcher(
-            specs, settings.log_level, MetricsPage(settings), supervisor.status, web, allowed_origin=allowed_origin
-        )
-        server = serve(host, port, dispatcher, http_idle_timeout_s)
-        allow_origins(settings, own_origins(host, server.server_port) + ([allowed_origin] if allowed_origin else []))
+        # This process's dispatcher only says what is served; the server processes have their own.
+        dispatcher = Dispatcher(specs, settings.log_level, web=web)
+        options = HttpOptions(host, http_idle_timeout_s, http_max_connections, allowed_origin)
+        servers = HttpServers(host, port, env, options, http_processes, restart_s)
+        allow_origins(settings, own_origins(host, servers.port) + ([allowed_origin] if allowed_origin else []))
         ctx = Context(settings)
         try:
             requeued = requeue_stalled(ctx)  # what the last run left under way: its messages may be gone
@@ -354,12 +491,17 @@ def run(
             ctx.close()
 
         supervisor.start()  # workers that die are started again, and /health says so meanwhile
+        stopping = threading.Event()
+        threading.Thread(
+            target=_publish, args=(supervisor, servers.workers, stopping), daemon=True, name="workers-state"
+        ).start()
+        servers.start()
 
         run_file = data_dir / "run.json"  # lets `logpipe dlq ...` reach this stack while it runs
         run_file.write_text(json.dumps({"pid": os.getpid(), "env": env}), encoding="utf-8")
         run_file.chmod(0o600)
 
-        url = f"http://{host}:{server.server_port}"
+        url = f"http://{host}:{servers.port}"
         print(f"logpipe is running at {url}", flush=True)
         print(f"  API token: {settings.api_token}", flush=True)
         print(f"  GitHub webhook: {url}/webhook/github  secret: {settings.github_webhook_secret}", flush=True)
@@ -374,11 +516,14 @@ def run(
             what += [f"every {schedule_every_s(spec, schedule_s)} s" for _ in spec.schedules[:1]]
             print(f"  function {spec.name}: {', '.join(what)}", flush=True)
         print(f"  metrics: {url}{METRICS_PATH}", flush=True)
+        print(
+            f"  http: {servers.processes} server processes, up to {http_max_connections} connections each",
+            flush=True,
+        )
         if requeued:
             print(f"  re-queued {requeued} unfinished message(s) from the last run", flush=True)
         print(f"  data: {data_dir}   (Ctrl-C stops everything)", flush=True)
 
-        stopping = threading.Event()
         for spec, handler in scheduled:
             every = schedule_every_s(spec, schedule_s)
             args = (spec, handler, every, settings.aws_region, stopping)
@@ -388,15 +533,17 @@ def run(
 
         def _stop(*_: Any) -> None:
             stopping.set()
-            threading.Thread(target=server.shutdown, daemon=True).start()
 
         signal.signal(signal.SIGINT, _stop)
         signal.signal(signal.SIGTERM, _stop)
-        server.serve_forever()
+        while not stopping.wait(1):
+            pass
         return 0
     finally:
         print("stopping...", file=sys.stderr, flush=True)
         (data_dir / "run.json").unlink(missing_ok=True)
+        if servers is not None:
+            servers.stop()
         if supervisor is not None:
             procs = supervisor.stop()
         for p in procs:
@@ -406,7 +553,5 @@ def run(
             p.join(timeout=30)
             if p.is_alive():
                 p.kill()
-        if server is not None:
-            server.server_close()
         stack.stop(settings)
         print("stopped.", file=sys.stderr, flush=True)

@@ -25,8 +25,13 @@ class RunnerSettings:
     # A worker process that died is started again after this many seconds, doubling for
     # one that dies again soon after (up to a minute).
     worker_restart_s: int = 1
-    # A connection to the local server that sends nothing for this long is closed.
+    # A connection to the local server that sends nothing for this long is closed, and so is
+    # one that has not sent a request's headers this long after it began waiting for them.
     http_idle_timeout_s: int = 30
+    # Processes serving the HTTP port (0: one per core, at least two), and the connections
+    # each holds at most (a thread each; streams count).
+    http_processes: int = 0
+    http_max_connections: int = 256
     # The origin whose pages may call the local API (CORS); empty: the template's AllowedOrigin default.
     allowed_origin: str = ""
 
@@ -41,4 +46,6 @@ class RunnerSettings:
             worker_restart_s=env_int(e, "LOGPIPE_WORKER_RESTART_S", cls.worker_restart_s, 0),
             http_idle_timeout_s=env_int(e, "LOGPIPE_HTTP_IDLE_TIMEOUT_S", cls.http_idle_timeout_s, 1),
             allowed_origin=env_str(e, "LOGPIPE_ALLOWED_ORIGIN", cls.allowed_origin),
+            http_processes=env_int(e, "LOGPIPE_HTTP_PROCESSES", cls.http_processes, 0, 64),
+            http_max_connections=env_int(e, "LOGPIPE_HTTP_MAX_CONNECTIONS", cls.http_max_connections, 1),
         )

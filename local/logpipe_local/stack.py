@@ -1,9 +1,9 @@
 """The services the pipeline needs, embedded when none is configured.
 
 - Postgres: ``PSQL_*`` if set, else ``pgserver`` under ``<data-dir>/postgres``.
-- S3 and SQS: ``AWS_ENDPOINT_URL`` if set, else moto's server on 127.0.0.1. Moto keeps
-  nothing on disk, so at stop the bucket's objects and the queues' messages are saved
-  under ``<data-dir>/moto`` and put back at the next start.
+- S3 and SQS: ``AWS_ENDPOINT_URL`` if set, else moto's server on 127.0.0.1, in a process of
+  its own. Moto keeps nothing on disk, so at stop the bucket's objects and the queues'
+  messages are saved under ``<data-dir>/moto`` and put back at the next start.
 - RabbitMQ: ``RABBITMQ_URL`` if set (never embedded).
 
 ``Stack.start()`` provisions what the template would create in AWS (bucket, CORS,
@@ -14,9 +14,13 @@ from __future__ import annotations
 
 import json
 import logging
+import multiprocessing
 import os
 import secrets
 import shutil
+import signal
+import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +33,7 @@ from logpipe.errors import ServiceUnavailableError
 from logpipe.queue import all_queues
 
 from . import template
+from .server import name_process
 
 log = logging.getLogger("logpipe.local")
 
@@ -46,6 +51,51 @@ def local_visibility_s(template_visibility_s: int) -> int:
     return min(template_visibility_s, LOCAL_RECOVERY_S)
 
 
+def _serve_moto(port: int, bound: Any, ready: Any) -> None:
+    """moto's server in a process of its own, until SIGTERM (Ctrl-C is the runner's to handle)."""
+    from moto.server import ThreadedMotoServer
+
+    name_process("logpipe-moto")
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's server logs every request
+    bound.value = server.get_host_and_port()[1]
+    ready.set()
+    stop.wait()
+    server.stop()
+
+
+class MotoProcess:
+    """The embedded S3 and SQS: moto's server, in a process of its own so that its work (it
+    parses every upload's multipart form and signs every answer) takes no turn of the
+    interpreter lock from the HTTP server or the workers."""
+
+    START_TIMEOUT_S = 120.0
+
+    def __init__(self, port: int) -> None:
+        spawn = multiprocessing.get_context("spawn")
+        bound, ready = spawn.Value("i", 0), spawn.Event()
+        self._proc = spawn.Process(target=_serve_moto, args=(port, bound, ready), name="moto", daemon=True)
+        self._proc.start()
+        deadline = time.monotonic() + self.START_TIMEOUT_S
+        while not ready.wait(0.2):
+            if not self._proc.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                why = f"exit status {self._proc.exitcode}" if self._proc.exitcode is not None else "timed out"
+                raise ServiceUnavailableError("s3", f"moto's server did not start on port {port} ({why})")
+        self.port = int(bound.value)
+
+    def stop(self) -> None:
+        self._proc.terminate()
+        self._proc.join(timeout=30)
+        if self._proc.is_alive():
+            self._proc.kill()
+            self._proc.join()
+
+
 @dataclass
 class Stack:
     data_dir: Path
@@ -53,7 +103,7 @@ class Stack:
     started: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
     _pg: Any = None
-    _moto: Any = None
+    _moto: MotoProcess | None = None
 
     # -- start ---------------------------------------------------------------------------
     def start(self) -> Settings:
@@ -113,12 +163,8 @@ class Stack:
         if os.environ.get("AWS_ENDPOINT_URL"):
             self.started.append(f"s3+sqs: {os.environ['AWS_ENDPOINT_URL']} (configured)")
             return
-        from moto.server import ThreadedMotoServer
-
-        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.moto_port, verbose=False)
-        self._moto.start()
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's server logs every request
-        host, port = self._moto.get_host_and_port()
+        self._moto = MotoProcess(self.moto_port)
+        host, port = "127.0.0.1", self._moto.port
         self.env["AWS_ENDPOINT_URL"] = f"http://{host}:{port}"
         self.started.append(f"s3+sqs: embedded (moto server) at http://{host}:{port}")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import select
 import socket
 import threading
@@ -13,6 +14,13 @@ import pg8000.native
 from .. import db
 from ..config import Settings
 from ..errors import LogpipeError, ServiceUnavailableError
+
+# pg8000 turns a query's :named parameters into $n by scanning its text a character at a
+# time, at every run: a millisecond of the interpreter for the webhook's statement, more than
+# the rest of its request's Python, on every request of every server thread. What it makes
+# depends on the text alone (the values are bound later), so the result is kept; the
+# queries are the code's own texts, a few hundred at most.
+pg8000.native.to_statement = functools.lru_cache(maxsize=1024)(pg8000.native.to_statement)  # type: ignore[attr-defined]
 
 # pg8000's status byte from the server's last ReadyForQuery: b"I" idle, b"T" in a
 # transaction, b"E" in a failed one.
