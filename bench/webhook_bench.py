@@ -119,16 +119,32 @@ def sender(port: int, jobs: list[tuple[str, str]], threads: int, start: Any, out
     out.put((latencies, failures, cpu_s() - cpu0))
 
 
+def cpu_s(pid: int) -> float:
+    """User and system CPU seconds of process ``pid`` so far (Linux's /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_backends(pipe: Pipeline) -> list[int]:
+    """The server processes of the bench database's connections, when Postgres runs here."""
+    conn = db.connect(pipe.settings)
+    try:
+        rows = conn.run(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    finally:
+        conn.close()
+    return [int(r[0]) for r in rows if Path(f"/proc/{r[0]}").exists()]
+
+
 def pct(values: list[float], p: float) -> float:
     s = sorted(values)
     return s[min(len(s) - 1, int(p / 100 * len(s)))]
 
 
-def bench_deliveries(pipe: Pipeline, port: int, count: int, senders: int) -> None:
-    events = [e for e, _ in bodies()]
-    jobs = [(f"bench-{n}-{uuid.uuid4().hex[:8]}", events[n % len(events)]) for n in range(count)]
-    unique = len(jobs)
-    jobs += [jobs[n] for n in range(0, unique, 20)]  # redeliveries, in the same flow
+def send(port: int, jobs: list[tuple[str, str]], senders: int) -> tuple[list[Any], float]:
+    """``jobs`` sent by ``senders`` threads in two processes; their results, and the seconds
+    from the moment every sender was ready to the last answer."""
     procs_n = 2
     ctx = multiprocessing.get_context("spawn")
     out = ctx.Queue()
@@ -143,6 +159,23 @@ def bench_deliveries(pipe: Pipeline, port: int, count: int, senders: int) -> Non
     elapsed = time.perf_counter() - t0
     for p in procs:
         p.join()
+    return results, elapsed
+
+
+def bench_deliveries(pipe: Pipeline, port: int, count: int, senders: int) -> None:
+    events = [e for e, _ in bodies()]
+    jobs = [(f"bench-{n}-{uuid.uuid4().hex[:8]}", events[n % len(events)]) for n in range(count)]
+    unique = len(jobs)
+    jobs += [jobs[n] for n in range(0, unique, 20)]  # redeliveries, in the same flow
+    warm_up = senders * 4  # deliveries sent first, untimed: they open the connections
+    send(port, jobs[:warm_up], senders)
+    servers = [p.pid for p in multiprocessing.active_children() if p.name.startswith("http-") and p.pid]
+    backends = postgres_backends(pipe)  # the server processes' connections, open now, kept by their pools
+    cpu0 = {pid: cpu_s(pid) for pid in servers + backends}
+    results, elapsed = send(port, jobs[warm_up:], senders)
+    timed = len(jobs) - warm_up
+    server_cpu = sum(cpu_s(pid) - cpu0[pid] for pid in servers)
+    postgres_cpu = sum(cpu_s(pid) - cpu0[pid] for pid in backends if Path(f"/proc/{pid}").exists())
     latencies = [x for r in results for x in r[0]]
     failures = [x for r in results for x in r[1]]
     conn = db.connect(pipe.settings)
@@ -156,16 +189,20 @@ def bench_deliveries(pipe: Pipeline, port: int, count: int, senders: int) -> Non
     lost = len(sent_ids - in_db)
     duplicated = stored[0] - stored[1] + (event_rows - stored[0])
     say(
-        f"deliveries: {len(jobs)} requests ({unique} deliveries + {len(jobs) - unique} redeliveries) "
-        f"from {senders} senders in {elapsed:.1f} s = {len(jobs) / elapsed:.0f} deliveries/s; "
+        f"deliveries: {len(jobs)} requests ({unique} deliveries + {len(jobs) - unique} redeliveries), "
+        f"{warm_up} of them first as a warm-up, then {timed} from {senders} senders in {elapsed:.1f} s "
+        f"= {timed / elapsed:.0f} deliveries/s; "
         f"latency p50 {pct(latencies, 50) * 1000:.1f} ms, p95 {pct(latencies, 95) * 1000:.1f} ms, "
         f"p99 {pct(latencies, 99) * 1000:.1f} ms, max {max(latencies) * 1000:.1f} ms"
     )
     client_cpu = sum(r[2] for r in results)
     cores = os.cpu_count() or 1
+    machine_s = elapsed * cores
     say(
-        f"  the senders' own CPU: {client_cpu:.1f} s of {elapsed * cores:.1f} core-seconds "
-        f"({client_cpu / (elapsed * cores):.0%} of the machine's {cores} cores)"
+        f"  CPU of the machine's {machine_s:.1f} core-seconds: the senders' own {client_cpu:.1f} s "
+        f"({client_cpu / machine_s:.0%}), the server processes' {server_cpu:.1f} s ({server_cpu / machine_s:.0%}, "
+        f"{server_cpu / timed * 1000:.2f} ms a request), Postgres's backends {postgres_cpu:.1f} s "
+        f"({postgres_cpu / machine_s:.0%}); the rest is other work on the machine"
     )
     say(
         f"  checked in Postgres: {stored[0]} stored, {event_rows} events, lost {lost}, duplicated {duplicated}, "

@@ -296,3 +296,120 @@ def test_the_live_stream_sends_a_delivery_as_it_is_stored(make_settings: Callabl
         assert messages(source="upload") == []
     finally:
         server.close()
+
+
+def _delivery(delivery_id: str, payload_json: str = '{"zen": "ok"}') -> tuple[Any, Any]:
+    from logpipe.db.github import DeliveryEvent, NewDelivery
+
+    new = NewDelivery(delivery_id, "1", "ping", None, "octo-org/octo-repo", "octocat", payload_json)
+    return new, DeliveryEvent("info", f"ping {delivery_id}", {"event": "ping"})
+
+
+def _group_of(commit: Any, first: tuple[Any, Any], rest: list[tuple[Any, Any]]) -> list[Any]:
+    """Record ``first`` (whose write is held until every one of ``rest`` is queued behind
+    it), then ``rest`` from threads of their own; each one's outcome, stored or raised."""
+    import threading
+    import time
+
+    outcomes: list[Any] = [None] * (1 + len(rest))
+
+    def one(n: int, d: tuple[Any, Any]) -> None:
+        try:
+            outcomes[n] = commit.record(*d)
+        except Exception as exc:  # noqa: BLE001 - the outcome under test
+            outcomes[n] = exc
+
+    leader = threading.Thread(target=one, args=(0, first))
+    leader.start()
+    assert commit.writing_started.wait(30), "the first delivery was not written"
+    others = [threading.Thread(target=one, args=(n + 1, d)) for n, d in enumerate(rest)]
+    for t in others:
+        t.start()
+    deadline = time.monotonic() + 30
+    while commit.queued() < len(rest):  # every other delivery waits behind the first write
+        assert time.monotonic() < deadline, f"only {commit.queued()} of {len(rest)} deliveries queued"
+        time.sleep(0.01)
+    commit.release.set()
+    for t in [leader, *others]:
+        t.join(30)
+        assert not t.is_alive(), "a delivery was never answered"
+    return outcomes
+
+
+def _held_group_commit(pool: Any) -> Any:
+    """A GroupCommit whose first write waits for its ``release``, so that a test can queue
+    deliveries behind it and know that they form the next group."""
+    import threading
+    from contextlib import contextmanager
+
+    from logpipe.github.webhook import GroupCommit
+
+    writing_started, release = threading.Event(), threading.Event()
+    held = [True]
+
+    @contextmanager
+    def conn() -> Iterator[Any]:
+        if held[0]:
+            held[0] = False
+            writing_started.set()
+            assert release.wait(30)
+        with pool.get() as c:
+            yield c
+
+    commit = GroupCommit(conn)
+    commit.writing_started, commit.release = writing_started, release  # type: ignore[attr-defined]
+    commit.queued = lambda: len(commit._queue)  # type: ignore[attr-defined]
+    return commit
+
+
+def test_deliveries_that_arrive_together_share_one_commit_and_are_stored_once(
+    make_settings: Callable[..., Settings],
+) -> None:
+    from logpipe.http.pool import Connections
+
+    settings = make_settings(github_webhook_secret=SECRET)
+    pool = Connections(settings)
+    try:
+        commit = _held_group_commit(pool)
+        rest = [_delivery(f"group-{n}") for n in range(1, 40)] + [_delivery("group-7"), _delivery("group-0")]
+        outcomes = _group_of(commit, _delivery("group-0"), rest)
+        assert all(not isinstance(o, Exception) for o in outcomes), outcomes
+        assert commit.groups == 2  # the first alone, then the 41 that waited behind it
+        ids = ["group-0"] + [d.delivery_id for d, _ in rest]
+        firsts = {i: ids.index(i) for i in ids}
+        for n, (i, o) in enumerate(zip(ids, outcomes, strict=True)):
+            assert (o is not None) == (firsts[i] == n), (n, i, o)  # a redelivery is answered None
+            if o is not None:
+                assert o["id"] == i
+        assert stored(settings) == 40
+        rows = query(
+            settings, "SELECT count(*), count(DISTINCT fields->>'delivery_id') FROM events WHERE source = 'github'"
+        )
+        assert rows[0] == [40, 40]
+        entries = query(settings, "SELECT count(*) FROM stream_log WHERE kind = 'delivery'")[0][0]
+        assert entries == 40
+    finally:
+        pool.close()
+
+
+def test_one_bad_delivery_in_a_group_fails_alone(make_settings: Callable[..., Settings]) -> None:
+    import pg8000.native
+
+    from logpipe.http.pool import Connections
+
+    settings = make_settings(github_webhook_secret=SECRET)
+    pool = Connections(settings)
+    try:
+        commit = _held_group_commit(pool)
+        rest = [_delivery(f"ok-{n}") for n in range(1, 20)]
+        rest.insert(7, _delivery("bad", payload_json='{"not": json'))
+        outcomes = _group_of(commit, _delivery("ok-0"), rest)
+        ids = ["ok-0"] + [d.delivery_id for d, _ in rest]
+        bad = ids.index("bad")
+        assert isinstance(outcomes[bad], pg8000.native.DatabaseError), outcomes[bad]
+        assert all(isinstance(o, dict) for n, o in enumerate(outcomes) if n != bad), outcomes
+        assert stored(settings) == 20
+        assert query(settings, "SELECT count(*) FROM github_deliveries WHERE delivery_id = 'bad'")[0][0] == 0
+        assert query(settings, "SELECT count(*) FROM events WHERE source = 'github'")[0][0] == 20
+    finally:
+        pool.close()

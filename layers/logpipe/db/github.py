@@ -65,44 +65,58 @@ def record_delivery(conn: pg8000.native.Connection, d: NewDelivery, as_event: De
     One statement, so one round trip and, outside a transaction, one commit: a webhook
     answers many deliveries at once, and each waits for its commit.
     """
-    rows = conn.run(
-        "WITH f AS ("
+    return record_deliveries(conn, [(d, as_event)])[0]
+
+
+def record_deliveries(
+    conn: pg8000.native.Connection, deliveries: list[tuple[NewDelivery, DeliveryEvent]]
+) -> list[dict[str, Any] | None]:
+    """``record_delivery`` for several deliveries at once: one statement, so one round trip
+    and one commit for all of them, all or none. Each one's stored summary, in order, or
+    None for a delivery id stored before (or earlier in this list)."""
+    rows: list[dict[str, Any]] = []
+    first: dict[str, int] = {}
+    for n, (d, as_event) in enumerate(deliveries):
+        if d.delivery_id in first:
+            continue  # a redelivery within the group: stored once, by the first
+        first[d.delivery_id] = n
+        fields = json.dumps({**as_event.fields, "delivery_id": d.delivery_id}, separators=(",", ":"))
+        rows.append(
+            {"n": n, "d": d.delivery_id, "h": d.hook_id, "e": d.event, "a": d.action, "r": d.repository,
+             "s": d.sender, "p": d.payload_json, "lv": as_event.level, "m": as_event.message, "fl": fields}
+        )  # fmt: skip
+    got = conn.run(
+        "WITH i AS (SELECT * FROM jsonb_to_recordset(CAST(:rows AS jsonb))"
+        " AS t(n int, d text, h text, e text, a text, r text, s text, p text, lv text, m text, fl text)),"
+        " f AS ("
         " INSERT INTO files (id, name, object_key, upload_kind, status, source, finished_at)"
         " SELECT CAST(:file AS uuid), 'GitHub webhook deliveries', :file_key, 'external', 'done', 'github', now()"
         " WHERE NOT EXISTS (SELECT 1 FROM files WHERE id = CAST(:file AS uuid)) ON CONFLICT DO NOTHING),"
         " d AS ("
         " INSERT INTO github_deliveries (delivery_id, hook_id, event, action, repository, sender, payload)"
-        " VALUES (:d, :h, :e, :a, :r, :s, CAST(:p AS jsonb)) ON CONFLICT (delivery_id) DO NOTHING"
+        " SELECT d, h, e, a, r, s, CAST(p AS jsonb) FROM i ORDER BY n ON CONFLICT (delivery_id) DO NOTHING"
         f" RETURNING {_SUMMARY}),"
         " ev AS ("
         " INSERT INTO events (file_id, line, ts, ts_inferred, ingested_at, level, format, message, fields, source)"
-        " SELECT CAST(:file AS uuid), d.id, d.received_at, false, d.received_at, :lv, 'github_delivery', :m,"
-        " CAST(:fl AS jsonb), 'github' FROM d),"
+        " SELECT CAST(:file AS uuid), d.id, d.received_at, false, d.received_at, i.lv, 'github_delivery', i.m,"
+        " CAST(i.fl AS jsonb), 'github' FROM d JOIN i ON i.d = d.delivery_id),"
         " st AS ("
         " INSERT INTO stream_log (kind, file_id, first_line, end_line, data)"
         " SELECT :events_kind, CAST(:file AS uuid), d.id, d.id + 1, NULL FROM d"
         " UNION ALL"
         " SELECT :kind, NULL, NULL, NULL, jsonb_build_object('id', d.delivery_id, 'seq', d.id,"
         " 'hook_id', nullif(d.hook_id, ''), 'event', d.event, 'action', d.action, 'repository', d.repository,"
-        " 'sender', d.sender, 'received_at', d.received_at, 'level', CAST(:lv AS text), 'message', CAST(:m AS text))"
-        " FROM d)"
+        " 'sender', d.sender, 'received_at', d.received_at, 'level', i.lv, 'message', i.m)"
+        " FROM d JOIN i ON i.d = d.delivery_id)"
         f" SELECT {_SUMMARY} FROM d",
-        d=d.delivery_id,
-        h=d.hook_id,
-        e=d.event,
-        a=d.action,
-        r=d.repository,
-        s=d.sender,
-        p=d.payload_json,
+        rows=json.dumps(rows, separators=(",", ":")),
         file=DELIVERIES_FILE,
         file_key=DELIVERIES_FILE_KEY,
-        lv=as_event.level,
-        m=as_event.message,
-        fl=json.dumps({**as_event.fields, "delivery_id": d.delivery_id}, separators=(",", ":")),
         events_kind=stream_db.EVENTS,
         kind=DELIVERY,
     )
-    return _summary(rows[0]) if rows else None
+    stored = {row[1]: _summary(row) for row in got}
+    return [stored.get(d.delivery_id) if first[d.delivery_id] == n else None for n, (d, _) in enumerate(deliveries)]
 
 
 def delivery_exists(conn: pg8000.native.Connection, delivery_id: str) -> bool:

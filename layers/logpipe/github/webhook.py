@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 from urllib.parse import parse_qs
@@ -128,13 +129,109 @@ def as_event(
     return github_db.DeliveryEvent(level, f"{head}{where}: {detail}" if detail else f"{head}{where}", fields)
 
 
+@dataclass
+class _Waiting:
+    delivery: github_db.NewDelivery
+    event: github_db.DeliveryEvent
+    wake: threading.Event = field(default_factory=threading.Event)
+    lead: bool = False  # woken to write the next group
+    finished: bool = False
+    stored: dict[str, Any] | None = None
+    error: BaseException | None = None
+
+
+class GroupCommit:
+    """Deliveries that arrive together are stored together: one statement and one commit
+    for a group, instead of one each.
+
+    The first delivery to arrive when nothing is being written is written at once (no
+    delivery waits for company); the ones that arrive meanwhile queue, and when the write
+    ends the first of them writes all of them (up to ``MAX_GROUP``) as the next group.
+    ``record`` returns only after the commit that holds its delivery. When a group's write
+    fails, each of its deliveries is written again on its own, so that one bad delivery
+    fails alone; the writes are idempotent on the delivery id, so a group whose commit
+    went through unseen (a connection lost at that moment) is neither lost nor doubled.
+    """
+
+    MAX_GROUP = 64
+
+    def __init__(self, conn: Callable[[], Any]) -> None:
+        self._conn = conn  # lends a Postgres connection for a block
+        self._lock = threading.Lock()
+        self._queue: list[_Waiting] = []
+        self._writing = False  # when False, the queue is empty
+        self.groups = 0  # groups written, for tests and logs
+
+    def record(self, delivery: github_db.NewDelivery, event: github_db.DeliveryEvent) -> dict[str, Any] | None:
+        """``github_db.record_delivery``, committed within a group."""
+        me = _Waiting(delivery, event)
+        with self._lock:
+            self._queue.append(me)
+            if not self._writing:
+                self._writing = me.lead = True
+        while not me.lead and not me.finished:
+            me.wake.wait()
+            me.wake.clear()
+        if not me.finished:
+            self._lead()
+        if me.error is not None:
+            raise me.error
+        return me.stored
+
+    def _lead(self) -> None:
+        """Write the group at the head of the queue (this thread's delivery is its first),
+        then hand the next group to its first delivery's thread."""
+        with self._lock:
+            group = self._queue[: self.MAX_GROUP]
+            del self._queue[: self.MAX_GROUP]
+        try:
+            self._write(group)
+        finally:
+            for w in group:
+                if not w.finished:  # interrupted before its outcome was known
+                    w.error = w.error or RuntimeError("the group commit was interrupted")
+                    w.finished = True
+                w.wake.set()
+            with self._lock:
+                if self._queue:
+                    self._queue[0].lead = True
+                    self._queue[0].wake.set()
+                else:
+                    self._writing = False
+
+    def _write(self, group: list[_Waiting]) -> None:
+        now = datetime.now(UTC)
+        try:
+            with self._conn() as c:
+                ensure_partitions(c, {(now.year, now.month)})
+                stored = github_db.record_deliveries(c, [(w.delivery, w.event) for w in group])
+            self.groups += 1
+        except Exception as exc:  # noqa: BLE001 - each delivery's own request answers its outcome
+            if len(group) == 1:
+                group[0].error, group[0].finished = exc, True
+                return
+            log.warning("a group of %d deliveries failed (%s); writing each on its own", len(group), exc)
+            for w in group:
+                try:
+                    with self._conn() as c:
+                        w.stored = github_db.record_delivery(c, w.delivery, w.event)
+                except Exception as alone:  # noqa: BLE001 - its own request answers it
+                    w.error = alone
+                w.finished = True
+            return
+        for w, one in zip(group, stored, strict=True):
+            w.stored, w.finished = one, True
+
+
 def receive(
     conn: Callable[[], Any],
     secret: str,
     headers: Headers,
     body: bytes,
+    store: Callable[[github_db.NewDelivery, github_db.DeliveryEvent], dict[str, Any] | None] | None = None,
 ) -> Received:
-    """Verify, read and store one delivery; ``conn()`` lends a Postgres connection.
+    """Verify, read and store one delivery; ``conn()`` lends a Postgres connection, and
+    ``store`` (a ``GroupCommit``'s ``record``), when given, stores it instead.
 
     Raises UnauthorizedError (nothing stored) for a missing or wrong signature, and
     BadRequestError for a signed delivery that lacks what every delivery has. Storing is
@@ -163,10 +260,7 @@ def receive(
         # jsonb refuses the NUL escape, which JSON allows: such a payload is written again.
         payload_json=text if "\\u0000" not in text else json.dumps(payload).replace("\\u0000", "\\ufffd"),
     )
-    now = datetime.now(UTC)
-    with conn() as c:
-        ensure_partitions(c, {(now.year, now.month)})
-        stored = github_db.record_delivery(c, new, as_event(event, payload, repository, sender))
+    stored = (store or GroupCommit(conn).record)(new, as_event(event, payload, repository, sender))
     logs = LogsTask.of_delivery(event, payload, delivery_id)
     answer: dict[str, Any] = {"delivery_id": delivery_id, "event": event, "stored": stored is not None}
     if stored is None:

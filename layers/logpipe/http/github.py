@@ -34,6 +34,7 @@ api_bp = Blueprint("github", __name__)
 
 MAX_LIMIT = 500
 _SENDER = "logpipe.github.sender"
+_GROUP = "logpipe.github.group_commit"
 
 
 class _Sender:
@@ -78,6 +79,8 @@ def _bind(state: Any) -> None:
     sender = _Sender(deps.settings_of(state.app))
     state.app.config[_SENDER] = sender
     deps.on_close(state.app, sender.close)
+    # The app's deliveries share commits (its requests run on threads of one process).
+    state.app.config[_GROUP] = webhook.GroupCommit(deps.pool_of(state.app).get)
 
 
 @webhook_bp.post("/webhook/github")
@@ -87,7 +90,8 @@ def receive() -> Any:
     try:
         request.max_content_length = s.github_max_body_bytes  # 413 above GitHub's own cap
         body = request.get_data(cache=False)
-        received = webhook.receive(connection, s.github_webhook_secret, request.headers, body)
+        store = current_app.config[_GROUP].record
+        received = webhook.receive(connection, s.github_webhook_secret, request.headers, body, store)
     except UnauthorizedError:
         metrics.webhook_delivery(event, "bad_signature")
         raise
