@@ -107,3 +107,27 @@ def test_text_the_database_cannot_take_is_a_400_and_poisons_nothing(api: Api, fi
         assert api.file(r.get_json()["file_id"])["name"] == f"ok-{n}.log"
         ids.add(r.get_json()["file_id"])
     assert len(ids) == 3
+
+
+def test_a_pool_opens_at_most_max_open_connections_and_the_rest_wait(make_settings: Callable[..., Any]) -> None:
+    """A request beyond ``max_open`` waits for a connection to be given back, and is a 503
+    if none is within its timeout: it never opens one more (Postgres has a limit)."""
+    from contextlib import ExitStack
+
+    from logpipe.errors import ServiceUnavailableError
+    from logpipe.http.pool import Connections
+
+    settings = make_settings()
+    pool = Connections(settings, max_open=3)
+    try:
+        with ExitStack() as held:
+            pids = {held.enter_context(pool.get()).run("SELECT pg_backend_pid()")[0][0] for _ in range(3)}
+            assert len(pids) == 3
+            with pytest.raises(ServiceUnavailableError, match="all 3 connections"), pool.get(timeout_s=0.5):
+                pass
+            sql = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            assert query(settings, sql)[0][0] == 3 + 1  # the three held, and this query's own
+        with pool.get() as conn:  # given back: taken again
+            assert conn.run("SELECT pg_backend_pid()")[0][0] in pids
+    finally:
+        pool.close()

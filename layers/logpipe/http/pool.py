@@ -75,9 +75,9 @@ class Connections:
 
     A request takes an idle connection (or opens one) and gives it back when it ends, so
     there are never more connections than requests in flight, even under a server that
-    starts a thread per request (werkzeug's threaded server, as ``logpipe run`` uses):
-    one connection per thread there would leak one per request until Postgres refuses
-    new clients.
+    starts a thread per connection (as ``logpipe run`` does): one connection per thread
+    there would leak one per request until Postgres refuses new clients. Nor more than
+    ``max_open``: the requests beyond wait for one.
 
     A connection goes back to the pool only when it is known to be clean: the block ended
     without an error or on an error raised between exchanges, and ``reusable`` holds. It
@@ -85,13 +85,20 @@ class Connections:
     terminated backend) is closed there and costs the request nothing.
     """
 
-    # Idle connections kept for the next requests: as many as a busy webhook has requests
-    # in flight (32 concurrent deliveries), so that a burst does not open and close one
-    # connection per request.
+    # Idle connections kept for the next requests, so that a burst does not open and close
+    # one connection per request.
     MAX_IDLE = 32
+    # Connections open at once; a request beyond them waits for one to be given back (for
+    # the block's timeout at most, then a 503). Postgres on a few cores answers no sooner
+    # for more, and each server process has a pool of its own: with a connection for every
+    # request in flight, 64 clients on two processes, the workers and the tools beside them
+    # went over Postgres's max_connections (100 by default), which then refused clients.
+    MAX_OPEN = 16
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, max_open: int = MAX_OPEN) -> None:
         self.settings = settings
+        self.max_open = max_open
+        self._slots = threading.BoundedSemaphore(max_open)
         self._idle: list[pg8000.native.Connection] = []
         self._all: list[pg8000.native.Connection] = []
         self._lock = threading.Lock()
@@ -117,21 +124,29 @@ class Connections:
         """A connection for the block, given back when it ends. ``timeout_s`` bounds the
         opening and every read and write of the block (a frozen server costs that, then a
         ``ServiceUnavailableError``); without it, the driver's usual timeout."""
-        conn = self._take(timeout_s or db.TIMEOUT_S)
+        wait_s = timeout_s or db.TIMEOUT_S
+        if not self._slots.acquire(timeout=wait_s):
+            raise ServiceUnavailableError(
+                "postgres", f"all {self.max_open} connections of this process stayed in use for {wait_s:g} s"
+            )
         try:
-            yield conn
-        except BaseException as exc:
-            if _known_state(exc) and reusable(conn):
+            conn = self._take(wait_s)
+            try:
+                yield conn
+            except BaseException as exc:
+                if _known_state(exc) and reusable(conn):
+                    self._release(conn)
+                else:
+                    self._discard(conn)
+                if isinstance(exc, pg8000.native.InterfaceError | OSError):
+                    raise ServiceUnavailableError("postgres", str(exc) or type(exc).__name__) from exc
+                raise
+            if reusable(conn):
                 self._release(conn)
             else:
                 self._discard(conn)
-            if isinstance(exc, pg8000.native.InterfaceError | OSError):
-                raise ServiceUnavailableError("postgres", str(exc) or type(exc).__name__) from exc
-            raise
-        if reusable(conn):
-            self._release(conn)
-        else:
-            self._discard(conn)
+        finally:
+            self._slots.release()
 
     def _release(self, conn: pg8000.native.Connection) -> None:
         _set_timeout(conn, db.TIMEOUT_S)
