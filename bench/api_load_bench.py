@@ -36,9 +36,6 @@ if str(HERE) not in sys.path:
 
 from ingest_bench import Pipeline, machine, say, workers  # noqa: E402
 
-from logpipe_local.runner import HttpOptions, HttpServers  # noqa: E402
-from logpipe_local.server import MAX_CONNECTIONS  # noqa: E402
-
 DONE_TIMEOUT_S = 600.0  # a guard against a stall, not a timing assertion
 
 
@@ -128,18 +125,11 @@ def main() -> int:
     pipe.start()
     latencies: dict[str, list[float]] = defaultdict(list)
     failures: dict[str, list[str]] = defaultdict(list)
-    servers: HttpServers | None = None
     try:
         out = HERE / "out"
         out.mkdir(exist_ok=True)
         file_id = seed_file(pipe, args.lines, out)
-        env = {**pipe.env, "GITHUB_WEBHOOK_SECRET": "bench-" + "s" * 32}  # every HTTP function is served
-        servers = HttpServers(
-            "127.0.0.1", 0, env, HttpOptions("127.0.0.1", 30, MAX_CONNECTIONS, ""), args.http_processes
-        )
-        servers.start()
-        api = f"http://127.0.0.1:{servers.port}"
-        say(f"  the runner's HTTP server: {servers.processes} processes")
+        api = pipe.serve_as_runner(args.http_processes)
         spawn = multiprocessing.get_context("spawn")
         start, results = spawn.Barrier(args.clients), spawn.Queue()
         share = [
@@ -165,8 +155,6 @@ def main() -> int:
         for proc in procs:
             proc.join()
     finally:
-        if servers is not None:
-            servers.stop()
         pipe.stop()
 
     def pct(values: list[float], q: int) -> float:

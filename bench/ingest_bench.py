@@ -66,7 +66,7 @@ from logpipe.parsing.formats import Parser  # noqa: E402
 from logpipe.parsing.multiline import Joiner  # noqa: E402
 from logpipe.patterns import PatternMiner  # noqa: E402
 from logpipe_local.consumer import run_worker  # noqa: E402
-from logpipe_local.stack import provision_aws  # noqa: E402
+from logpipe_local.stack import MotoProcess, provision_aws  # noqa: E402
 
 MiB = 1024 * 1024
 GiB = 1024 * MiB
@@ -146,17 +146,17 @@ class Pipeline:
     api_url: str = field(init=False)
     _moto: Any = None
     _server: Any = None
+    _runner: Any = None
     _admin: Settings | None = None
 
     def start(self) -> None:
-        from moto.server import ThreadedMotoServer
-
-        # One access-log line per API poll and per SQS call would drown the progress lines.
+        # One access-log line per API poll would drown the progress lines.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
-        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        self._moto.start()
-        host, port = self._moto.get_host_and_port()
+        # moto in a process of its own, as `logpipe run` starts it: here it would take turns
+        # of this process's interpreter lock with the API and the benchmarks' clients.
+        self._moto = MotoProcess(0)
+        host, port = "127.0.0.1", self._moto.port
         tag = uuid.uuid4().hex[:8]
         self.env = {
             "PSQL_ADDR": os.environ.get("PSQL_ADDR", "127.0.0.1"),
@@ -194,7 +194,20 @@ class Pipeline:
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         self.api_url = f"http://127.0.0.1:{self._server.server_port}"
 
+    def serve_as_runner(self, processes: int = 0) -> str:
+        """Serve every HTTP function as `logpipe run` does (its server processes sharing one
+        socket, 0: as many as it starts), beside ``api_url``; the base URL. Stopped by ``stop``."""
+        from logpipe_local.runner import HttpOptions, HttpServers
+        from logpipe_local.server import MAX_CONNECTIONS
+
+        env = {"GITHUB_WEBHOOK_SECRET": "bench-" + "s" * 32, **self.env}  # the webhook starts only with one
+        self._runner = HttpServers("127.0.0.1", 0, env, HttpOptions("127.0.0.1", 30, MAX_CONNECTIONS, ""), processes)
+        self._runner.start()
+        return f"http://127.0.0.1:{self._runner.port}"
+
     def stop(self) -> None:
+        if self._runner is not None:
+            self._runner.stop()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()

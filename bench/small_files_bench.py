@@ -2,7 +2,7 @@
 GitHub Actions runs arrive. Prints figures, asserts nothing about time; checks the counts.
 
 Through the real pipeline (moto's server as S3/SQS, a fresh database on the real
-PostgreSQL, the API's presigned POST over HTTP, parse-worker processes started as
+PostgreSQL, the API's presigned POST over HTTP as ``logpipe run`` serves it, parse-worker processes started as
 ``logpipe run`` starts them), ``--files`` files of 1 to 60 lines each are uploaded by
 ``--clients`` concurrent clients while the workers ingest them. Printed:
 
@@ -55,10 +55,10 @@ def small_files(count: int, seed: int) -> list[SmallFile]:
     return [SmallFile(f"step-{n:05d}.log", rng.randint(1, 60)) for n in range(count)]
 
 
-def upload(session: requests.Session, pipe: Pipeline, f: SmallFile) -> str:
+def upload(session: requests.Session, pipe: Pipeline, api_url: str, f: SmallFile) -> str:
     data = f.content()
     r = session.post(
-        f"{pipe.api_url}/api/uploads",
+        f"{api_url}/api/uploads",
         json={"filename": f.name, "size": len(data), "content_type": "text/plain"},
         headers=pipe.headers,
         timeout=120,
@@ -119,14 +119,14 @@ def check_exact(pipe: Pipeline, ids: dict[str, SmallFile]) -> None:
         raise RuntimeError(f"{len(wrong)} file(s) not exact, {len(files)} files for {len(ids)} uploads: {wrong[:5]}")
 
 
-def run(pipe: Pipeline, files: list[SmallFile], clients: int, worker_count: int) -> Result:
+def run(pipe: Pipeline, files: list[SmallFile], clients: int, worker_count: int, api_url: str) -> Result:
     ids: dict[str, SmallFile] = {}
     local = threading.local()
 
     def one(f: SmallFile) -> tuple[str, SmallFile]:
         if not hasattr(local, "session"):
             local.session = requests.Session()
-        return upload(local.session, pipe, f), f
+        return upload(local.session, pipe, api_url, f), f
 
     with workers(pipe.env, worker_count) as w:
         w.wait_settled()
@@ -160,6 +160,7 @@ def main() -> int:
     ap.add_argument("--clients", type=int, default=16, help="concurrent uploading clients")
     ap.add_argument("--workers", type=int, default=2, help="parse-worker processes (`logpipe run --workers`)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--http-processes", type=int, default=0, help="the API's server processes (0: as logpipe run)")
     args = ap.parse_args()
 
     say("small-files benchmark: " + ", ".join(f"{k} {v}" for k, v in machine().items()))
@@ -167,7 +168,8 @@ def main() -> int:
     pipe = Pipeline()
     pipe.start()
     try:
-        r = run(pipe, files, args.clients, args.workers)
+        api_url = pipe.serve_as_runner(args.http_processes)
+        r = run(pipe, files, args.clients, args.workers, api_url)
     finally:
         pipe.stop()
     say(f"  files: {r.files:,} of 1-60 lines ({r.lines:,} lines), {args.clients} clients, {args.workers} workers")

@@ -39,8 +39,6 @@ from ingest_bench import Pipeline, machine, say, workers  # noqa: E402
 
 from logpipe import db  # noqa: E402
 from logpipe.github.signature import sign  # noqa: E402
-from logpipe_local.runner import HttpOptions, HttpServers  # noqa: E402
-from logpipe_local.server import MAX_CONNECTIONS  # noqa: E402
 
 SECRET = "bench-secret-" + "z" * 20
 PAYLOADS = ROOT.parent / "shared" / "testdata" / "github" / "payloads"
@@ -297,16 +295,14 @@ def main() -> None:
     pipe.start()
     pipe.env["GITHUB_WEBHOOK_SECRET"] = SECRET
     pipe.env["LOGPIPE_LOG_LEVEL"] = "WARNING"
-    options = HttpOptions("127.0.0.1", 30, MAX_CONNECTIONS, "")
-    runner = HttpServers("127.0.0.1", 0, pipe.env, options, args.http_processes)
-    runner.start()
-    say(f"the runner's HTTP server: {runner.processes} processes")
     try:
-        bench_deliveries(pipe, runner.port, args.deliveries, args.senders)
+        port = int(pipe.serve_as_runner(args.http_processes).rsplit(":", 1)[1])
+        servers = sum(p.name.startswith("http-") for p in multiprocessing.active_children())
+        say(f"the runner's HTTP server: {servers} processes")
+        bench_deliveries(pipe, port, args.deliveries, args.senders)
         if args.lines:
-            bench_actions_logs(pipe, runner.port, args.lines)
+            bench_actions_logs(pipe, port, args.lines)
     finally:
-        runner.stop()
         pipe.stop()
 
 

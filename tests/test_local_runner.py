@@ -398,3 +398,37 @@ def test_runner_restarts_workers_killed_with_sigkill_and_health_says_so_meanwhil
         assert len(again) == 2 and not set(again) & set(killed)
     finally:
         run.stop()
+
+
+@pytest.mark.services  # the runner's embedded moto server
+def test_the_embedded_moto_still_counts_and_dedupes_what_is_sent() -> None:
+    """The runner's moto sends without walking its queue (see ``cheaper_sqs_sends``): the
+    counts it reports and a FIFO queue's content-based deduplication are moto's own."""
+    from logpipe_local.stack import MotoProcess
+
+    moto = MotoProcess(0)
+    try:
+        sqs = boto3.client(
+            "sqs",
+            endpoint_url=f"http://127.0.0.1:{moto.port}",
+            region_name="us-east-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
+        plain = sqs.create_queue(QueueName="plain")["QueueUrl"]
+        for n in range(30):
+            sqs.send_message(QueueUrl=plain, MessageBody=f"m{n}")
+        sqs.send_message_batch(QueueUrl=plain, Entries=[{"Id": str(n), "MessageBody": f"b{n}"} for n in range(5)])
+        got = sqs.get_queue_attributes(QueueUrl=plain, AttributeNames=["All"])["Attributes"]
+        assert got["ApproximateNumberOfMessages"] == "35"
+        assert "ContentBasedDeduplication" not in got
+        fifo = sqs.create_queue(
+            QueueName="dedupe.fifo", Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"}
+        )["QueueUrl"]
+        for _ in range(3):
+            sqs.send_message(QueueUrl=fifo, MessageBody="same", MessageGroupId="g")
+        sqs.send_message(QueueUrl=fifo, MessageBody="other", MessageGroupId="g")
+        got = sqs.get_queue_attributes(QueueUrl=fifo, AttributeNames=["All"])["Attributes"]
+        assert (got["ApproximateNumberOfMessages"], got["ContentBasedDeduplication"]) == ("2", "true")
+    finally:
+        moto.stop()
