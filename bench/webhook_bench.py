@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT / "tests"))  # the fake GitHub the tests use
 sys.path.insert(0, str(ROOT / "local"))
 
 from fake_github import FakeGitHub, zip_of  # noqa: E402
-from ingest_bench import Pipeline, machine, say, workers  # noqa: E402
+from ingest_bench import Pipeline, backends_cpu, cpu_seconds, machine, say, workers  # noqa: E402
 
 from logpipe import db  # noqa: E402
 from logpipe.github.signature import sign  # noqa: E402
@@ -117,24 +117,6 @@ def sender(port: int, jobs: list[tuple[str, str]], threads: int, start: Any, out
     out.put((latencies, failures, cpu_s() - cpu0))
 
 
-def cpu_s(pid: int) -> float:
-    """User and system CPU seconds of process ``pid`` so far (Linux's /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def postgres_backends(pipe: Pipeline) -> list[int]:
-    """The server processes of the bench database's connections, when Postgres runs here."""
-    conn = db.connect(pipe.settings)
-    try:
-        rows = conn.run(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        )
-    finally:
-        conn.close()
-    return [int(r[0]) for r in rows if Path(f"/proc/{r[0]}").exists()]
-
-
 def pct(values: list[float], p: float) -> float:
     s = sorted(values)
     return s[min(len(s) - 1, int(p / 100 * len(s)))]
@@ -168,12 +150,12 @@ def bench_deliveries(pipe: Pipeline, port: int, count: int, senders: int) -> Non
     warm_up = senders * 4  # deliveries sent first, untimed: they open the connections
     send(port, jobs[:warm_up], senders)
     servers = [p.pid for p in multiprocessing.active_children() if p.name.startswith("http-") and p.pid]
-    backends = postgres_backends(pipe)  # the server processes' connections, open now, kept by their pools
-    cpu0 = {pid: cpu_s(pid) for pid in servers + backends}
+    cpu0 = {pid: cpu_seconds(pid) for pid in servers}
+    postgres0 = backends_cpu(pipe.settings)  # the server processes' connections, open now, kept by their pools
     results, elapsed = send(port, jobs[warm_up:], senders)
     timed = len(jobs) - warm_up
-    server_cpu = sum(cpu_s(pid) - cpu0[pid] for pid in servers)
-    postgres_cpu = sum(cpu_s(pid) - cpu0[pid] for pid in backends if Path(f"/proc/{pid}").exists())
+    server_cpu = sum(cpu_seconds(pid) - cpu0[pid] for pid in servers)
+    postgres_cpu = backends_cpu(pipe.settings) - postgres0
     latencies = [x for r in results for x in r[0]]
     failures = [x for r in results for x in r[1]]
     conn = db.connect(pipe.settings)

@@ -31,7 +31,7 @@ from urllib.parse import quote
 
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from logpipe import cron, logs, metrics
+from logpipe import aws, cron, logs, metrics
 from logpipe.config import Settings
 from logpipe.db import metrics as metrics_db
 from logpipe.http import headers as security_headers
@@ -361,6 +361,9 @@ def serve_http(
     app = Dispatcher(
         specs, settings.log_level, MetricsPage(settings), workers.read, web, allowed_origin=options.allowed_origin
     )
+    # Made now rather than by the first requests, each of which would wait on it: the S3
+    # client that presigns uploads (a second or more on a busy machine).
+    aws.client("s3", settings)
     server = serve(options.host, 0, app, options.idle_timeout_s, options.max_connections, sock=sock)
     stopping = threading.Event()
     if settings.metrics:
