@@ -119,14 +119,15 @@ def check_exact(pipe: Pipeline, ids: dict[str, SmallFile]) -> None:
         raise RuntimeError(f"{len(wrong)} file(s) not exact, {len(files)} files for {len(ids)} uploads: {wrong[:5]}")
 
 
-def run(pipe: Pipeline, files: list[SmallFile], clients: int, worker_count: int, api_url: str) -> Result:
+def run(pipe: Pipeline, files: list[SmallFile], clients: int, worker_count: int, api_url: str | None = None) -> Result:
+    """Upload ``files`` to ``api_url`` (the pipeline's own API if none) while the workers ingest them."""
     ids: dict[str, SmallFile] = {}
     local = threading.local()
 
     def one(f: SmallFile) -> tuple[str, SmallFile]:
         if not hasattr(local, "session"):
             local.session = requests.Session()
-        return upload(local.session, pipe, api_url, f), f
+        return upload(local.session, pipe, api_url or pipe.api_url, f), f
 
     with workers(pipe.env, worker_count) as w:
         w.wait_settled()
