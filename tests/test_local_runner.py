@@ -432,3 +432,54 @@ def test_the_embedded_moto_still_counts_and_dedupes_what_is_sent() -> None:
         assert (got["ApproximateNumberOfMessages"], got["ContentBasedDeduplication"]) == ("2", "true")
     finally:
         moto.stop()
+
+
+def _spawned_children(pid: int) -> dict[int, str]:
+    """The processes ``pid`` started through multiprocessing's spawn, by their names."""
+    found: dict[int, str] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            try:
+                if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                    found[int(child)] = _comm(child)
+            except FileNotFoundError:
+                continue
+    return found
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` still runs (a zombie waiting for its new parent to reap it has ended)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"
+
+
+@pytest.mark.services  # `logpipe run` on the real PostgreSQL (an embedded one would outlive the kill)
+def test_a_runner_killed_with_sigkill_leaves_no_server_moto_or_worker_behind(tmp_path: Path) -> None:
+    from conftest import PG_HOST, PG_PORT, PG_USER, drop_database, make_database
+
+    database = make_database()
+    env = {"PSQL_ADDR": PG_HOST, "PSQL_PORT": str(PG_PORT), "PSQL_USER": PG_USER, "PSQL_DB": database}
+    try:
+        run = Running(tmp_path, env)
+        try:
+            _wait_health(run, lambda r: r.status_code == 200, "ok")
+            children = _spawned_children(run.proc.pid)
+            names = sorted(children.values())
+            assert names.count("logpipe-moto") == 1 and names.count("logpipe-http") >= 2, names
+            assert len(_worker_pids(run)) == 2, names
+            os.kill(run.proc.pid, signal.SIGKILL)
+            run.proc.wait(timeout=30)
+            deadline = time.monotonic() + 60  # each child looks for its parent once a second
+            while (left := {p: n for p, n in children.items() if _running(p)}) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            for pid in left:
+                os.kill(pid, signal.SIGKILL)  # this test's failure must not leave them running either
+            assert not left, f"still running after the runner was killed: {left}"
+        finally:
+            if run.proc.poll() is None:
+                run.proc.kill()
+    finally:
+        drop_database(database)

@@ -29,6 +29,7 @@ from logpipe.queue.rabbitmq import ATTEMPT
 from logpipe.queue.sqs import SqsQueue
 
 from . import template
+from .process import stop_with_parent
 from .stack import local_visibility_s
 
 log = logging.getLogger("logpipe.worker")
@@ -176,6 +177,7 @@ def run_worker(function_name: str, env: dict[str, str], stop: Any = None) -> Non
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    stop_with_parent()
     spec = template.find(function_name)
     handler = spec.handler_function()
     visibility_s = local_visibility_s(template.upload_path()[1].visibility_timeout_s)  # as provisioned

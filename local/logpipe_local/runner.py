@@ -42,7 +42,8 @@ from logpipe.metrics import push
 
 from . import template
 from .consumer import LocalContext, run_worker, scheduled_event
-from .server import MAX_CONNECTIONS, default_processes, listen, name_process, serve
+from .process import name_process, stop_with_parent
+from .server import MAX_CONNECTIONS, default_processes, listen, serve
 from .stack import Stack, allow_origins
 from .supervisor import Supervisor
 from .web import DIST, WebApp
@@ -375,6 +376,7 @@ def serve_http(
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the runner stops us
     signal.signal(signal.SIGTERM, _stop)
+    stop_with_parent()
     ready.set()
     server.serve_forever()
 

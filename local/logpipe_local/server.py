@@ -44,16 +44,6 @@ def default_processes() -> int:
     return max(2, os.cpu_count() or 1)
 
 
-def name_process(name: str) -> None:
-    """Name this process as ``ps`` and ``top`` show it (Linux; elsewhere nothing), so that the
-    runner's server, moto and worker processes can be told apart."""
-    try:
-        with open("/proc/self/comm", "w", encoding="ascii") as fh:
-            fh.write(name[:15])
-    except OSError:
-        pass
-
-
 class Handler(WSGIRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: werkzeug sends a length or chunks every answer
     server: Server

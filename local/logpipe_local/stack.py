@@ -33,7 +33,7 @@ from logpipe.errors import ServiceUnavailableError
 from logpipe.queue import all_queues
 
 from . import template
-from .server import name_process
+from .process import name_process, stop_with_parent
 
 log = logging.getLogger("logpipe.local")
 
@@ -100,6 +100,7 @@ def _serve_moto(port: int, bound: Any, ready: Any) -> None:
     stop = threading.Event()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    stop_with_parent()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's server logs every request
