@@ -8,6 +8,10 @@ PostgreSQL, the API's presigned POST over HTTP as ``logpipe run`` serves it, par
 
 - upload files/s (presign and POST, the clients' side);
 - end-to-end files/s: from the first presign to the last file ``done`` (target >= 100);
+- ingest-side files/s: another ``--files`` files, recorded as the API records them and put
+  in the bucket straight with boto3 (each notifies the queue) before any worker runs, then
+  from the workers' start (their start-up included) to the last file ``done``: the
+  workers' rate, apart from what the API and the uploads take;
 - that every file is ``done`` with exactly its lines, and the events table holds them once.
 
     .venv/bin/python bench/small_files_bench.py [--files 10000] [--clients 16] [--workers 2]
@@ -16,6 +20,7 @@ PostgreSQL, the API's presigned POST over HTTP as ``logpipe run`` serves it, par
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import sys
 import threading
@@ -23,6 +28,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -33,6 +39,8 @@ if str(HERE) not in sys.path:
 from ingest_bench import Pipeline, machine, say, workers  # noqa: E402
 
 from logpipe import db  # noqa: E402
+from logpipe.aws import client  # noqa: E402
+from logpipe.db import files as files_db  # noqa: E402
 
 TARGET_FILES_S = 100.0
 DONE_TIMEOUT_S = 1800.0  # a guard against a stall, not a timing assertion
@@ -78,6 +86,7 @@ class Result:
     lines: int
     upload_s: float
     total_s: float
+    ids: dict[str, SmallFile]
 
     @property
     def upload_rate(self) -> float:
@@ -119,6 +128,53 @@ def check_exact(pipe: Pipeline, ids: dict[str, SmallFile]) -> None:
         raise RuntimeError(f"{len(wrong)} file(s) not exact, {len(files)} files for {len(ids)} uploads: {wrong[:5]}")
 
 
+def wait_all_done(pipe: Pipeline, w: Any, count: int, t0: float) -> float:
+    """Wait until ``count`` files are done or failed; returns when, by the monotonic clock."""
+    deadline = t0 + DONE_TIMEOUT_S
+    last = -1
+    while True:
+        done, failed = done_count(pipe)
+        if done + failed >= count:
+            return time.monotonic()
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"only {done} of {count} files done after {DONE_TIMEOUT_S} s")
+        if done // 1000 != last // 1000:
+            say(f"    {done:,} done")
+        last = done
+        w.check_alive()
+        time.sleep(0.2)
+
+
+def put_straight(pipe: Pipeline, files: list[SmallFile], clients: int) -> dict[str, SmallFile]:
+    """Record each file as the API does and put its object in the bucket with boto3 (the
+    bucket notifies the queue), no worker running; returns the files by id."""
+    s3 = client("s3", pipe.settings)
+    conn = db.connect(pipe.settings)
+    try:
+        rows = [
+            files_db.create_upload(conn, name=f.name, size=len(f.content()), content_type="text/plain", kind="post")
+            for f in files
+        ]
+    finally:
+        conn.close()
+
+    def put(pair: tuple[dict[str, Any], SmallFile]) -> None:
+        s3.put_object(Bucket=pipe.settings.bucket, Key=pair[0]["object_key"], Body=pair[1].content())
+
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(put, zip(rows, files, strict=True)))
+    return {str(row["id"]): f for row, f in zip(rows, files, strict=True)}
+
+
+def ingest_side(pipe: Pipeline, files: list[SmallFile], clients: int, worker_count: int, before: int) -> float:
+    """Seconds from the workers' start to the last of ``files`` done, the objects and their
+    notifications all there before; ``before``: files done already."""
+    t0 = time.monotonic()
+    with workers(pipe.env, worker_count) as w:
+        finished = wait_all_done(pipe, w, before + len(files), t0)
+    return finished - t0
+
+
 def run(pipe: Pipeline, files: list[SmallFile], clients: int, worker_count: int, api_url: str | None = None) -> Result:
     """Upload ``files`` to ``api_url`` (the pipeline's own API if none) while the workers ingest them."""
     ids: dict[str, SmallFile] = {}
@@ -137,22 +193,9 @@ def run(pipe: Pipeline, files: list[SmallFile], clients: int, worker_count: int,
                 ids[file_id] = f
         uploaded = time.monotonic()
         say(f"  uploaded {len(files):,} files in {uploaded - t0:.1f} s; waiting for the workers")
-        deadline = t0 + DONE_TIMEOUT_S
-        last = -1
-        while True:
-            done, failed = done_count(pipe)
-            if done + failed >= len(files):
-                break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"only {done} of {len(files)} files done after {DONE_TIMEOUT_S} s")
-            if done // 1000 != last // 1000:
-                say(f"    {done:,} done")
-            last = done
-            w.check_alive()
-            time.sleep(0.2)
-        finished = time.monotonic()
+        finished = wait_all_done(pipe, w, len(files), t0)
     check_exact(pipe, ids)
-    return Result(len(files), sum(f.lines for f in files), uploaded - t0, finished - t0)
+    return Result(len(files), sum(f.lines for f in files), uploaded - t0, finished - t0, ids)
 
 
 def main() -> int:
@@ -166,11 +209,17 @@ def main() -> int:
 
     say("small-files benchmark: " + ", ".join(f"{k} {v}" for k, v in machine().items()))
     files = small_files(args.files, args.seed)
+    straight = [SmallFile(f"straight-{f.name}", f.lines) for f in small_files(args.files, args.seed + 1)]
     pipe = Pipeline()
     pipe.start()
     try:
         api_url = pipe.serve_as_runner(args.http_processes)
         r = run(pipe, files, args.clients, args.workers, api_url)
+        say(f"  ingest side: putting {len(straight):,} more objects in the bucket, no worker running")
+        ids = put_straight(pipe, straight, args.clients)
+        load = os.getloadavg()
+        ingest_s = ingest_side(pipe, straight, args.clients, args.workers, len(files))
+        check_exact(pipe, {**r.ids, **ids})
     finally:
         pipe.stop()
     say(f"  files: {r.files:,} of 1-60 lines ({r.lines:,} lines), {args.clients} clients, {args.workers} workers")
@@ -178,6 +227,11 @@ def main() -> int:
     verdict = "meets" if r.rate >= TARGET_FILES_S else "BELOW"
     target = f"{verdict} the target of >= {TARGET_FILES_S:.0f} files/s"
     say(f"  end to end: {r.rate:,.1f} files/s, {r.lines / r.total_s:,.0f} lines/s ({target})")
+    lines = sum(f.lines for f in straight)
+    say(
+        f"  ingest side: {len(straight) / ingest_s:,.1f} files/s, {lines / ingest_s:,.0f} lines/s "
+        f"({len(straight):,} files queued before the workers started; load {load[0]:.1f} then)"
+    )
     say("  counts: every file done with exactly its lines, each stored once")
     return 0
 

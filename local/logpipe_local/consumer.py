@@ -19,9 +19,10 @@ import signal
 import threading
 import time
 import uuid
+from contextlib import closing
 from typing import Any
 
-from logpipe import logs
+from logpipe import db, logs, metrics
 from logpipe.config import Settings
 from logpipe.errors import LogpipeError
 from logpipe.queue import Delivery, Outcome, Result, RetryPolicy, WorkQueue, ingest_queue, work_queue
@@ -146,9 +147,7 @@ def _serve_sqs(
     beat.stop()
     # Reported failures come back by themselves once the delay the handler set is over.
     failed = {f["itemIdentifier"] for f in (response or {}).get("batchItemFailures", [])}
-    for d in deliveries:
-        if d.id not in failed:
-            queue.settle(d, Outcome(d.id, "ack"))
+    queue.acknowledge([d for d in deliveries if d.id not in failed])
     return True
 
 
@@ -202,3 +201,7 @@ def run_worker(function_name: str, env: dict[str, str], stop: Any = None) -> Non
             stopping.wait(idle_backoff)
     if rabbit is not None:
         rabbit.close()
+    if settings.metrics:
+        # What the last invocations counted, which a busy run's reports may have left for
+        # later (``Function.invocation``): a worker that is told to stop says it first.
+        metrics.report_quietly(lambda: closing(db.connect(settings)))

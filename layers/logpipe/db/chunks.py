@@ -7,6 +7,7 @@ what it was about to write is already there.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +45,30 @@ def add(conn: pg8000.native.Connection, file_id: str, seq: int, start: int, end:
         b=end,
         l=first_line,
     )
+
+
+def add_whole_done(conn: pg8000.native.Connection, objects: list[dict[str, Any]]) -> set[str]:
+    """Plan small files as one chunk each and mark it done, in the transaction that writes
+    their events; returns the ids of the files this did it for. ``objects``: each file's
+    ``id``, the ``etag`` it was read at, ``size`` and ``lines``.
+
+    A file is taken only if no one planned it meanwhile: its row is locked, it has no plan
+    (``chunks_total``) nor chunk, is neither done nor failed, and is at that ETag or none.
+    So a redelivery, or a worker that planned the file the usual way at the same time,
+    makes the other write nothing of it.
+    """
+    rows = conn.run(
+        "WITH o AS (SELECT * FROM json_to_recordset(CAST(:o AS json)) AS o(id uuid, etag text, size bigint, "
+        " lines bigint)), "
+        "free AS (SELECT f.id FROM files f JOIN o ON o.id = f.id WHERE f.chunks_total IS NULL "
+        " AND f.status NOT IN ('done', 'failed') AND (f.etag IS NULL OR f.etag = o.etag) "
+        " ORDER BY f.id FOR UPDATE OF f) "
+        "INSERT INTO chunks (file_id, seq, start_offset, end_offset, first_line, next_offset, next_line, done) "
+        "SELECT o.id, 0, 0, o.size, 1, o.size, o.lines + 1, true FROM o JOIN free ON free.id = o.id "
+        "ON CONFLICT (file_id, seq) DO NOTHING RETURNING file_id",
+        o=json.dumps(objects),
+    )
+    return {str(file_id) for (file_id,) in rows}
 
 
 def pending(conn: pg8000.native.Connection, file_id: str) -> list[int]:

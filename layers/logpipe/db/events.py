@@ -262,6 +262,17 @@ class CopyBuffer:
         return len(refused)
 
 
+def copy_together(conn: pg8000.native.Connection, bufs: list[CopyBuffer]) -> None:
+    """The rows of several buffers (of several files) in one COPY, and those kept raw in a
+    second: one round trip for many small files, where ``copy_into`` would take one each."""
+    rows = [part for buf in bufs if buf.rows > buf.kept_raw for part in buf.chunks()]
+    if rows:
+        conn.run(COPY_SQL, stream=rows)
+    kept = [row for buf in bufs for row in buf._kept]
+    if kept:
+        conn.run(KEPT_COPY_SQL, stream=kept)
+
+
 def refused_value(exc: pg8000.native.DatabaseError) -> bool:
     """Whether Postgres refused a value (SQLSTATE class 22, data exception, or 54, a
     limit such as nesting too deep): the row is at fault, not the database."""
@@ -333,24 +344,24 @@ def apply_file_fields(conn: pg8000.native.Connection, file_id: str, first_line: 
     its source and its own fields (an Actions log's repository, run, job...), and to those
     of an Actions log the ``group`` each sits in (the title of the ``##[group]`` line that
     opened it, which may be in an earlier batch). In the caller's transaction, with the
-    events: a batch is written with them or not at all. Costs an upload one lookup."""
-    rows = conn.run(
-        "SELECT source, CAST(fields AS text) FROM files WHERE id = CAST(:f AS uuid) AND source <> 'upload'", f=file_id
-    )
-    if not rows:
-        return
-    source, extra = rows[0]
-    conn.run(
-        "UPDATE events SET source = :s, fields = CASE WHEN CAST(:x AS jsonb) IS NULL THEN fields "
-        "ELSE coalesce(fields, '{}'::jsonb) || CAST(:x AS jsonb) END "
-        "WHERE file_id = CAST(:f AS uuid) AND line >= :a AND line < :b",
-        s=source,
-        x=extra,
-        f=file_id,
+    events: a batch is written with them or not at all. Costs an upload one statement."""
+    apply_files_fields(conn, [file_id], first_line, end_line)
+
+
+def apply_files_fields(conn: pg8000.native.Connection, file_ids: list[str], first_line: int, end_line: int) -> None:
+    """``apply_file_fields`` for the same lines of several files, in one statement for
+    them all (and a few more for each Actions log, for its groups)."""
+    actions = conn.run(
+        "WITH f AS (SELECT id, source, fields FROM files WHERE id = ANY(CAST(:f AS uuid[])) AND source <> 'upload'), "
+        "u AS (UPDATE events e SET source = f.source, fields = CASE WHEN f.fields IS NULL THEN e.fields "
+        " ELSE coalesce(e.fields, '{}'::jsonb) || f.fields END "
+        " FROM f WHERE e.file_id = f.id AND e.line >= :a AND e.line < :b) "
+        "SELECT CAST(id AS text) FROM f WHERE source = 'github-actions'",
+        f=file_ids,
         a=first_line,
         b=end_line,
     )
-    if source == "github-actions":
+    for (file_id,) in actions:
         _apply_groups(conn, file_id, first_line, end_line)
 
 

@@ -115,15 +115,27 @@ def by_key(conn: pg8000.native.Connection, key: str, *, lock: bool = False) -> d
     return _row(FILE_COLUMNS, rows[0]) if rows else None
 
 
+def by_keys(conn: pg8000.native.Connection, keys: list[str]) -> dict[str, dict[str, Any]]:
+    """The files of those of ``keys`` that have one, by key, in one statement."""
+    rows = conn.run(f"SELECT {FILE_COLUMNS} FROM files WHERE object_key = ANY(CAST(:k AS text[]))", k=keys)
+    return {f["object_key"]: f for f in (_row(FILE_COLUMNS, r) for r in rows)}
+
+
 def create_external(conn: pg8000.native.Connection, key: str, size: int) -> None:
     """Record an object that reached the bucket without a presign (idempotent)."""
+    create_externals(conn, {key: size})
+
+
+def create_externals(conn: pg8000.native.Connection, sizes: dict[str, int]) -> None:
+    """Record objects (key: size) that reached the bucket without a presign, in one
+    statement; those recorded already are left as they are."""
     conn.run(
-        "INSERT INTO files (id, name, object_key, size, upload_kind) VALUES (:id, :name, :key, :size, 'external') "
+        "INSERT INTO files (id, name, object_key, size, upload_kind) "
+        "SELECT gen_random_uuid(), k, k, s, 'external' "
+        "FROM unnest(CAST(:k AS text[]), CAST(:s AS bigint[])) AS o(k, s) "
         "ON CONFLICT (object_key) DO NOTHING",
-        id=uuid.uuid4(),
-        name=key,
-        key=key,
-        size=size,
+        k=list(sizes),
+        s=list(sizes.values()),
     )
 
 
@@ -313,3 +325,25 @@ def awaiting_upload(conn: pg8000.native.Connection, older_than_s: int) -> list[t
 def expire_upload(conn: pg8000.native.Connection, file_id: str, error: str) -> None:
     """Fail a file whose upload never came, unless it came meanwhile."""
     fail(conn, file_id, error, "upload", only_if="status = 'awaiting_upload'")
+
+
+def finish_whole(conn: pg8000.native.Connection, done: list[dict[str, Any]], chunk_bytes: int) -> list[dict[str, Any]]:
+    """Record small files planned as one chunk and parsed whole, in one statement, in the
+    transaction that writes their events: each is ``done`` with its object (``size``,
+    ``etag``), its counts (``lines``, ``events``, ``errors``, ``truncated``) and, where
+    ``inferred``, the ``layout`` inferred from it. Returns each file as the API shows it."""
+    rows = conn.run(
+        "UPDATE files f SET size = d.size, etag = d.etag, queued_at = coalesce(f.queued_at, now()), "
+        " chunks_total = 1, chunks_done = 1, compression = NULL, chunk_bytes = :cb, "
+        " lines = d.lines, events = d.events, errors = d.errors, truncated_lines = d.truncated, "
+        " layout = CASE WHEN d.inferred THEN d.layout ELSE f.layout END, "
+        " layout_source = CASE WHEN NOT d.inferred THEN f.layout_source WHEN d.layout IS NULL THEN NULL "
+        "   ELSE 'inferred' END, "
+        " status = 'done', finished_at = now() "
+        "FROM json_to_recordset(CAST(:done AS json)) AS d(id uuid, size bigint, etag text, lines bigint, "
+        " events bigint, errors bigint, truncated bigint, layout jsonb, inferred boolean) "
+        f"WHERE f.id = d.id RETURNING {', '.join('f.' + c.strip() for c in FILE_COLUMNS.split(','))}",
+        done=json.dumps(done),
+        cb=chunk_bytes,
+    )
+    return [public_view(_row(FILE_COLUMNS, r)) for r in rows]

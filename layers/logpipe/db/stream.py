@@ -74,6 +74,20 @@ def append(
     )
 
 
+def append_many(conn: pg8000.native.Connection, kind: str, entries: list[dict[str, Any]]) -> None:
+    """Write entries of one kind in one statement, inside the caller's transaction; each
+    has ``append``'s keywords (``file_id``, ``first_line``, ``end_line``, ``data``)."""
+    if not entries:
+        return
+    conn.run(
+        "INSERT INTO stream_log (kind, file_id, first_line, end_line, data) "
+        "SELECT :k, e.file_id, e.first_line, e.end_line, e.data "
+        "FROM json_to_recordset(CAST(:e AS json)) AS e(file_id uuid, first_line bigint, end_line bigint, data jsonb)",
+        k=kind,
+        e=json.dumps(entries, default=str, separators=(",", ":")),
+    )
+
+
 def sequence(conn: pg8000.native.Connection) -> int:
     """Give positions to the committed entries that have none; returns how many.
 

@@ -113,3 +113,18 @@ def _add_rows(batch: Batch, run: Run, rows: CopyRows) -> None:
     batch.buf.add_rows(rows)
     batch.errors += rows.errors
     batch.next_offset, batch.next_line = run.end_offset, run.line + run.lines
+
+
+def merged_counts(counts: Iterable[dict[str, list[Any]]]) -> dict[str, list[Any]]:
+    """The pattern counts of several batches as those of one (``Batch.patterns``)."""
+    out: dict[str, list[Any]] = {}
+    for seen in counts:
+        for pattern_id, (template, count, first, last, sample) in seen.items():
+            have = out.get(pattern_id)
+            if have is None:
+                out[pattern_id] = [template, count, first, last, sample]
+            else:
+                have[1] += count
+                have[2] = min(have[2], first)
+                have[3] = max(have[3], last)
+    return out

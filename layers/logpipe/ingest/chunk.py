@@ -22,7 +22,7 @@ from ..parsing.inference import still_fits
 from ..parsing.layouts import Layout
 from ..parsing.multiline import Joiner
 from ..storage.gunzip import DamagedInputError, InputLimitError, decompressed
-from .batches import event_batches
+from .batches import Batch, event_batches
 from .commit import Committer
 from .context import Context
 from .lane import CompiledLane
@@ -81,18 +81,11 @@ def _chunk_layout(ctx: Context, c: chunks_db.Chunk, layout: Layout) -> Layout:
     return still_fits(layout, [line.rstrip("\r") for line in lines], tz=c.source_tz or "UTC")
 
 
-def process_chunk(ctx: Context, file_id: str, seq: int, deadline: float, content: bytes | None = None) -> None:
-    """Parse and store one chunk from its resume point. Idempotent and resumable: a chunk
-    that is done, or whose resume point another delivery moved, gets no row twice.
-
-    ``content``: the whole object, when the planner has read it already (a small plain
-    file): the chunk's bytes are taken from it instead of read again."""
-    c = chunks_db.load(ctx.conn, file_id, seq)
-    if c is None:
-        raise UnknownChunkError(f"no chunk {seq} of file {file_id}")
-    if c.done:
-        return
+def _batches(ctx: Context, c: chunks_db.Chunk, content: bytes | None) -> tuple[Iterator[Batch], _Lines]:
+    """The chunk's events from its resume point, as the batches that commit them (lazily:
+    each is parsed when asked for), and its lines (which say where the input was damaged)."""
     settings = ctx.settings
+    file_id = c.file_id
     try:
         layout = Layout.from_dict(c.layout) if c.layout is not None else None
         if layout is not None and c.compression is None and c.start_offset > 0:
@@ -122,6 +115,38 @@ def process_chunk(ctx: Context, file_id: str, seq: int, deadline: float, content
         events, miner, file_id, datetime.now(UTC), settings.batch_rows, c.next_offset, c.next_line, lane,
         settings.batch_bytes,
     )  # fmt: skip
+    return batches, lines
+
+
+def parse_whole(ctx: Context, c: chunks_db.Chunk, content: bytes) -> list[Batch]:
+    """Every batch of a small plain file's only chunk, ``content`` being the whole object:
+    parsed here, committed by the caller with those of other files (``commit.commit_whole``).
+    Raises what parsing the file raises; the batches of a file that raised are not to be
+    committed, and the miner then reports its aliases again with the next commit."""
+    try:
+        batches, lines = _batches(ctx, c, content)
+        parsed = list(batches)
+    except BaseException:
+        ctx.miner.report_again()
+        raise
+    if lines.damage is not None:  # not from bytes in memory; said all the same, by the usual path
+        raise lines.damage
+    return parsed
+
+
+def process_chunk(ctx: Context, file_id: str, seq: int, deadline: float, content: bytes | None = None) -> None:
+    """Parse and store one chunk from its resume point. Idempotent and resumable: a chunk
+    that is done, or whose resume point another delivery moved, gets no row twice.
+
+    ``content``: the whole object, when the planner has read it already (a small plain
+    file): the chunk's bytes are taken from it instead of read again."""
+    c = chunks_db.load(ctx.conn, file_id, seq)
+    if c is None:
+        raise UnknownChunkError(f"no chunk {seq} of file {file_id}")
+    if c.done:
+        return
+    batches, lines = _batches(ctx, c, content)
+    miner = ctx.miner
     expect_line = c.next_line
     try:
         with Committer(ctx, file_id, seq) as committer:

@@ -9,6 +9,8 @@ not committed, which the next delivery redoes.
 from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
 
 import pg8000.native
 
@@ -17,9 +19,9 @@ from ..db import chunks as chunks_db
 from ..db import files as files_db
 from ..db import patterns as patterns_db
 from ..db import stream as stream_db
-from ..db.events import apply_file_fields, ensure_partitions, refused_value
+from ..db.events import apply_file_fields, apply_files_fields, copy_together, ensure_partitions, refused_value
 from ..errors import LogpipeError
-from .batches import Batch
+from .batches import Batch, merged_counts
 from .context import Context
 
 
@@ -114,3 +116,76 @@ class Committer:
         pending, self._pending = self._pending, None
         if pending is not None:
             pending.result()
+
+
+@dataclass
+class WholeFile:
+    """A small plain file planned as one chunk and parsed whole (``chunk.parse_whole``),
+    ready to commit with the other small files of its batch."""
+
+    file_id: str
+    etag: str
+    size: int
+    layout: dict[str, Any] | None
+    inferred: bool  # ``layout`` was inferred from this object: recorded with its events
+    batches: list[Batch]
+
+    @property
+    def lines(self) -> int:
+        return self.batches[-1].next_line - 1
+
+
+def commit_whole(ctx: Context, files: list[WholeFile]) -> set[str]:
+    """Plan, write and finish small files in one transaction: each file's chunk row (done),
+    its events (all the files' in one COPY), its counters and status (``done``), the
+    stream entries that tell live readers, the pattern counts and the metrics of the rows.
+    Returns the ids of the files it committed.
+
+    Exactly once, as a chunk's commit: a file that another delivery planned or finished
+    first is left out, and nothing of it is written (``chunks.add_whole_done``). When the
+    transaction fails, nothing of any file is written, and the pattern aliases taken for
+    it are reported again with the next commit.
+    """
+    if not files:
+        return set()
+    months = set().union(*(b.buf.months for f in files for b in f.batches))
+    try:
+        if months:
+            ensure_partitions(ctx.conn, months)
+        with ctx.transaction() as conn:
+            objects = [{"id": f.file_id, "etag": f.etag, "size": f.size, "lines": f.lines} for f in files]
+            taken = chunks_db.add_whole_done(conn, objects)
+            mine = [f for f in files if f.file_id in taken]
+            if not mine:
+                return taken
+            batches = [b for f in mine for b in f.batches]
+            copy_together(conn, [b.buf for b in batches])
+            apply_files_fields(conn, [f.file_id for f in mine], 1, max(f.lines for f in mine) + 1)
+            counts = [
+                {"id": f.file_id, "size": f.size, "etag": f.etag, "lines": f.lines,
+                 "events": sum(b.buf.rows for b in f.batches), "errors": sum(b.errors for b in f.batches),
+                 "truncated": sum(b.truncated for b in f.batches), "layout": f.layout, "inferred": f.inferred}
+                for f in mine
+            ]  # fmt: skip
+            views = files_db.finish_whole(conn, counts, ctx.settings.chunk_bytes)
+            by_id = {v["id"]: v for v in views}
+            # Live readers learn of each file's lines, and of the file done after them.
+            stream_db.append_many(
+                conn,
+                stream_db.EVENTS,
+                [{"file_id": f.file_id, "first_line": 1, "end_line": f.lines + 1, "data": by_id[f.file_id]}
+                 for f in mine],
+            )  # fmt: skip
+            if ctx.settings.metrics:
+                metrics.committed(
+                    conn,
+                    lines=sum(f.lines for f in mine),
+                    events=sum(b.buf.rows for b in batches),
+                    nbytes=sum(f.size for f in mine),
+                )
+            patterns_db.add_counts(conn, merged_counts(b.patterns for b in batches))
+            patterns_db.add_aliases(conn, {k: v for b in batches for k, v in b.aliases.items()})
+    except BaseException:
+        ctx.miner.report_again()
+        raise
+    return taken

@@ -20,7 +20,7 @@ from typing import Any
 
 from ..errors import PermanentError
 from ..queue import Delivery
-from ..queue.rabbitmq import ATTEMPT, RabbitQueue
+from ..queue.rabbitmq import ATTEMPT
 from .context import Context
 from .outcome import handle_deliveries
 
@@ -35,6 +35,20 @@ def _header_int(headers: dict[str, Any], name: str, default: int) -> int:
         return int(value)
     except (TypeError, ValueError):
         return default
+
+
+# The most messages one receive (SQS's limit) or one invocation without a batching window gives.
+FULL_BATCH = 10
+
+
+def full_batch(event: dict[str, Any]) -> bool:
+    """Whether the event holds a full batch of messages: the queue had more to give."""
+    records = event.get("Records")
+    if "rmqMessagesByQueue" in event:
+        count = sum(len(m) for m in event["rmqMessagesByQueue"].values())
+    else:
+        count = len(records) if isinstance(records, list) else 0
+    return count >= FULL_BATCH
 
 
 def handle_event(ctx: Context, event: dict[str, Any], deadline: float) -> dict[str, Any]:
@@ -72,10 +86,7 @@ def _handle_rabbit(ctx: Context, event: dict[str, Any], deadline: float) -> dict
             attempt = _header_int(headers, ATTEMPT, 1) + (1 if m.get("redelivered") else 0)
             body = base64.b64decode(m.get("data", "")).decode("utf-8", "replace")
             deliveries.append(Delivery(str(n), body, attempt))
-    queue = RabbitQueue(ctx.settings)
-    try:
-        for d, outcome in zip(deliveries, handle_deliveries(ctx, deliveries, deadline), strict=True):
-            queue.settle(d, outcome, acknowledge=False)
-    finally:
-        queue.close()
+    queue = ctx.queue  # RabbitMQ's, kept between invocations: not a connection each
+    for d, outcome in zip(deliveries, handle_deliveries(ctx, deliveries, deadline), strict=True):
+        queue.settle(d, outcome, acknowledge=False)
     return {}

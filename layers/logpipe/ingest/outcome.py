@@ -24,11 +24,11 @@ from ..github.logs import LogsTask, fetch_logs
 from ..queue import Delivery, Outcome
 from ..queue.policy import OK, Result, RetryPolicy
 from ..storage import ObjectReplacedError
-from .chunk import process_chunk
-from .commit import ChunkTakenError
+from .chunk import parse_whole, process_chunk
+from .commit import ChunkTakenError, WholeFile, commit_whole
 from .context import Context
-from .messages import ChunkTask, decode
-from .plan import plan_object
+from .messages import ChunkTask, ObjectsCreated, decode
+from .plan import plan_object, plan_small
 
 log = logging.getLogger("logpipe.ingest")
 
@@ -127,13 +127,57 @@ def _mark_dead_lettered(ctx: Context, body: str, error: str) -> None:
         ctx.rollback()  # lets go of the connection if that is what failed
 
 
+def _together(ctx: Context, deliveries: list[Delivery]) -> set[int]:
+    """Handle the small files that the batch's S3 notifications name together: planned,
+    parsed, then committed in one transaction (``plan.plan_small``, ``chunk.parse_whole``,
+    ``commit.commit_whole``). Returns the positions of the deliveries that are done.
+
+    Failures stay each message's own: a file that does not parse, or that is not a small
+    plain one, leaves its message to the usual path (``_run``), which retries or
+    dead-letters it alone; when the batch's commit fails, every message goes that way, and
+    each succeeds or fails on its own.
+    """
+    keys_of: dict[int, list[str]] = {}
+    for n, d in enumerate(deliveries):
+        try:
+            task = decode(d.body, ctx.settings.bucket)
+        except PermanentError:
+            continue
+        if isinstance(task, ObjectsCreated) and task.keys:
+            keys_of[n] = task.keys
+    keys = list(dict.fromkeys(k for ks in keys_of.values() for k in ks))
+    if len(keys) < 2:  # one file: the usual path costs the same
+        return set()
+    try:
+        plan = plan_small(ctx, keys)
+        whole = []
+        for obj in plan.whole:
+            try:
+                batches = parse_whole(ctx, obj.chunk, obj.content)
+            except Exception as exc:  # noqa: BLE001 - its message takes the usual path, and its error there
+                log.warning("a small file goes the usual way: %s: %s", type(exc).__name__, exc)
+                continue
+            c = obj.chunk
+            whole.append(WholeFile(c.file_id, c.etag or "", c.end_offset, c.layout, obj.inferred, batches))
+        committed = commit_whole(ctx, whole)
+    except Exception as exc:  # noqa: BLE001 - every message takes the usual path, which classifies its error
+        log.warning("the small files of a batch go the usual way: %s: %s", type(exc).__name__, exc)
+        ctx.rollback()
+        return set()
+    done = plan.settled | {obj.key for obj in plan.whole if obj.chunk.file_id in committed}
+    return {n for n, ks in keys_of.items() if all(k in done for k in ks)}
+
+
 def handle_deliveries(ctx: Context, deliveries: list[Delivery], deadline: float) -> list[Outcome]:
     """Handle each delivery and say what should become of it (``RetryPolicy.decide``); the
-    file of a message that is to be dead-lettered is marked failed with the reason."""
+    file of a message that is to be dead-lettered is marked failed with the reason.
+
+    The small files the batch's notifications name are handled together first (``_together``)."""
     policy = RetryPolicy.of(ctx.settings)
     outcomes = []
-    for d in deliveries:
-        result = _run(ctx, d, deadline)
+    together = _together(ctx, deliveries)
+    for n, d in enumerate(deliveries):
+        result = OK if n in together else _run(ctx, d, deadline)
         outcome = policy.decide(d, result)
         if outcome.action == "retry":
             metrics.RETRIES.labels(result.kind).inc()

@@ -10,14 +10,17 @@ by the worker that planned it.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from io import BytesIO
 from typing import Any
 
 from ..db import chunks as chunks_db
 from ..db import files as files_db
+from ..errors import LogpipeError
 from ..parsing import looks_binary
 from ..parsing.inference import choose
-from ..storage import ObjectInfo
+from ..storage import Bucket, ObjectInfo
 from ..storage.gunzip import DamagedInputError, compression_of, decompressed
 from .boundaries import split_points
 from .chunk import process_chunk
@@ -137,3 +140,81 @@ def plan_object(ctx: Context, key: str, deadline: float) -> None:
         files_db.set_plan(conn, file_id, count, compression, chunk_bytes)
     if whole:  # one chunk: no need for another queue hop
         process_chunk(ctx, file_id, 0, deadline, content=whole_object if compression is None else None)
+
+
+# Objects a worker reads at once when it plans the small files of a batch: their requests
+# wait on the bucket, not on this process's CPU.
+READ_AT_ONCE = 8
+
+
+@dataclass
+class SmallPlan:
+    """What ``plan_small`` made of a batch's objects."""
+
+    whole: list[WholeObject] = field(default_factory=list)  # to parse whole and commit together
+    settled: set[str] = field(default_factory=set)  # keys with nothing left to do: done at this ETag
+
+
+@dataclass
+class WholeObject:
+    key: str
+    chunk: chunks_db.Chunk  # its only chunk, as ``chunks.load`` would give it once planned
+    content: bytes
+    inferred: bool  # ``chunk.layout`` was inferred here, to be recorded with the events
+
+
+def plan_small(ctx: Context, keys: list[str]) -> SmallPlan:
+    """Plan the small plain objects among ``keys`` as one chunk each, to be parsed whole and
+    committed together (``commit.commit_whole``), which records the plan with the events.
+    Writes nothing but the rows of objects that came without a presign.
+
+    The keys left out of the plan go the usual way (``plan_object``), which says what is
+    wrong with each: an object that is gone, gzip, binary, larger than declared or than
+    one request reads, empty, planned already, another object under a planned key...
+    """
+    bucket = ctx.bucket  # made here, before the threads share it (its client is thread-safe)
+    with ThreadPoolExecutor(min(READ_AT_ONCE, len(keys)), thread_name_prefix="logpipe-read") as pool:
+        reads = dict(zip(keys, pool.map(lambda k: _read_start(bucket, k), keys), strict=True))
+    found = {k: r for k, r in reads.items() if r is not None}
+    files = files_db.by_keys(ctx.conn, list(found)) if found else {}
+    unknown = {k: found[k][0].size for k in found if k not in files}
+    if unknown:
+        files_db.create_externals(ctx.conn, unknown)
+        files.update(files_db.by_keys(ctx.conn, list(unknown)))
+    plan = SmallPlan()
+    small = min(READ_WHOLE_BYTES, ctx.settings.chunk_bytes)
+    for key, (info, content) in found.items():
+        f = files.get(key)
+        if f is None:
+            continue
+        if f["etag"] == info.etag and f["status"] in ("done", "failed") and not files_db.awaits_replay(f):
+            plan.settled.add(key)
+            continue
+        if (
+            f["chunks_total"] is not None
+            or f["status"] in ("done", "failed")
+            or (f["etag"] is not None and f["etag"] != info.etag)
+            or _refusal(f, info) is not None
+            or not 0 < info.size <= small
+            or len(content) != info.size
+            or compression_of(content[:SNIFF_BYTES]) is not None
+            or looks_binary(content[:SNIFF_BYTES])
+        ):
+            continue
+        inferred = f["source_format"] is None and f["layout_source"] != "forced"
+        layout = _inferred_layout(ctx, key, info, None, f["source_tz"] or "UTC", content) if inferred else f["layout"]
+        chunk = chunks_db.Chunk(
+            str(f["id"]), key, None, 0, info.size, 1, 0, 1, False, f["status"], f["source_format"], f["source_tz"],
+            info.etag, layout,
+        )  # fmt: skip
+        plan.whole.append(WholeObject(key, chunk, content, inferred))
+    return plan
+
+
+def _read_start(bucket: Bucket, key: str) -> tuple[ObjectInfo, bytes] | None:
+    """The object's size, ETag and first bytes; None when it cannot be read now (the usual
+    path then tries it, and says why)."""
+    try:
+        return bucket.read_start(key, READ_WHOLE_BYTES)
+    except LogpipeError:
+        return None
