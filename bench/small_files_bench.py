@@ -9,9 +9,13 @@ PostgreSQL, the API's presigned POST over HTTP as ``logpipe run`` serves it, par
 - upload files/s (presign and POST, the clients' side);
 - end-to-end files/s: from the first presign to the last file ``done`` (target >= 100);
 - ingest-side files/s: another ``--files`` files, recorded as the API records them and put
-  in the bucket straight with boto3 (each notifies the queue) before any worker runs, then
+  in the bucket straight with boto3 before any worker runs (the bucket's notifications off
+  meanwhile), then their notifications sent to the queue as fast as the workers take them,
   from the workers' start (their start-up included) to the last file ``done``: the
-  workers' rate, apart from what the API and the uploads take;
+  workers' rate, apart from what the API and the uploads take. At most ``BACKLOG``
+  notifications wait in the queue at a time: moto's server walks its whole queue for each
+  message it hands out (``ReceiveMessage`` reads the queue's attributes, which count every
+  message, for each message it returns), so a queue of thousands would measure moto;
 - that every file is ``done`` with exactly its lines, and the events table holds them once.
 
     .venv/bin/python bench/small_files_bench.py [--files 10000] [--clients 16] [--workers 2]
@@ -41,6 +45,8 @@ from ingest_bench import Pipeline, machine, say, workers  # noqa: E402
 from logpipe import db  # noqa: E402
 from logpipe.aws import client  # noqa: E402
 from logpipe.db import files as files_db  # noqa: E402
+from logpipe.ingest import s3_event  # noqa: E402
+from logpipe.queue import ingest_queue  # noqa: E402
 
 TARGET_FILES_S = 100.0
 DONE_TIMEOUT_S = 1800.0  # a guard against a stall, not a timing assertion
@@ -109,6 +115,14 @@ def done_count(pipe: Pipeline) -> tuple[int, int]:
     return int(rows[0][0]), int(rows[0][1])
 
 
+def file_rows(pipe: Pipeline, keys: list[str]) -> list[dict[str, Any]]:
+    conn = db.connect(pipe.settings)
+    try:
+        return list(files_db.by_keys(conn, keys).values())
+    finally:
+        conn.close()
+
+
 def check_exact(pipe: Pipeline, ids: dict[str, SmallFile]) -> None:
     """Every file done with exactly its lines, each stored once; raises otherwise."""
     conn = db.connect(pipe.settings)
@@ -145,9 +159,12 @@ def wait_all_done(pipe: Pipeline, w: Any, count: int, t0: float) -> float:
         time.sleep(0.2)
 
 
+BACKLOG = 40  # notifications waiting in the queue at most, on the ingest side (see above)
+
+
 def put_straight(pipe: Pipeline, files: list[SmallFile], clients: int) -> dict[str, SmallFile]:
-    """Record each file as the API does and put its object in the bucket with boto3 (the
-    bucket notifies the queue), no worker running; returns the files by id."""
+    """Record each file as the API does and put its object in the bucket with boto3, the
+    bucket's notifications off; returns the files by object key."""
     s3 = client("s3", pipe.settings)
     conn = db.connect(pipe.settings)
     try:
@@ -157,21 +174,50 @@ def put_straight(pipe: Pipeline, files: list[SmallFile], clients: int) -> dict[s
         ]
     finally:
         conn.close()
+    bucket = pipe.settings.bucket
+    notification = s3.get_bucket_notification_configuration(Bucket=bucket)
+    notification.pop("ResponseMetadata", None)
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={})
+    try:
 
-    def put(pair: tuple[dict[str, Any], SmallFile]) -> None:
-        s3.put_object(Bucket=pipe.settings.bucket, Key=pair[0]["object_key"], Body=pair[1].content())
+        def put(pair: tuple[dict[str, Any], SmallFile]) -> None:
+            s3.put_object(Bucket=bucket, Key=pair[0]["object_key"], Body=pair[1].content())
 
-    with ThreadPoolExecutor(clients) as pool:
-        list(pool.map(put, zip(rows, files, strict=True)))
-    return {str(row["id"]): f for row, f in zip(rows, files, strict=True)}
+        with ThreadPoolExecutor(clients) as pool:
+            list(pool.map(put, zip(rows, files, strict=True)))
+    finally:
+        s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=notification)
+    return {str(row["object_key"]): f for row, f in zip(rows, files, strict=True)}
 
 
-def ingest_side(pipe: Pipeline, files: list[SmallFile], clients: int, worker_count: int, before: int) -> float:
-    """Seconds from the workers' start to the last of ``files`` done, the objects and their
-    notifications all there before; ``before``: files done already."""
+def feed(pipe: Pipeline, keys: list[str], stop: threading.Event) -> None:
+    """Send the objects' notifications, keeping at most ``BACKLOG`` waiting in the queue."""
+    queue = ingest_queue(pipe.settings)
+    url = queue.url(queue.name)
+    bodies = [s3_event(pipe.settings.bucket, key) for key in keys]
+    while bodies and not stop.is_set():
+        attrs = queue.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+        room = BACKLOG - int(attrs["Attributes"]["ApproximateNumberOfMessages"])
+        if room < 10:
+            time.sleep(0.02)
+            continue
+        now, bodies = bodies[: room - room % 10], bodies[room - room % 10 :]
+        queue.send(now)
+
+
+def ingest_side(pipe: Pipeline, keys: list[str], worker_count: int, before: int) -> float:
+    """Seconds from the workers' start to the last of the objects under ``keys`` done, their
+    notifications fed by ``feed``; ``before``: files done already."""
+    stop = threading.Event()
     t0 = time.monotonic()
-    with workers(pipe.env, worker_count) as w:
-        finished = wait_all_done(pipe, w, before + len(files), t0)
+    feeder = threading.Thread(target=feed, args=(pipe, keys, stop), daemon=True)
+    feeder.start()
+    try:
+        with workers(pipe.env, worker_count) as w:
+            finished = wait_all_done(pipe, w, before + len(keys), t0)
+    finally:
+        stop.set()
+        feeder.join()
     return finished - t0
 
 
@@ -216,9 +262,10 @@ def main() -> int:
         api_url = pipe.serve_as_runner(args.http_processes)
         r = run(pipe, files, args.clients, args.workers, api_url)
         say(f"  ingest side: putting {len(straight):,} more objects in the bucket, no worker running")
-        ids = put_straight(pipe, straight, args.clients)
+        by_key = put_straight(pipe, straight, args.clients)
         load = os.getloadavg()
-        ingest_s = ingest_side(pipe, straight, args.clients, args.workers, len(files))
+        ingest_s = ingest_side(pipe, list(by_key), args.workers, len(files))
+        ids = {str(f["id"]): by_key[f["object_key"]] for f in file_rows(pipe, list(by_key))}
         check_exact(pipe, {**r.ids, **ids})
     finally:
         pipe.stop()
@@ -230,7 +277,8 @@ def main() -> int:
     lines = sum(f.lines for f in straight)
     say(
         f"  ingest side: {len(straight) / ingest_s:,.1f} files/s, {lines / ingest_s:,.0f} lines/s "
-        f"({len(straight):,} files queued before the workers started; load {load[0]:.1f} then)"
+        f"(objects in the bucket before the workers started, {BACKLOG} notifications queued at most; "
+        f"load {load[0]:.1f} then)"
     )
     say("  counts: every file done with exactly its lines, each stored once")
     return 0
