@@ -163,6 +163,21 @@ _FORMAT_RULES = (
 _LIMITS = ("max_event_lines", "max_event_bytes", "max_line_bytes")
 
 
+_candidate_tables: dict[tuple[str, ...], tuple[bytes, ...]] = {}
+
+
+def _candidates(parser: Parser) -> tuple[bytes, ...]:
+    """Per ASCII character, the formats the parser tries on a line starting with it: the
+    same for every parser that reads the same formats, so made once for them (a small
+    file's chunk would otherwise spend longer making it than parsing its lines)."""
+    names = parser.formats()
+    table = _candidate_tables.get(names)
+    if table is None:
+        table = tuple(bytes(FORMATS.index(f) for f in parser.candidates(chr(c))) for c in range(128))
+        _candidate_tables[names] = table
+    return table
+
+
 def lane_spec(parser: Parser, miner: PatternMiner, settings: Settings) -> LaneSpec:
     """Every rule the lane shares with the Python path, from its one definition, for the
     lines of one source (``parser``) mined by ``miner``."""
@@ -179,7 +194,7 @@ def lane_spec(parser: Parser, miner: PatternMiner, settings: Settings) -> LaneSp
         **{name: getattr(settings, name) for name in _LIMITS},
         guards=guards,
         # Per ASCII character, the formats the parser tries on a line starting with it.
-        candidates=tuple(bytes(FORMATS.index(f) for f in parser.candidates(chr(c))) for c in range(128)),
+        candidates=_candidates(parser),
         naive_utc=parser.time.tz is UTC,
         joins_unparsed="".join(sorted(c for c in JOINS_UNPARSED if c)),  # the empty line is no character
         indent="".join(INDENT),

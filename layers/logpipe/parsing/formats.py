@@ -319,6 +319,10 @@ class Parser:
         """The formats ``parse`` tries, in its order after the settled one, on a line starting with ``c``."""
         return [name for name, _, _ in self._formats if _may_start(name, c)]
 
+    def formats(self) -> tuple[str, ...]:
+        """The formats this parser reads (all, or the one it was given), in their order."""
+        return tuple(name for name, _, _ in self._formats)
+
     def parse(self, line: str) -> Parsed:
         """Parse one line (decoded, without its newline). Never raises."""
         if "\x1b" in line:
