@@ -3,8 +3,9 @@
 The Pushgateway is a cache, not an aggregator: pushes to one grouping key replace each
 other, and groups never expire. So processes never push. Each process counts with
 prometheus-client as usual, and reports what it counted since its last report to rows
-of its own in PostgreSQL (``report``: at the end of each invocation, and every few
-seconds in a long-lived server); a total is the sum of every process's rows. rollup-cron
+of its own in PostgreSQL (``report``: at the end of an invocation, at most every few
+seconds while full batches follow each other, and every few seconds in a long-lived
+server); a total is the sum of every process's rows. rollup-cron
 pushes those totals, and the figures it computes from the pipeline's tables, under
 stable grouping keys (``push``); the local runner serves the same at ``GET /metrics``.
 
@@ -13,7 +14,7 @@ stable grouping keys (``push``); the local runner serves the same at ``GET /metr
 - Nothing is lost when processes come and go: a process's rows outlive it, and
   rollup-cron folds the rows of quiet processes into one (in one transaction, so no sum
   moves). What a process counted after its last report dies with it, which is why
-  reports follow every invocation; the counts of committed rows (lines, events, bytes)
+  reports follow invocations (``Function.invocation``); the counts of committed rows (lines, events, bytes)
   are not even left to that: they are written in the transaction that commits the rows
   (``committed``), so they equal what the tables hold, whatever is killed when.
 
