@@ -115,12 +115,14 @@ def done_count(pipe: Pipeline) -> tuple[int, int]:
     return int(rows[0][0]), int(rows[0][1])
 
 
-def file_rows(pipe: Pipeline, keys: list[str]) -> list[dict[str, Any]]:
+def file_ids(pipe: Pipeline, keys: list[str]) -> dict[str, str]:
+    """The file id of each object key."""
     conn = db.connect(pipe.settings)
     try:
-        return list(files_db.by_keys(conn, keys).values())
+        rows = conn.run("SELECT object_key, id FROM files WHERE object_key = ANY(CAST(:k AS text[]))", k=keys)
     finally:
         conn.close()
+    return {key: str(file_id) for key, file_id in rows}
 
 
 def check_exact(pipe: Pipeline, ids: dict[str, SmallFile]) -> None:
@@ -265,7 +267,7 @@ def main() -> int:
         by_key = put_straight(pipe, straight, args.clients)
         load = os.getloadavg()
         ingest_s = ingest_side(pipe, list(by_key), args.workers, len(files))
-        ids = {str(f["id"]): by_key[f["object_key"]] for f in file_rows(pipe, list(by_key))}
+        ids = {file_id: by_key[key] for key, file_id in file_ids(pipe, list(by_key)).items()}
         check_exact(pipe, {**r.ids, **ids})
     finally:
         pipe.stop()
