@@ -401,9 +401,10 @@ def test_runner_restarts_workers_killed_with_sigkill_and_health_says_so_meanwhil
 
 
 @pytest.mark.services  # the runner's embedded moto server
-def test_the_embedded_moto_still_counts_and_dedupes_what_is_sent() -> None:
-    """The runner's moto sends without walking its queue (see ``cheaper_sqs_sends``): the
-    counts it reports and a FIFO queue's content-based deduplication are moto's own."""
+def test_the_embedded_moto_still_counts_dedupes_and_hands_out_what_is_sent() -> None:
+    """The runner's moto sends and receives without walking its queue (see ``cheaper_sqs``):
+    the counts it reports, a FIFO queue's content-based deduplication and the messages it
+    hands out, each once, are moto's own."""
     from logpipe_local.stack import MotoProcess
 
     moto = MotoProcess(0)
@@ -422,6 +423,14 @@ def test_the_embedded_moto_still_counts_and_dedupes_what_is_sent() -> None:
         got = sqs.get_queue_attributes(QueueUrl=plain, AttributeNames=["All"])["Attributes"]
         assert got["ApproximateNumberOfMessages"] == "35"
         assert "ContentBasedDeduplication" not in got
+        bodies: list[str] = []
+        while batch := sqs.receive_message(QueueUrl=plain, MaxNumberOfMessages=10, VisibilityTimeout=600).get(
+            "Messages", []
+        ):
+            bodies += [m["Body"] for m in batch]
+        assert sorted(bodies) == sorted([f"m{n}" for n in range(30)] + [f"b{n}" for n in range(5)])
+        got = sqs.get_queue_attributes(QueueUrl=plain, AttributeNames=["All"])["Attributes"]
+        assert (got["ApproximateNumberOfMessages"], got["ApproximateNumberOfMessagesNotVisible"]) == ("0", "35")
         fifo = sqs.create_queue(
             QueueName="dedupe.fifo", Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"}
         )["QueueUrl"]
