@@ -21,6 +21,7 @@ from typing import Any
 import boto3
 import pytest
 import requests
+from botocore.exceptions import ClientError
 
 from logpipe.config import Settings
 from logpipe.github.signature import sign
@@ -423,14 +424,34 @@ def test_the_embedded_moto_still_counts_dedupes_and_hands_out_what_is_sent() -> 
         got = sqs.get_queue_attributes(QueueUrl=plain, AttributeNames=["All"])["Attributes"]
         assert got["ApproximateNumberOfMessages"] == "35"
         assert "ContentBasedDeduplication" not in got
-        bodies: list[str] = []
+        received: list[dict[str, Any]] = []
         while batch := sqs.receive_message(QueueUrl=plain, MaxNumberOfMessages=10, VisibilityTimeout=600).get(
             "Messages", []
         ):
-            bodies += [m["Body"] for m in batch]
+            received += batch
+        bodies = [m["Body"] for m in received]
         assert sorted(bodies) == sorted([f"m{n}" for n in range(30)] + [f"b{n}" for n in range(5)])
         got = sqs.get_queue_attributes(QueueUrl=plain, AttributeNames=["All"])["Attributes"]
         assert (got["ApproximateNumberOfMessages"], got["ApproximateNumberOfMessagesNotVisible"]) == ("0", "35")
+        for at in range(0, 30, 10):  # the last five are left, in the middle of the queue's order
+            entries = [
+                {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(received[at : at + 10])
+            ]
+            assert len(sqs.delete_message_batch(QueueUrl=plain, Entries=entries)["Successful"]) == len(entries)
+        sqs.delete_message(QueueUrl=plain, ReceiptHandle=received[0]["ReceiptHandle"])  # again: moto says nothing
+        with pytest.raises(ClientError, match="ReceiptHandleIsInvalid"):
+            sqs.delete_message(QueueUrl=plain, ReceiptHandle="not-a-handle")
+        got = sqs.get_queue_attributes(QueueUrl=plain, AttributeNames=["All"])["Attributes"]
+        assert got["ApproximateNumberOfMessagesNotVisible"] == "5"
+        sqs.change_message_visibility_batch(
+            QueueUrl=plain,
+            Entries=[
+                {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
+                for n, m in enumerate(received[30:])
+            ],
+        )
+        again = sqs.receive_message(QueueUrl=plain, MaxNumberOfMessages=10).get("Messages", [])
+        assert sorted(m["Body"] for m in again) == sorted(bodies[30:])
         fifo = sqs.create_queue(
             QueueName="dedupe.fifo", Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"}
         )["QueueUrl"]
