@@ -65,9 +65,7 @@ def cheaper_sqs() -> None:
     for every message it hands out, twice each: a receive of 10 from a queue of 300 took
     100 to 400 ms, so the workers slowed down as the backlog they were there to clear grew.
     Within a send that attribute is computed alone, and a receive reads the retention
-    period from the queue itself; everywhere else ``attributes`` is moto's own. A delete
-    walked the queue twice to find the one message with the receipt handle: it stops at
-    that message, which, received first, stands near the front.
+    period from the queue itself; everywhere else ``attributes`` is moto's own.
     """
     from moto.core.utils import unix_time
     from moto.sqs import models
@@ -97,25 +95,10 @@ def cheaper_sqs() -> None:
         retention_s = int(backend.get_queue(queue_name).message_retention_period)
         return bool(retention_s + message.sent_timestamp / 1000 > unix_time())
 
-    def delete(queue: Any, receipt_handle: str) -> None:
-        """moto's own delete (gone already: nothing; unknown: refused), in one walk that ends
-        at the message; the list is replaced, not changed under a walk in another thread."""
-        if receipt_handle in queue.deleted_messages:
-            return
-        held = queue._messages
-        for at, message in enumerate(held):
-            if message.had_receipt_handle(receipt_handle):
-                queue.pending_messages.discard(message)
-                queue.deleted_messages.update(message.all_receipt_handles)
-                queue._messages = held[:at] + held[at + 1 :]
-                return
-        raise models.ReceiptHandleIsInvalid()
-
     send_message.logpipe_cheaper = True  # type: ignore[attr-defined]
     models.Queue.attributes = property(attributes)  # type: ignore[assignment]
     models.SQSBackend.send_message = send_message  # type: ignore[method-assign]
     models.SQSBackend.is_message_valid_based_on_retention_period = retained  # type: ignore[method-assign]
-    models.Queue.delete_message = delete  # type: ignore[method-assign]
 
 
 def _serve_moto(port: int, bound: Any, ready: Any) -> None:
