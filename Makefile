@@ -105,7 +105,7 @@ template: $(SAM_VENV)/.installed
 
 # pytest's exit code 5 (no test collected) is not a failure.
 test: setup services observability chromium lint template web web-test
-	$(BIN)/pytest -q -m "not faults" $(PYTEST_ARGS); rc=$$?; [ $$rc -eq 5 ] && rc=0; exit $$rc
+	$(BIN)/pytest -q -m "not faults" --durations=15 $(PYTEST_ARGS); rc=$$?; [ $$rc -eq 5 ] && rc=0; exit $$rc
 
 # The fault and load suite: private PostgreSQL and RabbitMQ restarted, frozen and cut under
 # worker processes, workers killed, the S3 endpoint taken away, at seeded random points

@@ -377,6 +377,7 @@ def _wait_health(run: Running, wanted: Callable[[requests.Response], bool], what
 
 
 @pytest.mark.services  # `logpipe run` starts its embedded PostgreSQL and moto
+@pytest.mark.faults  # a minute of waiting for restarts and a redelivery: in `make test-faults`
 def test_runner_restarts_workers_killed_with_sigkill_and_health_says_so_meanwhile(tmp_path: Path) -> None:
     run = Running(tmp_path, env={"LOGPIPE_WORKER_RESTART_S": "3"})
     try:
