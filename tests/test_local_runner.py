@@ -51,6 +51,7 @@ class Running:
             stderr=subprocess.STDOUT,
             text=True,
             env={**_clean_env(), **(env or {})},
+            start_new_session=True,  # a process group of its own, as a terminal or a process manager gives it
         )
         self.output: list[str] = []
         self._lines: queue.Queue[str | None] = queue.Queue()
@@ -514,3 +515,35 @@ def test_a_runner_killed_with_sigkill_leaves_no_server_moto_or_worker_behind(tmp
                 run.proc.kill()
     finally:
         drop_database(database)
+
+
+@pytest.mark.services  # `logpipe run` starts its embedded PostgreSQL and moto
+def test_sigterm_to_the_runners_whole_group_still_saves_the_bucket(tmp_path: Path) -> None:
+    """A process manager (or `timeout`) signals the whole group, moto among it: the runner
+    must still save the bucket and queues from moto before it stops."""
+    run = Running(tmp_path)
+    try:
+        _wait_health(run, lambda r: r.status_code == 200, "ok")
+        file_id = run.upload("kept.log", b"2026-12-01T04:00:00Z INFO kept across a stop\n")
+        assert _wait_done(run, file_id)["status"] == "done"
+        os.killpg(run.proc.pid, signal.SIGTERM)
+        run.proc.wait(timeout=90)  # a guard against a hang, not a timing assertion
+        run._reader.join(timeout=10)
+    finally:
+        if run.proc.poll() is None:
+            run.proc.kill()
+    out = "".join(run.output)
+    assert "could not save" not in out, out
+    again = Running(tmp_path)
+    try:
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=again.s3_endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
+        keys = [o["Key"] for o in s3.list_objects_v2(Bucket="logpipe-uploads").get("Contents", [])]
+        assert f"uploads/{file_id}" in keys, keys
+    finally:
+        again.stop()

@@ -6,6 +6,7 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 
 PARENT_POLL_S = 1.0
 
@@ -20,8 +21,8 @@ def name_process(name: str) -> None:
         pass
 
 
-def stop_with_parent(poll_s: float = PARENT_POLL_S) -> None:
-    """Send this process SIGTERM once the runner that started it is gone.
+def stop_with_parent(then: Callable[[], object] | None = None, poll_s: float = PARENT_POLL_S) -> None:
+    """Send this process SIGTERM (or call ``then``) once the runner that started it is gone.
 
     A runner stopped by Ctrl-C or SIGTERM stops its children itself; one killed with -9
     cannot, and its server processes would go on holding the port, moto its objects and the
@@ -35,6 +36,9 @@ def stop_with_parent(poll_s: float = PARENT_POLL_S) -> None:
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(poll_s)
-        os.kill(os.getpid(), signal.SIGTERM)
+        if then is not None:
+            then()
+        else:
+            os.kill(os.getpid(), signal.SIGTERM)
 
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()

@@ -101,22 +101,26 @@ def cheaper_sqs() -> None:
     models.SQSBackend.is_message_valid_based_on_retention_period = retained  # type: ignore[method-assign]
 
 
-def _serve_moto(port: int, bound: Any, ready: Any) -> None:
-    """moto's server in a process of its own, until SIGTERM (Ctrl-C is the runner's to handle)."""
+def _serve_moto(port: int, bound: Any, ready: Any, stopping: Any) -> None:
+    """moto's server in a process of its own, until the runner sets ``stopping`` or is gone.
+
+    Signals do not stop it: a SIGTERM or Ctrl-C sent to the runner's whole process group (a
+    process manager, `timeout`, a terminal) reaches moto too, and moto must outlive them
+    until the runner has saved the bucket and queues from it.
+    """
     from moto.server import ThreadedMotoServer
 
     name_process("logpipe-moto")
     cheaper_sqs()
-    stop = threading.Event()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    stop_with_parent()
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    stop_with_parent(then=stopping.set)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's server logs every request
     bound.value = server.get_host_and_port()[1]
     ready.set()
-    stop.wait()
+    stopping.wait()
     server.stop()
 
 
@@ -129,8 +133,10 @@ class MotoProcess:
 
     def __init__(self, port: int) -> None:
         spawn = multiprocessing.get_context("spawn")
-        bound, ready = spawn.Value("i", 0), spawn.Event()
-        self._proc = spawn.Process(target=_serve_moto, args=(port, bound, ready), name="moto", daemon=True)
+        bound, ready, self._stopping = spawn.Value("i", 0), spawn.Event(), spawn.Event()
+        self._proc = spawn.Process(
+            target=_serve_moto, args=(port, bound, ready, self._stopping), name="moto", daemon=True
+        )
         self._proc.start()
         deadline = time.monotonic() + self.START_TIMEOUT_S
         while not ready.wait(0.2):
@@ -141,7 +147,7 @@ class MotoProcess:
         self.port = int(bound.value)
 
     def stop(self) -> None:
-        self._proc.terminate()
+        self._stopping.set()
         self._proc.join(timeout=30)
         if self._proc.is_alive():
             self._proc.kill()
