@@ -405,7 +405,7 @@ def test_runner_restarts_workers_killed_with_sigkill_and_health_says_so_meanwhil
 
 @pytest.mark.services  # the runner's embedded moto server
 def test_the_embedded_moto_still_counts_dedupes_and_hands_out_what_is_sent() -> None:
-    """The runner's moto sends and receives without walking its queue (see ``cheaper_sqs``):
+    """The runner's moto sends and receives without walking its queue (see ``cheaper_moto``):
     the counts it reports, a FIFO queue's content-based deduplication and the messages it
     hands out, each once, are moto's own."""
     from logpipe_local.stack import MotoProcess
@@ -454,6 +454,25 @@ def test_the_embedded_moto_still_counts_dedupes_and_hands_out_what_is_sent() -> 
         )
         again = sqs.receive_message(QueueUrl=plain, MaxNumberOfMessages=10).get("Messages", [])
         assert sorted(m["Body"] for m in again) == sorted(bodies[30:])
+        # A delayed message: counted as delayed, not handed out before its time, then found by
+        # a long poll that waits for it.
+        sqs.send_message(QueueUrl=plain, MessageBody="later", DelaySeconds=2)
+        got = sqs.get_queue_attributes(QueueUrl=plain, AttributeNames=["All"])["Attributes"]
+        assert (got["ApproximateNumberOfMessages"], got["ApproximateNumberOfMessagesDelayed"]) == ("0", "1")
+        assert sqs.receive_message(QueueUrl=plain).get("Messages", []) == []
+        waited = sqs.receive_message(QueueUrl=plain, WaitTimeSeconds=10).get("Messages", [])
+        assert [m["Body"] for m in waited] == ["later"]
+        # A message received as often as the redrive policy allows goes to the dead-letter queue.
+        dlq = sqs.create_queue(QueueName="plain-dlq")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        redrive = json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": 1})
+        once = sqs.create_queue(QueueName="once", Attributes={"RedrivePolicy": redrive})["QueueUrl"]
+        sqs.send_message_batch(QueueUrl=once, Entries=[{"Id": str(n), "MessageBody": f"d{n}"} for n in range(3)])
+        first = sqs.receive_message(QueueUrl=once, MaxNumberOfMessages=10, VisibilityTimeout=0).get("Messages", [])
+        assert sorted(m["Body"] for m in first) == ["d0", "d1", "d2"]
+        assert sqs.receive_message(QueueUrl=once, MaxNumberOfMessages=10).get("Messages", []) == []
+        dead = sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10).get("Messages", [])
+        assert sorted(m["Body"] for m in dead) == ["d0", "d1", "d2"]
         fifo = sqs.create_queue(
             QueueName="dedupe.fifo", Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"}
         )["QueueUrl"]
