@@ -40,7 +40,7 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-from ingest_bench import Pipeline, machine, say, workers  # noqa: E402
+from ingest_bench import Pipeline, backends_cpu, cpu_seconds, machine, say, workers  # noqa: E402
 
 from logpipe import db  # noqa: E402
 from logpipe.aws import client  # noqa: E402
@@ -93,6 +93,7 @@ class Result:
     upload_s: float
     total_s: float
     ids: dict[str, SmallFile]
+    cpu: str  # CPU per file, by part (``cpu_per_file``)
 
     @property
     def upload_rate(self) -> float:
@@ -161,6 +162,52 @@ def wait_all_done(pipe: Pipeline, w: Any, count: int, t0: float) -> float:
         time.sleep(0.2)
 
 
+def _children_by_name() -> dict[int, str]:
+    """This process's descendants (pid: the name ``ps`` shows)."""
+    parent_of, names = {}, {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as fh:
+                    head, rest = fh.read().rsplit(")", 1)
+            except OSError:
+                continue
+            parent_of[int(entry)] = int(rest.split()[1])
+            names[int(entry)] = head.split("(", 1)[1]
+    mine, me = {}, os.getpid()
+    for pid in parent_of:
+        up = pid
+        while up > 1 and up != me:
+            up = parent_of.get(up, 1)
+        if up == me and pid != me:
+            mine[pid] = names[pid]
+    return mine
+
+
+def cpu_now(pipe: Pipeline, w: Any) -> dict[str, float]:
+    """CPU seconds used so far by each part of the pipeline: this process (the uploading
+    clients), the API's server processes, moto, the workers, and the Postgres backends
+    connected now to the benchmark's database."""
+    out = {"clients": time.process_time(), "API": 0.0, "moto": 0.0}
+    for pid, name in _children_by_name().items():
+        part = {"logpipe-http": "API", "logpipe-moto": "moto"}.get(name)
+        if part is not None:
+            try:
+                out[part] += cpu_seconds(pid)
+            except OSError:
+                pass
+    out["workers"] = w.cpu()
+    out["Postgres"] = backends_cpu(pipe.settings)
+    return out
+
+
+def cpu_per_file(before: dict[str, float], after: dict[str, float], files: int) -> str:
+    """Milliseconds of CPU per file, by part."""
+    spent = {k: (after[k] - before[k]) * 1000 / files for k in after}
+    parts = ", ".join(f"{k} {v:.1f}" for k, v in spent.items())
+    return f"{parts}; {sum(spent.values()):.1f} ms in all"
+
+
 BACKLOG = 20  # notifications waiting in the queue at most, on the ingest side (see above)
 
 
@@ -207,20 +254,22 @@ def feed(pipe: Pipeline, keys: list[str], stop: threading.Event) -> None:
         queue.send(now)
 
 
-def ingest_side(pipe: Pipeline, keys: list[str], worker_count: int, before: int) -> float:
+def ingest_side(pipe: Pipeline, keys: list[str], worker_count: int, before: int) -> tuple[float, str]:
     """Seconds from the workers' start to the last of the objects under ``keys`` done, their
-    notifications fed by ``feed``; ``before``: files done already."""
+    notifications fed by ``feed``, and the CPU per file; ``before``: files done already."""
     stop = threading.Event()
     t0 = time.monotonic()
     feeder = threading.Thread(target=feed, args=(pipe, keys, stop), daemon=True)
     feeder.start()
     try:
         with workers(pipe.env, worker_count) as w:
+            cpu0 = cpu_now(pipe, w)
             finished = wait_all_done(pipe, w, before + len(keys), t0)
+            cpu = cpu_per_file(cpu0, cpu_now(pipe, w), len(keys))
     finally:
         stop.set()
         feeder.join()
-    return finished - t0
+    return finished - t0, cpu
 
 
 def run(pipe: Pipeline, files: list[SmallFile], clients: int, worker_count: int, api_url: str | None = None) -> Result:
@@ -235,6 +284,7 @@ def run(pipe: Pipeline, files: list[SmallFile], clients: int, worker_count: int,
 
     with workers(pipe.env, worker_count) as w:
         w.wait_settled()
+        cpu0 = cpu_now(pipe, w)
         t0 = time.monotonic()
         with ThreadPoolExecutor(clients) as pool:
             for file_id, f in pool.map(one, files):
@@ -242,8 +292,9 @@ def run(pipe: Pipeline, files: list[SmallFile], clients: int, worker_count: int,
         uploaded = time.monotonic()
         say(f"  uploaded {len(files):,} files in {uploaded - t0:.1f} s; waiting for the workers")
         finished = wait_all_done(pipe, w, len(files), t0)
+        cpu = cpu_per_file(cpu0, cpu_now(pipe, w), len(files))
     check_exact(pipe, ids)
-    return Result(len(files), sum(f.lines for f in files), uploaded - t0, finished - t0, ids)
+    return Result(len(files), sum(f.lines for f in files), uploaded - t0, finished - t0, ids, cpu)
 
 
 def main() -> int:
@@ -266,7 +317,7 @@ def main() -> int:
         say(f"  ingest side: putting {len(straight):,} more objects in the bucket, no worker running")
         by_key = put_straight(pipe, straight, args.clients)
         load = os.getloadavg()
-        ingest_s = ingest_side(pipe, list(by_key), args.workers, len(files))
+        ingest_s, ingest_cpu = ingest_side(pipe, list(by_key), args.workers, len(files))
         ids = {file_id: by_key[key] for key, file_id in file_ids(pipe, list(by_key)).items()}
         check_exact(pipe, {**r.ids, **ids})
     finally:
@@ -276,12 +327,14 @@ def main() -> int:
     verdict = "meets" if r.rate >= TARGET_FILES_S else "BELOW"
     target = f"{verdict} the target of >= {TARGET_FILES_S:.0f} files/s"
     say(f"  end to end: {r.rate:,.1f} files/s, {r.lines / r.total_s:,.0f} lines/s ({target})")
+    say(f"  CPU per file, end to end (ms): {r.cpu}")
     lines = sum(f.lines for f in straight)
     say(
         f"  ingest side: {len(straight) / ingest_s:,.1f} files/s, {lines / ingest_s:,.0f} lines/s "
         f"(objects in the bucket before the workers started, {BACKLOG} notifications queued at most; "
         f"load {load[0]:.1f} then)"
     )
+    say(f"  CPU per file, ingest side (ms; the clients: the feeder): {ingest_cpu}")
     say("  counts: every file done with exactly its lines, each stored once")
     return 0
 
