@@ -632,7 +632,10 @@ def choose(lines: Sequence[str], *, tz: str = "UTC", reference: datetime | None 
         if mine is None:
             continue
         fits += 1
-        if known.format == TEXT_FORMAT:
+        if known.format == TEXT_FORMAT and (known.ts is None or known.message == line):
+            # Text with no time, or one found further on: the layout is the better reading.
+            # Text whose time opens the line is weighed as a format's reading is: a layout
+            # of that time and the message alone (a CI step's log) reads it no better.
             better += 1
             continue
         if known.ts is not None and (mine.ts is None or abs((mine.ts - known.ts).total_seconds()) >= 1):
