@@ -34,6 +34,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
+from functools import lru_cache
 
 from .formats import TEXT_FORMAT, Parser, strip_ansi
 from .layouts import SHAPES, TIME_END, TIME_FAMILIES, TIME_START, Column, Layout, LayoutReader, level_of
@@ -100,6 +101,7 @@ def _tokens(text: str, limit: int) -> tuple[list[Token], int]:
     return out, pos
 
 
+@lru_cache(maxsize=8192)  # a sample's columns repeat their tokens line after line
 def classify(token: str) -> str:
     """A token's class."""
     c = token[:1]
@@ -232,6 +234,7 @@ def _order(found: list[_Found], family: str, reference: datetime | None = None) 
     return "md", "no number over 12 decides it: month first"
 
 
+@lru_cache(maxsize=8192)
 def _masked(token: str) -> str:
     return _DIGITS.sub("0", token)
 
