@@ -17,7 +17,7 @@ from log_layouts import LAYOUTS, REFERENCE, Truth, generate
 
 from logpipe.parsing import Line
 from logpipe.parsing.formats import TEXT_FORMAT, Parser
-from logpipe.parsing.inference import choose, infer
+from logpipe.parsing.inference import _times, choose, infer
 from logpipe.parsing.layouts import LAYOUT_FORMAT, Column, Layout, LayoutReader
 from logpipe.parsing.multiline import Joiner
 from logpipe.parsing.timeparse import TimeParser
@@ -228,6 +228,28 @@ def test_apt_history_records_get_their_time() -> None:
     parser = Parser(layout=choice.layout)
     starts = [line for line in lines if line.startswith(("Start-Date:", "End-Date:"))]
     assert starts and all(parser.parse(line).ts is not None for line in starts)
+
+
+def test_the_quick_look_before_each_time_family_finds_the_same_times() -> None:
+    """``_times`` looks for a family only where the head holds what that family needs: on
+    every generated layout's lines, lines with times of each family, and lines with none,
+    it finds exactly what trying every family finds."""
+    rng = random.Random(5)
+    lines = [t.line for lay in LAYOUTS for t in generate(lay, 40)]
+    lines += [
+        "Mon Nov 30 10:00:00 2026 x", "30/Nov/2026:10:00:00 +0000 x", "I1130 10:00:00.123456 12 x.go:1] m",
+        "20261130T100000Z x", "261130 100000 x", "11-30 10:00:00.123 x", "30.11.26 10:00 x", "1764496800.5 x",
+        "November 30th 2026, 10:00 x", "[2026/11/30-10:00:00:123] x", "no time at all", "", "1234567 12:00",
+        "2026.11.30 10:00:00,123 +0100 x", "20261130 10:00:00 x", "20261130-10:00:00:123 x", "1764496800123456 x",
+        "11/30/2026 10:00:00 PM x", "Nov 30, 2026 10:00:00 PM x", "Mon, 30 Nov 2026 10:00:00 x", "W1130 10:00:00 x",
+    ]  # fmt: skip
+    # Lines made of the pieces times are made of, in any order.
+    pieces = ["2026", "26", "11", "30", "1", "10:00", "10:00:00", ":123", ".5", ",123", "-", "/", ".", " ", "  ",
+              "T", "Z", "+0100", "PM", "Nov", "NOV", "Mon,", "[", "]", "I", "1764496800", "123", "x", "th", ",",
+              "261130", "100000"]  # fmt: skip
+    lines += ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 14))) for _ in range(20_000)]
+    for line in lines:
+        assert _times(line) == _times(line, needs={}), line
 
 
 def test_lines_of_a_time_then_the_message_keep_the_known_reading() -> None:

@@ -37,7 +37,17 @@ from datetime import UTC, date, datetime
 from functools import lru_cache
 
 from .formats import TEXT_FORMAT, Parser, strip_ansi
-from .layouts import SHAPES, TIME_END, TIME_FAMILIES, TIME_START, Column, Layout, LayoutReader, level_of
+from .layouts import (
+    MONTH_NAMES,
+    SHAPES,
+    TIME_END,
+    TIME_FAMILIES,
+    TIME_START,
+    Column,
+    Layout,
+    LayoutReader,
+    level_of,
+)
 from .timeparse import TimeParser
 
 SAMPLE_LINES = 200
@@ -59,6 +69,22 @@ FAMILY_ORDER = (
 )  # fmt: skip
 assert set(FAMILY_ORDER) == set(TIME_FAMILIES)
 _FINDERS = {name: re.compile(TIME_START + "(?:" + TIME_FAMILIES[name] + ")" + TIME_END) for name in FAMILY_ORDER}
+# What a line's head must hold for each family's finder to have a chance, searched first:
+# a plain search is a few times cheaper than a finder's, and most heads hold one or two
+# families at most (``tests/test_layouts.py`` checks that the times found are the same).
+_MONTH = re.compile(MONTH_NAMES)
+_NEEDS = {
+    "ymd": re.compile(r"\d{4}[-/.]\d"),
+    "ymd_compact": re.compile(r"\d{8}"),
+    "yymmdd_compact": re.compile(r"\d{6}[ -]\d{6}"),
+    "numeric_year_last": re.compile(r"\d[-/.]\d{1,2}[-/.]\d\d"),
+    "numeric_no_year": re.compile(r"\d[-/.]\d{1,2}\s+\d{1,2}:\d\d"),
+    "month_day": _MONTH,
+    "day_month": _MONTH,
+    "letter_mmdd": re.compile(r"[DIWEF]\d{4}\s"),
+    "epoch": re.compile(r"\d{10}"),
+}
+assert set(_NEEDS) == set(FAMILY_ORDER)
 
 _TOKEN = re.compile(
     r"\[(?:[^\[\]]|\[[^\[\]]*\])*\]:?"  # bracket
@@ -170,12 +196,16 @@ class _Found:
     groups: dict[str, str | None]
 
 
-def _times(line: str) -> list[_Found]:
-    """Every time in the line's head at a token's edge, one per (family, place)."""
+def _times(line: str, needs: dict[str, re.Pattern[str]] = _NEEDS) -> list[_Found]:
+    """Every time in the line's head at a token's edge, one per (family, place).
+    ``needs``: what the head must hold for a family to be looked for (``_NEEDS``)."""
     head = line[:HEAD]
     out: list[_Found] = []
     seen: set[tuple[str, int]] = set()
     for family, finder in _FINDERS.items():
+        need = needs.get(family)
+        if need is not None and need.search(head) is None:
+            continue
         for m in finder.finditer(head):
             start, end = m.start(), m.end()
             opener = head[start - 1] if start and head[start - 1] in "[(<" else ""

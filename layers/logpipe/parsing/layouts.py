@@ -45,7 +45,7 @@ _SEVERITY = ("fatal", "fatal", "fatal", "error", "warn", "info", "info", "debug"
 MAX_PAST = timedelta(days=366 * 30)
 MAX_FUTURE = timedelta(days=366 * 2)
 
-_MONTH_NAMES = (
+MONTH_NAMES = (
     r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sept?(?:ember)?"
     r"|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?|JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC)"
 )
@@ -77,12 +77,12 @@ TIME_FAMILIES = {
     # 11-30 10:00:00.123 (no year): order decided per file
     "numeric_no_year": r"(?P<A>\d{1,2})(?P<ds>[-/.])(?P<B>\d{1,2})\s+" + _CLOCK,
     # Nov 30 10:00:00, Mon Nov 30 10:00:00 2026, Nov 30, 2026 10:00:00 PM, November 30th 2026, 10:00
-    "month_day": _WEEKDAY + r"(?P<mon>" + _MONTH_NAMES + r")\.?[ /-]+(?P<D>\d{1,2})(?:st|nd|rd|th)?,?"
+    "month_day": _WEEKDAY + r"(?P<mon>" + MONTH_NAMES + r")\.?[ /-]+(?P<D>\d{1,2})(?:st|nd|rd|th)?,?"
     r"(?:[ /-]+(?P<Y>\d{4}))?,?" + _DATE_TIME + _CLOCK + r"(?:\s+(?P<Yafter>\d{4})(?!\d))?",
     # 30 Nov 2026 10:00:00, 30-Nov-2026 10:00:00.123, 30/Nov/2026:10:00:00 +0000, Mon, 30 Nov 2026 10:00:00
     "day_month": _WEEKDAY
     + r"(?P<D>\d{1,2})[ /-](?P<mon>"
-    + _MONTH_NAMES
+    + MONTH_NAMES
     + r")\.?[ /-](?P<Yl>\d{4}|\d{2})"
     + _DATE_TIME
     + _CLOCK,
