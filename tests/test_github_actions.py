@@ -323,6 +323,44 @@ def test_poll_follows_the_pages_of_runs_until_the_runs_were_seen(gh_settings: Se
     assert Counter(e[5]["run_id"] for e in actions_events(gh_settings)) == {r: 1 for r in range(RUN, RUN + 8)}
 
 
+def test_a_long_run_that_completes_behind_newer_runs_already_seen_is_still_polled(
+    gh_settings: Settings, github: FakeGitHub
+) -> None:
+    """Runs are listed in the order they were created: a run that ran for hours completes
+    behind the newer runs that finished meanwhile, on pages an earlier poll saw whole. A
+    scheduled poll walks the runs created within its lookback (24 h), seen or not, and
+    stops at a page of runs seen and older than that."""
+    from datetime import UTC, datetime, timedelta
+
+    from logpipe.github.poll import poll
+
+    now = datetime.now(UTC)
+
+    def ago(hours: float) -> str:
+        return (now - timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    github.page_size = 2
+    newer = _runs_with_logs(github, [RUN + 10, RUN + 9, RUN + 8, RUN + 7], [ago(h) for h in (0.2, 0.4, 0.6, 0.8)])
+    old = _runs_with_logs(github, [RUN + 2, RUN + 1, RUN], [ago(h) for h in (30, 31, 32)])
+    github.runs[REPO] = newer + old  # the long run, created 3 hours ago, is still running
+    ctx = Context(gh_settings)
+    try:
+        assert poll(ctx, REPO).queued == 7
+        pump(gh_settings, ctx=ctx)
+        asked = len(_pages_asked(github))
+        [long_run] = _runs_with_logs(github, [RUN + 5], [ago(3)])
+        github.runs[REPO] = [*newer, long_run, *old]  # pages: 2 newer, 2 newer, the long run and an old one, ...
+        found = poll(ctx, REPO)
+        assert (found.not_modified, found.queued) == (False, 1)
+        # Pages 1 and 2 were all seen but recent; page 3 held the long run; page 4 was all
+        # seen and older than the lookback, so page 5 was not asked for.
+        assert _pages_asked(github)[asked:] == ["page=1", "page=2", "page=3", "page=4"]
+        pump(gh_settings, ctx=ctx)
+    finally:
+        ctx.close()
+    assert Counter(e[5]["run_id"] for e in actions_events(gh_settings))[RUN + 5] == 1
+
+
 def test_a_poll_that_breaks_off_at_a_page_queues_nothing_and_the_next_walks_every_page(
     gh_settings: Settings, github: FakeGitHub
 ) -> None:

@@ -145,6 +145,9 @@ class Settings:
     github_token: str = ""
     github_max_body_bytes: int = 25 * MiB  # GitHub caps a delivery's payload at 25 MB
     github_poll_repos: tuple[str, ...] = ()  # OWNER/NAME of each repository github-poll lists
+    # A scheduled poll walks the runs created this many hours back, seen or not: a long run
+    # completes behind the newer runs that finished while it ran (``github.poll``).
+    github_poll_lookback_h: int = 24
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -197,6 +200,7 @@ class Settings:
             github_token=env_str(e, "GITHUB_TOKEN"),
             github_max_body_bytes=env_int(e, "LOGPIPE_GITHUB_MAX_BODY_BYTES", cls.github_max_body_bytes, 1024),
             github_poll_repos=tuple(r.strip() for r in env_str(e, "LOGPIPE_GITHUB_POLL_REPOS").split(",") if r.strip()),
+            github_poll_lookback_h=env_int(e, "LOGPIPE_GITHUB_POLL_LOOKBACK_H", cls.github_poll_lookback_h, 0),
         )
         known = {f.name for f in fields(cls)}
         unknown = set(overrides) - known

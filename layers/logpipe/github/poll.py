@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ..db import github as github_db
@@ -51,8 +51,11 @@ def poll(ctx: Context, repository: str, since: datetime | None = None, api: GitH
 
     The list is newest first, a page at a time: the poll follows GitHub's ``next`` links
     until the runs are older than ``since`` or, on a scheduled poll, until a page whose
-    runs were all asked for already (what lies beyond was listed by an earlier poll). The
-    first page alone is asked for with the ETag: a 304 there means the list has not changed.
+    runs were all asked for already and were created before the lookback
+    (``github_poll_lookback_h``): the list is in the order the runs were created, so a long
+    run that completes after newer ones lies behind them, on pages an earlier poll saw
+    whole. The first page alone is asked for with the ETag: a 304 there means the list has
+    not changed.
     The runs are queued once every page was read, so that a poll that breaks off half-way
     queues nothing and the next one walks the same pages again rather than stopping at the
     runs the broken one queued."""
@@ -64,6 +67,7 @@ def poll(ctx: Context, repository: str, since: datetime | None = None, api: GitH
         query += f"&created=%3E%3D{since.strftime('%Y-%m-%dT%H:%M:%SZ')}"
     # An ETag is of one URL: a --since poll neither uses nor keeps the scheduled poll's.
     etag = github_db.poll_etag(ctx.conn, repository) if since is None else None
+    horizon = datetime.now(UTC) - timedelta(hours=ctx.settings.github_poll_lookback_h)
     path = f"/repos/{repository}/actions/runs{query}"
     first: Answer | None = None
     listed: dict[tuple[int, int], LogsTask] = {}  # a run that a shifting list shows twice counts once
@@ -92,7 +96,9 @@ def poll(ctx: Context, repository: str, since: datetime | None = None, api: GitH
         listed.update(tasks)
         new += fresh
         link = next_link(answer.headers)
-        if older or (since is None and tasks and not fresh) or link is None:
+        # A run without its creation time counts as created long ago.
+        recent = bool(runs) and min(_created(r, datetime.min.replace(tzinfo=UTC)) for r in runs) >= horizon
+        if older or (since is None and tasks and not fresh and not recent) or link is None:
             break
         if page == MAX_PAGES:
             log.warning("polled %s: stopped after %d pages of runs, as far as GitHub lists", repository, page)
