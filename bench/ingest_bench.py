@@ -87,6 +87,17 @@ def say(text: str) -> None:
 # -- the machine -------------------------------------------------------------------------------
 
 
+def reference_loop_s() -> float:
+    """Seconds of CPU a fixed loop of additions takes in this interpreter: the same code
+    has run a third faster or slower on this machine from one hour to the next (a shared
+    host), so each benchmark prints it beside its figures to make runs comparable."""
+    start = time.process_time()
+    total = 0
+    for n in range(5_000_000):
+        total += n
+    return time.process_time() - start
+
+
 def machine() -> dict[str, str]:
     mem_kb = 0
     with open("/proc/meminfo", encoding="ascii") as fh:
@@ -109,6 +120,7 @@ def machine() -> dict[str, str]:
         "ram": f"{mem_kb / 1024 / 1024:.1f} GiB",
         "load": load,
         "python": platform.python_version(),
+        "reference loop": f"{reference_loop_s():.2f} s",
     }
 
 
@@ -701,6 +713,7 @@ def main(argv: list[str] | None = None) -> int:
     start = generation_start()
     say(f"logpipe ingest benchmark: {lines:,} lines, {args.workers} workers, gzip {gzip_mb:g} MiB")
     say(f"machine: nproc {host['nproc']}, {host['ram']} RAM; load {host['load']}")
+    say(f"reference loop: {host['reference loop']} (the machine's speed at the time)")
 
     say("[1/5] plain file")
     plain = access_file(args.out, lines) if args.access_log else plain_file(args.out, lines, args.seed, start)

@@ -142,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     m = machine()
     say(f"memory_bench on {m['nproc']} cores ({m['cpu']}), {m['ram']} RAM, load {m['load']}")
+    say(f"reference loop: {m['reference loop']} (the machine's speed at the time)")
     inputs = [
         ("wide JSON lines, gzip", made(args.out, f"wide-{wide_n}.jsonl.gz", wide_json, wide_n), False),
         ("1 MiB lines, gzip", made(args.out, f"long-{long_n}.log.gz", long_lines, long_n), False),
