@@ -151,15 +151,11 @@ class Result:
         return self.files / self.total_s
 
 
-def done_count(pipe: Pipeline) -> tuple[int, int]:
+def done_count(conn: Any) -> tuple[int, int]:
     """Files done, and files failed."""
-    conn = db.connect(pipe.settings)
-    try:
-        rows = conn.run(
-            "SELECT count(*) FILTER (WHERE status = 'done'), count(*) FILTER (WHERE status = 'failed') FROM files"
-        )
-    finally:
-        conn.close()
+    rows = conn.run(
+        "SELECT count(*) FILTER (WHERE status = 'done'), count(*) FILTER (WHERE status = 'failed') FROM files"
+    )
     return int(rows[0][0]), int(rows[0][1])
 
 
@@ -193,20 +189,26 @@ def check_exact(pipe: Pipeline, ids: dict[str, SmallFile]) -> None:
 
 
 def wait_all_done(pipe: Pipeline, w: Any, count: int, t0: float) -> float:
-    """Wait until ``count`` files are done or failed; returns when, by the monotonic clock."""
+    """Wait until ``count`` files are done or failed; returns when, by the monotonic clock.
+    One connection, asked a few times a second: a connection a look (a Postgres backend
+    started each time) took a few per cent of the cores the pipeline is measured on."""
     deadline = t0 + DONE_TIMEOUT_S
     last = -1
-    while True:
-        done, failed = done_count(pipe)
-        if done + failed >= count:
-            return time.monotonic()
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"only {done} of {count} files done after {DONE_TIMEOUT_S} s")
-        if done // 1000 != last // 1000:
-            say(f"    {done:,} done")
-        last = done
-        w.check_alive()
-        time.sleep(0.2)
+    conn = db.connect(pipe.settings)
+    try:
+        while True:
+            done, failed = done_count(conn)
+            if done + failed >= count:
+                return time.monotonic()
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"only {done} of {count} files done after {DONE_TIMEOUT_S} s")
+            if done // 1000 != last // 1000:
+                say(f"    {done:,} done")
+            last = done
+            w.check_alive()
+            time.sleep(0.25)
+    finally:
+        conn.close()
 
 
 def _children_by_name() -> dict[int, str]:
