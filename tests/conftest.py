@@ -201,7 +201,7 @@ def rabbit_settings(make_settings: Callable[..., Settings], rabbit_vhost: str) -
     q = work_queue(s)
     try:
         ch = q._channel()  # type: ignore[attr-defined]
-        for name in (q.name, f"{q.name}.retry", f"{q.name}.dlq"):
+        for name in q.queue_names:
             ch.queue_delete(name)
     finally:
         q.close()

@@ -21,7 +21,8 @@ from logpipe.config import Settings
 from logpipe.ingest import Context, chunk_message, handle_deliveries, s3_event
 from logpipe.ingest.lambda_events import handle_event
 from logpipe.queue import DeadLetter, Delivery, WorkQueue, ingest_queue, work_queue
-from logpipe.queue.rabbitmq import ATTEMPT
+from logpipe.queue.base import Outcome
+from logpipe.queue.rabbitmq import ATTEMPT, retry_step_s
 
 from conftest import MIXED, Api, pump, query, settings_env
 from tcp_proxy import TcpProxy
@@ -395,6 +396,33 @@ def test_lambda_sqs_event_reports_only_retryable_failures(make_api: Callable[...
     assert (api.file(second)["status"], api.file(second)["events"]) == ("done", 4)
 
 
+def test_a_short_rabbitmq_retry_is_not_held_back_by_a_long_one_before_it(rabbit_settings: Settings) -> None:
+    """RabbitMQ expires a message only at the head of its queue: a retry that waits an hour
+    (a service's retry-after) must not hold back one of a second sent after it. Each waits
+    in its own step's queue, with its own delay, and the short one comes back on time."""
+    q = work_queue(rabbit_settings)
+    try:
+        q.send(["long", "short"])
+        deadline = time.monotonic() + 30
+        got: list[Delivery] = []
+        while len(got) < 2:
+            assert time.monotonic() < deadline, "the two messages did not come"
+            got += q.receive(2 - len(got), wait_s=1)
+        by_body = {d.body: d for d in got}
+        q.settle(by_body["long"], Outcome(by_body["long"].id, "retry", "throttled", 3600, 1))
+        q.settle(by_body["short"], Outcome(by_body["short"].id, "retry", "failed", 1, 2))
+        back: list[Delivery] = []
+        deadline = time.monotonic() + 20
+        while not back:
+            assert time.monotonic() < deadline, "the one-second retry did not come back behind the hour's"
+            back = q.receive(2, wait_s=1)
+        assert [(d.body, d.attempt) for d in back] == [("short", 2)]
+        depth = {name: n for name, role, n in q.depth() if role == "retry"}
+        assert depth[f"{q.name}.retry.3600s"] == 1 and sum(depth.values()) == 1
+    finally:
+        q.close()
+
+
 def rmq_message(body: str, headers: dict[str, Any], redelivered: bool = False) -> dict[str, Any]:
     return {
         "basicProperties": {"contentType": "application/json", "headers": headers, "deliveryMode": 2},
@@ -428,7 +456,8 @@ def test_lambda_rabbitmq_event_republishes_retries_and_dead_letters(rabbit_api: 
             finally:
                 down.close()
         # Postgres was away: every chunk waits in the retry queue, the malformed one is dead.
-        assert rabbit_depth(settings, f"{settings.rabbitmq_queue}.retry") == chunks
+        step = f"{settings.rabbitmq_queue}.retry.{retry_step_s(settings.outage_retry_s)}s"
+        assert rabbit_depth(settings, step) == chunks
         [dead] = q.list_dead()
         assert (dead.body, dead.attempts) == ("not json", 3)
         assert "message is not JSON" in dead.error
@@ -480,7 +509,7 @@ def test_rabbitmq_outage_retry_waits_the_outage_delay_and_keeps_its_try(rabbit_a
         try:
             ch = conn.channel()
             waiting = []
-            while (got := ch.basic_get(f"{q.name}.retry", auto_ack=True))[0] is not None:
+            while (got := ch.basic_get(f"{q.name}.retry.600s", auto_ack=True))[0] is not None:
                 waiting.append(got[1])
         finally:
             conn.close()

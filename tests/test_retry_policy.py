@@ -40,3 +40,11 @@ def test_backoff_grows_then_stays_at_its_longest() -> None:
 
 def test_a_failure_without_a_reason_is_dead_lettered_saying_so() -> None:
     assert decide(Result("rejected"), 1).error == "unknown error"
+
+
+def test_a_rabbitmq_retry_waits_in_the_first_step_at_least_its_delay() -> None:
+    from logpipe.queue.rabbitmq import retry_step_s
+
+    assert [retry_step_s(d) for d in (0, 1, 2, 3, 10, 11, 600, 601, 86400, 10**6)] == [
+        1, 1, 2, 5, 10, 30, 600, 1800, 86400, 86400,
+    ]  # fmt: skip

@@ -1,9 +1,14 @@
 """RabbitMQ (through pika) as a work queue with a dead-letter queue.
 
-Three durable classic queues: ``<name>`` (work; its dead-letter exchange points at the DLQ
-so a rejected message is never dropped), ``<name>.retry`` (messages wait here for their
-per-message TTL, then dead-letter back into the work queue: delayed retries without a
-plugin) and ``<name>.dlq``. Attempts travel in the ``x-logpipe-attempt`` header. Publishes
+Durable classic queues: ``<name>`` (work; its dead-letter exchange points at the DLQ so
+a rejected message is never dropped), ``<name>.retry.<N>s`` (retries wait here, then
+dead-letter back into the work queue: delayed retries without a plugin) and
+``<name>.dlq``. A retry goes to the queue of the first step of ``RETRY_STEPS_S`` that is
+at least its delay, with its delay as its own TTL as well: RabbitMQ expires a message only
+at the head of its queue, so in one queue for every delay, a long wait at the head (a
+service's retry-after of an hour) held back every shorter retry behind it. Within a step
+a retry waits at most the step. ``<name>.retry``, the one queue of earlier versions, is
+still declared, so that what waits there comes back. Attempts travel in the ``x-logpipe-attempt`` header. Publishes
 use publisher confirms, and a message is published before the one it replaces is acked,
 so a crash in between duplicates a message (harmless: handlers are idempotent) and never
 loses one. A connection belongs to one thread.
@@ -24,13 +29,22 @@ from .base import DeadLetter, Delivery, Outcome
 
 ATTEMPT = "x-logpipe-attempt"
 AMQP_ERRORS = (pika.exceptions.AMQPError, OSError)
+# The retry queues' delays (see above), from the backoffs' seconds to a day.
+RETRY_STEPS_S = (1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 21600, 86400)
+
+
+def retry_step_s(delay_s: int) -> int:
+    """The step whose queue a retry of ``delay_s`` waits in (the last for a longer one,
+    which comes back after a day)."""
+    return next((step for step in RETRY_STEPS_S if step >= delay_s), RETRY_STEPS_S[-1])
 
 
 class RabbitQueue:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.name = settings.rabbitmq_queue
-        self.retry_name = f"{self.name}.retry"
+        self.retry_name = f"{self.name}.retry"  # earlier versions' one retry queue, drained
+        self.retry_names = {step: f"{self.name}.retry.{step}s" for step in RETRY_STEPS_S}
         self.dlq_name = f"{self.name}.dlq"
         self._conn: pika.BlockingConnection | None = None
         self._ch: Any = None
@@ -54,11 +68,10 @@ class RabbitQueue:
                 durable=True,
                 arguments={"x-dead-letter-exchange": "", "x-dead-letter-routing-key": self.dlq_name},
             )
-            ch.queue_declare(
-                self.retry_name,
-                durable=True,
-                arguments={"x-dead-letter-exchange": "", "x-dead-letter-routing-key": self.name},
-            )
+            back = {"x-dead-letter-exchange": "", "x-dead-letter-routing-key": self.name}
+            ch.queue_declare(self.retry_name, durable=True, arguments=back)
+            for step, name in self.retry_names.items():
+                ch.queue_declare(name, durable=True, arguments={**back, "x-message-ttl": step * 1000})
         except AMQP_ERRORS as exc:
             self.close()
             raise ServiceUnavailableError(
@@ -171,10 +184,11 @@ class RabbitQueue:
     def settle(self, delivery: Delivery, outcome: Outcome, *, acknowledge: bool = True) -> bool:
         def run(ch: Any) -> None:
             if outcome.action == "retry":
-                # It waits out its delay in the retry queue (a per-message TTL), which then
-                # dead-letters it back into the work queue.
+                # It waits out its delay in its step's retry queue, which then dead-letters
+                # it back into the work queue.
                 headers = {ATTEMPT: outcome.next_attempt}
-                self._publish(ch, self.retry_name, delivery.body, headers, outcome.delay_s * 1000)
+                queue = self.retry_names[retry_step_s(outcome.delay_s)]
+                self._publish(ch, queue, delivery.body, headers, outcome.delay_s * 1000)
             elif outcome.action == "dead_letter":
                 self._publish_dead(ch, delivery.body, outcome.error or "", delivery.attempt)
             if acknowledge:
@@ -183,12 +197,18 @@ class RabbitQueue:
         self._do(run)
         return False
 
+    @property
+    def queue_names(self) -> list[str]:
+        """Every queue this work queue declares."""
+        return [self.name, self.retry_name, *self.retry_names.values(), self.dlq_name]
+
     def ping(self) -> None:
         self._channel()
 
     def depth(self) -> list[tuple[str, str, int]]:
-        """Messages ready in the work queue, its retry queue and its dead-letter queue."""
-        roles = ((self.name, "work"), (self.retry_name, "retry"), (self.dlq_name, "dead_letter"))
+        """Messages ready in the work queue, each of its retry queues and its dead-letter queue."""
+        retries = [self.retry_name, *self.retry_names.values()]
+        roles = ((self.name, "work"), *((q, "retry") for q in retries), (self.dlq_name, "dead_letter"))
 
         def run(ch: Any) -> list[tuple[str, str, int]]:
             return [(q, role, int(ch.queue_declare(q, passive=True).method.message_count)) for q, role in roles]
@@ -197,7 +217,7 @@ class RabbitQueue:
 
     def purge(self) -> None:
         def run(ch: Any) -> None:
-            for q in (self.name, self.retry_name, self.dlq_name):
+            for q in self.queue_names:
                 ch.queue_purge(q)
 
         self._do(run)
