@@ -8,10 +8,12 @@ at least its delay, with its delay as its own TTL as well: RabbitMQ expires a me
 at the head of its queue, so in one queue for every delay, a long wait at the head (a
 service's retry-after of an hour) held back every shorter retry behind it. Within a step
 a retry waits at most the step. ``<name>.retry``, the one queue of earlier versions, is
-still declared, so that what waits there comes back. Attempts travel in the ``x-logpipe-attempt`` header. Publishes
-use publisher confirms, and a message is published before the one it replaces is acked,
-so a crash in between duplicates a message (harmless: handlers are idempotent) and never
-loses one. A connection belongs to one thread.
+still declared, so that what waits there comes back.
+
+Attempts travel in the ``x-logpipe-attempt`` header. Publishes use publisher confirms, and
+a message is published before the one it replaces is acked, so a crash in between
+duplicates a message (harmless: handlers are idempotent) and never loses one. A
+connection belongs to one thread.
 """
 
 from __future__ import annotations
