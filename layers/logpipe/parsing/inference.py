@@ -36,7 +36,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from functools import lru_cache
 
-from .formats import TEXT_FORMAT, Parser, strip_ansi
+from .formats import TEXT_FORMAT, Parsed, Parser, strip_ansi
 from .layouts import (
     MONTH_NAMES,
     SHAPES,
@@ -174,6 +174,14 @@ class Inference:
     sample: int = 0
     fitted: int = 0
     reasons: list[str] = field(default_factory=list)
+    # The layout's reading of each of the sample's lines (None where a line does not fit),
+    # which ``choose`` weighs against the known formats' without reading them again.
+    reads: list[Parsed | None] = field(default_factory=list, repr=False)
+
+    def fit(self, layout: Layout, sample: list[str], reader: LayoutReader) -> None:
+        """Read the sample with ``layout``: how many of its lines fit, and how each reads."""
+        self.reads = [reader.read(line) for line in sample]
+        self.fitted = sum(1 for r in self.reads if r is not None)
 
 
 def _eligible(lines: Sequence[str]) -> list[str]:
@@ -489,8 +497,7 @@ def _tab_layout(sample: list[str], tz: str, reference: datetime | None, result: 
         columns.extend(replace(c, name=f"{c.name}_2" if c.name in taken else c.name) for c in tail.layout.columns)
         result.reasons.append(f"after the last tab: {tail.layout.describe()}")
     layout = Layout(tuple(columns), order)
-    reader = LayoutReader(layout, TimeParser(tz, reference))
-    result.fitted = sum(1 for line in sample if reader.read(line) is not None)
+    result.fit(layout, sample, LayoutReader(layout, TimeParser(tz, reference)))
     result.layout = layout
     result.reasons.append(f"columns separated by tabs: {k} before the message")
     result.reasons.append(f"layout: {layout.describe()}, fits {result.fitted} of {len(sample)} lines")
@@ -629,8 +636,7 @@ def infer(
         result.reasons.append("no time and no level column: no layout")
         return result
     layout = Layout(tuple(columns), order)
-    reader = LayoutReader(layout, TimeParser(tz, reference))
-    result.fitted = sum(1 for line in sample if reader.read(line) is not None)
+    result.fit(layout, sample, LayoutReader(layout, TimeParser(tz, reference)))
     if result.fitted == 0:
         result.reasons.append(f"the layout {layout.describe()} fits no line of the sample")
         return result
@@ -655,13 +661,11 @@ def choose(lines: Sequence[str], *, tz: str = "UTC", reference: datetime | None 
     layout = inference.layout
     if layout is None:
         return Choice(None, "no layout found", inference)
-    sample = _eligible(lines)
+    sample = _eligible(lines)  # the lines ``inference.reads`` read
     parser = Parser(tz=tz, reference=reference)
-    reader = LayoutReader(layout, TimeParser(tz, reference))
     better = worse = fits = 0
-    for line in sample:
-        known = parser.parse(line)
-        mine = reader.read(line)
+    for line, mine in zip(sample, inference.reads, strict=True):
+        known = parser.parse(line)  # every line: the parser tries first the format it read last
         if mine is None:
             continue
         fits += 1
