@@ -31,6 +31,7 @@ from logpipe.ingest.sweep import requeue_stalled
 from logpipe.parsing.formats import Parser
 from logpipe.queue import Delivery, ingest_queue, work_queue
 from logpipe.queue.rabbitmq import ATTEMPT
+from logpipe.storage import Bucket
 from logpipe_local.consumer import sqs_event
 
 from conftest import Api, dead_letters, pump, query, settings_env
@@ -165,6 +166,68 @@ def test_the_same_batch_delivered_twice_and_at_once_stores_each_line_once(api: A
     for file_id, lines in files:
         assert_exact(settings, file_id, lines)
     assert dead_letters(settings) == []
+
+
+def test_a_batch_of_uploads_objects_put_without_a_presign_and_a_gone_one(api: Api) -> None:
+    """The objects are read while the first ones are parsed (``plan.plan_small``): those put
+    in the bucket without a presign are recorded after every read, and still committed with
+    the batch; a key whose object is gone goes the usual way, alone."""
+    settings = api.settings
+    files = upload_batch(api)[:4]
+    s3 = Bucket(settings).s3
+    straight = {f"drop/step-{n}.log": 5 + n for n in range(4)}
+    for key, lines in straight.items():
+        s3.put_object(Bucket=settings.bucket, Key=key, Body=lines_of(100, lines))
+    keys = [key_of(settings, file_id) for file_id, _ in files] + list(straight) + ["drop/gone.log"]
+    keys.insert(2, keys.pop())  # the gone one among the others
+    deliveries = [Delivery(str(n), s3_event(settings.bucket, key), 1) for n, key in enumerate(keys)]
+    ctx = Context(settings)
+    try:
+        ctx.miner  # noqa: B018 - its start is not the batch's cost
+        counted = Counted(ctx.conn)
+        ctx._conn = counted  # type: ignore[assignment]
+        outcomes = handle_deliveries(ctx, deliveries, time.monotonic() + 600)
+    finally:
+        ctx.close()
+    assert [o.action for o in outcomes] == ["ack" if k != "drop/gone.log" else "dead_letter" for k in keys]
+    assert counted.commits <= 2  # the eight together (each alone took four or five)
+    for file_id, lines in files:
+        assert_exact(settings, file_id, lines)
+    for key, lines in straight.items():
+        (file_id,) = query(settings, "SELECT CAST(id AS text) FROM files WHERE object_key = :k", k=key)[0]
+        assert_exact(settings, file_id, lines)
+
+
+def test_a_read_that_fails_after_files_were_parsed_sends_the_batch_the_usual_way(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The last object's read raises what no read should (in this process), after the files
+    before it were parsed: nothing of the batch is committed together, every message goes
+    the usual way, and only the failing one is retried; then it is done, once."""
+    settings = api.settings
+    files = upload_batch(api)
+    keys = [key_of(settings, file_id) for file_id, _ in files]
+    read_start = Bucket.read_start
+
+    def failing(self: Bucket, key: str, n: int) -> Any:
+        if key == keys[-1]:
+            raise RuntimeError("injected: the read broke")
+        return read_start(self, key, n)
+
+    monkeypatch.setattr(Bucket, "read_start", failing)
+    deliveries = [Delivery(str(n), s3_event(settings.bucket, key), 1) for n, key in enumerate(keys)]
+    ctx = Context(settings)
+    try:
+        outcomes = handle_deliveries(ctx, deliveries, time.monotonic() + 600)
+        assert [o.action for o in outcomes] == ["ack"] * (FILES - 1) + ["retry"]
+        monkeypatch.setattr(Bucket, "read_start", read_start)
+        again = handle_deliveries(ctx, [Delivery("again", deliveries[-1].body, 2)], time.monotonic() + 600)
+    finally:
+        ctx.close()
+    assert [o.action for o in again] == ["ack"]
+    for file_id, lines in files:
+        assert_exact(settings, file_id, lines)
+    assert int(query(settings, "SELECT count(*) FROM events")[0][0]) == sum(lines for _, lines in files)
 
 
 # -- one bad file among good ones -------------------------------------------------------------

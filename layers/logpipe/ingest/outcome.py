@@ -28,7 +28,7 @@ from .chunk import parse_whole, process_chunk
 from .commit import ChunkTakenError, WholeFile, commit_whole
 from .context import Context
 from .messages import ChunkTask, ObjectsCreated, decode
-from .plan import plan_object, plan_small
+from .plan import WholeObject, plan_object, plan_small
 
 log = logging.getLogger("logpipe.ingest")
 
@@ -148,10 +148,12 @@ def _together(ctx: Context, deliveries: list[Delivery]) -> set[int]:
     keys = list(dict.fromkeys(k for ks in keys_of.values() for k in ks))
     if len(keys) < 2:  # one file: the usual path costs the same
         return set()
+    settled: set[str] = set()
+    planned: list[WholeObject] = []
     try:
-        plan = plan_small(ctx, keys)
         whole = []
-        for obj in plan.whole:
+        for obj in plan_small(ctx, keys, settled):  # each parsed while the next are read
+            planned.append(obj)
             try:
                 batches = parse_whole(ctx, obj.chunk, obj.content)
             except Exception as exc:  # noqa: BLE001 - its message takes the usual path, and its error there
@@ -162,9 +164,10 @@ def _together(ctx: Context, deliveries: list[Delivery]) -> set[int]:
         committed = commit_whole(ctx, whole)
     except Exception as exc:  # noqa: BLE001 - every message takes the usual path, which classifies its error
         log.warning("the small files of a batch go the usual way: %s: %s", type(exc).__name__, exc)
+        ctx.miner.report_again()  # the aliases of files parsed before the failure were not written
         ctx.rollback()
         return set()
-    done = plan.settled | {obj.key for obj in plan.whole if obj.chunk.file_id in committed}
+    done = settled | {obj.key for obj in planned if obj.chunk.file_id in committed}
     return {n for n, ks in keys_of.items() if all(k in done for k in ks)}
 
 

@@ -9,9 +9,9 @@ by the worker that planned it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from io import BytesIO
 from typing import Any
 
@@ -148,14 +148,6 @@ READ_AT_ONCE = 8
 
 
 @dataclass
-class SmallPlan:
-    """What ``plan_small`` made of a batch's objects."""
-
-    whole: list[WholeObject] = field(default_factory=list)  # to parse whole and commit together
-    settled: set[str] = field(default_factory=set)  # keys with nothing left to do: done at this ETag
-
-
-@dataclass
 class WholeObject:
     key: str
     chunk: chunks_db.Chunk  # its only chunk, as ``chunks.load`` would give it once planned
@@ -163,10 +155,16 @@ class WholeObject:
     inferred: bool  # ``chunk.layout`` was inferred here, to be recorded with the events
 
 
-def plan_small(ctx: Context, keys: list[str]) -> SmallPlan:
+def plan_small(ctx: Context, keys: list[str], settled: set[str]) -> Iterator[WholeObject]:
     """Plan the small plain objects among ``keys`` as one chunk each, to be parsed whole and
     committed together (``commit.commit_whole``), which records the plan with the events.
-    Writes nothing but the rows of objects that came without a presign.
+    Writes nothing but the rows of objects that came without a presign. Adds to
+    ``settled`` the keys with nothing left to do (done at the ETag read).
+
+    Each object is yielded as soon as it is read and its layout chosen, in the order of
+    ``keys``, while the next ones are still being read: the caller parses one while the
+    bucket answers for the others (a worker spent about a third of its time waiting on
+    those reads when it made all of them first).
 
     The keys left out of the plan go the usual way (``plan_object``), which says what is
     wrong with each: an object that is gone, gzip, binary, larger than declared or than
@@ -174,41 +172,54 @@ def plan_small(ctx: Context, keys: list[str]) -> SmallPlan:
     """
     bucket = ctx.bucket  # made here, before the threads share it (its client is thread-safe)
     with ThreadPoolExecutor(min(READ_AT_ONCE, len(keys)), thread_name_prefix="logpipe-read") as pool:
-        reads = dict(zip(keys, pool.map(lambda k: _read_start(bucket, k), keys), strict=True))
-    found = {k: r for k, r in reads.items() if r is not None}
-    files = files_db.by_keys(ctx.conn, list(found)) if found else {}
-    unknown = {k: found[k][0].size for k in found if k not in files}
+        reads = [pool.submit(_read_start, bucket, k) for k in keys]
+        files = files_db.by_keys(ctx.conn, keys)  # while the objects are read
+        unknown: dict[str, tuple[ObjectInfo, bytes]] = {}
+        for key, read in zip(keys, reads, strict=True):
+            found = read.result()
+            if found is None:
+                continue
+            if key not in files:
+                unknown[key] = found  # recorded together once every object is read
+                continue
+            obj = _whole_object(ctx, key, files[key], *found, settled)
+            if obj is not None:
+                yield obj
     if unknown:
-        files_db.create_externals(ctx.conn, unknown)
-        files.update(files_db.by_keys(ctx.conn, list(unknown)))
-    plan = SmallPlan()
-    small = min(READ_WHOLE_BYTES, ctx.settings.chunk_bytes)
-    for key, (info, content) in found.items():
-        f = files.get(key)
-        if f is None:
-            continue
-        if f["etag"] == info.etag and f["status"] in ("done", "failed") and not files_db.awaits_replay(f):
-            plan.settled.add(key)
-            continue
-        if (
-            f["chunks_total"] is not None
-            or f["status"] in ("done", "failed")
-            or (f["etag"] is not None and f["etag"] != info.etag)
-            or _refusal(f, info) is not None
-            or not 0 < info.size <= small
-            or len(content) != info.size
-            or compression_of(content[:SNIFF_BYTES]) is not None
-            or looks_binary(content[:SNIFF_BYTES])
-        ):
-            continue
-        inferred = f["source_format"] is None and f["layout_source"] != "forced"
-        layout = _inferred_layout(ctx, key, info, None, f["source_tz"] or "UTC", content) if inferred else f["layout"]
-        chunk = chunks_db.Chunk(
-            str(f["id"]), key, None, 0, info.size, 1, 0, 1, False, f["status"], f["source_format"], f["source_tz"],
-            info.etag, layout,
-        )  # fmt: skip
-        plan.whole.append(WholeObject(key, chunk, content, inferred))
-    return plan
+        files_db.create_externals(ctx.conn, {k: info.size for k, (info, _) in unknown.items()})
+        files = files_db.by_keys(ctx.conn, list(unknown))
+        for key, found in unknown.items():
+            if key in files:
+                obj = _whole_object(ctx, key, files[key], *found, settled)
+                if obj is not None:
+                    yield obj
+
+
+def _whole_object(
+    ctx: Context, key: str, f: dict[str, Any], info: ObjectInfo, content: bytes, settled: set[str]
+) -> WholeObject | None:
+    """The object as one chunk to parse whole, if it is a small plain one not planned yet."""
+    if f["etag"] == info.etag and f["status"] in ("done", "failed") and not files_db.awaits_replay(f):
+        settled.add(key)
+        return None
+    if (
+        f["chunks_total"] is not None
+        or f["status"] in ("done", "failed")
+        or (f["etag"] is not None and f["etag"] != info.etag)
+        or _refusal(f, info) is not None
+        or not 0 < info.size <= min(READ_WHOLE_BYTES, ctx.settings.chunk_bytes)
+        or len(content) != info.size
+        or compression_of(content[:SNIFF_BYTES]) is not None
+        or looks_binary(content[:SNIFF_BYTES])
+    ):
+        return None
+    inferred = f["source_format"] is None and f["layout_source"] != "forced"
+    layout = _inferred_layout(ctx, key, info, None, f["source_tz"] or "UTC", content) if inferred else f["layout"]
+    chunk = chunks_db.Chunk(
+        str(f["id"]), key, None, 0, info.size, 1, 0, 1, False, f["status"], f["source_format"], f["source_tz"],
+        info.etag, layout,
+    )  # fmt: skip
+    return WholeObject(key, chunk, content, inferred)
 
 
 def _read_start(bucket: Bucket, key: str) -> tuple[ObjectInfo, bytes] | None:
